@@ -1,0 +1,87 @@
+package app
+
+import (
+	"sync"
+
+	"meet/app/signal"
+)
+
+// hub is the registry of live rooms on this node. Creating a live room and
+// removing an empty one happen under one lock, so two people joining a
+// new room at the same instant always end up in the same live room.
+type hub struct {
+	mu    sync.Mutex
+	rooms map[string]*liveRoom
+}
+
+func newHub() *hub {
+	return &hub{rooms: make(map[string]*liveRoom)}
+}
+
+// enter returns the live room for id, creating it if needed, and runs join
+// on it while the hub still guarantees that the room is registered. It is
+// the only path that puts a participant in a room.
+func (h *hub) enter(id string, join func(*liveRoom) bool) (*liveRoom, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	room, ok := h.rooms[id]
+	if !ok {
+		room = newLiveRoom(id)
+		h.rooms[id] = room
+	}
+	if !join(room) {
+		if !ok {
+			delete(h.rooms, id)
+		}
+		return nil, false
+	}
+	return room, true
+}
+
+// exit removes p from its room and forgets the room once it is empty.
+func (h *hub) exit(room *liveRoom, p *participant, reason string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	present, remaining := room.leave(p, reason)
+	if remaining == 0 && h.rooms[room.id] == room {
+		delete(h.rooms, room.id)
+	}
+	return present
+}
+
+// room returns the live room for id, if it has participants.
+func (h *hub) room(id string) (*liveRoom, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.rooms[id]
+	return r, ok
+}
+
+// remove forgets a live room, as when it ends.
+func (h *hub) remove(id string) (*liveRoom, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.rooms[id]
+	delete(h.rooms, id)
+	return r, ok
+}
+
+// all returns every live room.
+func (h *hub) all() []*liveRoom {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*liveRoom, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// online returns the number of participants in room id and its mode.
+func (h *hub) online(id string) (int, string) {
+	r, ok := h.room(id)
+	if !ok {
+		return 0, signal.ModeMesh
+	}
+	return r.counts()
+}

@@ -1,0 +1,156 @@
+package app
+
+import (
+	"encoding/json"
+	"sync"
+
+	"meet/app/signal"
+	"meet/mesh"
+)
+
+// liveRoom is the in-memory state of a room that has participants now:
+// who is connected, in which order, and the media topology. What must
+// survive a restart is in the store; this is rebuilt from joins.
+type liveRoom struct {
+	id string
+
+	mu           sync.Mutex
+	participants []*participant // join order
+	mode         string
+	epoch        uint64
+	ended        bool
+}
+
+func newLiveRoom(id string) *liveRoom {
+	return &liveRoom{id: id, mode: signal.ModeMesh, epoch: 1}
+}
+
+// encode marshals a server message. Every message type is a plain struct of
+// strings, numbers, slices and maps, so an error here is a programming bug.
+func encode(msg any) []byte {
+	data, err := json.Marshal(msg)
+	if err != nil {
+		panic("app: encode message: " + err.Error())
+	}
+	return data
+}
+
+// join adds p and tells everyone, under the room's lock so that every
+// participant sees joins and leaves in one order. Sends only queue (they
+// never block), so holding the lock across them is cheap. It returns false
+// if the room has ended in the meantime.
+func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant, mode string, epoch uint64) []byte) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return false
+	}
+	others := make([]signal.Participant, 0, len(r.participants))
+	for _, o := range r.participants {
+		others = append(others, o.view())
+	}
+	r.participants = append(r.participants, p)
+	p.Send(welcome(others, r.mode, r.epoch))
+	r.broadcastLocked(encode(signal.ParticipantJoined{Type: signal.TypeParticipantJoined, Participant: p.view()}), p)
+	return true
+}
+
+// leave removes p and tells the others. It reports whether p was present
+// and how many remain.
+func (r *liveRoom) leave(p *participant, reason string) (bool, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := r.indexLocked(p.id)
+	if i < 0 {
+		return false, len(r.participants)
+	}
+	r.participants = append(r.participants[:i], r.participants[i+1:]...)
+	r.broadcastLocked(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
+	return true, len(r.participants)
+}
+
+func (r *liveRoom) indexLocked(id string) int {
+	for i, p := range r.participants {
+		if p.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// broadcastLocked sends msg to every participant but except. The caller
+// holds r.mu. The message is encoded once by the caller, whatever the size
+// of the room.
+func (r *liveRoom) broadcastLocked(msg []byte, except *participant) {
+	for _, p := range r.participants {
+		if p != except {
+			p.Send(msg)
+		}
+	}
+}
+
+// updateMedia records a media change of p and announces it to the others.
+func (r *liveRoom) updateMedia(p *participant, m *signal.Media) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || !p.applyMedia(m.Source, m.Action, m.StreamID) {
+		return
+	}
+	out := signal.Media{Type: signal.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
+	r.broadcastLocked(encode(out), p)
+}
+
+// rename changes p's display name and announces it to everyone, p included,
+// so every list shows the name the server accepted.
+func (r *liveRoom) rename(p *participant, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || p.name == name {
+		return
+	}
+	p.name = name
+	r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), nil)
+}
+
+// end marks the room ended, sends msg to everyone and closes their sockets
+// with code. It returns the participants that were connected.
+func (r *liveRoom) end(msg []byte, code int, reason string) []*participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	gone := r.participants
+	r.participants = nil
+	for _, p := range gone {
+		p.Send(msg)
+		p.close(code, reason)
+	}
+	return gone
+}
+
+// snapshot returns the participants' public views in join order.
+func (r *liveRoom) snapshot() []signal.Participant {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]signal.Participant, 0, len(r.participants))
+	for _, p := range r.participants {
+		out = append(out, p.view())
+	}
+	return out
+}
+
+// counts returns the number online and the mode, for the room list.
+func (r *liveRoom) counts() (int, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.participants), r.mode
+}
+
+// Peer implements mesh.Room: only participants of this room can be reached.
+func (r *liveRoom) Peer(id string) (mesh.Peer, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := r.indexLocked(id); i >= 0 {
+		return r.participants[i], true
+	}
+	return nil, false
+}

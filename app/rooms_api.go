@@ -1,0 +1,197 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"meet/app/signal"
+	"meet/store"
+)
+
+// roomListLimit bounds the home page's list; the newest rooms come first.
+const roomListLimit = 200
+
+// decodeBody reads a JSON body into dst with errors a person can act on:
+// malformed JSON, a field of the wrong type and a body over the limit each
+// say so.
+func decodeBody(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	err := dec.Decode(dst)
+	if err == nil {
+		// A second value after the object is as malformed as a broken one.
+		if dec.Decode(&struct{}{}) != io.EOF {
+			return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body must be one JSON object.")
+		}
+		return nil
+	}
+	var tooLarge *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("Request body is larger than %d KiB.", tooLarge.Limit>>10))
+	case errors.As(err, &typeErr):
+		return newError(http.StatusBadRequest, CodeInvalidJSON,
+			fmt.Sprintf("Field %q must be a %s, not a %s.", typeErr.Field, typeErr.Type, typeErr.Value))
+	case errors.Is(err, io.EOF):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body is empty; send a JSON object.")
+	default:
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body is not valid JSON.")
+	}
+}
+
+// roomView joins a stored room with its live state.
+func (s *Server) roomView(r *store.Room) signal.Room {
+	online, mode := s.hub.online(r.ID)
+	return roomViewWith(r, online, mode)
+}
+
+// roomViewWith builds the public view from live state the caller already
+// holds, for callers inside the hub's lock.
+func roomViewWith(r *store.Room, online int, mode string) signal.Room {
+	v := signal.Room{
+		ID:        r.ID,
+		Name:      r.Name,
+		Status:    r.Status,
+		Owner:     signal.Owner{ID: r.OwnerID, Name: r.OwnerName},
+		Online:    online,
+		Mode:      mode,
+		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339),
+	}
+	if r.EndedAt != nil {
+		v.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// loadRoom fetches the room named by the :id path parameter.
+func (s *Server) loadRoom(id string) (*store.Room, error) {
+	room, err := s.store.Room(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errRoomNotFound
+	}
+	return room, err
+}
+
+type meResponse struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+func (s *Server) getMe(c *gin.Context) {
+	id := identityOf(c)
+	c.JSON(http.StatusOK, meResponse{ID: id.ID, Name: id.Name, Token: s.tokens.sign(id)})
+}
+
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+// putMe renames the identity. The id stays, so ownership is kept.
+func (s *Server) putMe(c *gin.Context) {
+	var req nameRequest
+	if err := decodeBody(c, &req); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	name, err := cleanDisplayName(req.Name)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	id := identityOf(c)
+	id.Name = name
+	id.IssuedAt = time.Now().Unix()
+	token := s.issueToken(c, id)
+	c.JSON(http.StatusOK, meResponse{ID: id.ID, Name: id.Name, Token: token})
+}
+
+func (s *Server) listRooms(c *gin.Context) {
+	rooms, err := s.store.Rooms(roomListLimit)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	out := make([]signal.Room, 0, len(rooms))
+	for i := range rooms {
+		out = append(out, s.roomView(&rooms[i]))
+	}
+	c.JSON(http.StatusOK, gin.H{"rooms": out})
+}
+
+func (s *Server) createRoom(c *gin.Context) {
+	var req nameRequest
+	if err := decodeBody(c, &req); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	name, err := cleanRoomName(req.Name)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	owner := identityOf(c)
+	room, err := s.store.CreateRoom(name, owner.ID, owner.Name)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	s.log.Info("room created", "room", room.ID, "owner", owner.ID)
+	c.JSON(http.StatusCreated, s.roomView(room))
+}
+
+func (s *Server) getRoom(c *gin.Context) {
+	room, err := s.loadRoom(c.Param("id"))
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.roomView(room))
+}
+
+func (s *Server) getParticipants(c *gin.Context) {
+	room, err := s.loadRoom(c.Param("id"))
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	participants := []signal.Participant{}
+	if live, ok := s.hub.room(room.ID); ok {
+		participants = live.snapshot()
+	}
+	c.JSON(http.StatusOK, gin.H{"participants": participants})
+}
+
+// endRoom ends a room for good: only its owner may, and everyone in it is
+// told and disconnected.
+func (s *Server) endRoom(c *gin.Context) {
+	room, err := s.loadRoom(c.Param("id"))
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if room.OwnerID != identityOf(c).ID {
+		s.abortWithError(c, errNotOwner)
+		return
+	}
+	room, err = s.store.EndRoom(room.ID)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if live, ok := s.hub.remove(room.ID); ok {
+		view := s.roomView(room)
+		for _, p := range live.end(encode(signal.RoomEnded{Type: signal.TypeRoomEnded, Room: view}), closeRoomEnded, "room ended") {
+			s.recordLeave(p)
+		}
+	}
+	s.log.Info("room ended", "room", room.ID)
+	c.JSON(http.StatusOK, s.roomView(room))
+}

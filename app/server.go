@@ -1,0 +1,165 @@
+// Package app is the meeting application: live rooms and their
+// participants, identity, permissions, the HTTP API (gin) and the
+// WebSocket endpoint (melody). It wires the leaf packages together; none of
+// them imports it.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/olahol/melody"
+
+	"meet/app/signal"
+	"meet/store"
+)
+
+// Config is everything the application needs. cmd/meet fills it from flags
+// and environment variables.
+type Config struct {
+	Store      *store.Store
+	Secret     []byte // HMAC key for identity tokens; at least 32 bytes
+	MeshMax    int    // a room with more participants than this leaves mesh
+	ICEServers []signal.ICEServer
+	Logger     *slog.Logger
+}
+
+// Server is the running application.
+type Server struct {
+	store      *store.Store
+	log        *slog.Logger
+	tokens     tokenSigner
+	meshMax    int
+	iceServers []signal.ICEServer
+	hub        *hub
+	ws         *melody.Melody
+	router     *gin.Engine
+}
+
+// maxBodyBytes bounds every request body the API reads.
+const maxBodyBytes = 64 << 10
+
+// New builds the application. It does not listen: serve Handler().
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("app: Config.Store is required")
+	}
+	if len(cfg.Secret) < 32 {
+		return nil, errors.New("app: Config.Secret must be at least 32 bytes")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MeshMax <= 0 {
+		cfg.MeshMax = 4
+	}
+	if cfg.ICEServers == nil {
+		cfg.ICEServers = []signal.ICEServer{}
+	}
+	s := &Server{
+		store:      cfg.Store,
+		log:        cfg.Logger,
+		tokens:     tokenSigner{secret: cfg.Secret},
+		meshMax:    cfg.MeshMax,
+		iceServers: cfg.ICEServers,
+		hub:        newHub(),
+	}
+	// Nobody is connected to a process that has just started: close what a
+	// crash or kill left open.
+	if err := s.store.CloseOpenAttendance(); err != nil {
+		return nil, err
+	}
+	s.ws = s.newMelody()
+	s.router = s.routes()
+	return s, nil
+}
+
+// Handler serves the whole application.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Shutdown tells every connected participant that the server is going
+// away, closes their sockets and records that they left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	for _, room := range s.hub.all() {
+		room.end(encode(signal.Error{
+			Type: signal.TypeError, Code: CodeRestarting,
+			Message: "The server is restarting. Reconnect in a moment.",
+		}), closeRestarting, "server restarting")
+	}
+	done := make(chan struct{})
+	go func() {
+		// Give the close frames a moment to leave before melody drops the
+		// connections.
+		time.Sleep(100 * time.Millisecond)
+		_ = s.ws.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return s.store.CloseOpenAttendance()
+}
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(s.recoverer, securityHeaders)
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+
+	api := r.Group("/api", s.withIdentity, limitBody)
+	api.GET("/me", s.getMe)
+	api.PUT("/me", s.putMe)
+	api.GET("/rooms", s.listRooms)
+	api.POST("/rooms", s.createRoom)
+	api.GET("/rooms/:id", s.getRoom)
+	api.GET("/rooms/:id/participants", s.getParticipants)
+	api.POST("/rooms/:id/end", s.endRoom)
+
+	r.GET("/ws", s.withIdentity, s.serveWS)
+
+	s.frontendRoutes(r)
+
+	r.NoRoute(s.notFound)
+	r.NoMethod(func(c *gin.Context) {
+		s.abortWithError(c, newError(http.StatusMethodNotAllowed, CodeMethod, "Method not allowed here."))
+	})
+	return r
+}
+
+// recoverer turns a panic in a handler into a logged 500 instead of a dead
+// connection; the process keeps serving everyone else.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
+			s.abortWithError(c, errors.New("panic"))
+		}
+	}()
+	c.Next()
+}
+
+func limitBody(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	c.Next()
+}
+
+// securityHeaders forbids inline script, framing and MIME sniffing.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+		"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	c.Next()
+}

@@ -1,0 +1,154 @@
+package signal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Limits on what a client may send. The socket's read limit (MaxFrameBytes)
+// bounds everything; the finer limits give clear errors for each field.
+const (
+	MaxFrameBytes     = 64 << 10 // an SDP with many codecs and candidates fits easily
+	MaxSDPBytes       = 60 << 10
+	MaxCandidateBytes = 1024
+	MaxIDBytes        = 64
+)
+
+// DecodeError says why a client message was refused. Code is a protocol
+// error code, Message is for people.
+type DecodeError struct {
+	Code    string
+	Message string
+}
+
+func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
+
+// Protocol error codes used by the decoder.
+const (
+	CodeInvalidJSON    = "invalid_json"
+	CodeUnknownType    = "unknown_type"
+	CodeInvalidMessage = "invalid_message"
+)
+
+func invalid(format string, args ...any) error {
+	return &DecodeError{Code: CodeInvalidMessage, Message: fmt.Sprintf(format, args...)}
+}
+
+// Decode parses one client frame into a typed, validated message: *Signal,
+// *Media, *Rename or *Leave. Anything else is a *DecodeError; decoding never
+// panics, whatever the input.
+func Decode(data []byte) (any, error) {
+	if len(data) > MaxFrameBytes {
+		return nil, &DecodeError{Code: CodeInvalidMessage, Message: fmt.Sprintf("Message is %d bytes; the limit is %d.", len(data), MaxFrameBytes)}
+	}
+	var env Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return nil, jsonError(err)
+	}
+	var msg interface{ validate() error }
+	switch env.Type {
+	case TypeSignal:
+		msg = &Signal{}
+	case TypeMedia:
+		msg = &Media{}
+	case TypeRename:
+		msg = &Rename{}
+	case TypeLeave:
+		msg = &Leave{}
+	case "":
+		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
+	default:
+		return nil, &DecodeError{Code: CodeUnknownType, Message: fmt.Sprintf("Unknown message type %q.", truncate(env.Type, 40))}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(msg); err != nil {
+		return nil, jsonError(err)
+	}
+	if err := msg.validate(); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return &DecodeError{Code: CodeInvalidJSON, Message: fmt.Sprintf("Field %q has the wrong type: got %s, want %s.", typeErr.Field, typeErr.Value, typeErr.Type)}
+	}
+	return &DecodeError{Code: CodeInvalidJSON, Message: "Message is not valid JSON."}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the error message stays valid UTF-8.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func (m *Signal) validate() error {
+	if m.To == "" {
+		return invalid(`Signal needs a "to" participant id.`)
+	}
+	if len(m.To) > MaxIDBytes {
+		return invalid(`Signal "to" is not a participant id.`)
+	}
+	switch m.Kind {
+	case KindOffer, KindAnswer:
+		if m.SDP == "" {
+			return invalid("A %s needs an \"sdp\".", m.Kind)
+		}
+		if len(m.SDP) > MaxSDPBytes {
+			return invalid("SDP is %d bytes; the limit is %d.", len(m.SDP), MaxSDPBytes)
+		}
+		if m.Candidate != nil {
+			return invalid("A %s carries no candidate.", m.Kind)
+		}
+	case KindCandidate:
+		if m.SDP != "" {
+			return invalid("A candidate carries no sdp.")
+		}
+		// A null candidate is legal: it is the end-of-candidates marker.
+		if m.Candidate != nil && len(m.Candidate.Candidate) > MaxCandidateBytes {
+			return invalid("Candidate is %d bytes; the limit is %d.", len(m.Candidate.Candidate), MaxCandidateBytes)
+		}
+	case "":
+		return invalid(`Signal needs a "kind": offer, answer or candidate.`)
+	default:
+		return invalid("Unknown signal kind %q: want offer, answer or candidate.", truncate(m.Kind, 40))
+	}
+	return nil
+}
+
+func (m *Media) validate() error {
+	switch m.Source {
+	case SourceCamera, SourceMicrophone, SourceScreen:
+	default:
+		return invalid("Unknown media source %q: want camera, microphone or screen.", truncate(m.Source, 40))
+	}
+	switch m.Action {
+	case ActionPublished, ActionPaused, ActionResumed, ActionUnpublished:
+	default:
+		return invalid("Unknown media action %q: want published, paused, resumed or unpublished.", truncate(m.Action, 40))
+	}
+	if len(m.StreamID) > MaxIDBytes {
+		return invalid("streamId is longer than %d bytes.", MaxIDBytes)
+	}
+	for i := 0; i < len(m.StreamID); i++ {
+		if c := m.StreamID[i]; c < 0x21 || c > 0x7e {
+			return invalid("streamId must be printable ASCII without spaces.")
+		}
+	}
+	return nil
+}
+
+// Rename's name is checked by app, which owns the naming rules.
+func (m *Rename) validate() error { return nil }
+
+func (m *Leave) validate() error { return nil }

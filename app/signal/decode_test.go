@@ -1,0 +1,140 @@
+package signal
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestDecode(t *testing.T) {
+	bigSDP := strings.Repeat("a", MaxSDPBytes+1)
+	tests := []struct {
+		name     string
+		in       string
+		wantType any
+		wantCode string
+	}{
+		{"offer", `{"type":"signal","to":"p_1","kind":"offer","sdp":"v=0"}`, &Signal{}, ""},
+		{"answer", `{"type":"signal","to":"p_1","kind":"answer","sdp":"v=0"}`, &Signal{}, ""},
+		{"candidate", `{"type":"signal","to":"p_1","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}`, &Signal{}, ""},
+		{"end of candidates", `{"type":"signal","to":"p_1","kind":"candidate","candidate":null}`, &Signal{}, ""},
+		{"forged from is accepted then overwritten", `{"type":"signal","from":"p_evil","to":"p_1","kind":"offer","sdp":"v=0"}`, &Signal{}, ""},
+		{"media", `{"type":"media","source":"camera","action":"paused"}`, &Media{}, ""},
+		{"rename", `{"type":"rename","name":"Ana"}`, &Rename{}, ""},
+		{"leave", `{"type":"leave"}`, &Leave{}, ""},
+		{"unknown fields are ignored", `{"type":"leave","extra":[1,2]}`, &Leave{}, ""},
+
+		{"not json", `hello`, nil, CodeInvalidJSON},
+		{"truncated", `{"type":"signal"`, nil, CodeInvalidJSON},
+		{"array", `[1,2]`, nil, CodeInvalidJSON},
+		{"null", `null`, nil, CodeInvalidMessage},
+		{"empty object", `{}`, nil, CodeInvalidMessage},
+		{"type not a string", `{"type":5}`, nil, CodeInvalidJSON},
+		{"unknown type", `{"type":"launch-missiles"}`, nil, CodeUnknownType},
+		{"to wrong type", `{"type":"signal","to":7,"kind":"offer","sdp":"v=0"}`, nil, CodeInvalidJSON},
+		{"sdp wrong type", `{"type":"signal","to":"p","kind":"offer","sdp":{"x":1}}`, nil, CodeInvalidJSON},
+		{"no target", `{"type":"signal","kind":"offer","sdp":"v=0"}`, nil, CodeInvalidMessage},
+		{"no kind", `{"type":"signal","to":"p"}`, nil, CodeInvalidMessage},
+		{"bad kind", `{"type":"signal","to":"p","kind":"pranswer","sdp":"v=0"}`, nil, CodeInvalidMessage},
+		{"offer without sdp", `{"type":"signal","to":"p","kind":"offer"}`, nil, CodeInvalidMessage},
+		{"offer with candidate", `{"type":"signal","to":"p","kind":"offer","sdp":"v=0","candidate":{"candidate":"x"}}`, nil, CodeInvalidMessage},
+		{"candidate with sdp", `{"type":"signal","to":"p","kind":"candidate","sdp":"v=0"}`, nil, CodeInvalidMessage},
+		{"huge sdp", `{"type":"signal","to":"p","kind":"offer","sdp":"` + bigSDP + `"}`, nil, CodeInvalidMessage},
+		{"huge target", `{"type":"signal","to":"` + strings.Repeat("p", 100) + `","kind":"offer","sdp":"v"}`, nil, CodeInvalidMessage},
+		{"bad source", `{"type":"media","source":"hologram","action":"published"}`, nil, CodeInvalidMessage},
+		{"bad action", `{"type":"media","source":"camera","action":"exploded"}`, nil, CodeInvalidMessage},
+		{"rename wrong type", `{"type":"rename","name":["a"]}`, nil, CodeInvalidJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg, err := Decode([]byte(tt.in))
+			if tt.wantCode != "" {
+				var de *DecodeError
+				if !errors.As(err, &de) {
+					t.Fatalf("err = %v, want DecodeError %s", err, tt.wantCode)
+				}
+				if de.Code != tt.wantCode {
+					t.Fatalf("code = %s (%s), want %s", de.Code, de.Message, tt.wantCode)
+				}
+				if de.Message == "" {
+					t.Fatal("empty error message")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if got, want := typeName(msg), typeName(tt.wantType); got != want {
+				t.Fatalf("decoded %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case *Signal:
+		return "Signal"
+	case *Media:
+		return "Media"
+	case *Rename:
+		return "Rename"
+	case *Leave:
+		return "Leave"
+	}
+	return "?"
+}
+
+func TestDecodeOversizeFrame(t *testing.T) {
+	_, err := Decode(make([]byte, MaxFrameBytes+1))
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Code != CodeInvalidMessage {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestDecodeKeepsFields(t *testing.T) {
+	msg, err := Decode([]byte(`{"type":"signal","to":"p_2","kind":"candidate","candidate":{"candidate":"c","sdpMid":"1","sdpMLineIndex":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := msg.(*Signal)
+	if s.To != "p_2" || s.Candidate == nil || s.Candidate.Candidate != "c" || *s.Candidate.SDPMid != "1" || *s.Candidate.SDPMLineIndex != 2 {
+		t.Fatalf("got %+v", s)
+	}
+}
+
+// FuzzDecode checks that no input panics the decoder, that every refusal
+// carries a code and a valid UTF-8 message, and that every accepted message
+// is one of the known types.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"signal","to":"p_1","kind":"offer","sdp":"v=0"}`,
+		`{"type":"signal","to":"p_1","kind":"candidate","candidate":null}`,
+		`{"type":"media","source":"screen","action":"published"}`,
+		`{"type":"rename","name":"数学"}`,
+		`{"type":"leave"}`,
+		`{"type":"\xff\xfe"}`,
+		`{"type":"signal","to":{"a":1}}`,
+		`[]`, `""`, `nul`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		msg, err := Decode(data)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error is not a DecodeError: %v", err)
+			}
+			if de.Code == "" || de.Message == "" || !utf8.ValidString(de.Message) {
+				t.Fatalf("bad DecodeError %+v", de)
+			}
+			return
+		}
+		if typeName(msg) == "?" {
+			t.Fatalf("decoded unknown type %T", msg)
+		}
+	})
+}

@@ -1,0 +1,247 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/olahol/melody"
+
+	"meet/app/signal"
+	"meet/mesh"
+	"meet/store"
+)
+
+const participantKey = "p"
+
+// newMelody configures the WebSocket hub: a read limit large enough for
+// SDP, a session buffer we account for ourselves, and the handlers.
+func (s *Server) newMelody() *melody.Melody {
+	m := melody.New()
+	m.Config.MaxMessageSize = signal.MaxFrameBytes
+	m.Config.MessageBufferSize = sessionBuffer
+	m.HandleConnect(s.onConnect)
+	m.HandleDisconnect(s.onDisconnect)
+	m.HandleMessage(s.onMessage)
+	m.HandleSentMessage(func(ss *melody.Session, _ []byte) {
+		if p := participantOf(ss); p != nil {
+			p.sent()
+		}
+	})
+	m.HandleError(s.onSocketError)
+	return m
+}
+
+func participantOf(ss *melody.Session) *participant {
+	v, ok := ss.Get(participantKey)
+	if !ok {
+		return nil
+	}
+	p, _ := v.(*participant)
+	return p
+}
+
+// serveWS upgrades the request. The room is checked after the upgrade, so
+// that a browser, which cannot read a failed upgrade's status, gets the
+// reason as an error message.
+func (s *Server) serveWS(c *gin.Context) {
+	q := c.Request.URL.Query()
+	keys := map[string]any{
+		"identity":  identityOf(c),
+		"room":      q.Get("room"),
+		"name":      q.Get("name"),
+		"spectator": q.Get("spectator") == "1" || q.Get("spectator") == "true",
+	}
+	if err := s.ws.HandleRequestWithKeys(c.Writer, c.Request, keys); err != nil {
+		s.log.Debug("websocket upgrade failed", "err", err)
+	}
+}
+
+// refuse tells a socket why it cannot join, then closes it.
+func (s *Server) refuse(ss *melody.Session, err *Error, code int) {
+	s.log.Debug("join refused", "code", err.Code, "remote", ss.Request.RemoteAddr)
+	_ = ss.Write(encode(signal.Error{Type: signal.TypeError, Code: err.Code, Message: err.Message, Ref: "join"}))
+	_ = ss.CloseWithMsg(closeMessage(code, err.Message))
+}
+
+func (s *Server) onConnect(ss *melody.Session) {
+	identity := ss.Keys["identity"].(Identity)
+	roomID, _ := ss.Keys["room"].(string)
+
+	room, err := s.store.Room(roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.refuse(ss, errRoomNotFound, closeRoomGone)
+		return
+	case err != nil:
+		s.log.Error("load room for join", "room", roomID, "err", err)
+		s.refuse(ss, newError(http.StatusInternalServerError, CodeInternal, "Could not load the room. Try again."), closeRoomGone)
+		return
+	case room.Status == store.StatusEnded:
+		s.refuse(ss, errRoomEnded, closeRoomEnded)
+		return
+	}
+
+	name := identity.Name
+	if raw, _ := ss.Keys["name"].(string); raw != "" {
+		clean, err := cleanDisplayName(raw)
+		if err != nil {
+			var apiErr *Error
+			errors.As(err, &apiErr)
+			s.refuse(ss, apiErr, closeRoomGone)
+			return
+		}
+		name = clean
+	}
+	spectator, _ := ss.Keys["spectator"].(bool)
+	p := &participant{
+		id:        randomID("p_", 8),
+		identity:  identity,
+		roomID:    room.ID,
+		session:   ss,
+		log:       s.log,
+		name:      name,
+		spectator: spectator,
+		media:     map[string]string{},
+		streams:   map[string]string{},
+	}
+	p.role = s.roleOf(room, p)
+	ss.Set(participantKey, p)
+
+	if err := s.store.MarkLive(room.ID); err != nil {
+		s.log.Error("mark room live", "room", room.ID, "err", err)
+	}
+	room.Status = store.StatusLive
+
+	welcome := func(others []signal.Participant, mode string, epoch uint64) []byte {
+		// This runs inside the hub's lock: the view is built from what the
+		// room passes in, not by asking the hub again.
+		view := roomViewWith(room, len(others)+1, mode)
+		return encode(signal.Welcome{
+			Type: signal.TypeWelcome, Self: p.view(), Room: view, Participants: others,
+			Mode: mode, Epoch: epoch, ICEServers: s.iceServers,
+		})
+	}
+	if _, ok := s.hub.enter(room.ID, func(r *liveRoom) bool { return r.join(p, welcome) }); !ok {
+		ss.Set(participantKey, nil)
+		s.refuse(ss, errRoomEnded, closeRoomEnded)
+		return
+	}
+	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", p.role)
+	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, name, p.role); err != nil {
+		s.log.Error("record join", "room", room.ID, "err", err)
+	}
+}
+
+// roleOf decides a participant's role: ownership follows the identity, and
+// an owner who joins receive-only is still the owner.
+func (s *Server) roleOf(room *store.Room, p *participant) string {
+	switch {
+	case room.OwnerID == p.identity.ID:
+		return signal.RoleOwner
+	case p.spectator:
+		return signal.RoleSpectator
+	default:
+		return signal.RoleParticipant
+	}
+}
+
+func (s *Server) onDisconnect(ss *melody.Session) {
+	p := participantOf(ss)
+	if p == nil {
+		return
+	}
+	room, ok := s.hub.room(p.roomID)
+	if !ok {
+		return
+	}
+	reason := "disconnected"
+	if p.left.Load() {
+		reason = "left"
+	}
+	if s.hub.exit(room, p, reason) {
+		s.log.Info("participant left", "room", p.roomID, "participant", p.id, "reason", reason)
+		s.recordLeave(p)
+	}
+}
+
+func (s *Server) recordLeave(p *participant) {
+	if err := s.store.RecordLeave(p.id); err != nil {
+		s.log.Error("record leave", "participant", p.id, "err", err)
+	}
+}
+
+// onSocketError sees melody's errors. A full buffer must never pass in
+// silence; participant.Send normally disconnects a slow client before it
+// comes to that, so this is the backstop.
+func (s *Server) onSocketError(ss *melody.Session, err error) {
+	p := participantOf(ss)
+	if errors.Is(err, melody.ErrMessageBufferFull) {
+		if p != nil && !p.closing.Load() {
+			s.log.Warn("websocket buffer full, disconnecting", "participant", p.id)
+			p.closing.Store(true)
+		}
+		return
+	}
+	s.log.Debug("websocket error", "err", err)
+}
+
+// sendError answers a failed request on the socket; the connection stays.
+func sendError(p *participant, code, message, ref string) {
+	p.Send(encode(signal.Error{Type: signal.TypeError, Code: code, Message: message, Ref: ref}))
+}
+
+// onMessage handles one client frame. Melody calls it from the session's
+// read loop, so one participant's messages are handled in order.
+func (s *Server) onMessage(ss *melody.Session, data []byte) {
+	p := participantOf(ss)
+	if p == nil {
+		return
+	}
+	room, ok := s.hub.room(p.roomID)
+	if !ok {
+		return
+	}
+	msg, err := signal.Decode(data)
+	if err != nil {
+		var de *signal.DecodeError
+		if errors.As(err, &de) {
+			s.log.Debug("bad message", "participant", p.id, "code", de.Code)
+			sendError(p, de.Code, de.Message, "")
+		}
+		return
+	}
+	switch m := msg.(type) {
+	case *signal.Signal:
+		if err := mesh.Forward(room, p.id, m); err != nil {
+			s.log.Debug("signal refused", "participant", p.id, "to", m.To, "err", err)
+			switch {
+			case errors.Is(err, mesh.ErrUnknownPeer):
+				sendError(p, CodeUnknownPeer, "That participant is not in this room.", signal.TypeSignal)
+			case errors.Is(err, mesh.ErrSelf):
+				sendError(p, CodeBadRequest, "You cannot signal yourself.", signal.TypeSignal)
+			default:
+				s.log.Error("relay signal", "err", err)
+				sendError(p, CodeInternal, "Could not relay the message.", signal.TypeSignal)
+			}
+		}
+	case *signal.Media:
+		if p.spectator && m.Action != signal.ActionUnpublished {
+			sendError(p, CodeForbidden, "Spectators join receive-only and cannot publish.", signal.TypeMedia)
+			return
+		}
+		room.updateMedia(p, m)
+	case *signal.Rename:
+		name, err := cleanDisplayName(m.Name)
+		if err != nil {
+			var apiErr *Error
+			errors.As(err, &apiErr)
+			sendError(p, apiErr.Code, apiErr.Message, signal.TypeRename)
+			return
+		}
+		room.rename(p, name)
+	case *signal.Leave:
+		p.left.Store(true)
+		p.close(closeLeft, "left")
+	}
+}

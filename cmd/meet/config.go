@@ -1,0 +1,143 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"meet/app/signal"
+)
+
+// config is every setting of the binary. Each flag has a MEET_* twin in the
+// environment; a flag given on the command line wins over its twin.
+type config struct {
+	addr       string
+	dbPath     string
+	meshMax    int
+	secret     string
+	logLevel   string
+	iceServers string
+}
+
+// envName maps a flag name to its environment twin: mesh-max → MEET_MESH_MAX.
+func envName(flagName string) string {
+	return "MEET_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags from args, falling back to getenv for each flag
+// that was not given.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("meet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", ":8080", "HTTP listen address")
+	fs.StringVar(&cfg.dbPath, "db", "./data/meet.db", "SQLite database file; its directory is the data directory")
+	fs.IntVar(&cfg.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU")
+	fs.StringVar(&cfg.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || envErr != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %w", envName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if cfg.meshMax < 1 {
+		return nil, fmt.Errorf("-mesh-max must be at least 1, got %d", cfg.meshMax)
+	}
+	if _, err := cfg.level(); err != nil {
+		return nil, err
+	}
+	if _, err := cfg.parseICEServers(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *config) level() (slog.Level, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	return lvl, nil
+}
+
+func (c *config) parseICEServers() ([]signal.ICEServer, error) {
+	raw := strings.TrimSpace(c.iceServers)
+	if raw == "" {
+		return []signal.ICEServer{}, nil
+	}
+	if strings.HasPrefix(raw, "[") {
+		var servers []signal.ICEServer
+		if err := json.Unmarshal([]byte(raw), &servers); err != nil {
+			return nil, fmt.Errorf("-ice-servers is not a JSON array of ICE servers: %w", err)
+		}
+		return servers, nil
+	}
+	var servers []signal.ICEServer
+	for _, u := range strings.Split(raw, ",") {
+		u = strings.TrimSpace(u)
+		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+			return nil, fmt.Errorf("-ice-servers: %q is not a stun:, turn: or turns: URL", u)
+		}
+		servers = append(servers, signal.ICEServer{URLs: []string{u}})
+	}
+	return servers, nil
+}
+
+// loadSecret returns the configured secret, or the one kept in the data
+// directory, creating it on first start so identities survive restarts.
+func (c *config) loadSecret() ([]byte, error) {
+	if c.secret != "" {
+		if len(c.secret) < 32 {
+			return nil, errors.New("-secret must be at least 32 characters")
+		}
+		return []byte(c.secret), nil
+	}
+	path := filepath.Join(filepath.Dir(c.dbPath), "secret.key")
+	if data, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(data)); len(s) >= 32 {
+			return []byte(s), nil
+		}
+		return nil, fmt.Errorf("%s holds a secret shorter than 32 characters", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	secret := hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write secret: %w", err)
+	}
+	return []byte(secret), nil
+}

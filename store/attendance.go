@@ -1,0 +1,68 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// Attendance records one participant's presence in a room: one row per
+// connection, closed when the participant leaves.
+type Attendance struct {
+	ID            uint   `gorm:"primaryKey"`
+	RoomID        string `gorm:"size:16;not null;index"`
+	ParticipantID string `gorm:"size:64;not null;index"`
+	UserID        string `gorm:"size:64;not null;index"`
+	Name          string `gorm:"size:400;not null"`
+	Role          string `gorm:"size:16;not null"`
+	JoinedAt      time.Time
+	LeftAt        *time.Time
+}
+
+// RecordJoin stores that a participant joined a room now.
+func (s *Store) RecordJoin(roomID, participantID, userID, name, role string) error {
+	row := &Attendance{
+		RoomID:        roomID,
+		ParticipantID: participantID,
+		UserID:        userID,
+		Name:          name,
+		Role:          role,
+		JoinedAt:      time.Now().UTC(),
+	}
+	if err := s.db.Create(row).Error; err != nil {
+		return fmt.Errorf("store: record join: %w", err)
+	}
+	return nil
+}
+
+// RecordLeave closes the open attendance row of a participant.
+func (s *Store) RecordLeave(participantID string) error {
+	err := s.db.Model(&Attendance{}).
+		Where("participant_id = ? AND left_at IS NULL", participantID).
+		Update("left_at", time.Now().UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: record leave: %w", err)
+	}
+	return nil
+}
+
+// CloseOpenAttendance closes every attendance row still open, as at start-up
+// after a crash or at shutdown: nobody is connected to a process that is not
+// running.
+func (s *Store) CloseOpenAttendance() error {
+	err := s.db.Model(&Attendance{}).Where("left_at IS NULL").
+		Update("left_at", time.Now().UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: close open attendance: %w", err)
+	}
+	return nil
+}
+
+// AttendanceOf lists a room's attendance rows in join order.
+func (s *Store) AttendanceOf(roomID string) ([]Attendance, error) {
+	var rows []Attendance
+	err := s.db.Where("room_id = ?", roomID).Order("joined_at, id").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: attendance of %s: %w", roomID, err)
+	}
+	return rows, nil
+}
