@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.addr != ":8080" || cfg.dbPath != "./data/meet.db" || cfg.meshMax != 4 || cfg.logLevel != "info" {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+}
+
+func TestParseConfigEnvTwinsAndFlagsWin(t *testing.T) {
+	env := envOf(map[string]string{
+		"MEET_ADDR": "127.0.0.1:9000", "MEET_DB": "/tmp/x.db", "MEET_MESH_MAX": "6",
+		"MEET_LOG_LEVEL": "debug", "MEET_ICE_SERVERS": "stun:stun.example.org:3478",
+	})
+	cfg, err := parseConfig([]string{"-mesh-max", "3"}, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.addr != "127.0.0.1:9000" || cfg.dbPath != "/tmp/x.db" || cfg.meshMax != 3 || cfg.logLevel != "debug" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	servers, _ := cfg.parseICEServers()
+	if len(servers) != 1 || servers[0].URLs[0] != "stun:stun.example.org:3478" {
+		t.Fatalf("ice = %+v", servers)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-mesh-max", "0"}, nil, "mesh-max"},
+		{nil, map[string]string{"MEET_MESH_MAX": "many"}, "MEET_MESH_MAX"},
+		{[]string{"-log-level", "loud"}, nil, "log-level"},
+		{[]string{"-ice-servers", "http://x"}, nil, "ice-servers"},
+		{[]string{"-ice-servers", "[{"}, nil, "ice-servers"},
+		{[]string{"-nope"}, nil, "nope"},
+	} {
+		_, err := parseConfig(tt.args, envOf(tt.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("args %v env %v: err = %v, want mention of %s", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestSecretIsGeneratedOnceAndKept(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config{dbPath: filepath.Join(dir, "meet.db")}
+	s1, err := cfg.loadSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := cfg.loadSecret()
+	if err != nil || string(s1) != string(s2) {
+		t.Fatalf("secret changed between starts: %v", err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "secret.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", info, err)
+	}
+	short := &config{secret: "short"}
+	if _, err := short.loadSecret(); err == nil {
+		t.Fatal("a short -secret was accepted")
+	}
+}
+
+// startMeet runs the real main loop on a free port and returns its URL and
+// a stop function that waits for a graceful shutdown.
+func startMeet(t *testing.T, dbPath string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", dbPath, "-log-level", "error"}, envOf(nil), io.Discard, ready)
+	}()
+	select {
+	case addr := <-ready:
+		return "http://" + addr, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		}
+	case err := <-done:
+		t.Fatalf("meet did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("meet did not start within 10s")
+	}
+	return "", nil
+}
+
+// TestRoomsSurviveRestart creates a room, stops the process gracefully,
+// starts it again on the same database and finds the room listed, with
+// the owner's token (signed by the kept secret) still owning it.
+func TestRoomsSurviveRestart(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "data", "meet.db")
+	url, stop := startMeet(t, dbPath)
+	resp, err := http.Post(url+"/api/rooms", "application/json", strings.NewReader(`{"name":"Física 101"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var room struct{ ID, Name string }
+	_ = json.NewDecoder(resp.Body).Decode(&room)
+	resp.Body.Close()
+	token := resp.Header.Get("X-Meet-Token")
+	if resp.StatusCode != http.StatusCreated || token == "" {
+		t.Fatalf("create = %d", resp.StatusCode)
+	}
+	stop()
+
+	url, stop = startMeet(t, dbPath)
+	defer stop()
+	resp, err = http.Get(url + "/api/rooms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct{ Rooms []struct{ ID, Name string } }
+	_ = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if len(list.Rooms) != 1 || list.Rooms[0].ID != room.ID || list.Rooms[0].Name != "Física 101" {
+		t.Fatalf("after restart: %+v", list.Rooms)
+	}
+	req, _ := http.NewRequest("POST", url+"/api/rooms/"+room.ID+"/end", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("owner could not end the room after a restart: %d", resp.StatusCode)
+	}
+}
