@@ -58,6 +58,10 @@ func Decode(data []byte) (any, error) {
 		msg = &Rename{}
 	case TypeLeave:
 		msg = &Leave{}
+	case TypeSFU:
+		msg = &SFU{}
+	case TypeSFUClose:
+		msg = &SFUClose{}
 	case "":
 		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
 	default:
@@ -152,3 +156,51 @@ func (m *Media) validate() error {
 func (m *Rename) validate() error { return nil }
 
 func (m *Leave) validate() error { return nil }
+
+func (m *SFUClose) validate() error { return nil }
+
+// maxTracks bounds a publish offer's track map: a camera, a microphone and
+// a screen, with room for renegotiation leftovers.
+const maxTracks = 16
+
+func (m *SFU) validate() error {
+	switch m.PC {
+	case PCPublish, PCSubscribe:
+	default:
+		return invalid(`SFU message needs "pc": publish or subscribe.`)
+	}
+	switch m.Kind {
+	case KindOffer, KindAnswer:
+		// The client offers only on its publish connection and answers
+		// only on its subscribe connection.
+		if (m.Kind == KindOffer) != (m.PC == PCPublish) {
+			return invalid("A client sends offers on publish and answers on subscribe, not a %s on %s.", m.Kind, m.PC)
+		}
+		if m.SDP == "" {
+			return invalid("A %s needs an \"sdp\".", m.Kind)
+		}
+		if len(m.SDP) > MaxSDPBytes {
+			return invalid("SDP is %d bytes; the limit is %d.", len(m.SDP), MaxSDPBytes)
+		}
+	case KindCandidate:
+		if m.Candidate != nil && len(m.Candidate.Candidate) > MaxCandidateBytes {
+			return invalid("Candidate is %d bytes; the limit is %d.", len(m.Candidate.Candidate), MaxCandidateBytes)
+		}
+	default:
+		return invalid("Unknown SFU kind %q: want offer, answer or candidate.", truncate(m.Kind, 40))
+	}
+	if len(m.Tracks) > maxTracks {
+		return invalid("Too many tracks: %d (at most %d).", len(m.Tracks), maxTracks)
+	}
+	for mid, source := range m.Tracks {
+		if len(mid) > MaxIDBytes {
+			return invalid("Track mid is too long.")
+		}
+		switch source {
+		case SourceCamera, SourceMicrophone, SourceScreen:
+		default:
+			return invalid("Unknown track source %q for mid %q.", truncate(source, 40), truncate(mid, 20))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,209 @@
+package sfu
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Queue lengths per subscriber and track: about a second of media. A
+// subscriber that falls further behind loses packets, never the others.
+const (
+	videoQueue = 256
+	audioQueue = 64
+)
+
+// queued is a packet with the sequence number it will carry to this
+// subscriber.
+type queued struct {
+	p   *packet
+	seq uint16
+}
+
+// downTrack is one upTrack as one subscriber receives it. It implements
+// webrtc.TrackLocal, so Pion negotiates it like any local track, but its
+// packets come from the upTrack's reader through a bounded queue and go out
+// from the downTrack's own writer goroutine: a slow subscriber only ever
+// fills its own queue.
+type downTrack struct {
+	up         *upTrack
+	subscriber *Peer
+	id         string // the transceiver's track id: the source
+	streamID   string
+	mid        string // set once the offer that carries it is created
+	sender     *webrtc.RTPSender
+
+	queue chan queued
+	done  chan struct{}
+	once  sync.Once
+
+	// Set by Bind, read by the writer for every packet without a lock.
+	binding atomic.Pointer[binding]
+
+	// paused until the subscriber has answered the offer that carries this
+	// track, and whenever the subscription is paused.
+	paused atomic.Bool
+
+	// Owned by the upTrack's reader goroutine.
+	seqOffset    uint16
+	waitKeyframe bool
+
+	dropped atomic.Uint64
+	sent    atomic.Uint64
+}
+
+func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
+	size := audioQueue
+	if up.video {
+		size = videoQueue
+	}
+	d := &downTrack{
+		up:           up,
+		subscriber:   subscriber,
+		id:           up.source,
+		streamID:     streamIDFor(up.publisher.id, up.source),
+		queue:        make(chan queued, size),
+		done:         make(chan struct{}),
+		waitKeyframe: up.video,
+	}
+	d.paused.Store(true)
+	go d.write()
+	return d
+}
+
+// binding is what Pion negotiated for this track on the subscriber's
+// connection.
+type binding struct {
+	ssrc        uint32
+	payloadType uint8
+	writer      webrtc.TrackLocalWriter
+}
+
+// streamIDFor names the MediaStream a subscriber sees: camera and
+// microphone of one publisher share a stream, so browsers keep them in lip
+// sync; a screen is a stream of its own.
+func streamIDFor(publisherID, source string) string {
+	if source == "screen" {
+		return publisherID + "|screen"
+	}
+	return publisherID
+}
+
+// Bind implements webrtc.TrackLocal.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, codec := range ctx.CodecParameters() {
+		if strings.EqualFold(codec.MimeType, d.up.codec.MimeType) {
+			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(codec.PayloadType), writer: ctx.WriteStream()})
+			return codec, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, errors.New("sfu: subscriber does not support " + d.up.codec.MimeType)
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.binding.Store(nil)
+	return nil
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *downTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal.
+func (d *downTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *downTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
+
+// enqueue is called by the upTrack's reader for every packet. It never
+// blocks. Dropped packets shift the sequence numbers of the ones after
+// them, so the subscriber sees no gap to NACK; a video drop waits for the
+// next keyframe, since the frames in between could not be decoded.
+func (d *downTrack) enqueue(p *packet) {
+	if d.paused.Load() || d.up.paused.Load() {
+		d.drop(p)
+		return
+	}
+	if d.waitKeyframe {
+		if !p.keyframe {
+			d.drop(p)
+			d.up.requestKeyframe()
+			return
+		}
+		d.waitKeyframe = false
+	}
+	select {
+	case d.queue <- queued{p: p, seq: p.seq - d.seqOffset}:
+	default:
+		d.drop(p)
+		if d.up.video {
+			d.waitKeyframe = true
+			d.up.requestKeyframe()
+		}
+	}
+}
+
+func (d *downTrack) drop(p *packet) {
+	d.seqOffset++
+	d.dropped.Add(1)
+	if d.up.video {
+		// Whatever follows a gap must start from a keyframe.
+		d.waitKeyframe = true
+	}
+	p.release()
+}
+
+// write sends queued packets until the downTrack closes. It is the only
+// goroutine that writes this track, so its header needs no lock.
+func (d *downTrack) write() {
+	var hdr rtp.Header
+	for {
+		select {
+		case <-d.done:
+			d.drain()
+			return
+		case q := <-d.queue:
+			if b := d.binding.Load(); b != nil {
+				hdr = rtp.Header{
+					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
+					SequenceNumber: q.seq, Timestamp: q.p.timestamp, SSRC: b.ssrc,
+				}
+				if _, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil {
+					d.sent.Add(1)
+				}
+			}
+			q.p.release()
+		}
+	}
+}
+
+func (d *downTrack) drain() {
+	for {
+		select {
+		case q := <-d.queue:
+			q.p.release()
+		default:
+			return
+		}
+	}
+}
+
+// setPaused pauses or resumes this subscription. A resumed video track
+// restarts at a keyframe, asked for at once.
+func (d *downTrack) setPaused(paused bool) {
+	if d.paused.Swap(paused) && !paused {
+		d.up.requestKeyframe()
+	}
+}
+
+// close stops the writer. The upTrack must no longer hand it packets.
+func (d *downTrack) close() {
+	d.once.Do(func() { close(d.done) })
+}

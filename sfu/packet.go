@@ -1,0 +1,109 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+)
+
+// maxPacketSize is the largest RTP packet we read: an Ethernet MTU with
+// room to spare.
+const maxPacketSize = 1500
+
+// packet is one received RTP packet shared, read-only, by every subscriber
+// it goes to. It returns to the pool when the last of them is done, so the
+// forwarding path allocates nothing per packet once the pool is warm.
+type packet struct {
+	buf  [maxPacketSize]byte
+	refs atomic.Int32
+
+	// Parsed from buf; payload is a slice of buf.
+	seq       uint16
+	timestamp uint32
+	marker    bool
+	keyframe  bool
+	payload   []byte
+}
+
+var packetPool = sync.Pool{New: func() any { return new(packet) }}
+
+func getPacket() *packet { return packetPool.Get().(*packet) }
+
+// release drops one reference; the last one returns the packet to the pool.
+func (p *packet) release() {
+	if p.refs.Add(-1) == 0 {
+		p.payload = nil
+		packetPool.Put(p)
+	}
+}
+
+// parse reads the RTP header fields the forwarder needs from p.buf[:n]. It
+// returns false for anything that is not a well-formed RTP packet. CSRCs
+// and header extensions are skipped: extension ids are negotiated per
+// connection, so the publisher's ids mean nothing to a subscriber.
+func (p *packet) parse(n int, video bool) bool {
+	b := p.buf[:n]
+	if n < 12 || b[0]>>6 != 2 {
+		return false
+	}
+	offset := 12 + 4*int(b[0]&0x0f)
+	if b[0]&0x10 != 0 { // extension
+		if n < offset+4 {
+			return false
+		}
+		offset += 4 + 4*int(binary.BigEndian.Uint16(b[offset+2:]))
+	}
+	end := n
+	if b[0]&0x20 != 0 { // padding
+		pad := int(b[n-1])
+		if pad == 0 || end-pad < offset {
+			return false
+		}
+		end -= pad
+	}
+	if offset > end {
+		return false
+	}
+	p.marker = b[1]&0x80 != 0
+	p.seq = binary.BigEndian.Uint16(b[2:])
+	p.timestamp = binary.BigEndian.Uint32(b[4:])
+	p.payload = b[offset:end]
+	p.keyframe = video && isVP8Keyframe(p.payload)
+	return true
+}
+
+// isVP8Keyframe reports whether a VP8 RTP payload starts a key frame
+// (RFC 7741): the first packet of a partition (S bit, PID 0) whose VP8
+// header has the inverse key frame bit P clear.
+func isVP8Keyframe(payload []byte) bool {
+	if len(payload) < 1 {
+		return false
+	}
+	desc := payload[0]
+	i := 1
+	if desc&0x80 != 0 { // X: extension byte follows
+		if len(payload) < 2 {
+			return false
+		}
+		ext := payload[1]
+		i = 2
+		if ext&0x80 != 0 { // I: picture id
+			if len(payload) <= i {
+				return false
+			}
+			if payload[i]&0x80 != 0 {
+				i += 2
+			} else {
+				i++
+			}
+		}
+		if ext&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if ext&0x30 != 0 { // T or K: TID/KEYIDX byte
+			i++
+		}
+	}
+	startOfPartition := desc&0x10 != 0 && desc&0x07 == 0
+	return startOfPartition && len(payload) > i && payload[i]&0x01 == 0
+}

@@ -1,0 +1,422 @@
+package sfu
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
+)
+
+// Peer is one participant's two connections to the SFU: publish (the
+// client offers, we answer) and subscribe (we offer, the client answers).
+type Peer struct {
+	room *Room
+	id   string
+	send func([]byte)
+	log  *slog.Logger
+
+	// pub is read by forwarding goroutines (keyframe requests) without a
+	// lock; pubMu serializes its negotiation.
+	pub     atomic.Pointer[webrtc.PeerConnection]
+	pubMu   sync.Mutex
+	sources map[string]string // publish mid → source, from the client
+	ups     map[string]*upTrack
+	// early holds publish candidates that overtook their offer.
+	early []*signal.Candidate
+
+	subMu       sync.Mutex
+	sub         *webrtc.PeerConnection
+	downs       map[*upTrack]*downTrack
+	awaiting    []*downTrack // in the offer the client has not answered yet
+	earlySub    []*signal.Candidate
+	negotiating bool         // an offer is out
+	again       bool         // something changed while it was out
+
+	closed atomic.Bool
+}
+
+// maxEarlyCandidates bounds the candidates kept for an offer that has not
+// arrived: a client has a handful per connection.
+const maxEarlyCandidates = 32
+
+// Errors for signaling that does not fit the peer's state.
+var (
+	ErrNoPublish  = errors.New("sfu: no publish connection; send an offer first")
+	ErrNoOffer    = errors.New("sfu: no subscribe offer is waiting for an answer")
+	ErrPeerClosed = errors.New("sfu: peer closed")
+)
+
+func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
+	p := &Peer{
+		room:    r,
+		id:      id,
+		send:    send,
+		log:     r.sfu.log.With("peer", id, "room", r.id),
+		sources: map[string]string{},
+		ups:     map[string]*upTrack{},
+		downs:   map[*upTrack]*downTrack{},
+	}
+	sub, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
+	}
+	p.sub = sub
+	sub.OnICECandidate(p.trickle(signal.PCSubscribe))
+	return p, nil
+}
+
+// trickle sends our ICE candidates for one connection as they are found.
+func (p *Peer) trickle(pc string) func(*webrtc.ICECandidate) {
+	return func(c *webrtc.ICECandidate) {
+		msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+		if c != nil {
+			init := c.ToJSON()
+			msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		}
+		p.emit(msg)
+	}
+}
+
+func (p *Peer) emit(msg any) {
+	if p.closed.Load() {
+		return
+	}
+	data, err := json.Marshal(msg)
+	if err != nil {
+		p.log.Error("encode sfu message", "err", err)
+		return
+	}
+	p.send(data)
+}
+
+func (p *Peer) publishPC() *webrtc.PeerConnection { return p.pub.Load() }
+
+// HandleSignal applies one negotiation message from the client.
+func (p *Peer) HandleSignal(m *signal.SFU) error {
+	if p.closed.Load() {
+		return ErrPeerClosed
+	}
+	switch {
+	case m.PC == signal.PCPublish && m.Kind == signal.KindOffer:
+		return p.answerPublish(m)
+	case m.PC == signal.PCPublish && m.Kind == signal.KindCandidate:
+		p.pubMu.Lock()
+		defer p.pubMu.Unlock()
+		pc := p.pub.Load()
+		if pc == nil || pc.RemoteDescription() == nil {
+			// Trickled candidates can overtake the offer they belong to.
+			if len(p.early) >= maxEarlyCandidates {
+				return ErrNoPublish
+			}
+			p.early = append(p.early, m.Candidate)
+			return nil
+		}
+		return addCandidate(pc, m.Candidate)
+	case m.PC == signal.PCSubscribe && m.Kind == signal.KindAnswer:
+		return p.applyAnswer(m.SDP)
+	case m.PC == signal.PCSubscribe && m.Kind == signal.KindCandidate:
+		p.subMu.Lock()
+		defer p.subMu.Unlock()
+		if p.sub.RemoteDescription() == nil {
+			if len(p.earlySub) >= maxEarlyCandidates {
+				return ErrNoOffer
+			}
+			p.earlySub = append(p.earlySub, m.Candidate)
+			return nil
+		}
+		return addCandidate(p.sub, m.Candidate)
+	}
+	return fmt.Errorf("sfu: unexpected %s on %s", m.Kind, m.PC)
+}
+
+func addCandidate(pc *webrtc.PeerConnection, c *signal.Candidate) error {
+	if c == nil {
+		return nil // end of candidates: nothing to do for a full ICE agent
+	}
+	return pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex})
+}
+
+// answerPublish answers the client's offer for its publish connection,
+// creating the connection on the first offer.
+func (p *Peer) answerPublish(m *signal.SFU) error {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	pc := p.pub.Load()
+	if pc == nil {
+		var err error
+		pc, err = p.room.sfu.api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			return fmt.Errorf("sfu: publish connection: %w", err)
+		}
+		pc.OnICECandidate(p.trickle(signal.PCPublish))
+		pc.OnTrack(p.onTrack)
+		p.pub.Store(pc)
+	}
+	for mid, source := range m.Tracks {
+		p.sources[mid] = source
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+		return fmt.Errorf("sfu: publish offer: %w", err)
+	}
+	for _, c := range p.early {
+		if err := addCandidate(pc, c); err != nil {
+			p.log.Debug("early candidate refused", "err", err)
+		}
+	}
+	p.early = nil
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("sfu: publish answer: %w", err)
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fmt.Errorf("sfu: publish answer: %w", err)
+	}
+	p.emit(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindAnswer, SDP: answer.SDP, Epoch: m.Epoch})
+	return nil
+}
+
+// onTrack starts forwarding a newly published track.
+func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	source := p.sourceOf(remote, receiver)
+	up := newUpTrack(p, source, remote)
+	p.pubMu.Lock()
+	if old := p.ups[source]; old != nil {
+		p.room.removeTrack(old)
+	}
+	p.ups[source] = up
+	p.pubMu.Unlock()
+	if !p.room.addTrack(up) {
+		return
+	}
+	p.log.Debug("track published", "source", source, "codec", up.codec.MimeType)
+	go drainRTCP(receiver)
+	up.read()
+	p.room.removeTrack(up)
+	p.pubMu.Lock()
+	if p.ups[source] == up {
+		delete(p.ups, source)
+	}
+	p.pubMu.Unlock()
+}
+
+// sourceOf names what a remote track carries, from the mid the client
+// labelled in its offer; unlabelled tracks default by kind.
+func (p *Peer) sourceOf(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) string {
+	pc := p.pub.Load()
+	if pc != nil {
+		for _, t := range pc.GetTransceivers() {
+			if t.Receiver() == receiver {
+				p.pubMu.Lock()
+				source, ok := p.sources[t.Mid()]
+				p.pubMu.Unlock()
+				if ok {
+					return source
+				}
+			}
+		}
+	}
+	if remote.Kind() == webrtc.RTPCodecTypeAudio {
+		return signal.SourceMicrophone
+	}
+	return signal.SourceCamera
+}
+
+// drainRTCP reads a receiver's RTCP so the interceptors see the
+// publisher's sender reports.
+func drainRTCP(receiver *webrtc.RTPReceiver) {
+	for {
+		if _, _, err := receiver.ReadRTCP(); err != nil {
+			return
+		}
+	}
+}
+
+// SetPaused pauses or resumes forwarding of one of the peer's sources to
+// everyone, as when the publisher mutes.
+func (p *Peer) SetPaused(source string, paused bool) {
+	p.pubMu.Lock()
+	up := p.ups[source]
+	p.pubMu.Unlock()
+	if up == nil {
+		return
+	}
+	if up.paused.Swap(paused) && !paused {
+		up.requestKeyframe()
+	}
+}
+
+// Unpublish stops forwarding one of the peer's sources; subscribers lose
+// the track.
+func (p *Peer) Unpublish(source string) {
+	p.pubMu.Lock()
+	up := p.ups[source]
+	delete(p.ups, source)
+	p.pubMu.Unlock()
+	if up != nil {
+		p.room.removeTrack(up)
+	}
+}
+
+// subscribe adds up to the subscribe connection, paused until the client
+// answers the offer that carries it. The caller negotiates afterwards.
+func (p *Peer) subscribe(up *upTrack) {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.closed.Load() || p.downs[up] != nil {
+		return
+	}
+	d := newDownTrack(up, p)
+	sender, err := p.sub.AddTrack(d)
+	if err != nil {
+		p.log.Warn("subscribe failed", "track", up.source, "publisher", up.publisher.id, "err", err)
+		d.close()
+		return
+	}
+	d.sender = sender
+	p.downs[up] = d
+	up.addDown(d)
+	go d.readRTCP()
+}
+
+// unsubscribe removes up from the subscribe connection and reports whether
+// it was there.
+func (p *Peer) unsubscribe(up *upTrack) bool {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	d := p.downs[up]
+	if d == nil {
+		return false
+	}
+	delete(p.downs, up)
+	up.removeDown(d)
+	d.close()
+	if !p.closed.Load() {
+		_ = p.sub.RemoveTrack(d.sender)
+	}
+	return true
+}
+
+// readRTCP turns a subscriber's keyframe requests into requests to the
+// publisher, until the sender stops.
+func (d *downTrack) readRTCP() {
+	for {
+		packets, _, err := d.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range packets {
+			switch pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.up.requestKeyframe()
+			}
+		}
+	}
+}
+
+// negotiate offers the subscribe connection's current tracks to the
+// client, unless an offer is already out: then it offers again once that
+// one is answered.
+func (p *Peer) negotiate() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	p.negotiateLocked()
+}
+
+func (p *Peer) negotiateLocked() {
+	if p.closed.Load() {
+		return
+	}
+	if p.negotiating {
+		p.again = true
+		return
+	}
+	if len(p.sub.GetTransceivers()) == 0 {
+		return // nothing to offer yet
+	}
+	offer, err := p.sub.CreateOffer(nil)
+	if err != nil {
+		p.log.Warn("subscribe offer failed", "err", err)
+		return
+	}
+	if err := p.sub.SetLocalDescription(offer); err != nil {
+		p.log.Warn("subscribe offer failed", "err", err)
+		return
+	}
+	tracks := map[string]string{}
+	p.awaiting = p.awaiting[:0]
+	for _, t := range p.sub.GetTransceivers() {
+		sender := t.Sender()
+		if sender == nil || sender.Track() == nil {
+			continue
+		}
+		if d, ok := sender.Track().(*downTrack); ok && t.Mid() != "" {
+			d.mid = t.Mid()
+			tracks[t.Mid()] = d.up.publisher.id + "|" + d.up.source
+			p.awaiting = append(p.awaiting, d)
+		}
+	}
+	p.negotiating = true
+	p.emit(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: tracks})
+}
+
+// applyAnswer completes a subscribe negotiation: the client's receivers
+// are ready, so the tracks in the offer resume, each from a keyframe.
+func (p *Peer) applyAnswer(sdp string) error {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if !p.negotiating {
+		return ErrNoOffer
+	}
+	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+		return fmt.Errorf("sfu: subscribe answer: %w", err)
+	}
+	p.negotiating = false
+	for _, c := range p.earlySub {
+		if err := addCandidate(p.sub, c); err != nil {
+			p.log.Debug("early candidate refused", "err", err)
+		}
+	}
+	p.earlySub = nil
+	for _, d := range p.awaiting {
+		if p.downs[d.up] == d {
+			d.setPaused(false)
+		}
+	}
+	p.awaiting = p.awaiting[:0]
+	if p.again {
+		p.again = false
+		p.negotiateLocked()
+	}
+	return nil
+}
+
+// Close leaves the room and closes both connections.
+func (p *Peer) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.room.leave(p)
+	p.closeConnections()
+}
+
+func (p *Peer) closeConnections() {
+	p.closed.Store(true)
+	p.subMu.Lock()
+	for up, d := range p.downs {
+		up.removeDown(d)
+		d.close()
+	}
+	p.downs = map[*upTrack]*downTrack{}
+	p.subMu.Unlock()
+	_ = p.sub.Close()
+	if pc := p.pub.Load(); pc != nil {
+		_ = pc.Close()
+	}
+}

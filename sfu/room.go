@@ -1,0 +1,147 @@
+package sfu
+
+import (
+	"sync"
+)
+
+// Room is one meeting's forwarding state: the tracks published in it and
+// the peers subscribed to them. Every peer receives every other peer's
+// tracks.
+type Room struct {
+	sfu *SFU
+	id  string
+
+	mu     sync.Mutex
+	peers  []*Peer
+	tracks []*upTrack
+	closed bool
+}
+
+func newRoom(s *SFU, id string) *Room {
+	return &Room{sfu: s, id: id}
+}
+
+// Join adds a peer. send delivers the peer's signaling messages (already
+// encoded JSON) to its client; it must not block.
+func (r *Room) Join(id string, send func([]byte)) (*Peer, error) {
+	p, err := newPeer(r, id, send)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		p.closeConnections()
+		return nil, ErrClosed
+	}
+	r.peers = append(r.peers, p)
+	for _, up := range r.tracks {
+		p.subscribe(up)
+	}
+	p.negotiate()
+	return p, nil
+}
+
+// addTrack publishes up to every other peer of the room.
+func (r *Room) addTrack(up *upTrack) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.tracks = append(r.tracks, up)
+	for _, p := range r.peers {
+		if p != up.publisher {
+			p.subscribe(up)
+			p.negotiate()
+		}
+	}
+	return true
+}
+
+// removeTrack unpublishes up from every subscriber.
+func (r *Room) removeTrack(up *upTrack) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, t := range r.tracks {
+		if t == up {
+			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			break
+		}
+	}
+	for _, p := range r.peers {
+		if p.unsubscribe(up) {
+			p.negotiate()
+		}
+	}
+}
+
+// leave removes p, its published tracks and its subscriptions. The room
+// forgets itself once empty.
+func (r *Room) leave(p *Peer) {
+	r.mu.Lock()
+	for i, x := range r.peers {
+		if x == p {
+			r.peers = append(r.peers[:i], r.peers[i+1:]...)
+			break
+		}
+	}
+	var gone []*upTrack
+	kept := r.tracks[:0]
+	for _, t := range r.tracks {
+		if t.publisher == p {
+			gone = append(gone, t)
+		} else {
+			kept = append(kept, t)
+		}
+	}
+	r.tracks = kept
+	for _, up := range gone {
+		for _, other := range r.peers {
+			if other.unsubscribe(up) {
+				other.negotiate()
+			}
+		}
+	}
+	empty := len(r.peers) == 0
+	r.mu.Unlock()
+	if empty {
+		r.sfu.forget(r)
+	}
+}
+
+// Close disconnects every peer.
+func (r *Room) Close() {
+	r.mu.Lock()
+	r.closed = true
+	peers := append([]*Peer(nil), r.peers...)
+	r.mu.Unlock()
+	for _, p := range peers {
+		p.Close()
+	}
+	r.sfu.forget(r)
+}
+
+// Stats is a snapshot of a room's forwarding counters.
+type Stats struct {
+	Peers     int
+	Tracks    int
+	Forwarded uint64 // packets read from publishers
+	Sent      uint64 // packets written to subscribers
+	Dropped   uint64 // packets not sent to a subscriber (paused or congested)
+}
+
+// Stats sums the counters of every track in the room.
+func (r *Room) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := Stats{Peers: len(r.peers), Tracks: len(r.tracks)}
+	for _, up := range r.tracks {
+		st.Forwarded += up.forwarded.Load()
+		for _, d := range *up.downs.Load() {
+			st.Sent += d.sent.Load()
+			st.Dropped += d.dropped.Load()
+		}
+	}
+	return st
+}

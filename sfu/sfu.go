@@ -1,0 +1,157 @@
+// Package sfu is the app's selective forwarding unit, built on Pion. Each
+// participant publishes its tracks once and receives everyone else's; the
+// server forwards RTP without decoding it. It knows nothing of rooms'
+// policy: app decides who is in an SFU room and relays the signaling.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config sets up the SFU's networking.
+type Config struct {
+	// UDPPort is the one UDP port all ICE traffic uses. 0 picks a free
+	// port (tests).
+	UDPPort int
+	// PublicIP, when set, is announced instead of the host's addresses
+	// (NAT 1:1: Docker, cloud VMs).
+	PublicIP string
+	Logger   *slog.Logger
+}
+
+// SFU owns the Pion API and the shared UDP socket.
+type SFU struct {
+	api  *webrtc.API
+	mux  ice.UDPMux
+	conn net.PacketConn
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	rooms  map[string]*Room
+	closed bool
+}
+
+// ErrClosed is returned by calls on a closed SFU or room.
+var ErrClosed = errors.New("sfu: closed")
+
+// New opens the UDP port and prepares the media engine: VP8 and Opus only,
+// so that every subscriber can decode what every publisher sends.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{Port: cfg.UDPPort})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: listen on UDP port %d: %w", cfg.UDPPort, err)
+	}
+	// Every participant's media shares this socket: give it room for
+	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
+	_ = conn.SetReadBuffer(4 << 20)
+	_ = conn.SetWriteBuffer(4 << 20)
+	mux := webrtc.NewICEUDPMux(nil, conn)
+
+	media := &webrtc.MediaEngine{}
+	videoFeedback := []webrtc.RTCPFeedback{
+		{Type: "ccm", Parameter: "fir"},
+		{Type: "nack"}, {Type: "nack", Parameter: "pli"},
+	}
+	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
+		PayloadType:        96,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	// NACK generation and response, sender and receiver reports, and TWCC
+	// feedback to publishers, all from pion/interceptor.
+	registry := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(media, registry); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(media, registry); err != nil {
+		return nil, err
+	}
+
+	var settings webrtc.SettingEngine
+	settings.SetICEUDPMux(mux)
+	settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	// Loopback candidates let clients on the same host (and the tests, in
+	// a network namespace that has only lo) reach the SFU.
+	settings.SetIncludeLoopbackCandidate(true)
+	// mDNS candidates would only add a lookup nobody on a server can answer.
+	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.PublicIP != "" {
+		settings.SetNAT1To1IPs([]string{cfg.PublicIP}, webrtc.ICECandidateTypeHost)
+	}
+	// AEAD-GCM costs about a sixth of AES-CM per packet. Taking the DTLS
+	// server role where we answer lets our preference decide.
+	settings.SetSRTPProtectionProfiles(
+		dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
+		return nil, err
+	}
+
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(settings))
+	return &SFU{api: api, mux: mux, conn: conn, log: cfg.Logger, rooms: map[string]*Room{}}, nil
+}
+
+// Port is the UDP port the SFU listens on.
+func (s *SFU) Port() int {
+	return s.conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+// Room returns the SFU room with the given id, creating it if needed.
+func (s *SFU) Room(id string) (*Room, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	r, ok := s.rooms[id]
+	if !ok {
+		r = newRoom(s, id)
+		s.rooms[id] = r
+	}
+	return r, nil
+}
+
+// forget drops an empty room from the registry.
+func (s *SFU) forget(r *Room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rooms[r.id] == r {
+		delete(s.rooms, r.id)
+	}
+}
+
+// Close ends every room and releases the UDP port.
+func (s *SFU) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.Close()
+	}
+	return s.mux.Close()
+}
