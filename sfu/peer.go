@@ -36,8 +36,8 @@ type Peer struct {
 	downs       map[*upTrack]*downTrack
 	awaiting    []*downTrack // in the offer the client has not answered yet
 	earlySub    []*signal.Candidate
-	negotiating bool         // an offer is out
-	again       bool         // something changed while it was out
+	negotiating bool // an offer is out
+	again       bool // something changed while it was out
 
 	closed atomic.Bool
 }
