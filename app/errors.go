@@ -24,6 +24,7 @@ const (
 	CodeInternal     = "internal"
 	CodeRestarting   = "server_restarting"
 	CodeRateLimited  = "rate_limited"
+	CodeNotSFU       = "not_sfu"
 )
 
 // Error is an error a client can act on: a code, a readable message and the

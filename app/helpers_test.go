@@ -29,15 +29,21 @@ type testApp struct {
 
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
+	return newTestAppWith(t, Config{})
+}
+
+// newTestAppWith starts a server with cfg, filling in the store, secret,
+// logger and a free UDP port.
+func newTestAppWith(t *testing.T, cfg Config) *testApp {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{
-		Store:  db,
-		Secret: []byte("0123456789abcdef0123456789abcdef"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	cfg.Store = db
+	cfg.Secret = []byte("0123456789abcdef0123456789abcdef")
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +51,7 @@ func newTestApp(t *testing.T) *testApp {
 	t.Cleanup(func() {
 		hs.CloseClientConnections()
 		_ = srv.ws.Close()
+		_ = srv.sfu.Close()
 		hs.Close()
 		db.Close()
 	})

@@ -10,12 +10,13 @@ import (
 // removing an empty one happen under one lock, so two people joining a
 // new room at the same instant always end up in the same live room.
 type hub struct {
-	mu    sync.Mutex
-	rooms map[string]*liveRoom
+	mu      sync.Mutex
+	rooms   map[string]*liveRoom
+	newRoom func(id string) *liveRoom
 }
 
-func newHub() *hub {
-	return &hub{rooms: make(map[string]*liveRoom)}
+func newHub(newRoom func(id string) *liveRoom) *hub {
+	return &hub{rooms: make(map[string]*liveRoom), newRoom: newRoom}
 }
 
 // enter returns the live room for id, creating it if needed, and runs join
@@ -26,7 +27,7 @@ func (h *hub) enter(id string, join func(*liveRoom) bool) (*liveRoom, bool) {
 	defer h.mu.Unlock()
 	room, ok := h.rooms[id]
 	if !ok {
-		room = newLiveRoom(id)
+		room = h.newRoom(id)
 		h.rooms[id] = room
 	}
 	if !join(room) {
@@ -45,6 +46,7 @@ func (h *hub) exit(room *liveRoom, p *participant, reason string) bool {
 	present, remaining := room.leave(p, reason)
 	if remaining == 0 && h.rooms[room.id] == room {
 		delete(h.rooms, room.id)
+		room.stopTimers()
 	}
 	return present
 }

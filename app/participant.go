@@ -8,6 +8,7 @@ import (
 	"github.com/olahol/melody"
 
 	"meet/app/signal"
+	"meet/sfu"
 )
 
 // Session buffer sizes. Melody drops a message silently when a session's
@@ -42,6 +43,7 @@ type participant struct {
 	spectator bool
 	media     map[string]string
 	streams   map[string]string
+	sfuPeer   *sfu.Peer // while the participant has SFU connections
 
 	// pending counts messages queued to melody and not yet written.
 	pending atomic.Int64

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"sync"
+	"time"
 
 	"meet/app/signal"
 	"meet/mesh"
@@ -12,17 +13,20 @@ import (
 // who is connected, in which order, and the media topology. What must
 // survive a restart is in the store; this is rebuilt from joins.
 type liveRoom struct {
-	id string
+	id     string
+	policy modePolicy
 
 	mu           sync.Mutex
 	participants []*participant // join order
 	mode         string
 	epoch        uint64
 	ended        bool
+	backToMesh   *time.Timer // running while an SFU room is small enough for mesh
+	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
 }
 
-func newLiveRoom(id string) *liveRoom {
-	return &liveRoom{id: id, mode: signal.ModeMesh, epoch: 1}
+func newLiveRoom(id string, policy modePolicy) *liveRoom {
+	return &liveRoom{id: id, policy: policy, mode: signal.ModeMesh, epoch: 1}
 }
 
 // encode marshals a server message. Every message type is a plain struct of
@@ -50,8 +54,21 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 		others = append(others, o.view())
 	}
 	r.participants = append(r.participants, p)
+	// The joiner that tips the room over learns the new mode from its
+	// welcome; the others from a mode message just before it joins.
+	if r.mode == signal.ModeMesh && len(r.participants) > r.policy.meshMax {
+		r.switchToSFULocked(p)
+	}
 	p.Send(welcome(others, r.mode, r.epoch))
 	r.broadcastLocked(encode(signal.ParticipantJoined{Type: signal.TypeParticipantJoined, Participant: p.view()}), p)
+	if r.mode == signal.ModeSFU {
+		// Everyone without SFU connections gets them now: all of the
+		// room on a switch, only the joiner otherwise.
+		for _, q := range r.participants {
+			r.connectSFULocked(q)
+		}
+	}
+	r.reconsiderModeLocked()
 	return true
 }
 
@@ -66,6 +83,8 @@ func (r *liveRoom) leave(p *participant, reason string) (bool, int) {
 	}
 	r.participants = append(r.participants[:i], r.participants[i+1:]...)
 	r.broadcastLocked(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
+	r.disconnectSFULocked(p)
+	r.reconsiderModeLocked()
 	return true, len(r.participants)
 }
 
@@ -96,6 +115,18 @@ func (r *liveRoom) updateMedia(p *participant, m *signal.Media) {
 	if r.indexLocked(p.id) < 0 || !p.applyMedia(m.Source, m.Action, m.StreamID) {
 		return
 	}
+	if peer := p.sfuPeer; peer != nil {
+		// Forwarding follows the publisher's own word: a paused camera
+		// costs subscribers nothing.
+		switch m.Action {
+		case signal.ActionPaused:
+			peer.SetPaused(m.Source, true)
+		case signal.ActionResumed, signal.ActionPublished:
+			peer.SetPaused(m.Source, false)
+		case signal.ActionUnpublished:
+			peer.Unpublish(m.Source)
+		}
+	}
 	out := signal.Media{Type: signal.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
 	r.broadcastLocked(encode(out), p)
 }
@@ -123,7 +154,9 @@ func (r *liveRoom) end(msg []byte, code int, reason string) []*participant {
 	for _, p := range gone {
 		p.Send(msg)
 		p.close(code, reason)
+		r.disconnectSFULocked(p)
 	}
+	r.stopTimersLocked()
 	return gone
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/olahol/melody"
 
 	"meet/app/signal"
+	"meet/sfu"
 	"meet/store"
 )
 
@@ -26,6 +27,17 @@ type Config struct {
 	MeshMax    int    // a room with more participants than this leaves mesh
 	ICEServers []signal.ICEServer
 	Logger     *slog.Logger
+
+	// BackToMeshDelay is how long an SFU room must stay at or below
+	// MeshMax before it returns to mesh. Default 10 s.
+	BackToMeshDelay time.Duration
+	// SFUGrace is how long after a return to mesh the server keeps SFU
+	// connections a client has not closed itself. Default 30 s.
+	SFUGrace time.Duration
+	// UDPPort is the SFU's one UDP port for all media; 0 picks a free one.
+	UDPPort int
+	// PublicIP is announced in the SFU's ICE candidates (NAT 1:1).
+	PublicIP string
 }
 
 // Server is the running application.
@@ -36,6 +48,8 @@ type Server struct {
 	meshMax    int
 	iceServers []signal.ICEServer
 	hub        *hub
+	sfu        *sfu.SFU
+	chat       *chatLink
 	ws         *melody.Melody
 	router     *gin.Engine
 }
@@ -60,23 +74,52 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = []signal.ICEServer{}
 	}
+	if cfg.BackToMeshDelay <= 0 {
+		cfg.BackToMeshDelay = 10 * time.Second
+	}
+	if cfg.SFUGrace <= 0 {
+		cfg.SFUGrace = 30 * time.Second
+	}
+	media, err := sfu.New(sfu.Config{UDPPort: cfg.UDPPort, PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu")})
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		store:      cfg.Store,
 		log:        cfg.Logger,
 		tokens:     tokenSigner{secret: cfg.Secret},
 		meshMax:    cfg.MeshMax,
 		iceServers: cfg.ICEServers,
-		hub:        newHub(),
+		sfu:        media,
 	}
+	if s.chat, err = newChatLink(cfg.Store, cfg.Logger); err != nil {
+		_ = media.Close()
+		return nil, err
+	}
+	policy := modePolicy{
+		meshMax:   cfg.MeshMax,
+		backDelay: cfg.BackToMeshDelay,
+		sfuGrace:  cfg.SFUGrace,
+		sfu:       media,
+		onSFUError: func(p *participant, err error) {
+			s.log.Error("connect participant to the SFU", "participant", p.id, "err", err)
+			sendError(p, CodeInternal, "Could not connect you to the media server.", signal.TypeMode)
+		},
+	}
+	s.hub = newHub(func(id string) *liveRoom { return newLiveRoom(id, policy) })
 	// Nobody is connected to a process that has just started: close what a
 	// crash or kill left open.
 	if err := s.store.CloseOpenAttendance(); err != nil {
+		_ = media.Close()
 		return nil, err
 	}
 	s.ws = s.newMelody()
 	s.router = s.routes()
 	return s, nil
 }
+
+// SFUPort is the UDP port the SFU listens on.
+func (s *Server) SFUPort() int { return s.sfu.Port() }
 
 // Handler serves the whole application.
 func (s *Server) Handler() http.Handler { return s.router }
@@ -102,6 +145,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	if err := s.sfu.Close(); err != nil {
+		s.log.Warn("close sfu", "err", err)
+	}
 	return s.store.CloseOpenAttendance()
 }
 
@@ -121,6 +167,7 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/rooms/:id", s.getRoom)
 	api.GET("/rooms/:id/participants", s.getParticipants)
 	api.POST("/rooms/:id/end", s.endRoom)
+	api.GET("/rooms/:id/messages", s.getMessages)
 
 	r.GET("/ws", s.withIdentity, s.serveWS)
 

@@ -127,6 +127,8 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, errRoomEnded, closeRoomEnded)
 		return
 	}
+	// After the welcome, so the client knows its own id before any chat.
+	s.chat.join(p)
 	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", p.role)
 	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, name, p.role); err != nil {
 		s.log.Error("record join", "room", room.ID, "err", err)
@@ -151,6 +153,9 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 	if p == nil {
 		return
 	}
+	// Before the live-room lookup: an ended room is gone from the hub, but
+	// its participants must still leave the chat.
+	s.chat.leave(p)
 	room, ok := s.hub.room(p.roomID)
 	if !ok {
 		return
@@ -211,6 +216,9 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		}
 		return
 	}
+	if s.chat.handle(p, room, msg) {
+		return
+	}
 	switch m := msg.(type) {
 	case *signal.Signal:
 		if err := mesh.Forward(room, p.id, m); err != nil {
@@ -240,8 +248,27 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 			return
 		}
 		room.rename(p, name)
+	case *signal.SFU:
+		s.handleSFU(p, room, m)
+	case *signal.SFUClose:
+		if !room.closeSFU(p) {
+			sendError(p, CodeBadRequest, "The room uses the SFU now; its connections stay open.", signal.TypeSFUClose)
+		}
 	case *signal.Leave:
 		p.left.Store(true)
 		p.close(closeLeft, "left")
+	}
+}
+
+// handleSFU passes a negotiation message to the participant's SFU peer.
+func (s *Server) handleSFU(p *participant, room *liveRoom, m *signal.SFU) {
+	peer := room.sfuPeerOf(p)
+	if peer == nil {
+		sendError(p, CodeNotSFU, "This room is not using the SFU.", signal.TypeSFU)
+		return
+	}
+	if err := peer.HandleSignal(m); err != nil {
+		s.log.Debug("sfu signal refused", "participant", p.id, "pc", m.PC, "kind", m.Kind, "err", err)
+		sendError(p, CodeBadRequest, "The media server refused that message: "+err.Error(), signal.TypeSFU)
 	}
 }

@@ -39,6 +39,9 @@ type Peer struct {
 	negotiating bool // an offer is out
 	again       bool // something changed while it was out
 
+	pubCands candidateQueue
+	subCands candidateQueue
+
 	closed atomic.Bool
 }
 
@@ -73,15 +76,49 @@ func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
 }
 
 // trickle sends our ICE candidates for one connection as they are found.
+// Gathering starts inside SetLocalDescription, before the description is
+// sent: candidates found before then wait in a queue, so the client never
+// gets a candidate it cannot apply yet.
 func (p *Peer) trickle(pc string) func(*webrtc.ICECandidate) {
+	q := &p.subCands
+	if pc == signal.PCPublish {
+		q = &p.pubCands
+	}
 	return func(c *webrtc.ICECandidate) {
 		msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
 		if c != nil {
 			init := c.ToJSON()
 			msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
 		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if !q.described {
+			q.held = append(q.held, msg)
+			return
+		}
 		p.emit(msg)
 	}
+}
+
+// candidateQueue holds one connection's local candidates until its first
+// description has been sent.
+type candidateQueue struct {
+	mu        sync.Mutex
+	described bool
+	held      []signal.SFU
+}
+
+// sendDescription emits a description and then any candidates that were
+// waiting for it.
+func (p *Peer) sendDescription(q *candidateQueue, msg signal.SFU) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	p.emit(msg)
+	q.described = true
+	for _, c := range q.held {
+		p.emit(c)
+	}
+	q.held = nil
 }
 
 func (p *Peer) emit(msg any) {
@@ -178,7 +215,7 @@ func (p *Peer) answerPublish(m *signal.SFU) error {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("sfu: publish answer: %w", err)
 	}
-	p.emit(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindAnswer, SDP: answer.SDP, Epoch: m.Epoch})
+	p.sendDescription(&p.pubCands, signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindAnswer, SDP: answer.SDP, Epoch: m.Epoch})
 	return nil
 }
 
@@ -363,7 +400,7 @@ func (p *Peer) negotiateLocked() {
 		}
 	}
 	p.negotiating = true
-	p.emit(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: tracks})
+	p.sendDescription(&p.subCands, signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: tracks})
 }
 
 // applyAnswer completes a subscribe negotiation: the client's receivers

@@ -38,7 +38,8 @@ func invalid(format string, args ...any) error {
 }
 
 // Decode parses one client frame into a typed, validated message: *Signal,
-// *Media, *Rename or *Leave. Anything else is a *DecodeError; decoding never
+// *Media, *Rename, *Leave, *SFU, *SFUClose, *ChatSend or *ChatSync.
+// Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
 	if len(data) > MaxFrameBytes {
@@ -62,6 +63,10 @@ func Decode(data []byte) (any, error) {
 		msg = &SFU{}
 	case TypeSFUClose:
 		msg = &SFUClose{}
+	case TypeChatSend:
+		msg = &ChatSend{}
+	case TypeChatSync:
+		msg = &ChatSync{}
 	case "":
 		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
 	default:

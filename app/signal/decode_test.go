@@ -24,6 +24,14 @@ func TestDecode(t *testing.T) {
 		{"rename", `{"type":"rename","name":"Ana"}`, &Rename{}, ""},
 		{"leave", `{"type":"leave"}`, &Leave{}, ""},
 		{"unknown fields are ignored", `{"type":"leave","extra":[1,2]}`, &Leave{}, ""},
+		{"sfu publish offer", `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0","tracks":{"0":"camera"}}`, &SFU{}, ""},
+		{"sfu subscribe answer", `{"type":"sfu","pc":"subscribe","kind":"answer","sdp":"v=0"}`, &SFU{}, ""},
+		{"sfu candidate", `{"type":"sfu","pc":"subscribe","kind":"candidate","candidate":null}`, &SFU{}, ""},
+		{"sfu close", `{"type":"sfu-close"}`, &SFUClose{}, ""},
+		{"sfu offer on subscribe", `{"type":"sfu","pc":"subscribe","kind":"offer","sdp":"v=0"}`, nil, CodeInvalidMessage},
+		{"sfu answer on publish", `{"type":"sfu","pc":"publish","kind":"answer","sdp":"v=0"}`, nil, CodeInvalidMessage},
+		{"sfu bad pc", `{"type":"sfu","pc":"both","kind":"candidate"}`, nil, CodeInvalidMessage},
+		{"sfu bad track source", `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v","tracks":{"0":"hologram"}}`, nil, CodeInvalidMessage},
 
 		{"not json", `hello`, nil, CodeInvalidJSON},
 		{"truncated", `{"type":"signal"`, nil, CodeInvalidJSON},
@@ -82,6 +90,14 @@ func typeName(v any) string {
 		return "Rename"
 	case *Leave:
 		return "Leave"
+	case *SFU:
+		return "SFU"
+	case *SFUClose:
+		return "SFUClose"
+	case *ChatSend:
+		return "ChatSend"
+	case *ChatSync:
+		return "ChatSync"
 	}
 	return "?"
 }
@@ -115,6 +131,8 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"media","source":"screen","action":"published"}`,
 		`{"type":"rename","name":"数学"}`,
 		`{"type":"leave"}`,
+		`{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0","tracks":{"0":"screen"}}`,
+		`{"type":"chat-send","text":"hi","clientId":"c1"}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,
 		`[]`, `""`, `nul`,

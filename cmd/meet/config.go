@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"meet/app/signal"
 )
@@ -25,6 +27,9 @@ type config struct {
 	secret     string
 	logLevel   string
 	iceServers string
+	udpPort    int
+	publicIP   string
+	backDelay  time.Duration
 }
 
 // envName maps a flag name to its environment twin: mesh-max → MEET_MESH_MAX.
@@ -44,6 +49,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&cfg.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
+	fs.IntVar(&cfg.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
+	fs.StringVar(&cfg.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
+	fs.DurationVar(&cfg.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
 		fs.PrintDefaults()
@@ -69,6 +77,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if cfg.meshMax < 1 {
 		return nil, fmt.Errorf("-mesh-max must be at least 1, got %d", cfg.meshMax)
+	}
+	if cfg.udpPort < 0 || cfg.udpPort > 65535 {
+		return nil, fmt.Errorf("-udp-port must be 0-65535, got %d", cfg.udpPort)
+	}
+	if cfg.publicIP != "" && net.ParseIP(cfg.publicIP) == nil {
+		return nil, fmt.Errorf("-public-ip %q is not an IP address", cfg.publicIP)
+	}
+	if cfg.backDelay <= 0 {
+		return nil, fmt.Errorf("-back-to-mesh-delay must be positive, got %s", cfg.backDelay)
 	}
 	if _, err := cfg.level(); err != nil {
 		return nil, err

@@ -60,6 +60,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MeshMax:    cfg.meshMax,
 		ICEServers: iceServers,
 		Logger:     logger,
+
+		BackToMeshDelay: cfg.backDelay,
+		UDPPort:         cfg.udpPort,
+		PublicIP:        cfg.publicIP,
 	})
 	if err != nil {
 		return err
@@ -74,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	logger.Info("meet listening", "addr", ln.Addr().String(), "db", cfg.dbPath, "mesh_max", cfg.meshMax)
+	logger.Info("meet listening", "addr", ln.Addr().String(), "db", cfg.dbPath, "mesh_max", cfg.meshMax, "udp_port", srv.SFUPort())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

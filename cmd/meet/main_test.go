@@ -30,12 +30,14 @@ func TestParseConfigEnvTwinsAndFlagsWin(t *testing.T) {
 	env := envOf(map[string]string{
 		"MEET_ADDR": "127.0.0.1:9000", "MEET_DB": "/tmp/x.db", "MEET_MESH_MAX": "6",
 		"MEET_LOG_LEVEL": "debug", "MEET_ICE_SERVERS": "stun:stun.example.org:3478",
+		"MEET_UDP_PORT": "9443", "MEET_PUBLIC_IP": "203.0.113.7", "MEET_BACK_TO_MESH_DELAY": "3s",
 	})
 	cfg, err := parseConfig([]string{"-mesh-max", "3"}, env, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.addr != "127.0.0.1:9000" || cfg.dbPath != "/tmp/x.db" || cfg.meshMax != 3 || cfg.logLevel != "debug" {
+	if cfg.addr != "127.0.0.1:9000" || cfg.dbPath != "/tmp/x.db" || cfg.meshMax != 3 || cfg.logLevel != "debug" ||
+		cfg.udpPort != 9443 || cfg.publicIP != "203.0.113.7" || cfg.backDelay != 3*time.Second {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 	servers, _ := cfg.parseICEServers()
@@ -56,6 +58,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{[]string{"-ice-servers", "http://x"}, nil, "ice-servers"},
 		{[]string{"-ice-servers", "[{"}, nil, "ice-servers"},
 		{[]string{"-nope"}, nil, "nope"},
+		{[]string{"-udp-port", "70000"}, nil, "udp-port"},
+		{[]string{"-public-ip", "not-an-ip"}, nil, "public-ip"},
+		{nil, map[string]string{"MEET_BACK_TO_MESH_DELAY": "soon"}, "MEET_BACK_TO_MESH_DELAY"},
 	} {
 		_, err := parseConfig(tt.args, envOf(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -93,7 +98,7 @@ func startMeet(t *testing.T, dbPath string) (string, func()) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", dbPath, "-log-level", "error"}, envOf(nil), io.Discard, ready)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-udp-port", "0", "-db", dbPath, "-log-level", "error"}, envOf(nil), io.Discard, ready)
 	}()
 	select {
 	case addr := <-ready:

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"time"
+
+	"meet/app/signal"
+	"meet/sfu"
+)
+
+// modePolicy is how a room chooses its topology.
+type modePolicy struct {
+	meshMax    int           // a room with more participants than this uses the SFU
+	backDelay  time.Duration // how long a small SFU room waits before returning to mesh
+	sfuGrace   time.Duration // how long after returning to mesh leftover SFU connections live
+	sfu        *sfu.SFU
+	onSFUError func(p *participant, err error)
+}
+
+// reconsiderModeLocked starts or stops the way back to mesh after a join
+// or a leave. Growing past the threshold switches at once (in join): the
+// joiner that tips the room over is the reason to switch. Shrinking waits,
+// so that one participant reloading a page does not bounce the whole room
+// between topologies.
+func (r *liveRoom) reconsiderModeLocked() {
+	if r.ended || len(r.participants) == 0 || r.mode != signal.ModeSFU {
+		return
+	}
+	big := len(r.participants) > r.policy.meshMax
+	switch {
+	case big && r.backToMesh != nil:
+		r.backToMesh.Stop()
+		r.backToMesh = nil
+	case !big && r.backToMesh == nil:
+		r.backToMesh = time.AfterFunc(r.policy.backDelay, r.tryBackToMesh)
+	}
+}
+
+// switchToSFULocked moves the room to the SFU and tells everyone but
+// joiner, whose welcome will say so. The caller then gives everyone SFU
+// connections, while their mesh connections keep carrying media; each
+// client closes its mesh once the SFU delivers (make before break).
+func (r *liveRoom) switchToSFULocked(joiner *participant) {
+	r.mode = signal.ModeSFU
+	r.epoch++
+	if r.sfuCleanup != nil {
+		r.sfuCleanup.Stop()
+		r.sfuCleanup = nil
+	}
+	r.broadcastLocked(encode(signal.Mode{Type: signal.TypeMode, Mode: r.mode, Epoch: r.epoch}), joiner)
+}
+
+// tryBackToMesh returns the room to mesh if it is still small.
+func (r *liveRoom) tryBackToMesh() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backToMesh = nil
+	if r.ended || r.mode != signal.ModeSFU || len(r.participants) > r.policy.meshMax || len(r.participants) == 0 {
+		return
+	}
+	r.mode = signal.ModeMesh
+	r.epoch++
+	r.broadcastLocked(encode(signal.Mode{Type: signal.TypeMode, Mode: r.mode, Epoch: r.epoch}), nil)
+	// Clients close their SFU connections once mesh media flows; this
+	// catches the ones that never say so.
+	r.sfuCleanup = time.AfterFunc(r.policy.sfuGrace, r.closeLeftoverSFU)
+}
+
+func (r *liveRoom) closeLeftoverSFU() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sfuCleanup = nil
+	if r.mode != signal.ModeMesh {
+		return
+	}
+	for _, p := range r.participants {
+		r.disconnectSFULocked(p)
+	}
+}
+
+// connectSFULocked gives p a peer in the room's SFU room, once.
+func (r *liveRoom) connectSFULocked(p *participant) {
+	if p.sfuPeer != nil || r.policy.sfu == nil {
+		return
+	}
+	room, err := r.policy.sfu.Room(r.id)
+	if err == nil {
+		p.sfuPeer, err = room.Join(p.id, p.Send)
+	}
+	if err != nil && r.policy.onSFUError != nil {
+		r.policy.onSFUError(p, err)
+	}
+}
+
+// disconnectSFULocked closes p's SFU connections, if any.
+func (r *liveRoom) disconnectSFULocked(p *participant) {
+	if p.sfuPeer != nil {
+		p.sfuPeer.Close()
+		p.sfuPeer = nil
+	}
+}
+
+// sfuPeerOf returns p's SFU peer, creating it if the room is in SFU mode
+// and p has none (a client that closed its connections too early).
+func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p.sfuPeer == nil && r.mode == signal.ModeSFU && r.indexLocked(p.id) >= 0 {
+		r.connectSFULocked(p)
+	}
+	return p.sfuPeer
+}
+
+// closeSFU handles a client's sfu-close: honoured only in mesh mode, where
+// the client has its mesh media and no longer needs the SFU.
+func (r *liveRoom) closeSFU(p *participant) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mode != signal.ModeMesh {
+		return false
+	}
+	r.disconnectSFULocked(p)
+	return true
+}
+
+func (r *liveRoom) stopTimers() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopTimersLocked()
+}
+
+func (r *liveRoom) stopTimersLocked() {
+	for _, t := range []**time.Timer{&r.backToMesh, &r.sfuCleanup} {
+		if *t != nil {
+			(*t).Stop()
+			*t = nil
+		}
+	}
+}

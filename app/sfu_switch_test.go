@@ -1,0 +1,277 @@
+package app
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
+)
+
+// sfuClient is a Pion participant that speaks the app's SFU protocol over
+// the real /ws: it answers subscribe offers and publishes on request.
+type sfuClient struct {
+	t   *testing.T
+	c   *client
+	api *webrtc.API
+	sub *webrtc.PeerConnection
+	pub *webrtc.PeerConnection
+
+	wmu sync.Mutex // one writer on the socket
+
+	mu       sync.Mutex
+	modes    []signal.Mode
+	tracks   map[string]string // subscribe mid → "participant|source"
+	received map[string]int    // "participant|source" → packets
+	errors   []signal.Error
+}
+
+func newSFUClient(t *testing.T, u *user, roomID string) *sfuClient {
+	t.Helper()
+	c := u.dial(roomID, url.Values{})
+	sc := &sfuClient{t: t, c: c, api: loopbackAPI(), tracks: map[string]string{}, received: map[string]int{}}
+	sc.modes = append(sc.modes, signal.Mode{Mode: c.wel.Mode, Epoch: c.wel.Epoch})
+	var err error
+	sc.sub, err = sc.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCSubscribe, cand) })
+	sc.sub.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		var key string
+		for _, tr := range sc.sub.GetTransceivers() {
+			if tr.Receiver() == recv {
+				sc.mu.Lock()
+				key = sc.tracks[tr.Mid()]
+				sc.mu.Unlock()
+			}
+		}
+		for {
+			if _, _, err := track.ReadRTP(); err != nil {
+				return
+			}
+			sc.mu.Lock()
+			sc.received[key]++
+			sc.mu.Unlock()
+		}
+	})
+	t.Cleanup(func() {
+		_ = sc.sub.Close()
+		if sc.pub != nil {
+			_ = sc.pub.Close()
+		}
+	})
+	go sc.pump()
+	return sc
+}
+
+func (sc *sfuClient) write(v any) {
+	data, _ := json.Marshal(v)
+	sc.wmu.Lock()
+	defer sc.wmu.Unlock()
+	_ = sc.c.conn.WriteMessage(1, data)
+}
+
+func (sc *sfuClient) trickle(pc string, cand *webrtc.ICECandidate) {
+	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	if cand != nil {
+		init := cand.ToJSON()
+		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+	}
+	sc.write(msg)
+}
+
+func (sc *sfuClient) pump() {
+	for {
+		_ = sc.c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+		_, data, err := sc.c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env signal.Envelope
+		_ = json.Unmarshal(data, &env)
+		switch env.Type {
+		case signal.TypeMode:
+			var m signal.Mode
+			_ = json.Unmarshal(data, &m)
+			sc.mu.Lock()
+			sc.modes = append(sc.modes, m)
+			sc.mu.Unlock()
+		case signal.TypeError:
+			var e signal.Error
+			_ = json.Unmarshal(data, &e)
+			sc.mu.Lock()
+			sc.errors = append(sc.errors, e)
+			sc.mu.Unlock()
+		case signal.TypeSFU:
+			var m signal.SFU
+			_ = json.Unmarshal(data, &m)
+			sc.onSFU(m)
+		}
+	}
+}
+
+func (sc *sfuClient) onSFU(m signal.SFU) {
+	pc := sc.sub
+	if m.PC == signal.PCPublish {
+		pc = sc.pub
+	}
+	switch m.Kind {
+	case signal.KindOffer:
+		sc.mu.Lock()
+		for mid, what := range m.Tracks {
+			sc.tracks[mid] = what
+		}
+		sc.mu.Unlock()
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
+			if pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
+				sc.t.Errorf("subscribe offer: %v", err)
+			}
+			return
+		}
+		answer, _ := pc.CreateAnswer(nil)
+		_ = pc.SetLocalDescription(answer)
+		sc.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
+	case signal.KindAnswer:
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+			sc.t.Errorf("publish answer: %v", err)
+		}
+	case signal.KindCandidate:
+		if m.Candidate != nil {
+			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+		}
+	}
+}
+
+// publishAudio publishes a microphone track to the SFU.
+func (sc *sfuClient) publishAudio() *webrtc.TrackLocalStaticRTP {
+	sc.t.Helper()
+	var err error
+	sc.pub, err = sc.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		sc.t.Fatal(err)
+	}
+	sc.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCPublish, cand) })
+	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic")
+	if _, err := sc.pub.AddTrack(track); err != nil {
+		sc.t.Fatal(err)
+	}
+	offer, _ := sc.pub.CreateOffer(nil)
+	_ = sc.pub.SetLocalDescription(offer)
+	mid := sc.pub.GetTransceivers()[0].Mid()
+	sc.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: signal.SourceMicrophone}})
+	return track
+}
+
+func (sc *sfuClient) lastMode() signal.Mode {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.modes[len(sc.modes)-1]
+}
+
+func (sc *sfuClient) count(key string) int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.received[key]
+}
+
+// audioSeq numbers every test packet, across calls: SRTP replay
+// protection drops a sequence number it has seen.
+var audioSeq uint32
+
+func sendAudio(track *webrtc.TrackLocalStaticRTP, n int) {
+	payload := make([]byte, 100)
+	for i := 0; i < n; i++ {
+		seq := atomic.AddUint32(&audioSeq, 1)
+		binary.BigEndian.PutUint32(payload, seq)
+		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: seq * 960}, Payload: payload})
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestRoomSwitchesToSFUAndBack drives the whole switch through the real
+// signaling: the join past -mesh-max turns the room to sfu with a newer
+// epoch, media flows through the SFU, and once the room shrinks it returns
+// to mesh after the delay, with a newer epoch again.
+func TestRoomSwitchesToSFUAndBack(t *testing.T) {
+	a := newTestAppWith(t, Config{MeshMax: 2, BackToMeshDelay: 300 * time.Millisecond, SFUGrace: time.Second})
+	owner := a.newUser()
+	room := owner.createRoom("switch")
+	alice := newSFUClient(t, owner, room.ID)
+	bob := newSFUClient(t, a.newUser(), room.ID)
+	if alice.lastMode().Mode != signal.ModeMesh || bob.lastMode().Mode != signal.ModeMesh {
+		t.Fatal("a room of two is not mesh")
+	}
+	carol := newSFUClient(t, a.newUser(), room.ID)
+	if carol.lastMode().Mode != signal.ModeSFU {
+		t.Fatalf("the third joiner's welcome says %s", carol.lastMode().Mode)
+	}
+	first := carol.lastMode().Epoch
+	for _, c := range []*sfuClient{alice, bob} {
+		waitFor(t, func() bool { return c.lastMode().Mode == signal.ModeSFU })
+		if c.lastMode().Epoch != first {
+			t.Fatalf("mode epoch %d, want %d", c.lastMode().Epoch, first)
+		}
+	}
+	var got signal.Room
+	owner.do("GET", "/api/rooms/"+room.ID, "", &got)
+	if got.Mode != signal.ModeSFU || got.Online != 3 {
+		t.Fatalf("room = %+v", got)
+	}
+
+	track := alice.publishAudio()
+	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	deadline := time.Now().Add(15 * time.Second)
+	for bob.count(key) == 0 || carol.count(key) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("SFU media did not arrive: bob %d carol %d; errors alice %v bob %v; pub state %s; bob tracks %v",
+				bob.count(key), carol.count(key), alice.errors, bob.errors, alice.pub.ConnectionState(), bob.tracks)
+		}
+		sendAudio(track, 10)
+	}
+
+	// Carol leaves: the room is small again and returns to mesh after the
+	// delay, never before it.
+	carol.c.conn.Close()
+	time.Sleep(100 * time.Millisecond)
+	if alice.lastMode().Mode != signal.ModeSFU {
+		t.Fatal("the room left the SFU before the back-to-mesh delay")
+	}
+	waitFor(t, func() bool { return alice.lastMode().Mode == signal.ModeMesh && bob.lastMode().Mode == signal.ModeMesh })
+	if alice.lastMode().Epoch <= first {
+		t.Fatalf("back-to-mesh epoch %d is not newer than %d", alice.lastMode().Epoch, first)
+	}
+	// Make before break: the SFU still carries media until the client
+	// closes it.
+	before := bob.count(key)
+	sendAudio(track, 20)
+	waitFor(t, func() bool { return bob.count(key) > before })
+	alice.write(signal.SFUClose{Type: signal.TypeSFUClose})
+	bob.write(signal.SFUClose{Type: signal.TypeSFUClose})
+	waitFor(t, func() bool {
+		r, err := a.srv.sfu.Room(room.ID)
+		return err == nil && r.Stats().Peers == 0
+	})
+}
+
+// TestSFUMessagesInMeshRoomAreRefused checks the error for SFU signaling in
+// a mesh room.
+func TestSFUMessagesInMeshRoomAreRefused(t *testing.T) {
+	a := newTestApp(t)
+	u := a.newUser()
+	room := u.createRoom("mesh")
+	c := u.dial(room.ID, nil)
+	c.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: "v=0"})
+	var e signal.Error
+	c.readInto(signal.TypeError, &e)
+	if e.Code != CodeNotSFU {
+		t.Fatalf("error = %+v", e)
+	}
+}
