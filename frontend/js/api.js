@@ -1,0 +1,152 @@
+// @ts-check
+// The REST client. Every call goes through request(), which turns the
+// server's one error shape {"error":{"code","message"}} into an ApiError so
+// that callers can show error.message as it is: the server writes those
+// messages for people.
+
+/** @typedef {import('./protocol.js').Room} Room */
+/** @typedef {import('./protocol.js').Participant} Participant */
+
+/**
+ * @typedef {Object} Me The caller's anonymous identity.
+ * @property {string} id
+ * @property {string} name
+ * @property {string} token
+ */
+
+/** An error answer of the API, or a network failure (status 0). */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status, 0 when the server could not be reached.
+   * @param {string} code Protocol error code (see ErrorCode in protocol.js).
+   * @param {string} message Readable text from the server.
+   */
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * Sends one JSON request. The identity travels in the same-origin cookie the
+ * server sets on the first request, so nothing is added here.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
+async function request(method, path, body) {
+  /** @type {RequestInit} */
+  const init = {
+    method,
+    credentials: 'same-origin',
+    cache: 'no-store',
+    headers: { Accept: 'application/json' },
+  };
+  if (body !== undefined) {
+    init.headers = { ...init.headers, 'Content-Type': 'application/json' };
+    init.body = JSON.stringify(body);
+  }
+
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection.');
+  }
+
+  let data = null;
+  const text = await res.text();
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = data && data.error;
+    throw new ApiError(
+      res.status,
+      (err && err.code) || 'http_' + res.status,
+      (err && err.message) || `The server answered ${res.status}.`,
+    );
+  }
+  return data;
+}
+
+/** @returns {Promise<Me>} */
+export function getMe() {
+  return request('GET', '/api/me');
+}
+
+/**
+ * @param {string} name 1-50 characters after trimming.
+ * @returns {Promise<Me>}
+ */
+export function setMyName(name) {
+  return request('PUT', '/api/me', { name });
+}
+
+/** @returns {Promise<Room[]>} newest first */
+export async function listRooms() {
+  const data = await request('GET', '/api/rooms');
+  return (data && data.rooms) || [];
+}
+
+/**
+ * @param {string} name
+ * @returns {Promise<Room>}
+ */
+export function createRoom(name) {
+  return request('POST', '/api/rooms', { name });
+}
+
+/**
+ * @param {string} id
+ * @returns {Promise<Room>}
+ */
+export function getRoom(id) {
+  return request('GET', '/api/rooms/' + encodeURIComponent(id));
+}
+
+/**
+ * @param {string} id
+ * @returns {Promise<Participant[]>}
+ */
+export async function listParticipants(id) {
+  const data = await request('GET', '/api/rooms/' + encodeURIComponent(id) + '/participants');
+  return (data && data.participants) || [];
+}
+
+/**
+ * Ends a room (owner only; 403 otherwise).
+ * @param {string} id
+ * @returns {Promise<Room>}
+ */
+export function endRoom(id) {
+  return request('POST', '/api/rooms/' + encodeURIComponent(id) + '/end');
+}
+
+/** localStorage key of the display name typed in the pre-join screen. */
+const NAME_KEY = 'meet.displayName';
+
+/** @returns {string} the remembered display name, or '' */
+export function rememberedName() {
+  try {
+    return localStorage.getItem(NAME_KEY) || '';
+  } catch {
+    return ''; // storage can be disabled (private mode, policies)
+  }
+}
+
+/** @param {string} name */
+export function rememberName(name) {
+  try {
+    localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // Not remembering a name is harmless.
+  }
+}

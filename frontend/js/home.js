@@ -1,0 +1,169 @@
+// @ts-check
+// Home page: the list of rooms (refreshed every few seconds) and the form
+// that creates one.
+
+import { ApiError, createRoom, listRooms } from './api.js';
+import { el, icon, timeAgo } from './dom.js';
+import { RoomStatus } from './protocol.js';
+import { toast } from './toast.js';
+
+/** @typedef {import('./protocol.js').Room} Room */
+
+const REFRESH_MS = 3000;
+
+const list = /** @type {HTMLUListElement} */ (document.getElementById('room-list'));
+const loading = /** @type {HTMLElement} */ (document.getElementById('rooms-loading'));
+const empty = /** @type {HTMLElement} */ (document.getElementById('rooms-empty'));
+const status = /** @type {HTMLElement} */ (document.getElementById('rooms-status'));
+const form = /** @type {HTMLFormElement} */ (document.getElementById('create-form'));
+const nameInput = /** @type {HTMLInputElement} */ (document.getElementById('create-room-name'));
+const formError = /** @type {HTMLElement} */ (document.getElementById('create-error'));
+const createButton = /** @type {HTMLButtonElement} */ (form.querySelector('[data-testid="create-room"]'));
+
+/** Room list items by room id, reused across refreshes so nothing flickers. */
+/** @type {Map<string, HTMLElement>} */
+const items = new Map();
+
+/** @param {string} id */
+function roomPath(id) {
+  return '/r/' + encodeURIComponent(id);
+}
+
+/** @param {Room} room */
+function statusLabel(room) {
+  switch (room.status) {
+    case RoomStatus.LIVE:
+      return 'Live';
+    case RoomStatus.ENDED:
+      return 'Ended';
+    default:
+      return 'Open';
+  }
+}
+
+/**
+ * Builds or refreshes one list item in place.
+ * @param {Room} room
+ * @returns {HTMLElement}
+ */
+function renderRoom(room) {
+  let li = items.get(room.id);
+  if (!li) {
+    li = el('li', {}, [
+      el('a', { class: 'room-item', 'data-testid': 'room-item', 'data-room-id': room.id, href: roomPath(room.id) }, [
+        el('span', { class: 'room-main' }, [
+          el('span', { class: 'room-name' }),
+          el('span', { class: 'room-meta' }),
+        ]),
+        el('span', { class: 'room-side' }, [
+          el('span', { class: 'room-online' }, [icon('users'), el('span', { class: 'room-online-count' })]),
+          el('span', { class: 'badge room-mode' }),
+          el('span', { class: 'badge room-status' }),
+        ]),
+      ]),
+    ]);
+    items.set(room.id, li);
+  }
+  const a = /** @type {HTMLElement} */ (li.firstElementChild);
+  setText(a, '.room-name', room.name);
+  const owner = room.owner && room.owner.name ? 'by ' + room.owner.name : '';
+  const when = timeAgo(room.createdAt);
+  setText(a, '.room-meta', [owner, when].filter(Boolean).join(' · '));
+  setText(a, '.room-online-count', room.online + ' online');
+  a.querySelector('.room-online')?.setAttribute('title', `${room.online} ${room.online === 1 ? 'person' : 'people'} in the room now`);
+  setText(a, '.room-mode', room.mode);
+  a.querySelector('.room-mode')?.setAttribute('title', room.mode === 'sfu' ? 'Media through the server (SFU)' : 'Media peer to peer (mesh)');
+  const badge = /** @type {HTMLElement} */ (a.querySelector('.room-status'));
+  badge.textContent = statusLabel(room);
+  badge.dataset.status = room.status;
+  a.classList.toggle('is-ended', room.status === RoomStatus.ENDED);
+  a.setAttribute('aria-label', `${room.name}, ${statusLabel(room)}, ${room.online} online`);
+  return li;
+}
+
+/**
+ * @param {Element} root
+ * @param {string} selector
+ * @param {string} text
+ */
+function setText(root, selector, text) {
+  const node = root.querySelector(selector);
+  if (node && node.textContent !== text) node.textContent = text;
+}
+
+/** @param {Room[]} rooms newest first, as the server sends them */
+function renderRooms(rooms) {
+  loading.hidden = true;
+  empty.hidden = rooms.length > 0;
+  list.hidden = rooms.length === 0;
+
+  const seen = new Set();
+  rooms.forEach((room, index) => {
+    seen.add(room.id);
+    const li = renderRoom(room);
+    // Move only what is out of place: moving a node drops its focus.
+    if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
+  });
+  for (const [id, li] of items) {
+    if (!seen.has(id)) {
+      li.remove();
+      items.delete(id);
+    }
+  }
+}
+
+let refreshTimer = 0;
+
+async function refresh() {
+  clearTimeout(refreshTimer);
+  try {
+    renderRooms(await listRooms());
+    status.textContent = '';
+  } catch (err) {
+    // Keep showing the last list; say why it may be stale.
+    status.textContent = err instanceof ApiError && err.status === 0 ? 'Offline, retrying…' : 'Could not refresh, retrying…';
+    if (!loading.hidden) {
+      loading.hidden = true;
+      empty.hidden = false;
+      empty.textContent = 'The room list could not be loaded. Retrying…';
+    }
+  }
+  refreshTimer = window.setTimeout(refresh, REFRESH_MS);
+}
+
+/** @param {string} message */
+function showFormError(message) {
+  formError.textContent = message;
+  formError.hidden = !message;
+  nameInput.setAttribute('aria-invalid', message ? 'true' : 'false');
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  showFormError('');
+  createButton.disabled = true;
+  createButton.classList.add('is-busy');
+  try {
+    const room = await createRoom(nameInput.value);
+    location.assign(roomPath(room.id));
+  } catch (err) {
+    // The server's message is written for people ("Room name must not be empty.").
+    const message = err instanceof Error ? err.message : 'The room could not be created.';
+    showFormError(message);
+    if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) toast(message, 'error');
+    createButton.disabled = false;
+    createButton.classList.remove('is-busy');
+    nameInput.focus();
+  }
+});
+
+nameInput.addEventListener('input', () => {
+  if (!formError.hidden) showFormError('');
+});
+
+// When the tab comes back, refresh at once instead of waiting for the timer.
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') refresh();
+});
+
+refresh();

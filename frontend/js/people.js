@@ -1,0 +1,117 @@
+// @ts-check
+// The participant list in the left panel: who is here, who owns the room,
+// who is watching only, and the state of everyone's mic, camera and screen.
+//
+// Items carry data-member-id, not data-participant-id: that attribute
+// belongs to the video tiles, and tests select tiles by it.
+
+import { avatarClass, el, icon, initials } from './dom.js';
+import { Role, Source, TrackState } from './protocol.js';
+
+/** @typedef {import('./protocol.js').Participant} Participant */
+
+/** Sort order: owner first, then participants, then spectators; by name within. */
+const ROLE_ORDER = { [Role.OWNER]: 0, [Role.PARTICIPANT]: 1, [Role.SPECTATOR]: 2 };
+
+export class PeopleList {
+  /**
+   * @param {HTMLElement} list the <ul>
+   * @param {HTMLElement[]} counters elements that show the number of people
+   */
+  constructor(list, counters) {
+    this.list = list;
+    this.counters = counters;
+    /** @type {Map<string, HTMLElement>} */
+    this.items = new Map();
+    this.selfId = '';
+  }
+
+  /**
+   * Renders the whole list from the current participants (mine included).
+   * Items are reused, so a state change does not rebuild the list.
+   * @param {Participant[]} participants
+   * @param {string} selfId
+   */
+  render(participants, selfId) {
+    this.selfId = selfId;
+    const sorted = [...participants].sort(
+      (a, b) =>
+        (ROLE_ORDER[a.role] ?? 1) - (ROLE_ORDER[b.role] ?? 1) ||
+        Number(b.id === selfId) - Number(a.id === selfId) ||
+        a.name.localeCompare(b.name),
+    );
+    const seen = new Set();
+    sorted.forEach((p, index) => {
+      seen.add(p.id);
+      const li = this.item(p);
+      if (this.list.children[index] !== li) this.list.insertBefore(li, this.list.children[index] || null);
+    });
+    for (const [id, li] of this.items) {
+      if (!seen.has(id)) {
+        li.remove();
+        this.items.delete(id);
+      }
+    }
+    for (const counter of this.counters) counter.textContent = String(participants.length);
+  }
+
+  clear() {
+    this.list.replaceChildren();
+    this.items.clear();
+    for (const counter of this.counters) counter.textContent = '0';
+  }
+
+  /**
+   * @param {Participant} p
+   * @returns {HTMLElement}
+   */
+  item(p) {
+    let li = this.items.get(p.id);
+    if (!li) {
+      li = el('li', { class: 'member', 'data-member-id': p.id });
+      this.items.set(p.id, li);
+    }
+    const media = p.media || {};
+    const isSelf = p.id === this.selfId;
+    const spectator = p.role === Role.SPECTATOR;
+
+    const badges = [];
+    if (p.role === Role.OWNER) badges.push(el('span', { class: 'badge badge-owner', title: 'Room owner' }, [icon('crown'), 'owner']));
+    if (spectator) badges.push(el('span', { class: 'badge badge-spectator', title: 'Watching only' }, [icon('eye'), 'spectator']));
+
+    const states = [];
+    if (!spectator) {
+      states.push(stateIcon(media[Source.MICROPHONE], 'mic', 'mic-off', 'Microphone'));
+      states.push(stateIcon(media[Source.CAMERA], 'camera', 'camera-off', 'Camera'));
+      if (media[Source.SCREEN]) states.push(stateIcon(media[Source.SCREEN], 'screen', 'screen-off', 'Screen share'));
+    }
+
+    li.replaceChildren(
+      el('span', { class: 'avatar avatar-sm ' + avatarClass(p.userId || p.id), 'aria-hidden': 'true', text: initials(p.name) }),
+      el('span', { class: 'member-main' }, [
+        el('span', { class: 'member-name', text: p.name }, [isSelf ? el('span', { class: 'muted', text: ' (you)' }) : null]),
+        badges.length ? el('span', { class: 'member-badges' }, badges) : null,
+      ]),
+      el('span', { class: 'member-states' }, states),
+    );
+    li.classList.toggle('is-self', isSelf);
+    li.classList.toggle('is-spectator', spectator);
+    return li;
+  }
+}
+
+/**
+ * One state icon: on, paused (struck through) or not published (struck, dim).
+ * @param {string|undefined} state
+ * @param {string} onIcon
+ * @param {string} offIcon
+ * @param {string} label
+ * @returns {HTMLElement}
+ */
+function stateIcon(state, onIcon, offIcon, label) {
+  const on = state === TrackState.LIVE;
+  const text = `${label} ${on ? 'on' : state === TrackState.PAUSED ? 'paused' : 'off'}`;
+  return el('span', { class: 'state' + (on ? ' is-on' : ' is-off'), title: text, role: 'img', 'aria-label': text }, [
+    icon(on ? onIcon : offIcon),
+  ]);
+}

@@ -1,0 +1,371 @@
+// @ts-check
+// The wire protocol of the room WebSocket, mirrored once from the Go
+// definitions in app/signal (messages.go, sfu.go, chat.go) and documented
+// in docs/PROTOCOL.md.
+// Every other module imports its constants from here, so a renamed message
+// type is a one-line change on each side.
+
+/** Message types. Client-to-server and server-to-client share one namespace. */
+export const MessageType = Object.freeze({
+  // Server -> client.
+  WELCOME: 'welcome', // first message after the socket opens
+  PARTICIPANT_JOINED: 'participant-joined', // someone else joined
+  PARTICIPANT_LEFT: 'participant-left', // someone left or dropped
+  PARTICIPANT_UPDATED: 'participant-updated', // name or role changed
+  ROOM_ENDED: 'room-ended', // the owner ended the room; the socket closes next
+  ERROR: 'error', // a request failed; the connection stays up
+
+  // Both ways.
+  SIGNAL: 'signal', // WebRTC offer, answer or ICE candidate, relayed peer to peer
+  MEDIA: 'media', // a track was published, paused, resumed or unpublished
+
+  // Client -> server.
+  RENAME: 'rename', // change my display name
+  LEAVE: 'leave', // I am leaving; the server closes the socket
+
+  // Mode switch and SFU (app/signal/sfu.go).
+  MODE: 'mode', // server -> client: the room's topology changed
+  SFU: 'sfu', // both ways: negotiation of one of my two PeerConnections with the SFU
+  SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
+
+  // Chat (app/signal/chat.go).
+  CHAT_SEND: 'chat-send', // client -> server: post a message to my room
+  CHAT_SYNC: 'chat-sync', // client -> server: send me the messages after a seq
+  CHAT_MESSAGE: 'chat-message', // server -> client: one new message (my own copy is the ack)
+  CHAT_HISTORY: 'chat-history', // server -> client: a page of stored messages
+});
+
+/** The two PeerConnections a participant has with the SFU. */
+export const SFUConnection = Object.freeze({
+  PUBLISH: 'publish', // my tracks up; I offer
+  SUBSCRIBE: 'subscribe', // everyone else's tracks down; the server offers
+});
+
+/** Chat limits (app/signal/chat.go). */
+export const MAX_CHAT_CHARS = 2000;
+export const MAX_CHAT_CLIENT_ID_BYTES = 64;
+
+/** Roles of a participant in a room. */
+export const Role = Object.freeze({
+  OWNER: 'owner',
+  PARTICIPANT: 'participant',
+  SPECTATOR: 'spectator',
+});
+
+/** Media topologies of a room. */
+export const Mode = Object.freeze({
+  MESH: 'mesh',
+  SFU: 'sfu',
+});
+
+/** Media sources a participant can publish. */
+export const Source = Object.freeze({
+  CAMERA: 'camera',
+  MICROPHONE: 'microphone',
+  SCREEN: 'screen',
+});
+
+/** What happened to a source. */
+export const Action = Object.freeze({
+  PUBLISHED: 'published',
+  PAUSED: 'paused',
+  RESUMED: 'resumed',
+  UNPUBLISHED: 'unpublished',
+});
+
+/** Per-source state in Participant.media. A missing source is not published. */
+export const TrackState = Object.freeze({
+  LIVE: 'live',
+  PAUSED: 'paused',
+});
+
+/** Kinds of a `signal` message. */
+export const SignalKind = Object.freeze({
+  OFFER: 'offer',
+  ANSWER: 'answer',
+  CANDIDATE: 'candidate',
+});
+
+/** Reasons carried by `participant-left`. */
+export const LeaveReason = Object.freeze({
+  LEFT: 'left',
+  DISCONNECTED: 'disconnected',
+  REMOVED: 'removed',
+  ENDED: 'ended',
+});
+
+/** Room.status values. */
+export const RoomStatus = Object.freeze({
+  OPEN: 'open',
+  LIVE: 'live',
+  ENDED: 'ended',
+});
+
+/**
+ * Error codes of the REST API and of the WebSocket `error` message
+ * (app/errors.go; invalid_message and the chat codes come from app/signal).
+ */
+export const ErrorCode = Object.freeze({
+  BAD_REQUEST: 'bad_request',
+  INVALID_JSON: 'invalid_json',
+  INVALID_NAME: 'invalid_name',
+  INVALID_MESSAGE: 'invalid_message',
+  NOT_FOUND: 'not_found',
+  FORBIDDEN: 'forbidden',
+  TOO_LARGE: 'too_large',
+  ROOM_ENDED: 'room_ended',
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  UNAUTHORIZED: 'unauthorized',
+  UNKNOWN_TYPE: 'unknown_type',
+  UNKNOWN_PEER: 'unknown_peer',
+  INTERNAL: 'internal',
+  SERVER_RESTARTING: 'server_restarting',
+  RATE_LIMITED: 'rate_limited',
+  NOT_SFU: 'not_sfu',
+  CHAT_EMPTY: 'chat_empty',
+  CHAT_TOO_LONG: 'chat_too_long',
+});
+
+/**
+ * @typedef {Object} Participant One connected participant: one browser tab.
+ * @property {string} id Per connection; two tabs of one person differ.
+ * @property {string} userId The identity behind it; ownership follows this.
+ * @property {string} name
+ * @property {'owner'|'participant'|'spectator'} role
+ * @property {Object<string, 'live'|'paused'>} media Source -> state; missing = not published.
+ * @property {Object<string, string>} [streams] Source -> id of the MediaStream (SDP
+ *   msid) that carries it, so receivers can tell a screen from a camera.
+ */
+
+/**
+ * @typedef {Object} Owner
+ * @property {string} id
+ * @property {string} name
+ */
+
+/**
+ * @typedef {Object} Room The public view of a room (REST API and welcome).
+ * @property {string} id
+ * @property {string} name
+ * @property {'open'|'live'|'ended'} status
+ * @property {Owner} owner
+ * @property {number} online
+ * @property {'mesh'|'sfu'} mode
+ * @property {string} createdAt RFC 3339.
+ * @property {string} [endedAt] RFC 3339, only once ended.
+ */
+
+/**
+ * @typedef {Object} ICEServer One entry of RTCConfiguration.iceServers.
+ * @property {string[]} urls
+ * @property {string} [username]
+ * @property {string} [credential]
+ */
+
+/**
+ * @typedef {Object} Welcome
+ * @property {'welcome'} type
+ * @property {Participant} self Me, with my per-connection id.
+ * @property {Room} room
+ * @property {Participant[]} participants The others, in join order.
+ * @property {'mesh'|'sfu'} mode
+ * @property {number} epoch Increases with every mode change.
+ * @property {ICEServer[]} iceServers
+ */
+
+/**
+ * @typedef {Object} ParticipantJoined
+ * @property {'participant-joined'} type
+ * @property {Participant} participant
+ */
+
+/**
+ * @typedef {Object} ParticipantLeft
+ * @property {'participant-left'} type
+ * @property {string} id
+ * @property {'left'|'disconnected'|'removed'|'ended'} reason
+ */
+
+/**
+ * @typedef {Object} ParticipantUpdated
+ * @property {'participant-updated'} type
+ * @property {Participant} participant
+ */
+
+/**
+ * @typedef {Object} RoomEnded
+ * @property {'room-ended'} type
+ * @property {Room} room
+ */
+
+/**
+ * @typedef {Object} ErrorMessage
+ * @property {'error'} type
+ * @property {string} code One of ErrorCode.
+ * @property {string} message Readable text, fit to show to the user.
+ * @property {string} [ref] The type of the message that caused it.
+ */
+
+/**
+ * @typedef {Object} Candidate Mirrors RTCIceCandidateInit.
+ * @property {string} candidate
+ * @property {string} [sdpMid]
+ * @property {number} [sdpMLineIndex]
+ * @property {string} [usernameFragment]
+ */
+
+/**
+ * @typedef {Object} Signal One piece of WebRTC negotiation between two participants.
+ * @property {'signal'} type
+ * @property {string} [from] Set by the server; a client's value is overwritten.
+ * @property {string} to
+ * @property {'offer'|'answer'|'candidate'} kind
+ * @property {string} [sdp] With offer and answer.
+ * @property {Candidate|null} [candidate] With candidate; null or missing = end of candidates.
+ * @property {number} [epoch] The mode epoch the sender negotiates for.
+ */
+
+/**
+ * @typedef {Object} Media A change to one of a participant's tracks.
+ * @property {'media'} type
+ * @property {string} [from] Set by the server.
+ * @property {'camera'|'microphone'|'screen'} source
+ * @property {'published'|'paused'|'resumed'|'unpublished'} action
+ * @property {string} [streamId] Id of the MediaStream that carries the source's
+ *   track; sent with "published" (printable ASCII, at most 64 bytes).
+ */
+
+/**
+ * @typedef {Object} Rename
+ * @property {'rename'} type
+ * @property {string} name
+ */
+
+/**
+ * @typedef {Object} Leave
+ * @property {'leave'} type
+ */
+
+/**
+ * @typedef {Object} ModeMessage The room's media topology changed.
+ * @property {'mode'} type
+ * @property {'mesh'|'sfu'} mode
+ * @property {number} epoch Ignore a mode whose epoch is not newer than the last.
+ */
+
+/**
+ * @typedef {Object} SFUMessage One step of negotiation with the SFU.
+ * @property {'sfu'} type
+ * @property {'publish'|'subscribe'} pc
+ * @property {'offer'|'answer'|'candidate'} kind
+ * @property {string} [sdp]
+ * @property {Candidate|null} [candidate]
+ * @property {Object<string, string>} [tracks] mid -> source (publish offer) or
+ *   "participantId|source" (subscribe offer).
+ * @property {number} [epoch]
+ */
+
+/**
+ * @typedef {Object} SFUClose
+ * @property {'sfu-close'} type
+ */
+
+/**
+ * @typedef {Object} ChatSend
+ * @property {'chat-send'} type
+ * @property {string} text 1-2000 characters after trimming.
+ * @property {string} [clientId] Chosen by the client, echoed back; resend it after a reconnect.
+ */
+
+/**
+ * @typedef {Object} ChatSync
+ * @property {'chat-sync'} type
+ * @property {number} after Send the messages with a greater seq.
+ */
+
+/**
+ * @typedef {Object} ChatMessage One stored chat message (render text as text).
+ * @property {'chat-message'} type
+ * @property {number} seq Per room, increasing.
+ * @property {string} from Sender's participant id.
+ * @property {string} fromName Sender's name when sent.
+ * @property {string} userId Sender's identity.
+ * @property {string} text
+ * @property {string} time RFC 3339 UTC with milliseconds.
+ * @property {string} [clientId]
+ */
+
+/**
+ * @typedef {Object} ChatHistory Stored messages, oldest first.
+ * @property {'chat-history'} type
+ * @property {ChatMessage[]} messages
+ * @property {boolean} hasMore
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync} ClientMessage */
+
+/**
+ * Builds a `signal` message.
+ * @param {string} to Participant id of the receiver.
+ * @param {'offer'|'answer'|'candidate'} kind
+ * @param {{sdp?: string, candidate?: Candidate|null}} payload
+ * @param {number} [epoch]
+ * @returns {Signal}
+ */
+export function signalMessage(to, kind, payload, epoch) {
+  /** @type {Signal} */
+  const msg = { type: MessageType.SIGNAL, to, kind };
+  if (payload.sdp !== undefined) msg.sdp = payload.sdp;
+  if (payload.candidate !== undefined) msg.candidate = payload.candidate;
+  if (epoch) msg.epoch = epoch;
+  return msg;
+}
+
+/**
+ * Builds a `media` message.
+ * @param {'camera'|'microphone'|'screen'} source
+ * @param {'published'|'paused'|'resumed'|'unpublished'} action
+ * @param {string} [streamId]
+ * @returns {Media}
+ */
+export function mediaMessage(source, action, streamId) {
+  /** @type {Media} */
+  const msg = { type: MessageType.MEDIA, source, action };
+  if (streamId) msg.streamId = streamId;
+  return msg;
+}
+
+/**
+ * @param {string} name
+ * @returns {Rename}
+ */
+export function renameMessage(name) {
+  return { type: MessageType.RENAME, name };
+}
+
+/** @returns {Leave} */
+export function leaveMessage() {
+  return { type: MessageType.LEAVE };
+}
+
+/**
+ * Applies a media action to a participant's media map, as the server does.
+ * @param {Object<string, string>} media
+ * @param {string} source
+ * @param {string} action
+ */
+export function applyMediaAction(media, source, action) {
+  switch (action) {
+    case Action.PUBLISHED:
+    case Action.RESUMED:
+      media[source] = TrackState.LIVE;
+      break;
+    case Action.PAUSED:
+      media[source] = TrackState.PAUSED;
+      break;
+    case Action.UNPUBLISHED:
+      delete media[source];
+      break;
+  }
+}

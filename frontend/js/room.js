@@ -1,0 +1,182 @@
+// @ts-check
+// Room page controller: loads the room, picks the view (not found, ended,
+// pre-join, in the call, left), wires the buttons, and hands the call
+// itself to Call (call.js).
+//
+// URL: /r/<id>[?name=NAME&join=1[&spectator=1]]
+//   join=1       skip the pre-join screen and join at once
+//   spectator=1  join receive-only: getUserMedia is never called
+
+import { ApiError, getMe, getRoom, rememberedName } from './api.js';
+import { Call } from './call.js';
+import { setIcon } from './dom.js';
+import { LocalMedia } from './media.js';
+import { PreJoin } from './prejoin.js';
+import { RoomStatus, Source } from './protocol.js';
+import { toast } from './toast.js';
+import { setConnection, setRoomName, setupPanels, setupShareLink, showView } from './ui.js';
+
+/** @typedef {import('./call.js').EndReason} EndReason */
+
+const roomId = decodeURIComponent(location.pathname.split('/')[2] || '');
+const params = new URLSearchParams(location.search);
+const wantsSpectator = params.get('spectator') === '1';
+
+const media = new LocalMedia();
+const call = new Call({ roomId, media, onEnd: ended });
+const prejoin = new PreJoin(media, join);
+
+/** How the user last joined, for "Rejoin". */
+let lastJoin = { name: '', spectator: false, camera: true, microphone: true };
+
+/**
+ * Loads the room and shows the view that fits it.
+ */
+async function load() {
+  showView('loading');
+  let room;
+  try {
+    room = await getRoom(roomId);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) showView('missing');
+    else if (err instanceof ApiError && err.code === 'room_ended') showView('ended');
+    else showLoadError(err instanceof Error ? err.message : 'The server did not answer.');
+    return;
+  }
+  setRoomName(room.name);
+  if (room.status === RoomStatus.ENDED) {
+    showView('ended');
+    return;
+  }
+
+  const urlName = (params.get('name') || '').trim();
+  if (params.get('join') === '1') {
+    // Straight in: the link's name (or the remembered one; '' lets the
+    // server use the identity's name), media unless spectating.
+    if (!wantsSpectator) {
+      const { error } = await media.acquire({ video: true, audio: true });
+      if (error) toast(error, 'error');
+    }
+    join({ name: urlName || rememberedName(), spectator: wantsSpectator });
+    return;
+  }
+
+  let name = urlName || rememberedName();
+  if (!name) {
+    try {
+      name = (await getMe()).name;
+    } catch {
+      name = '';
+    }
+  }
+  showView('prejoin');
+  prejoin.show(room, name, wantsSpectator);
+}
+
+/** @param {string} message */
+function showLoadError(message) {
+  const text = document.getElementById('error-text');
+  if (text) text.textContent = message;
+  showView('error');
+}
+
+/**
+ * Enters the call view and connects.
+ * @param {{name: string, spectator: boolean}} choice
+ */
+function join(choice) {
+  lastJoin = {
+    ...choice,
+    camera: media.camera ? media.camera.enabled : lastJoin.camera,
+    microphone: media.microphone ? media.microphone.enabled : lastJoin.microphone,
+  };
+  setConnection('connecting');
+  showView('room');
+  call.join(choice);
+}
+
+function leave() {
+  lastJoin.camera = media.camera ? media.camera.enabled : lastJoin.camera;
+  lastJoin.microphone = media.microphone ? media.microphone.enabled : lastJoin.microphone;
+  call.leave();
+  showView('left');
+}
+
+async function rejoin() {
+  if (!lastJoin.spectator) {
+    const { error } = await media.acquire({ video: true, audio: true });
+    if (error) toast(error, 'error');
+    // Come back the way you left: muted stays muted.
+    media.setEnabled(Source.CAMERA, lastJoin.camera);
+    media.setEnabled(Source.MICROPHONE, lastJoin.microphone);
+  }
+  join({ name: lastJoin.name, spectator: lastJoin.spectator });
+}
+
+/**
+ * The call ended without the user leaving.
+ * @param {EndReason} reason
+ * @param {string} message
+ */
+function ended(reason, message) {
+  switch (reason) {
+    case 'ended':
+      showView('ended');
+      break;
+    case 'missing':
+      showView('missing');
+      break;
+    case 'invalid_name':
+      // The name in the link was refused: let the user type another.
+      showView('prejoin');
+      getRoom(roomId)
+        .then((room) => prejoin.show(room, lastJoin.name, lastJoin.spectator))
+        .then(() => prejoin.showError(message))
+        .catch(() => showLoadError(message));
+      break;
+    default:
+      showLoadError(message || 'The room refused the connection.');
+  }
+}
+
+function wire() {
+  setupPanels();
+  setupShareLink(`${location.origin}/r/${encodeURIComponent(roomId)}`);
+  const leaveButton = /** @type {HTMLElement} */ (document.getElementById('leave'));
+  setIcon(leaveButton, 'leave');
+  leaveButton.title = 'Leave the room';
+
+  document.getElementById('toggle-mic')?.addEventListener('click', () => call.toggle(Source.MICROPHONE));
+  document.getElementById('toggle-camera')?.addEventListener('click', () => call.toggle(Source.CAMERA));
+  document.getElementById('toggle-screen')?.addEventListener('click', () => call.toggleScreen());
+  leaveButton.addEventListener('click', leave);
+  document.getElementById('rejoin')?.addEventListener('click', rejoin);
+  document.getElementById('retry-load')?.addEventListener('click', load);
+
+  // Closing the tab says goodbye, so the others see "left" at once rather
+  // than "lost the connection" after a timeout.
+  window.addEventListener('pagehide', () => {
+    if (call.signaling) call.leave();
+  });
+  // Coming back through the back/forward cache finds a page that already
+  // left: load it afresh rather than show a dead call.
+  window.addEventListener('pageshow', (e) => {
+    if (e.persisted) location.reload();
+  });
+
+  // Read-only hooks for tests and for curious people in the console.
+  Object.defineProperty(window, 'meetDebug', {
+    value: Object.freeze({
+      selfId: () => call.selfId,
+      mode: () => call.mode,
+      epoch: () => call.epoch,
+      peers: () => call.peerStates(),
+    }),
+    writable: false,
+    configurable: false,
+  });
+}
+
+wire();
+if (!roomId) showView('missing');
+else load();

@@ -1,0 +1,160 @@
+// @ts-check
+// The room WebSocket: connects, parses messages, and reconnects with backoff
+// when the connection drops by accident.
+//
+// A reconnect is a fresh join: the server gives a new participant id and a
+// new welcome, and the page rebuilds its state from it. Nothing is replayed,
+// so there is no half-synchronised state to reason about.
+
+/** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
+/** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
+
+/** @typedef {'idle'|'connecting'|'connected'|'reconnecting'|'disconnected'} ConnectionState */
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
+const MAX_BACKOFF_MS = 10000;
+/**
+ * Close codes after which reconnecting cannot help (app/participant.go):
+ * 4000 left, 4004 room unknown or join refused, 4010 room ended. Others
+ * (4008 too slow, 1012 server restart, network loss) are retried.
+ */
+const FINAL_CLOSE_CODES = new Set([4000, 4004, 4010]);
+/** A socket that opens but sends no welcome within this time is retried. */
+const WELCOME_TIMEOUT_MS = 10000;
+
+/**
+ * @typedef {Object} SignalingParams
+ * @property {string} roomId
+ * @property {string} name display name for this connection ('' = the identity's name)
+ * @property {boolean} spectator
+ * @property {(msg: ServerMessage) => void} onMessage
+ * @property {(state: ConnectionState) => void} onState
+ * @property {(attempt: number) => void} [onRetry] called before each reconnect,
+ *   so the page can check over REST whether the room still exists
+ * @property {(code: number) => void} [onFinalClose] the server closed for good
+ *   (the page has usually seen the reason in an `error` message already)
+ */
+
+export class Signaling {
+  /** @param {SignalingParams} params */
+  constructor(params) {
+    this.params = params;
+    /** @type {WebSocket|null} */
+    this.ws = null;
+    /** @type {ConnectionState} */
+    this.state = 'idle';
+    this.attempt = 0;
+    this.retryTimer = 0;
+    this.welcomeTimer = 0;
+    this.stopped = false;
+    this.welcomed = false;
+  }
+
+  /** The WebSocket URL of the contract: /ws?room=ID&name=NAME[&spectator=1]. */
+  url() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const q = new URLSearchParams({ room: this.params.roomId });
+    if (this.params.name) q.set('name', this.params.name);
+    if (this.params.spectator) q.set('spectator', '1');
+    return `${scheme}//${location.host}/ws?${q}`;
+  }
+
+  connect() {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    this.welcomed = false;
+
+    const ws = new WebSocket(this.url());
+    this.ws = ws;
+    ws.addEventListener('open', () => {
+      if (this.ws !== ws) return;
+      this.welcomeTimer = window.setTimeout(() => {
+        if (this.ws === ws && !this.welcomed) ws.close(4000, 'no welcome');
+      }, WELCOME_TIMEOUT_MS);
+    });
+    ws.addEventListener('message', (event) => {
+      if (this.ws !== ws) return;
+      let msg;
+      try {
+        msg = JSON.parse(typeof event.data === 'string' ? event.data : '');
+      } catch {
+        console.warn('signaling: dropped a message that is not JSON');
+        return;
+      }
+      if (!msg || typeof msg.type !== 'string') return;
+      if (msg.type === 'welcome') {
+        this.welcomed = true;
+        this.attempt = 0;
+        clearTimeout(this.welcomeTimer);
+        this.setState('connected');
+      }
+      this.params.onMessage(msg);
+    });
+    ws.addEventListener('close', (event) => {
+      if (this.ws !== ws) return;
+      clearTimeout(this.welcomeTimer);
+      this.ws = null;
+      if (this.stopped) {
+        this.setState('disconnected');
+        return;
+      }
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        this.stopped = true;
+        this.setState('disconnected');
+        this.params.onFinalClose?.(event.code);
+        return;
+      }
+      this.scheduleRetry();
+    });
+    // 'error' is always followed by 'close', which does the work.
+  }
+
+  scheduleRetry() {
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const delay = Math.min(MAX_BACKOFF_MS, base + Math.random() * base * 0.3);
+    this.attempt++;
+    this.setState('reconnecting');
+    this.params.onRetry?.(this.attempt);
+    this.retryTimer = window.setTimeout(() => this.connect(), delay);
+  }
+
+  /**
+   * Sends one message. Returns false when the socket is not open: callers
+   * either do not care (signals are regenerated after a reconnect) or tell
+   * the user.
+   * @param {ClientMessage} msg
+   * @returns {boolean}
+   */
+  send(msg) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  /**
+   * Closes for good (left, room ended, room unknown): no reconnect.
+   * @param {ClientMessage} [last] a message to send first, e.g. leave
+   */
+  stop(last) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.welcomeTimer);
+    const ws = this.ws;
+    if (ws) {
+      if (last && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(last));
+      // The server closes after leave; close ourselves too so no reply is awaited.
+      ws.close(1000, 'bye');
+      this.ws = null;
+    }
+    this.setState('disconnected');
+  }
+
+  /** @param {ConnectionState} state */
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.params.onState(state);
+  }
+}

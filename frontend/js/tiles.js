@@ -1,0 +1,275 @@
+// @ts-check
+// The video grid: one tile per participant (mine first), laid out so that
+// the tiles are as large as the stage allows.
+//
+// Tile DOM (the test hooks in /tmp/contract.md depend on it):
+//   <article class="tile" data-participant-id="ID" [data-local]>
+//     <div class="tile-camera"><video autoplay playsinline muted> + avatar</div>
+//     <video class="tile-screen" ...>   only while sharing a screen
+//     <audio autoplay>                  remote tiles only
+//     <div class="tile-label">name, badges, mic state</div>
+//   </article>
+// Videos are always muted and sound plays through a separate <audio>, so
+// autoplay rules can block only the sound, never the picture. A camera that
+// is off is covered by the avatar rather than hidden: a hidden <video>
+// stops presenting frames, which would look like a freeze when it returns.
+
+import { avatarClass, el, icon, initials, setIcon } from './dom.js';
+import { Role, Source, TrackState } from './protocol.js';
+
+/** @typedef {import('./protocol.js').Participant} Participant */
+
+const TILE_RATIO = 16 / 9;
+const GAP = 12; // px, keep in sync with --grid-gap in room.css
+const NARROW = 640; // px; below this width the grid is one column
+
+export class Tile {
+  /**
+   * @param {Participant} p
+   * @param {boolean} local
+   * @param {() => void} onAutoplayBlocked
+   */
+  constructor(p, local, onAutoplayBlocked) {
+    this.id = p.id;
+    this.local = local;
+    this.onAutoplayBlocked = onAutoplayBlocked;
+    /** @type {MediaStreamTrack|null} */
+    this.cameraTrack = null;
+    /** @type {MediaStreamTrack|null} */
+    this.screenTrack = null;
+    /** @type {MediaStreamTrack|null} */
+    this.audioTrack = null;
+    /** @type {HTMLVideoElement|null} */
+    this.screenVideo = null;
+    /** @type {HTMLAudioElement|null} */
+    this.audio = null;
+    this.cameraLive = false;
+
+    this.cameraVideo = /** @type {HTMLVideoElement} */ (
+      el('video', { class: 'tile-video', autoplay: true, playsinline: true, muted: true })
+    );
+    this.cameraVideo.muted = true; // the attribute alone does not set the property
+    this.avatar = el('div', { class: 'tile-avatar', 'aria-hidden': 'true' }, [el('span', { class: 'avatar avatar-lg' })]);
+    this.name = el('span', { class: 'tile-name' });
+    this.badges = el('span', { class: 'tile-badges' });
+    this.mic = el('span', { class: 'tile-mic' });
+    this.status = el('span', { class: 'tile-status', 'aria-live': 'polite' });
+    this.root = el('article', { class: 'tile', 'data-participant-id': p.id, 'data-local': local }, [
+      el('div', { class: 'tile-camera' }, [this.cameraVideo, this.avatar]),
+      el('div', { class: 'tile-label' }, [this.mic, this.name, this.badges]),
+      this.status,
+    ]);
+    if (local) this.root.classList.add('is-local');
+    this.update(p);
+  }
+
+  /**
+   * Refreshes name, badges and the camera/mic state.
+   * @param {Participant} p
+   */
+  update(p) {
+    const media = p.media || {};
+    const label = this.local ? `${p.name} (you)` : p.name;
+    if (this.name.textContent !== label) this.name.textContent = label;
+    this.root.setAttribute('aria-label', label);
+
+    const avatar = /** @type {HTMLElement} */ (this.avatar.firstElementChild);
+    avatar.textContent = initials(p.name);
+    avatar.className = 'avatar avatar-lg ' + avatarClass(p.userId || p.id);
+
+    this.badges.replaceChildren(
+      ...(p.role === Role.OWNER ? [el('span', { class: 'badge badge-owner', title: 'Room owner' }, [icon('crown'), 'owner'])] : []),
+      ...(p.role === Role.SPECTATOR ? [el('span', { class: 'badge badge-spectator', title: 'Watching only' }, [icon('eye'), 'spectator'])] : []),
+    );
+    this.root.toggleAttribute('data-spectator', p.role === Role.SPECTATOR);
+
+    const micLive = media[Source.MICROPHONE] === TrackState.LIVE;
+    this.mic.hidden = p.role === Role.SPECTATOR;
+    this.mic.classList.toggle('is-off', !micLive);
+    this.mic.setAttribute('title', micLive ? 'Microphone on' : 'Microphone off');
+    this.mic.setAttribute('aria-label', micLive ? 'Microphone on' : 'Microphone off');
+    setIcon(this.mic, micLive ? 'mic' : 'mic-off');
+
+    this.cameraLive = media[Source.CAMERA] === TrackState.LIVE;
+    this.refreshCamera();
+  }
+
+  /** Shows the picture only when the camera is live and a track is there. */
+  refreshCamera() {
+    const showing = this.cameraLive && !!this.cameraTrack && this.cameraTrack.readyState === 'live';
+    this.root.classList.toggle('camera-off', !showing);
+  }
+
+  /** @param {MediaStreamTrack|null} track */
+  setCamera(track) {
+    if (track === this.cameraTrack) return;
+    this.cameraTrack = track;
+    attach(this.cameraVideo, track, this.onAutoplayBlocked);
+    this.refreshCamera();
+  }
+
+  /** @param {MediaStreamTrack|null} track */
+  setScreen(track) {
+    if (track === this.screenTrack) return;
+    this.screenTrack = track;
+    if (track) {
+      if (!this.screenVideo) {
+        this.screenVideo = /** @type {HTMLVideoElement} */ (
+          el('video', { class: 'tile-video tile-screen', autoplay: true, playsinline: true, muted: true })
+        );
+        this.screenVideo.muted = true;
+        this.root.prepend(this.screenVideo);
+      }
+      attach(this.screenVideo, track, this.onAutoplayBlocked);
+    } else if (this.screenVideo) {
+      attach(this.screenVideo, null, this.onAutoplayBlocked);
+      this.screenVideo.remove();
+      this.screenVideo = null;
+    }
+    this.root.classList.toggle('has-screen', !!track);
+  }
+
+  /** @param {MediaStreamTrack|null} track */
+  setAudio(track) {
+    if (this.local || track === this.audioTrack) return;
+    this.audioTrack = track;
+    if (!this.audio) {
+      this.audio = /** @type {HTMLAudioElement} */ (el('audio', { autoplay: true }));
+      this.root.append(this.audio);
+    }
+    attach(this.audio, track, this.onAutoplayBlocked);
+  }
+
+  /** @param {string} state RTCPeerConnectionState of this participant's connection */
+  setConnectionState(state) {
+    this.root.dataset.peerState = state;
+    const text = { new: 'Connecting…', connecting: 'Connecting…', disconnected: 'Reconnecting…', failed: 'Connection lost' }[state] || '';
+    this.status.textContent = text;
+    this.status.hidden = !text;
+  }
+
+  /** Plays sound again after the user allowed it. */
+  retryAudio() {
+    this.audio?.play().catch(() => {});
+  }
+
+  destroy() {
+    for (const media of this.root.querySelectorAll('video, audio')) {
+      /** @type {HTMLMediaElement} */ (media).srcObject = null;
+    }
+    this.root.remove();
+  }
+}
+
+/**
+ * Points a media element at one track and starts it. The video elements are
+ * muted and always allowed to play; a refused <audio> calls onBlocked.
+ * @param {HTMLMediaElement} media
+ * @param {MediaStreamTrack|null} track
+ * @param {() => void} onBlocked
+ */
+function attach(media, track, onBlocked) {
+  if (!track) {
+    media.srcObject = null;
+    return;
+  }
+  media.srcObject = new MediaStream([track]);
+  media.play().catch((err) => {
+    if (err && err.name === 'NotAllowedError' && !media.muted) onBlocked();
+  });
+}
+
+export class VideoGrid {
+  /**
+   * @param {HTMLElement} root the grid element
+   * @param {() => void} onAutoplayBlocked
+   */
+  constructor(root, onAutoplayBlocked) {
+    this.root = root;
+    this.onAutoplayBlocked = onAutoplayBlocked;
+    /** @type {Map<string, Tile>} */
+    this.tiles = new Map();
+    this.resizeObserver = new ResizeObserver(() => this.layout());
+    this.resizeObserver.observe(root);
+  }
+
+  /**
+   * Adds or refreshes a participant's tile.
+   * @param {Participant} p
+   * @param {boolean} [local]
+   * @returns {Tile}
+   */
+  upsert(p, local = false) {
+    let tile = this.tiles.get(p.id);
+    if (!tile) {
+      tile = new Tile(p, local, this.onAutoplayBlocked);
+      this.tiles.set(p.id, tile);
+      if (local) this.root.prepend(tile.root);
+      else this.root.append(tile.root);
+    } else {
+      tile.update(p);
+    }
+    this.layout();
+    return tile;
+  }
+
+  /** @param {string} id */
+  get(id) {
+    return this.tiles.get(id);
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.destroy();
+    this.tiles.delete(id);
+    this.layout();
+  }
+
+  clear() {
+    for (const tile of this.tiles.values()) tile.destroy();
+    this.tiles.clear();
+    this.layout();
+  }
+
+  retryAudio() {
+    for (const tile of this.tiles.values()) tile.retryAudio();
+  }
+
+  /**
+   * Picks the column count that gives the largest 16:9 tiles for the stage's
+   * current size. A tile with a screen share takes a 2x2 block. The result
+   * goes to CSS custom properties (CSSOM, which the CSP allows).
+   */
+  layout() {
+    const n = this.tiles.size;
+    const screens = [...this.tiles.values()].filter((t) => t.screenTrack).length;
+    this.root.dataset.count = String(n);
+    this.root.classList.toggle('has-screen', screens > 0);
+    const width = this.root.clientWidth;
+    const height = this.root.clientHeight;
+    if (n === 0 || width === 0 || height === 0) return;
+
+    if (width < NARROW) {
+      // Phones: one column, tiles as wide as the screen, scroll for more.
+      this.root.style.setProperty('--cols', '1');
+      this.root.style.setProperty('--tile-w', width + 'px');
+      this.root.classList.add('is-narrow');
+      this.root.classList.remove('spans-screen');
+      return;
+    }
+    this.root.classList.remove('is-narrow');
+    const big = n > 1 ? screens : 0;
+    this.root.classList.toggle('spans-screen', big > 0);
+    const cells = n + 3 * big;
+    let best = { cols: 1, tileW: 0 };
+    for (let cols = big ? 2 : 1; cols <= Math.max(cells, 2); cols++) {
+      const rows = Math.ceil(cells / cols);
+      const tileW = Math.min((width - (cols - 1) * GAP) / cols, ((height - (rows - 1) * GAP) / rows) * TILE_RATIO);
+      if (tileW > best.tileW) best = { cols, tileW };
+    }
+    this.root.style.setProperty('--cols', String(best.cols));
+    this.root.style.setProperty('--tile-w', Math.floor(best.tileW) + 'px');
+  }
+}
