@@ -1,0 +1,118 @@
+package e2e
+
+// This file holds the probe that the browser tests put into every page
+// before the page's own scripts (tab.addInitScript(probeScript)), and the
+// report that it makes possible when a test fails (probeReportJS).
+
+// probeScript:
+//   - puts a requestVideoFrameCallback counter (video.__e2eFrames) on every
+//     <video> that appears, and records in window.__e2e.firstRemoteFrameAt the
+//     performance.now() time (milliseconds since the navigation started) of
+//     the first frame presented by a video in a remote participant's tile;
+//   - keeps every RTCPeerConnection the page makes in window.__e2e.pcs, with
+//     a log of its events (pc.__e2eLog);
+//   - records the messages of the page's WebSockets (type, kind, from/to, time)
+//     in window.__e2e.ws, the last 300 of them.
+//
+// It changes nothing the page sees: the constructors are wrapped in Proxies.
+const probeScript = `(() => {
+  if (window.__e2e) return;
+  const e2e = window.__e2e = { firstRemoteFrameAt: null, pcs: [], ws: [] };
+
+  if (window.RTCPeerConnection) {
+    window.RTCPeerConnection = new Proxy(window.RTCPeerConnection, {
+      construct(target, args, newTarget) {
+        const pc = Reflect.construct(target, args, newTarget);
+        const log = pc.__e2eLog = [];
+        const at = () => Math.round(performance.now()) + 'ms ';
+        pc.addEventListener('icecandidate', (ev) => log.push(at() + 'candidate ' + (ev.candidate ? ev.candidate.candidate.split(' ').slice(4, 8).join(' ') : '(end)')));
+        pc.addEventListener('icegatheringstatechange', () => log.push(at() + 'gathering ' + pc.iceGatheringState));
+        pc.addEventListener('signalingstatechange', () => log.push(at() + 'signaling ' + pc.signalingState));
+        pc.addEventListener('iceconnectionstatechange', () => log.push(at() + 'ice ' + pc.iceConnectionState));
+        pc.addEventListener('negotiationneeded', () => log.push(at() + 'negotiationneeded'));
+        pc.addEventListener('track', (ev) => log.push(at() + 'track ' + ev.track.kind));
+        e2e.pcs.push(pc);
+        return pc;
+      },
+    });
+  }
+
+  const note = (dir, data) => {
+    let m = {};
+    try { m = JSON.parse(data); } catch (e) { m = { type: '(not JSON)' }; }
+    const parts = [Math.round(performance.now()) + 'ms', dir, m.type];
+    if (m.kind) parts.push(m.kind + (m.kind === 'candidate' && !m.candidate ? '(end)' : ''));
+    if (m.source) parts.push(m.source + ':' + m.action);
+    if (m.code) parts.push(m.code);
+    if (m.from) parts.push('from ' + m.from);
+    if (m.to) parts.push('to ' + m.to);
+    if (m.participant && m.participant.id) parts.push(m.participant.id);
+    if (m.id) parts.push(m.id);
+    if (m.self && m.self.id) parts.push('self ' + m.self.id);
+    if (m.epoch) parts.push('epoch ' + m.epoch);
+    e2e.ws.push(parts.join(' '));
+    if (e2e.ws.length > 300) e2e.ws.shift();
+  };
+  if (window.WebSocket) {
+    const send = window.WebSocket.prototype.send;
+    window.WebSocket.prototype.send = function (data) {
+      if (typeof data === 'string') note('out', data);
+      return send.call(this, data);
+    };
+    window.WebSocket = new Proxy(window.WebSocket, {
+      construct(target, args, newTarget) {
+        const ws = Reflect.construct(target, args, newTarget);
+        ws.addEventListener('message', (ev) => { if (typeof ev.data === 'string') note('in', ev.data); });
+        ws.addEventListener('close', (ev) => e2e.ws.push(Math.round(performance.now()) + 'ms closed ' + ev.code + ' ' + ev.reason));
+        return ws;
+      },
+    });
+  }
+
+  const remoteTile = '[data-participant-id]:not([data-local])';
+  function watch(v) {
+    if (v.__e2eWatched) return;
+    v.__e2eWatched = true;
+    v.__e2eFrames = 0;
+    if (!v.requestVideoFrameCallback) return;
+    const onFrame = () => {
+      v.__e2eFrames++;
+      if (e2e.firstRemoteFrameAt === null && v.closest(remoteTile)) {
+        e2e.firstRemoteFrameAt = performance.now();
+      }
+      v.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+  }
+  const scan = () => document.querySelectorAll('video').forEach(watch);
+  new MutationObserver(scan).observe(document, { childList: true, subtree: true });
+  scan();
+})();`
+
+// probeReportJS describes the media state of a page for a failure report:
+// each tile with its videos and their tracks, each RTCPeerConnection, and the
+// WebSocket messages (with probeScript installed).
+const probeReportJS = `(() => {
+  const tag = el => el.outerHTML.slice(0, el.outerHTML.indexOf('>') + 1);
+  const tracks = m => m.srcObject ? m.srcObject.getTracks().map(t => t.kind + ':' + t.readyState + (t.muted ? ':muted' : '') + (t.enabled ? '' : ':disabled')) : [];
+  const e2e = window.__e2e || { pcs: [], ws: [] };
+  return {
+    tiles: [...document.querySelectorAll('[data-participant-id]')].map(t => ({
+      tile: tag(t),
+      videos: [...t.querySelectorAll('video')].map(v => ({
+        size: v.videoWidth + 'x' + v.videoHeight, paused: v.paused,
+        frames: v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1,
+        presented: v.__e2eFrames || 0, tracks: tracks(v) })),
+      audio: [...t.querySelectorAll('audio')].map(tracks),
+    })),
+    peerConnections: e2e.pcs.map(pc => ({
+      connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState,
+      signaling: pc.signalingState,
+      local: pc.currentLocalDescription && pc.currentLocalDescription.type,
+      remote: pc.currentRemoteDescription && pc.currentRemoteDescription.type,
+      events: pc.__e2eLog || [],
+      transceivers: pc.getTransceivers().map(t => (t.mid ?? '-') + ' ' + t.receiver.track.kind + ' ' + t.direction + '/' + (t.currentDirection || '-') + (t.sender.track ? ' sending:' + t.sender.track.kind : '')),
+    })),
+    webSocket: e2e.ws,
+  };
+})()`

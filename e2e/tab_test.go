@@ -1,0 +1,207 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// This file holds the actions of one tab, each with a timeout and a clear
+// failure message.
+
+// tab is one browser tab (one window) of one identity.
+type tab struct {
+	t      testing.TB
+	b      *browser
+	name   string
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// actionTimeout bounds one browser action (a navigation, a click).
+const actionTimeout = 30 * time.Second
+
+// do runs actions with a timeout and fails the test on error.
+func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	}
+}
+
+// navigate loads url and waits for its load event.
+func (tb *tab) navigate(url string) {
+	tb.t.Helper()
+	tb.do("navigating to "+url, chromedp.Navigate(url))
+}
+
+// click waits until the element of the CSS selector is visible and clicks it
+// with real mouse events (so the page gets a user activation).
+func (tb *tab) click(sel string) {
+	tb.t.Helper()
+	tb.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// typeText focuses the element of the CSS selector and inserts text as an
+// input method would, which works for any script (accents, CJK).
+func (tb *tab) typeText(sel, text string) {
+	tb.t.Helper()
+	tb.do("typing into "+sel,
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Focus(chromedp.CSS(sel)),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
+			return err
+		}),
+	)
+}
+
+// addInitScript makes js run in every document the tab loads from now on,
+// before the page's own scripts.
+func (tb *tab) addInitScript(js string) {
+	tb.t.Helper()
+	tb.do("adding an init script", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
+			page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
+		return err
+	}))
+}
+
+// location returns the URL of the tab.
+func (tb *tab) location() string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	defer cancel()
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		tb.t.Fatalf("%s: reading the location: %v", tb.name, err)
+	}
+	return loc
+}
+
+// evalJS evaluates js (awaiting a promise) and decodes its JSON value into T.
+func evalJS[T any](tb *tab, js string) T {
+	tb.t.Helper()
+	v, err := tryEval[T](tb, js)
+	if err != nil {
+		tb.t.Fatalf("%s: evaluating %s: %v", tb.name, shorten(js, 200), err)
+	}
+	return v
+}
+
+func tryEval[T any](tb *tab, js string) (T, error) {
+	var v T
+	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("decoding %s: %w", shorten(string(raw), 300), err)
+	}
+	return v, nil
+}
+
+// waitFor polls the JavaScript expression js until its value is truthy, and
+// returns that value decoded into T. It fails the test with what, the last
+// value and the last error after timeout. The expression may be a promise.
+// Errors while polling (for example during a navigation) are retried.
+func waitFor[T any](tb *tab, timeout time.Duration, what, js string) T {
+	tb.t.Helper()
+	wrapped := `(async () => { try { const v = await (` + js + `);
+		return {ok: !!v, v: v === undefined ? null : v}; }
+		catch (e) { return {ok: false, err: String(e && e.stack || e)}; } })()`
+	type result struct {
+		OK  bool            `json:"ok"`
+		V   json.RawMessage `json:"v"`
+		Err string          `json:"err"`
+	}
+	deadline := time.Now().Add(timeout)
+	var last result
+	var lastErr error
+	for {
+		r, err := tryEval[result](tb, wrapped)
+		if err == nil && r.OK {
+			var v T
+			if err := json.Unmarshal(r.V, &v); err != nil {
+				tb.t.Fatalf("%s: %s: decoding %s: %v", tb.name, what, r.V, err)
+			}
+			return v
+		}
+		last, lastErr = r, err
+		if time.Now().After(deadline) || tb.ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	detail := fmt.Sprintf("last value %s", last.V)
+	if last.Err != "" {
+		detail = "last exception: " + last.Err
+	}
+	if lastErr != nil {
+		detail = "last error: " + lastErr.Error()
+	}
+	tb.t.Fatalf("%s: timed out after %v waiting until %s (%s)", tb.name, timeout, what, detail)
+	panic("unreachable")
+}
+
+// dumpOnFailure logs what the tab shows and saves a screenshot under
+// e2e/artifacts/<test>/, to make a failure debuggable.
+func (tb *tab) dumpOnFailure() {
+	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.outerHTML : ""`))
+	if err != nil {
+		html = "(no DOM: " + err.Error() + ")"
+	}
+	media, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](probeReportJS))
+	if err != nil {
+		media = []byte(err.Error())
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, media, "  ", "  ") == nil {
+		media = pretty.Bytes()
+	}
+	tb.t.Logf("tab %s at %s\nmedia: %s\nbody: %s", tb.name, loc, media, shorten(squeezeSpace(html), 4000))
+	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		dir := filepath.Join("artifacts", safeName(tb.t.Name()))
+		if os.MkdirAll(dir, 0o755) == nil {
+			p := filepath.Join(dir, safeName(tb.name)+".png")
+			if os.WriteFile(p, png, 0o644) == nil {
+				tb.t.Logf("tab %s: screenshot in e2e/%s", tb.name, p)
+			}
+		}
+	}
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func safeName(s string) string { return unsafeChars.ReplaceAllString(s, "_") }
+
+var blankRun = regexp.MustCompile(`\s*\n\s*`)
+
+// squeezeSpace drops the indentation and blank lines of HTML.
+func squeezeSpace(s string) string { return blankRun.ReplaceAllString(s, "\n") }
+
+func shorten(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + fmt.Sprintf("... (%d more bytes)", len(s)-n)
+}
