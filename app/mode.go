@@ -91,11 +91,13 @@ func (r *liveRoom) connectSFULocked(p *participant) {
 	}
 }
 
-// disconnectSFULocked closes p's SFU connections, if any.
+// disconnectSFULocked closes p's SFU connections, if any. Closing a
+// PeerConnection waits on its transports, so it happens off the room's
+// lock (and the hub's, on a leave): one slow close must not stall joins.
 func (r *liveRoom) disconnectSFULocked(p *participant) {
-	if p.sfuPeer != nil {
-		p.sfuPeer.Close()
+	if peer := p.sfuPeer; peer != nil {
 		p.sfuPeer = nil
+		go peer.Close()
 	}
 }
 
