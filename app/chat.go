@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
 
@@ -78,6 +79,8 @@ func fromChatRows(rows []store.ChatMessage) []chat.Message {
 type chatLink struct {
 	svc *chat.Service
 	log *slog.Logger
+	// accepted counts messages the service took, for /metrics.
+	accepted atomic.Uint64
 }
 
 func newChatLink(db *store.Store, log *slog.Logger) (*chatLink, error) {
@@ -118,6 +121,9 @@ func (l *chatLink) handle(p *participant, room *liveRoom, msg any) bool {
 		name := p.name
 		room.mu.Unlock()
 		err := l.svc.Send(p.roomID, chat.Sender{ID: p.id, UserID: p.identity.ID, Name: name}, m)
+		if err == nil {
+			l.accepted.Add(1)
+		}
 		l.reply(p, err, signal.TypeChatSend)
 	case *signal.ChatSync:
 		l.reply(p, l.svc.Sync(p.roomID, p.id, m.After), signal.TypeChatSync)

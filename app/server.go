@@ -158,6 +158,8 @@ func (s *Server) routes() *gin.Engine {
 	r.Use(s.recoverer, securityHeaders)
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metricsHandler()))
 
 	api := r.Group("/api", s.withIdentity, limitBody)
 	api.GET("/me", s.getMe)

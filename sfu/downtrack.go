@@ -203,7 +203,13 @@ func (d *downTrack) setPaused(paused bool) {
 	}
 }
 
-// close stops the writer. The upTrack must no longer hand it packets.
+// close stops the writer and moves its counters to the SFU's totals. The
+// upTrack must no longer hand it packets.
 func (d *downTrack) close() {
-	d.once.Do(func() { close(d.done) })
+	d.once.Do(func() {
+		close(d.done)
+		retired := &d.up.publisher.room.sfu.retired
+		retired.sent.Add(d.sent.Load())
+		retired.dropped.Add(d.dropped.Load())
+	})
 }

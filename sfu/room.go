@@ -66,6 +66,7 @@ func (r *Room) removeTrack(up *upTrack) {
 	for i, t := range r.tracks {
 		if t == up {
 			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
+			r.sfu.retireTrack(up)
 			break
 		}
 	}
@@ -91,6 +92,7 @@ func (r *Room) leave(p *Peer) {
 	for _, t := range r.tracks {
 		if t.publisher == p {
 			gone = append(gone, t)
+			r.sfu.retireTrack(t)
 		} else {
 			kept = append(kept, t)
 		}
@@ -129,6 +131,7 @@ type Stats struct {
 	Forwarded uint64 // packets read from publishers
 	Sent      uint64 // packets written to subscribers
 	Dropped   uint64 // packets not sent to a subscriber (paused or congested)
+	Keyframes uint64 // keyframe requests (PLI) sent to publishers
 }
 
 // Stats sums the counters of every track in the room.
@@ -138,6 +141,7 @@ func (r *Room) Stats() Stats {
 	st := Stats{Peers: len(r.peers), Tracks: len(r.tracks)}
 	for _, up := range r.tracks {
 		st.Forwarded += up.forwarded.Load()
+		st.Keyframes += up.keyframes.Load()
 		for _, d := range *up.downs.Load() {
 			st.Sent += d.sent.Load()
 			st.Dropped += d.dropped.Load()

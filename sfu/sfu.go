@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -38,6 +39,12 @@ type SFU struct {
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+
+	// retired holds the counters of tracks and subscriptions that have
+	// ended, so Totals stays monotonic.
+	retired struct {
+		forwarded, sent, dropped, keyframes atomic.Uint64
+	}
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -154,4 +161,38 @@ func (s *SFU) Close() error {
 		r.Close()
 	}
 	return s.mux.Close()
+}
+
+// Totals sums the forwarding counters of every room, live and ended, since
+// the SFU started. Peers and Tracks count what is live now.
+func (s *SFU) Totals() Stats {
+	s.mu.Lock()
+	rooms := make([]*Room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	t := Stats{
+		Forwarded: s.retired.forwarded.Load(),
+		Sent:      s.retired.sent.Load(),
+		Dropped:   s.retired.dropped.Load(),
+		Keyframes: s.retired.keyframes.Load(),
+	}
+	for _, r := range rooms {
+		st := r.Stats()
+		t.Peers += st.Peers
+		t.Tracks += st.Tracks
+		t.Forwarded += st.Forwarded
+		t.Sent += st.Sent
+		t.Dropped += st.Dropped
+		t.Keyframes += st.Keyframes
+	}
+	return t
+}
+
+// retireTrack moves an ended track's own counters to the totals; its
+// subscriptions retire themselves as they close.
+func (s *SFU) retireTrack(up *upTrack) {
+	s.retired.forwarded.Add(up.forwarded.Load())
+	s.retired.keyframes.Add(up.keyframes.Load())
 }

@@ -32,6 +32,7 @@ type upTrack struct {
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
 
 	forwarded atomic.Uint64
+	keyframes atomic.Uint64
 }
 
 func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upTrack {
@@ -114,5 +115,6 @@ func (u *upTrack) requestKeyframe() {
 	if pc == nil {
 		return
 	}
+	u.keyframes.Add(1)
 	_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(u.remote.SSRC())}})
 }

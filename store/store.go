@@ -61,3 +61,12 @@ func (s *Store) JournalMode() (string, error) {
 	err := s.db.Raw("PRAGMA journal_mode").Scan(&mode).Error
 	return mode, err
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Ping()
+}

@@ -1,0 +1,91 @@
+package app
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"meet/app/signal"
+)
+
+// scrape returns the value of one metric line (name plus labels, exactly
+// as exposed), or -1 when it is missing.
+func scrape(t *testing.T, a *testApp, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(a.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return -1
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return v
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	a := newTestApp(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(a.http.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s = %d", path, resp.StatusCode)
+		}
+	}
+	a.store.Close()
+	resp, err := http.Get(a.http.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with a closed database = %d", resp.StatusCode)
+	}
+}
+
+func TestMetricsFollowTheRooms(t *testing.T) {
+	a := newTestAppWith(t, Config{MeshMax: 2, BackToMeshDelay: time.Minute})
+	owner := a.newUser()
+	room := owner.createRoom("metrics")
+	if v := scrape(t, a, "meet_rooms_live"); v != 0 {
+		t.Fatalf("rooms before any join = %v", v)
+	}
+	alice := newSFUClient(t, owner, room.ID)
+	newSFUClient(t, a.newUser(), room.ID)
+	if v := scrape(t, a, `meet_participants{mode="mesh"}`); v != 2 {
+		t.Fatalf("mesh participants = %v", v)
+	}
+	carol := newSFUClient(t, a.newUser(), room.ID)
+	if v := scrape(t, a, `meet_participants{mode="sfu"}`); v != 3 {
+		t.Fatalf("sfu participants = %v", v)
+	}
+	if v := scrape(t, a, "meet_websocket_connections"); v != 3 {
+		t.Fatalf("websockets = %v", v)
+	}
+	track := alice.publishAudio()
+	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	deadline := time.Now().Add(15 * time.Second)
+	for carol.count(key) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no SFU media")
+		}
+		sendAudio(track, 10)
+	}
+	if v := scrape(t, a, "meet_sfu_forwarded_packets_total"); v <= 0 {
+		t.Fatalf("forwarded packets = %v", v)
+	}
+	if v := scrape(t, a, "meet_sfu_tracks"); v != 1 {
+		t.Fatalf("tracks = %v", v)
+	}
+	alice.write(map[string]string{"type": signal.TypeChatSend, "text": "hi", "clientId": "m1"})
+	waitFor(t, func() bool { return scrape(t, a, "meet_chat_messages_total") == 1 })
+}
