@@ -212,7 +212,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		var de *signal.DecodeError
 		if errors.As(err, &de) {
 			s.log.Debug("bad message", "participant", p.id, "code", de.Code)
-			sendError(p, de.Code, de.Message, "")
+			sendError(p, de.Code, de.Message, de.Ref)
 		}
 		return
 	}

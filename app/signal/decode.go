@@ -22,6 +22,9 @@ const (
 type DecodeError struct {
 	Code    string
 	Message string
+	// Ref is the type of the refused message when it was known, so the
+	// client can tell which of its requests failed.
+	Ref string
 }
 
 func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
@@ -73,10 +76,17 @@ func Decode(data []byte) (any, error) {
 		return nil, &DecodeError{Code: CodeUnknownType, Message: fmt.Sprintf("Unknown message type %q.", truncate(env.Type, 40))}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(msg); err != nil {
-		return nil, jsonError(err)
+	err := dec.Decode(msg)
+	if err != nil {
+		err = jsonError(err)
+	} else {
+		err = msg.validate()
 	}
-	if err := msg.validate(); err != nil {
+	if err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) {
+			de.Ref = env.Type
+		}
 		return nil, err
 	}
 	return msg, nil

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -67,6 +68,10 @@ func TestDecode(t *testing.T) {
 				}
 				if de.Message == "" {
 					t.Fatal("empty error message")
+				}
+				var env Envelope
+				if json.Unmarshal([]byte(tt.in), &env) == nil && tt.wantCode != CodeUnknownType && env.Type != "" && de.Ref != env.Type {
+					t.Fatalf("ref = %q, want %q", de.Ref, env.Type)
 				}
 				return
 			}
