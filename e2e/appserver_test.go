@@ -35,18 +35,29 @@ type appServer struct {
 // first. The server's log is printed when the test fails.
 func startApp(t testing.TB) *appServer {
 	t.Helper()
+	return startAppWith(t, nil)
+}
+
+// startAppWith is startApp with a configuration changed by configure (the
+// mesh threshold, the switch delays).
+func startAppWith(t testing.TB, configure func(*app.Config)) *appServer {
+	t.Helper()
 	st, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
 	if err != nil {
 		t.Fatalf("opening the store: %v", err)
 	}
 	log := newEventLog()
 	logger := slog.New(slog.NewTextHandler(logWriter{log}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := app.New(app.Config{
+	cfg := app.Config{
 		Store:   st,
 		Secret:  []byte("e2e-test-secret-e2e-test-secret-e2e-test-secret"),
 		MeshMax: 4,
 		Logger:  logger,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := app.New(cfg)
 	if err != nil {
 		st.Close()
 		t.Fatalf("app.New: %v", err)

@@ -9,6 +9,12 @@ package e2e
 //     <video> that appears, and records in window.__e2e.firstRemoteFrameAt the
 //     performance.now() time (milliseconds since the navigation started) of
 //     the first frame presented by a video in a remote participant's tile;
+//   - records, per <video>, every gap of 100 ms or more between two presented
+//     frames (video.__e2eGaps, [start, end] in performance.now() time): the
+//     freezes a viewer would see, whatever the element's srcObject is in the
+//     meantime; window.__e2e.gaps(from, to) reports the longest one of each
+//     remote video that overlaps a window;
+//   - records in window.__e2e.welcomeAt the time of the first welcome;
 //   - keeps every RTCPeerConnection the page makes in window.__e2e.pcs, with
 //     a log of its events (pc.__e2eLog);
 //   - records the messages of the page's WebSockets (type, kind, from/to, time)
@@ -17,7 +23,7 @@ package e2e
 // It changes nothing the page sees: the constructors are wrapped in Proxies.
 const probeScript = `(() => {
   if (window.__e2e) return;
-  const e2e = window.__e2e = { firstRemoteFrameAt: null, pcs: [], ws: [] };
+  const e2e = window.__e2e = { firstRemoteFrameAt: null, welcomeAt: null, pcs: [], ws: [] };
 
   if (window.RTCPeerConnection) {
     window.RTCPeerConnection = new Proxy(window.RTCPeerConnection, {
@@ -50,6 +56,7 @@ const probeScript = `(() => {
     if (m.id) parts.push(m.id);
     if (m.self && m.self.id) parts.push('self ' + m.self.id);
     if (m.epoch) parts.push('epoch ' + m.epoch);
+    if (m.type === 'welcome' && dir === 'in' && e2e.welcomeAt === null) e2e.welcomeAt = performance.now();
     e2e.ws.push(parts.join(' '));
     if (e2e.ws.length > 300) e2e.ws.shift();
   };
@@ -74,8 +81,16 @@ const probeScript = `(() => {
     if (v.__e2eWatched) return;
     v.__e2eWatched = true;
     v.__e2eFrames = 0;
+    v.__e2eLastFrameAt = null;
+    v.__e2eGaps = [];
     if (!v.requestVideoFrameCallback) return;
     const onFrame = () => {
+      const now = performance.now();
+      if (v.__e2eLastFrameAt !== null && now - v.__e2eLastFrameAt >= 100) {
+        v.__e2eGaps.push([v.__e2eLastFrameAt, now]);
+        if (v.__e2eGaps.length > 500) v.__e2eGaps.shift();
+      }
+      v.__e2eLastFrameAt = now;
       v.__e2eFrames++;
       if (e2e.firstRemoteFrameAt === null && v.closest(remoteTile)) {
         e2e.firstRemoteFrameAt = performance.now();
@@ -85,6 +100,23 @@ const probeScript = `(() => {
     v.requestVideoFrameCallback(onFrame);
   }
   const scan = () => document.querySelectorAll('video').forEach(watch);
+  // The longest gap of each remote video that overlaps [from, to], the one
+  // still open now included; a gap that began before from counts from from.
+  e2e.gaps = (from, to) => {
+    const now = performance.now();
+    return [...document.querySelectorAll(remoteTile)].flatMap(tile => [...tile.querySelectorAll('video')].map((v, i) => {
+      const all = (v.__e2eGaps || []).slice();
+      if (v.__e2eLastFrameAt !== null) all.push([v.__e2eLastFrameAt, now]);
+      let maxGapMs = 0, maxGapEnd = 0;
+      for (const [a, b] of all) {
+        if (b < from || a > to) continue;
+        const len = b - Math.max(a, from);
+        if (len > maxGapMs) { maxGapMs = len; maxGapEnd = b; }
+      }
+      return { tile: tile.getAttribute('data-participant-id'), index: i, maxGapMs, maxGapEnd, frames: v.__e2eFrames || 0,
+        gaps: all.filter(([a, b]) => b >= from && a <= to) };
+    }));
+  };
   new MutationObserver(scan).observe(document, { childList: true, subtree: true });
   scan();
 })();`

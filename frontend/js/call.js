@@ -1,7 +1,21 @@
 // @ts-check
 // A call: one stay in a room, from join to leave. It owns the WebSocket,
-// the topology (mesh for now), the participants and the tiles, and handles
-// every server message in one switch.
+// the topology (mesh or SFU, and both during a switch), the participants
+// and the tiles, and handles every server message in one switch.
+//
+// The server decides the mode and announces it with an epoch (welcome,
+// then `mode`). A switch is make before break (handover.js): the new
+// topology starts while the old one keeps carrying media; each tile moves
+// to the new topology once it has delivered that participant's video (or
+// after SWITCH_TIMEOUT_MS); the old topology closes only when it is no
+// longer needed on either end:
+//   mesh -> SFU  the connection to X closes once I show X from the SFU and
+//                X told me (on the pair's data channel) it shows me from
+//                the SFU;
+//   SFU -> mesh  my SFU connections close (sfu-close) once I show everyone
+//                from the mesh and everyone told me they show me from it.
+// Whatever a silent peer never confirms closes SWITCH_TIMEOUT_MS +
+// LINGER_MS after the mode message, when every page has switched anyway.
 //
 // A reconnect is a new welcome with a new participant id: the call then
 // drops every peer connection and tile and rebuilds them from the welcome,
@@ -9,6 +23,7 @@
 
 import { getRoom } from './api.js';
 import { LocalMedia } from './media.js';
+import { Handover } from './handover.js';
 import { Mesh } from './mesh.js';
 import {
   Action,
@@ -19,10 +34,12 @@ import {
   Role,
   RoomStatus,
   Source,
+  TrackState,
   applyMediaAction,
   leaveMessage,
   mediaMessage,
 } from './protocol.js';
+import { SFUClient, trackProgress } from './sfu.js';
 import { Signaling } from './signaling.js';
 import { RemoteStreams } from './streams.js';
 import { VideoGrid } from './tiles.js';
@@ -32,6 +49,17 @@ import { setConnection, setControl, setModeIndicator, setRoomName } from './ui.j
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
+/** @typedef {import('./handover.js').Tracks} Tracks */
+/** @typedef {import('./handover.js').Topology} Topology */
+
+/** A switch shows everyone from the new topology after this, ready or not. */
+const SWITCH_TIMEOUT_MS = 5000;
+/** How many looks in a row (100 ms apart) must find new frames of a video. */
+const FLOWING_POLLS = 3;
+/** How long after that the old topology waits for the others' word. */
+const LINGER_MS = 1500;
+/** The message on a mesh pair's data channel: "I show you from `via`". */
+const HAVE = 'have';
 
 /**
  * Why a call ended without the user leaving.
@@ -68,6 +96,29 @@ export class Call {
     this.signaling = null;
     /** @type {Mesh|null} */
     this.mesh = null;
+    /** @type {SFUClient|null} */
+    this.sfu = null;
+    /** The current switch: who I show from the new topology, who shows me from it. */
+    /** @type {Set<string>} */
+    this.swapped = new Set();
+    /** @type {Set<string>} */
+    this.theyHave = new Set();
+    /** Who was here when the switch began (newcomers never used the old topology). */
+    /** @type {Set<string>} */
+    this.switchFrom = new Set();
+    /** Frames decoded of each track of the new topology, and for how many looks they grew. */
+    /** @type {WeakMap<MediaStreamTrack, {frames: number, streak: number}>} */
+    this.flow = new WeakMap();
+    this.switchDone = false;
+    this.lingerTimer = 0;
+    /** performance.now() of the last mode change, and of the end of its switch. */
+    this.switchStartedAt = 0;
+    this.switchEndedAt = 0;
+    /** performance.now() of the closing of the old topology. */
+    this.oldClosedAt = 0;
+    /** performance.now() of each participant's swap in the last switch. */
+    /** @type {Map<string, number>} */
+    this.swapTimes = new Map();
     this.soundBlockedShown = false;
     this.reconnectToast = /** @type {(() => void)|null} */ (null);
 
@@ -76,19 +127,15 @@ export class Call {
       /** @type {HTMLElement} */ (document.getElementById('participant-list')),
       /** @type {HTMLElement[]} */ ([...document.querySelectorAll('.people-count')]),
     );
-    this.remote = new RemoteStreams((id, a) => {
-      const tile = this.grid.get(id);
-      if (!tile) return;
-      tile.setCamera(a.camera);
-      tile.setScreen(a.screen);
-      tile.setAudio(a.audio);
-      this.grid.layout();
-    });
+    this.handover = new Handover((id, tracks) => this.showTracks(id, tracks));
+    // The mesh's tracks, sorted into camera, screen and microphone.
+    this.remote = new RemoteStreams((id, a) => this.handover.set('mesh', id, a));
 
     this.media.addEventListener('screenended', () => this.stopScreen());
     this.media.addEventListener('trackended', (e) => {
       const { source, track } = /** @type {CustomEvent} */ (e).detail;
       this.mesh?.removeTrack(track);
+      this.sfu?.removeTrack(track);
       this.announce(source, Action.UNPUBLISHED);
       toast(source === Source.CAMERA ? 'Your camera stopped.' : 'Your microphone stopped.', 'error');
     });
@@ -142,8 +189,9 @@ export class Call {
         break;
       case MessageType.PARTICIPANT_JOINED:
         this.addOther(msg.participant);
-        // The newcomer offers first; this side answers (see mesh.js).
-        this.mesh?.addPeer(msg.participant.id, { initiator: false });
+        // The newcomer offers first; this side answers (see mesh.js). In
+        // SFU mode the newcomer has no mesh: the SFU brings its media.
+        if (this.mode === Mode.MESH) this.mesh?.addPeer(msg.participant.id, { initiator: false });
         this.renderPeople();
         toast(`${msg.participant.name} joined`, 'info');
         break;
@@ -164,12 +212,16 @@ export class Call {
       case MessageType.SIGNAL:
         this.mesh?.handleSignal(msg);
         break;
+      case MessageType.SFU:
+        this.sfu?.handle(msg);
+        break;
       case MessageType.MODE:
         // Epochs only grow; an older or repeated announcement is stale.
         if (msg.epoch <= this.epoch) break;
         this.epoch = msg.epoch;
         this.mesh?.setEpoch(msg.epoch);
-        this.setMode(msg.mode);
+        this.sfu?.setEpoch(msg.epoch);
+        this.switchTo(msg.mode);
         break;
       case MessageType.ROOM_ENDED:
         setRoomName(msg.room.name);
@@ -197,37 +249,261 @@ export class Call {
     this.refreshLocal();
     for (const p of msg.participants || []) this.addOther(p);
     this.setMode(msg.mode);
+    this.handover.reset(msg.mode === Mode.SFU ? 'sfu' : 'mesh');
+    if (msg.mode === Mode.SFU) {
+      // Straight into the SFU: nobody here has a mesh with me.
+      this.startSFU();
+    } else {
+      // I am the newcomer to everyone in welcome: I make the first offers.
+      this.startMesh(() => true);
+    }
     this.renderPeople();
   }
 
   /**
    * Applies the room's mode (from welcome or a `mode` message): the
    * data-mode hook and the badge always follow the server.
-   *
-   * This page has no SFU client yet, so the mesh carries the media in
-   * every mode: it is started once, after welcome, and kept across mode
-   * changes. The SFU client plugs in here: start it when the mode becomes
-   * sfu, and close the mesh once the SFU delivers (make before break).
    * @param {string} mode
    */
   setMode(mode) {
     this.mode = mode;
     setModeIndicator(mode);
-    if (mode === Mode.SFU && !this.mesh) console.info('call: room is in SFU mode; this page sends peer to peer');
-    if (this.mesh) return;
-    this.mesh = new Mesh({
-      selfId: this.selfId,
+  }
+
+  // --- topologies and the switch ------------------------------------------
+
+  /**
+   * Starts the mesh if it is not running, and connects to every other
+   * participant that has no connection yet.
+   * @param {(otherId: string) => boolean} initiator whether I make the first offer
+   */
+  startMesh(initiator) {
+    if (!this.mesh) {
+      this.mesh = new Mesh({
+        selfId: this.selfId,
+        epoch: this.epoch,
+        iceServers: this.iceServers,
+        send: (m) => this.send(m),
+        localTracks: () => (this.spectator ? [] : this.media.tracks()),
+        onTrack: (id, track, stream) => this.remote.addTrack(id, track, stream),
+        onPeerState: (id, state) => {
+          if (this.handover.activeOf(id) === 'mesh') this.grid.get(id)?.setConnectionState(state);
+        },
+        onMessage: (id, msg) => this.peerMessage(id, msg),
+      });
+      // The stream ids that tell camera from screen, after a clear.
+      for (const p of this.others.values()) this.remote.setParticipant(p);
+    }
+    for (const p of this.others.values()) {
+      this.mesh.addPeer(p.id, { initiator: initiator(p.id), expectMedia: p.role !== Role.SPECTATOR });
+    }
+  }
+
+  /** Starts the SFU client if it is not running, and publishes. */
+  startSFU() {
+    if (this.sfu) return;
+    this.sfu = new SFUClient({
       epoch: this.epoch,
       iceServers: this.iceServers,
       send: (m) => this.send(m),
       localTracks: () => (this.spectator ? [] : this.media.tracks()),
-      onTrack: (id, track, stream) => this.remote.addTrack(id, track, stream),
-      onPeerState: (id, state) => this.grid.get(id)?.setConnectionState(state),
+      onTracks: (id, tracks) => this.handover.set('sfu', id, tracks),
+      onState: (state) => {
+        for (const id of this.others.keys()) {
+          if (this.handover.activeOf(id) === 'sfu') this.grid.get(id)?.setConnectionState(state);
+        }
+      },
     });
-    // I am the newcomer to everyone in welcome: I make the first offers.
-    for (const p of this.others.values()) {
-      this.mesh.addPeer(p.id, { initiator: true, expectMedia: p.role !== Role.SPECTATOR });
+    this.sfu.start();
+  }
+
+  /**
+   * A `mode` message of a newer epoch: switch make before break.
+   * @param {string} mode
+   */
+  switchTo(mode) {
+    this.setMode(mode);
+    clearTimeout(this.lingerTimer);
+    this.swapped.clear();
+    this.theyHave.clear();
+    this.switchFrom = new Set(this.others.keys());
+    this.flow = new WeakMap();
+    this.switchDone = false;
+    this.switchStartedAt = performance.now();
+    this.switchEndedAt = 0;
+    this.oldClosedAt = 0;
+    this.swapTimes.clear();
+    const epoch = this.epoch;
+    /** @type {Topology} */
+    const to = mode === Mode.SFU ? 'sfu' : 'mesh';
+    if (to === 'sfu') {
+      this.startSFU();
+    } else {
+      // Everyone builds the mesh again at once, so nobody is a newcomer:
+      // of each pair, the smaller id offers.
+      this.startMesh((id) => this.selfId < id);
     }
+    this.handover.begin(
+      {
+        to,
+        timeoutMs: SWITCH_TIMEOUT_MS,
+        participants: () => [...this.others.keys()],
+        ready: (id, tracks) => this.delivers(to, id, tracks),
+        onSwapped: (id) => {
+          if (epoch !== this.epoch) return;
+          this.swapped.add(id);
+          this.swapTimes.set(id, performance.now());
+          this.grid.get(id)?.setConnectionState(this.connectionState(to, id));
+          this.mesh?.sendTo(id, { type: HAVE, via: to, epoch });
+          if (to === 'sfu') this.releaseMeshPeer(id);
+        },
+        onDone: () => {
+          if (epoch !== this.epoch) return;
+          this.switchDone = true;
+          this.switchEndedAt = performance.now();
+          if (to === 'sfu') this.releaseMesh();
+          else this.releaseSFU();
+          // Whatever nobody confirmed closes when every page has switched.
+          const wait = Math.max(0, this.switchStartedAt + SWITCH_TIMEOUT_MS + LINGER_MS - performance.now());
+          this.lingerTimer = window.setTimeout(() => {
+            if (epoch !== this.epoch) return;
+            if (to === 'sfu') this.closeMesh();
+            else this.closeSFU();
+          }, wait);
+        },
+      },
+      [...this.others.keys()],
+    );
+  }
+
+  /**
+   * Whether a topology delivers a participant's media: each live video it
+   * publishes (camera, screen) decodes frames steadily, or, with no live
+   * video, its live microphone's packets arrive. Someone with nothing live
+   * is ready at once (the SFU forwards nothing paused).
+   * @param {Topology} to
+   * @param {string} id
+   * @param {Tracks} tracks
+   * @returns {Promise<boolean>}
+   */
+  async delivers(to, id, tracks) {
+    const p = this.others.get(id);
+    if (!p) return true;
+    const pc = to === 'sfu' ? this.sfu?.sub : this.mesh?.connection(id);
+    if (!pc) return false;
+    const media = p.media || {};
+    /** @type {(MediaStreamTrack|null)[]} */
+    const needed = [];
+    if (media[Source.CAMERA] === TrackState.LIVE) needed.push(tracks.camera);
+    if (media[Source.SCREEN] === TrackState.LIVE) needed.push(tracks.screen);
+    if (needed.length === 0 && media[Source.MICROPHONE] === TrackState.LIVE) needed.push(tracks.audio);
+    const ok = await Promise.all(needed.map((track) => (track ? this.flowing(pc, track) : false)));
+    return ok.every(Boolean);
+  }
+
+  /**
+   * Whether a received track flows: audio packets have arrived, or video
+   * frames were decoded at each of the last FLOWING_POLLS looks. One frame
+   * is not enough: a new sender starts slowly (a keyframe, then a low
+   * bitrate), and a tile swapped to it at once would show a freeze.
+   * @param {RTCPeerConnection} pc
+   * @param {MediaStreamTrack} track
+   * @returns {Promise<boolean>}
+   */
+  async flowing(pc, track) {
+    const n = await trackProgress(pc, track);
+    if (track.kind !== 'video') return n > 0;
+    const seen = this.flow.get(track) || { frames: 0, streak: 0 };
+    seen.streak = n > seen.frames ? seen.streak + 1 : 0;
+    seen.frames = n;
+    this.flow.set(track, seen);
+    return seen.streak >= FLOWING_POLLS;
+  }
+
+  /**
+   * The state to show on a participant's tile for a topology.
+   * @param {Topology} topology
+   * @param {string} id
+   * @returns {string}
+   */
+  connectionState(topology, id) {
+    if (topology === 'sfu') return this.sfu?.sub.connectionState || 'new';
+    return this.mesh?.connection(id)?.connectionState || 'new';
+  }
+
+  /**
+   * A message from a peer's page on our mesh data channel.
+   * @param {string} id
+   * @param {any} msg
+   */
+  peerMessage(id, msg) {
+    if (!msg || msg.type !== HAVE || msg.epoch !== this.epoch) return;
+    this.theyHave.add(id);
+    if (msg.via === 'sfu') this.releaseMeshPeer(id);
+    else if (msg.via === 'mesh' && this.switchDone) this.releaseSFU();
+  }
+
+  /**
+   * Mesh to SFU: the connection to a participant closes once both ends
+   * show each other from the SFU.
+   * @param {string} id
+   */
+  releaseMeshPeer(id) {
+    if (this.mode !== Mode.SFU || !this.mesh || !this.swapped.has(id) || !this.theyHave.has(id)) return;
+    if (!this.mesh.peers.has(id)) return;
+    this.mesh.removePeer(id);
+    if (this.switchDone && this.mesh.peers.size === 0) this.closeMesh();
+  }
+
+  /** Mesh to SFU, my side done: close the mesh once no connection is left. */
+  releaseMesh() {
+    if (!this.mesh) return;
+    for (const id of this.swapped) this.releaseMeshPeer(id);
+    if (this.mesh && this.mesh.peers.size === 0) this.closeMesh();
+  }
+
+  /**
+   * SFU to mesh, my side done: my SFU connections close once everyone
+   * shows me from the mesh (nobody needs what I publish to the SFU).
+   */
+  releaseSFU() {
+    if (!this.sfu || !this.switchDone) return;
+    const needMe = this.spectator ? [] : [...this.others.keys()].filter((id) => this.switchFrom.has(id) && !this.theyHave.has(id));
+    if (needMe.length === 0) this.closeSFU();
+  }
+
+  closeMesh() {
+    if (this.mode !== Mode.SFU || !this.mesh) return;
+    this.mesh.close();
+    this.mesh = null;
+    this.remote.clear();
+    this.handover.drop('mesh');
+    this.oldClosedAt = performance.now();
+  }
+
+  closeSFU() {
+    if (this.mode !== Mode.MESH || !this.sfu) return;
+    this.sfu.close();
+    this.sfu = null;
+    this.handover.drop('sfu');
+    this.oldClosedAt = performance.now();
+    this.send({ type: MessageType.SFU_CLOSE });
+  }
+
+  /**
+   * Puts a participant's tracks of the topology it is shown from on its
+   * tile. A screen shows only while it is published.
+   * @param {string} id
+   * @param {Tracks} tracks
+   */
+  showTracks(id, tracks) {
+    const tile = this.grid.get(id);
+    if (!tile) return;
+    const p = this.others.get(id);
+    tile.setCamera(tracks.camera);
+    tile.setScreen(p && Source.SCREEN in (p.media || {}) ? tracks.screen : null);
+    tile.setAudio(tracks.audio);
+    this.grid.layout();
   }
 
   /** @param {Participant} p */
@@ -236,6 +512,7 @@ export class Call {
     this.others.set(p.id, copy);
     this.grid.upsert(copy);
     this.remote.setParticipant(copy);
+    this.handover.refresh(p.id);
   }
 
   /** @param {string} id */
@@ -243,8 +520,13 @@ export class Call {
     this.others.delete(id);
     this.mesh?.removePeer(id);
     this.remote.removeParticipant(id);
+    this.handover.forget(id);
+    this.swapped.delete(id);
+    this.theyHave.delete(id);
     this.grid.remove(id);
     this.renderPeople();
+    // One fewer to wait for.
+    if (this.mode === Mode.MESH) this.releaseSFU();
   }
 
   /** @param {Participant} p */
@@ -268,6 +550,7 @@ export class Call {
     if (msg.action === Action.PUBLISHED && msg.streamId) p.streams[msg.source] = msg.streamId;
     if (msg.action === Action.UNPUBLISHED) delete p.streams[msg.source];
     this.remote.noteMedia(p.id, msg.source, p.media, msg.streamId);
+    this.handover.refresh(p.id);
     this.grid.upsert(p);
     this.renderPeople();
   }
@@ -281,9 +564,9 @@ export class Call {
       this.finish(reason, msg.message);
       return;
     }
-    // A signal to someone who just left is a normal race, not news; nor
-    // is a message about the SFU, which this page does not use yet.
-    if (msg.code === ErrorCode.UNKNOWN_PEER || msg.code === ErrorCode.NOT_SFU) {
+    // A signal to someone who just left is a normal race, not news; nor is
+    // an SFU message that crossed a mode change.
+    if (msg.code === ErrorCode.UNKNOWN_PEER || msg.code === ErrorCode.NOT_SFU || msg.ref === MessageType.SFU || msg.ref === MessageType.SFU_CLOSE) {
       console.debug('call:', msg.message);
       return;
     }
@@ -335,8 +618,14 @@ export class Call {
 
   /** Drops everything tied to one connection (not the local media). */
   reset() {
+    this.handover.reset('mesh');
+    clearTimeout(this.lingerTimer);
+    this.swapped.clear();
+    this.theyHave.clear();
     this.mesh?.close();
     this.mesh = null;
+    this.sfu?.close();
+    this.sfu = null;
     this.mode = '';
     this.remote.clear();
     this.grid.clear();
@@ -391,6 +680,7 @@ export class Call {
         return;
       }
       this.mesh?.addTrack(fresh, this.media.stream);
+      this.sfu?.addTrack(fresh, this.media.stream, source);
       this.announce(source, Action.PUBLISHED);
       return;
     }
@@ -419,6 +709,7 @@ export class Call {
       return;
     }
     this.mesh?.addTrack(track, /** @type {MediaStream} */ (this.media.screenStream));
+    this.sfu?.addTrack(track, /** @type {MediaStream} */ (this.media.screenStream), Source.SCREEN);
     this.announce(Source.SCREEN, Action.PUBLISHED);
   }
 
@@ -426,6 +717,7 @@ export class Call {
     const track = this.media.stopScreen();
     if (!track) return;
     this.mesh?.removeTrack(track);
+    this.sfu?.removeTrack(track);
     this.announce(Source.SCREEN, Action.UNPUBLISHED);
   }
 
@@ -485,5 +777,27 @@ export class Call {
   /** @returns {Object<string, Object>} */
   peerStates() {
     return this.mesh ? this.mesh.states() : {};
+  }
+
+  /**
+   * The switch as this page sees it, for tests and debugging.
+   * @returns {Object}
+   */
+  switchState() {
+    /** @type {Object<string, string>} */
+    const shownFrom = {};
+    for (const id of this.others.keys()) shownFrom[id] = this.handover.activeOf(id);
+    return {
+      mode: this.mode,
+      epoch: this.epoch,
+      switching: this.handover.switching,
+      startedAt: this.switchStartedAt,
+      endedAt: this.switchEndedAt,
+      closedAt: this.oldClosedAt,
+      shownFrom,
+      swaps: Object.fromEntries(this.swapTimes),
+      mesh: this.mesh ? this.mesh.states() : null,
+      sfu: this.sfu ? this.sfu.states() : null,
+    };
   }
 }

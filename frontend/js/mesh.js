@@ -14,6 +14,11 @@
 // answer. Measured in Chromium: when a join did collide, the polite side's
 // rollback sometimes left ICE gathering stuck and the pair never connected.
 // A watchdog restarts ICE if that still happens after a later collision.
+//
+// Each connection also carries one small data channel (negotiated, id 0,
+// created with the local tracks) for messages between the two pages
+// themselves; the mode switch uses it to agree when the pair's connection
+// is no longer needed (see call.js).
 
 import { SignalKind, signalMessage } from './protocol.js';
 
@@ -37,6 +42,8 @@ const FIRST_OFFER_WAIT_MS = 4000;
  * @property {() => LocalTrack[]} localTracks what a peer connection should send
  * @property {(peerId: string, track: MediaStreamTrack, stream: MediaStream|null) => void} onTrack
  * @property {(peerId: string, state: RTCPeerConnectionState) => void} onPeerState
+ * @property {(peerId: string, msg: any) => void} [onMessage] a message from the
+ *   peer's page on our data channel (see sendTo)
  */
 
 /**
@@ -53,6 +60,8 @@ export class Mesh {
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
     this.closed = false;
+    /** The epoch this mesh was built in. */
+    this.since = params.epoch;
   }
 
   /**
@@ -87,6 +96,8 @@ export class Mesh {
    */
   handleSignal(msg) {
     if (this.closed || !msg.from) return;
+    // A signal of a mesh older than this one (before an SFU period) is stale.
+    if (msg.epoch && msg.epoch < this.since) return;
     this.addPeer(msg.from, { initiator: false })?.enqueue(msg);
   }
 
@@ -102,6 +113,25 @@ export class Mesh {
   /** @param {MediaStreamTrack} track */
   removeTrack(track) {
     for (const peer of this.peers.values()) peer.removeTrack(track);
+  }
+
+  /**
+   * Sends a message to the peer's page on the pair's data channel, as soon
+   * as the channel is open.
+   * @param {string} peerId
+   * @param {any} msg
+   */
+  sendTo(peerId, msg) {
+    this.peers.get(peerId)?.post(msg);
+  }
+
+  /**
+   * The connection to a participant, to read its stats.
+   * @param {string} peerId
+   * @returns {RTCPeerConnection|null}
+   */
+  connection(peerId) {
+    return this.peers.get(peerId)?.pc || null;
   }
 
   /** @param {number} epoch the room's new mode epoch */
@@ -153,6 +183,10 @@ class Peer {
     this.disconnectTimer = 0;
     this.stuckTimer = 0;
     this.firstOfferTimer = 0;
+    /** @type {RTCDataChannel|null} */
+    this.channel = null;
+    /** @type {string[]} messages waiting for the channel to open */
+    this.outbox = [];
 
     const pc = new RTCPeerConnection({ iceServers: mesh.params.iceServers || [] });
     this.pc = pc;
@@ -197,7 +231,39 @@ class Peer {
     clearTimeout(this.firstOfferTimer);
     if (this.attached) return;
     this.attached = true;
+    this.openChannel();
     for (const { track, stream } of this.mesh.params.localTracks()) this.addTrack(track, stream);
+  }
+
+  /**
+   * Opens the pair's data channel. Both sides create it with the same id
+   * (negotiated), so neither waits for the other's datachannel event. The
+   * side that answers the first offer creates it after applying that
+   * offer, whose m=application section it then shares: no extra offer.
+   */
+  openChannel() {
+    if (this.channel || this.pc.signalingState === 'closed') return;
+    const channel = this.pc.createDataChannel('meet', { negotiated: true, id: 0 });
+    this.channel = channel;
+    channel.onopen = () => {
+      for (const data of this.outbox.splice(0)) channel.send(data);
+    };
+    channel.onmessage = ({ data }) => {
+      let msg;
+      try {
+        msg = JSON.parse(typeof data === 'string' ? data : '');
+      } catch {
+        return;
+      }
+      this.mesh.params.onMessage?.(this.id, msg);
+    };
+  }
+
+  /** @param {any} msg */
+  post(msg) {
+    const data = JSON.stringify(msg);
+    if (this.channel && this.channel.readyState === 'open') this.channel.send(data);
+    else if (this.outbox.length < 16) this.outbox.push(data);
   }
 
   /**
@@ -336,6 +402,10 @@ class Peer {
     this.pc.oniceconnectionstatechange = null;
     this.pc.onsignalingstatechange = null;
     this.pc.onconnectionstatechange = null;
+    if (this.channel) {
+      this.channel.onopen = null;
+      this.channel.onmessage = null;
+    }
     this.pc.close();
   }
 }

@@ -369,3 +369,25 @@ export function applyMediaAction(media, source, action) {
       break;
   }
 }
+
+// --- Chat (app/signal/chat.go) ----------------------------------------------
+
+/**
+ * Builds a `chat-send` message.
+ * @param {string} text 1-2000 characters after trimming (the server decides).
+ * @param {string} clientId Printable ASCII, at most 64 bytes; send the same one
+ *   again after a reconnect and the server answers with the message it stored.
+ * @returns {ChatSend}
+ */
+export function chatSendMessage(text, clientId) {
+  return { type: MessageType.CHAT_SEND, text, clientId };
+}
+
+/**
+ * Builds a `chat-sync` message: send me the messages with a seq above after.
+ * @param {number} after
+ * @returns {ChatSync}
+ */
+export function chatSyncMessage(after) {
+  return { type: MessageType.CHAT_SYNC, after };
+}

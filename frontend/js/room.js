@@ -9,6 +9,7 @@
 
 import { ApiError, getMe, getRoom, rememberedName } from './api.js';
 import { Call } from './call.js';
+import { Chat, showChatArchive } from './chat.js';
 import { setIcon } from './dom.js';
 import { LocalMedia } from './media.js';
 import { PreJoin } from './prejoin.js';
@@ -25,6 +26,11 @@ const wantsSpectator = params.get('spectator') === '1';
 const media = new LocalMedia();
 const call = new Call({ roomId, media, onEnd: ended });
 const prejoin = new PreJoin(media, join);
+const chat = new Chat({
+  roomId,
+  panel: /** @type {HTMLElement} */ (document.getElementById('chat-panel')),
+  toggle: document.querySelector('.chat-toggle'),
+});
 
 /** How the user last joined, for "Rejoin". */
 let lastJoin = { name: '', spectator: false, camera: true, microphone: true };
@@ -39,13 +45,13 @@ async function load() {
     room = await getRoom(roomId);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) showView('missing');
-    else if (err instanceof ApiError && err.code === 'room_ended') showView('ended');
+    else if (err instanceof ApiError && err.code === 'room_ended') showEnded();
     else showLoadError(err instanceof Error ? err.message : 'The server did not answer.');
     return;
   }
   setRoomName(room.name);
   if (room.status === RoomStatus.ENDED) {
-    showView('ended');
+    showEnded();
     return;
   }
 
@@ -93,6 +99,19 @@ function join(choice) {
   setConnection('connecting');
   showView('room');
   call.join(choice);
+  // The chat shares the call's socket (a new one on every join).
+  if (call.signaling) chat.attach(call.signaling);
+}
+
+/** The room is over: the ended view, with the chat still readable. */
+function showEnded() {
+  showView('ended');
+  const archive = document.querySelector('[data-testid="chat-archive"]');
+  if (!archive) return;
+  getMe()
+    .then((me) => me.id)
+    .catch(() => '')
+    .then((selfId) => showChatArchive(roomId, /** @type {HTMLElement} */ (archive), selfId));
 }
 
 function leave() {
@@ -121,7 +140,7 @@ async function rejoin() {
 function ended(reason, message) {
   switch (reason) {
     case 'ended':
-      showView('ended');
+      showEnded();
       break;
     case 'missing':
       showView('missing');
@@ -171,6 +190,8 @@ function wire() {
       mode: () => call.mode,
       epoch: () => call.epoch,
       peers: () => call.peerStates(),
+      switch: () => call.switchState(),
+      chat: () => chat.debugState(),
     }),
     writable: false,
     configurable: false,

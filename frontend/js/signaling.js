@@ -35,6 +35,16 @@ const WELCOME_TIMEOUT_MS = 10000;
  *   (the page has usually seen the reason in an `error` message already)
  */
 
+/**
+ * A second listener on the connection, for a feature that shares the socket
+ * with the call (the chat): it sees every message before onMessage and may
+ * claim it, and sees every state change after onState.
+ * @typedef {Object} SignalingTap
+ * @property {(msg: ServerMessage) => boolean} [onMessage] true claims the
+ *   message: the page's onMessage does not get it
+ * @property {(state: ConnectionState) => void} [onState]
+ */
+
 export class Signaling {
   /** @param {SignalingParams} params */
   constructor(params) {
@@ -48,6 +58,20 @@ export class Signaling {
     this.welcomeTimer = 0;
     this.stopped = false;
     this.welcomed = false;
+    /** @type {SignalingTap[]} */
+    this.taps = [];
+  }
+
+  /**
+   * Adds a tap (see SignalingTap).
+   * @param {SignalingTap} tap
+   * @returns {() => void} removes it
+   */
+  addTap(tap) {
+    this.taps.push(tap);
+    return () => {
+      this.taps = this.taps.filter((t) => t !== tap);
+    };
   }
 
   /** The WebSocket URL of the contract: /ws?room=ID&name=NAME[&spectator=1]. */
@@ -88,6 +112,14 @@ export class Signaling {
         this.attempt = 0;
         clearTimeout(this.welcomeTimer);
         this.setState('connected');
+      }
+      for (const tap of this.taps) {
+        // A failing tap must not cost the call its message.
+        try {
+          if (tap.onMessage?.(msg)) return;
+        } catch (err) {
+          console.error('signaling: tap failed', err);
+        }
       }
       this.params.onMessage(msg);
     });
@@ -156,5 +188,12 @@ export class Signaling {
     if (this.state === state) return;
     this.state = state;
     this.params.onState(state);
+    for (const tap of this.taps) {
+      try {
+        tap.onState?.(state);
+      } catch (err) {
+        console.error('signaling: tap failed', err);
+      }
+    }
   }
 }

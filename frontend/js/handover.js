@@ -1,0 +1,189 @@
+// @ts-check
+// Make before break: which topology (mesh or SFU) each remote tile shows,
+// and the switch of a whole room from one to the other.
+//
+// Both topologies can run at once. Each reports its tracks per participant
+// here (set); a tile shows the tracks of the topology that is active for
+// its participant. A switch makes the new topology active participant by
+// participant, as soon as it delivers that participant's media (the
+// caller's ready(), see call.js), so nobody waits for the slowest; after a
+// timeout the rest switch anyway. Swapping only changes the tracks the
+// tile's existing <video> and <audio> elements play (tiles.js).
+
+/** @typedef {'mesh'|'sfu'} Topology */
+
+/**
+ * @typedef {Object} Tracks a participant's tracks in one topology
+ * @property {MediaStreamTrack|null} camera
+ * @property {MediaStreamTrack|null} screen
+ * @property {MediaStreamTrack|null} audio
+ */
+
+/** @type {Tracks} */
+const NONE = Object.freeze({ camera: null, screen: null, audio: null });
+
+/** How often a running switch looks for media of the new topology. */
+const POLL_MS = 100;
+
+/**
+ * @typedef {Object} SwitchParams
+ * @property {Topology} to
+ * @property {number} timeoutMs switch everyone after this, ready or not
+ * @property {() => string[]} participants the remote participants now
+ * @property {(id: string, tracks: Tracks) => Promise<boolean>} ready whether the
+ *   new topology delivers this participant's media
+ * @property {(id: string) => void} onSwapped a participant now shows the new topology
+ * @property {(timedOut: boolean) => void} onDone every participant shows it
+ */
+
+export class Handover {
+  /**
+   * @param {(id: string, tracks: Tracks) => void} show puts tracks on a tile
+   */
+  constructor(show) {
+    this.show = show;
+    /** @type {Record<Topology, Map<string, Tracks>>} */
+    this.tracks = { mesh: new Map(), sfu: new Map() };
+    /** Participants shown from a topology other than the primary one. */
+    /** @type {Map<string, Topology>} */
+    this.active = new Map();
+    /** Where participants are shown by default, new ones included. */
+    /** @type {Topology} */
+    this.primary = 'mesh';
+    this.runId = 0;
+    this.runTimer = 0;
+    /** @type {SwitchParams|null} */
+    this.running = null;
+  }
+
+  /**
+   * @param {string} id
+   * @returns {Topology}
+   */
+  activeOf(id) {
+    return this.active.get(id) || this.primary;
+  }
+
+  /**
+   * A topology reports a participant's tracks.
+   * @param {Topology} topology
+   * @param {string} id
+   * @param {Tracks} tracks
+   */
+  set(topology, id, tracks) {
+    this.tracks[topology].set(id, tracks);
+    if (this.activeOf(id) === topology) this.show(id, tracks);
+  }
+
+  /**
+   * @param {Topology} topology
+   * @param {string} id
+   * @returns {Tracks}
+   */
+  get(topology, id) {
+    return this.tracks[topology].get(id) || NONE;
+  }
+
+  /**
+   * Shows a participant's active tracks again (its media state changed).
+   * @param {string} id
+   */
+  refresh(id) {
+    this.show(id, this.get(this.activeOf(id), id));
+  }
+
+  /** @param {string} id */
+  forget(id) {
+    this.tracks.mesh.delete(id);
+    this.tracks.sfu.delete(id);
+    this.active.delete(id);
+  }
+
+  /**
+   * A topology is gone: nobody can be shown from it any more.
+   * @param {Topology} topology
+   */
+  drop(topology) {
+    this.tracks[topology].clear();
+  }
+
+  /**
+   * Shows a participant from a topology.
+   * @param {string} id
+   * @param {Topology} topology
+   */
+  swap(id, topology) {
+    if (topology === this.primary) this.active.delete(id);
+    else this.active.set(id, topology);
+    this.show(id, this.get(topology, id));
+  }
+
+  /**
+   * Sets the default topology without a switch (the first welcome).
+   * @param {Topology} topology
+   */
+  reset(topology) {
+    this.cancel();
+    this.primary = topology;
+    this.active.clear();
+    this.tracks.mesh.clear();
+    this.tracks.sfu.clear();
+  }
+
+  /**
+   * Starts switching every remote participant to params.to. Participants
+   * who join meanwhile are shown from the new topology at once. A running
+   * switch is cancelled first (its participants stay where they are).
+   * @param {SwitchParams} params
+   * @param {string[]} current the remote participants now
+   */
+  begin(params, current) {
+    this.cancel();
+    const from = this.primary;
+    if (from !== params.to) {
+      for (const id of current) if (!this.active.has(id)) this.active.set(id, from);
+      this.primary = params.to;
+      for (const [id, t] of this.active) if (t === params.to) this.active.delete(id);
+    }
+    this.running = params;
+    const run = ++this.runId;
+    const deadline = performance.now() + params.timeoutMs;
+    const tick = async () => {
+      if (run !== this.runId) return;
+      const timedOut = performance.now() >= deadline;
+      const waiting = params.participants().filter((id) => this.activeOf(id) !== params.to);
+      await Promise.all(
+        waiting.map(async (id) => {
+          const ok = timedOut || (await params.ready(id, this.get(params.to, id)).catch(() => false));
+          if (!ok || run !== this.runId || this.activeOf(id) === params.to) return;
+          this.swap(id, params.to);
+          params.onSwapped(id);
+        }),
+      );
+      if (run !== this.runId) return;
+      // Whoever left while we waited needs nothing more.
+      const stay = new Set(params.participants());
+      for (const id of [...this.active.keys()]) if (!stay.has(id)) this.active.delete(id);
+      if (this.active.size === 0) {
+        this.running = null;
+        this.runId++;
+        params.onDone(timedOut);
+        return;
+      }
+      this.runTimer = window.setTimeout(tick, POLL_MS);
+    };
+    tick();
+  }
+
+  /** Whether a switch is under way. */
+  get switching() {
+    return this.running !== null;
+  }
+
+  /** Stops a running switch where it is. */
+  cancel() {
+    this.runId++;
+    clearTimeout(this.runTimer);
+    this.running = null;
+  }
+}
