@@ -86,6 +86,15 @@ func (r *liveRoom) connectSFULocked(p *participant) {
 	if err == nil {
 		p.sfuPeer, err = room.Join(p.id, p.Send)
 	}
+	if err == nil {
+		// What p paused before it had SFU connections stays paused when
+		// it publishes there.
+		for source, state := range p.media {
+			if state == signal.TrackPaused {
+				p.sfuPeer.SetPaused(source, true)
+			}
+		}
+	}
 	if err != nil && r.policy.onSFUError != nil {
 		r.policy.onSFUError(p, err)
 	}
@@ -112,16 +121,19 @@ func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
 	return p.sfuPeer
 }
 
-// closeSFU handles a client's sfu-close: honoured only in mesh mode, where
-// the client has its mesh media and no longer needs the SFU.
-func (r *liveRoom) closeSFU(p *participant) bool {
+// closeSFU handles a client's sfu-close: the client has closed its SFU
+// connections, so the server's side of them is dead whatever the mode. In
+// mesh mode that is the end of it. If the room went back to the SFU while
+// the message was on its way, the client has already seen the newer mode
+// (its messages arrive in order) and needs a fresh peer: a spectator sends
+// no offer that would create one, so the server makes it now and offers.
+func (r *liveRoom) closeSFU(p *participant) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.mode != signal.ModeMesh {
-		return false
-	}
 	r.disconnectSFULocked(p)
-	return true
+	if r.mode == signal.ModeSFU && r.indexLocked(p.id) >= 0 {
+		r.connectSFULocked(p)
+	}
 }
 
 func (r *liveRoom) stopTimers() {

@@ -38,15 +38,28 @@ func newSFUClient(t *testing.T, u *user, roomID string) *sfuClient {
 	c := u.dial(roomID, url.Values{})
 	sc := &sfuClient{t: t, c: c, api: loopbackAPI(), tracks: map[string]string{}, received: map[string]int{}}
 	sc.modes = append(sc.modes, signal.Mode{Mode: c.wel.Mode, Epoch: c.wel.Epoch})
-	var err error
-	sc.sub, err = sc.api.NewPeerConnection(webrtc.Configuration{})
+	sc.sub = sc.newSubscriber()
+	t.Cleanup(func() {
+		_ = sc.subscriber().Close()
+		if sc.pub != nil {
+			_ = sc.pub.Close()
+		}
+	})
+	go sc.pump()
+	return sc
+}
+
+// newSubscriber makes the PeerConnection that answers the server's
+// subscribe offers and counts the packets of each track it receives.
+func (sc *sfuClient) newSubscriber() *webrtc.PeerConnection {
+	sub, err := sc.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		t.Fatal(err)
+		sc.t.Fatal(err)
 	}
-	sc.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCSubscribe, cand) })
-	sc.sub.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCSubscribe, cand) })
+	sub.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		var key string
-		for _, tr := range sc.sub.GetTransceivers() {
+		for _, tr := range sub.GetTransceivers() {
 			if tr.Receiver() == recv {
 				sc.mu.Lock()
 				key = sc.tracks[tr.Mid()]
@@ -62,14 +75,27 @@ func newSFUClient(t *testing.T, u *user, roomID string) *sfuClient {
 			sc.mu.Unlock()
 		}
 	})
-	t.Cleanup(func() {
-		_ = sc.sub.Close()
-		if sc.pub != nil {
-			_ = sc.pub.Close()
-		}
-	})
-	go sc.pump()
-	return sc
+	return sub
+}
+
+func (sc *sfuClient) subscriber() *webrtc.PeerConnection {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.sub
+}
+
+// replaceSubscriber does what a page does when it closes its SFU
+// connections and later opens new ones: the old subscribe connection is
+// gone, and a new one waits for the server's next offer.
+func (sc *sfuClient) replaceSubscriber() {
+	old := sc.subscriber()
+	_ = old.Close()
+	sub := sc.newSubscriber()
+	sc.mu.Lock()
+	sc.sub = sub
+	sc.tracks = map[string]string{}
+	sc.received = map[string]int{}
+	sc.mu.Unlock()
 }
 
 func (sc *sfuClient) write(v any) {
@@ -119,7 +145,7 @@ func (sc *sfuClient) pump() {
 }
 
 func (sc *sfuClient) onSFU(m signal.SFU) {
-	pc := sc.sub
+	pc := sc.subscriber()
 	if m.PC == signal.PCPublish {
 		pc = sc.pub
 	}
@@ -273,5 +299,41 @@ func TestSFUMessagesInMeshRoomAreRefused(t *testing.T) {
 	c.readInto(signal.TypeError, &e)
 	if e.Code != CodeNotSFU {
 		t.Fatalf("error = %+v", e)
+	}
+}
+
+// TestSFUCloseCrossingASwitchGetsAFreshPeer covers a page that closed its
+// SFU connections for a mesh period which ended before its sfu-close
+// reached the server: the server's side of those connections is dead, so
+// it must replace them, not keep them and refuse.
+func TestSFUCloseCrossingASwitchGetsAFreshPeer(t *testing.T) {
+	a := newTestAppWith(t, Config{MeshMax: 1})
+	owner := a.newUser()
+	room := owner.createRoom("crossing")
+	alice := newSFUClient(t, owner, room.ID)
+	bob := newSFUClient(t, a.newUser(), room.ID)
+	waitFor(t, func() bool { return alice.lastMode().Mode == signal.ModeSFU })
+	track := alice.publishAudio()
+	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	sendUntil := func(what string) {
+		deadline := time.Now().Add(15 * time.Second)
+		for bob.count(key) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no SFU media reached bob; errors %v", what, bob.errors)
+			}
+			sendAudio(track, 10)
+		}
+	}
+	sendUntil("before the sfu-close")
+
+	bob.replaceSubscriber()
+	bob.write(signal.SFUClose{Type: signal.TypeSFUClose})
+	sendUntil("after the sfu-close")
+	bob.mu.Lock()
+	defer bob.mu.Unlock()
+	for _, e := range bob.errors {
+		if e.Ref == signal.TypeSFUClose {
+			t.Fatalf("sfu-close was refused: %+v", e)
+		}
 	}
 }

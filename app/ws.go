@@ -251,9 +251,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 	case *signal.SFU:
 		s.handleSFU(p, room, m)
 	case *signal.SFUClose:
-		if !room.closeSFU(p) {
-			sendError(p, CodeBadRequest, "The room uses the SFU now; its connections stay open.", signal.TypeSFUClose)
-		}
+		room.closeSFU(p)
 	case *signal.Leave:
 		p.left.Store(true)
 		p.close(closeLeft, "left")

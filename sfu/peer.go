@@ -28,6 +28,9 @@ type Peer struct {
 	pubMu   sync.Mutex
 	sources map[string]string // publish mid → source, from the client
 	ups     map[string]*upTrack
+	// paused remembers the publisher's word per source, which can come
+	// before the track does (a camera paused while the room was mesh).
+	paused map[string]bool
 	// early holds publish candidates that overtook their offer.
 	early []*signal.Candidate
 
@@ -64,6 +67,7 @@ func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
 		log:     r.sfu.log.With("peer", id, "room", r.id),
 		sources: map[string]string{},
 		ups:     map[string]*upTrack{},
+		paused:  map[string]bool{},
 		downs:   map[*upTrack]*downTrack{},
 	}
 	sub, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{})
@@ -228,6 +232,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		p.room.removeTrack(old)
 	}
 	p.ups[source] = up
+	up.paused.Store(p.paused[source])
 	p.pubMu.Unlock()
 	if !p.room.addTrack(up) {
 		return
@@ -280,6 +285,11 @@ func drainRTCP(receiver *webrtc.RTPReceiver) {
 func (p *Peer) SetPaused(source string, paused bool) {
 	p.pubMu.Lock()
 	up := p.ups[source]
+	if paused {
+		p.paused[source] = true
+	} else {
+		delete(p.paused, source)
+	}
 	p.pubMu.Unlock()
 	if up == nil {
 		return
@@ -295,6 +305,7 @@ func (p *Peer) Unpublish(source string) {
 	p.pubMu.Lock()
 	up := p.ups[source]
 	delete(p.ups, source)
+	delete(p.paused, source)
 	p.pubMu.Unlock()
 	if up != nil {
 		p.room.removeTrack(up)

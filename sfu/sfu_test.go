@@ -179,3 +179,31 @@ func TestLateJoinerGetsExistingTracks(t *testing.T) {
 	late.peer.Close()
 	waitUntil(t, 5*time.Second, "the room to drop the leaver", func() bool { return room.Stats().Peers == 1 })
 }
+
+// TestPausedBeforePublishStaysPaused covers a camera paused while the room
+// was mesh: the publisher's word arrives before its track reaches the SFU,
+// and the track must start paused, then resume on the next word.
+func TestPausedBeforePublishStaysPaused(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("r5")
+	pub := joinClient(t, room, "alice", false)
+	sub := joinClient(t, room, "bob", false)
+	pub.peer.SetPaused("camera", true)
+	cam := newSender(t, true, "cam")
+	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": cam.track})
+	var up *upTrack
+	waitUntil(t, 10*time.Second, "the camera to reach the SFU", func() bool {
+		_ = cam.send(1 << 31)
+		room.mu.Lock()
+		defer room.mu.Unlock()
+		if len(room.tracks) == 1 {
+			up = room.tracks[0]
+		}
+		return up != nil
+	})
+	if !up.paused.Load() {
+		t.Fatal("a camera paused before it was published forwards")
+	}
+	pub.peer.SetPaused("camera", false)
+	warmUp(t, cam, "alice|camera", sub)
+}
