@@ -121,15 +121,18 @@ func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
 	return p.sfuPeer
 }
 
-// closeSFU handles a client's sfu-close: the client has closed its SFU
-// connections, so the server's side of them is dead whatever the mode. In
-// mesh mode that is the end of it. If the room went back to the SFU while
-// the message was on its way, the client has already seen the newer mode
-// (its messages arrive in order) and needs a fresh peer: a spectator sends
-// no offer that would create one, so the server makes it now and offers.
-func (r *liveRoom) closeSFU(p *participant) {
+// closeSFU handles a client's sfu-close, sent in mesh mode once the client
+// has closed its SFU connections, so the server's side of them is dead. A
+// close from an older epoch crossed a switch back to the SFU, which gave
+// the client fresh connections: those stay. A close without an epoch (an
+// older client) in SFU mode gets a fresh peer, since the client's side is
+// gone either way.
+func (r *liveRoom) closeSFU(p *participant, epoch uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if epoch != 0 && epoch != r.epoch {
+		return
+	}
 	r.disconnectSFULocked(p)
 	if r.mode == signal.ModeSFU && r.indexLocked(p.id) >= 0 {
 		r.connectSFULocked(p)

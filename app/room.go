@@ -58,6 +58,12 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 	// welcome; the others from a mode message just before it joins.
 	if r.mode == signal.ModeMesh && len(r.participants) > r.policy.meshMax {
 		r.switchToSFULocked(p)
+		// SFU connections left over from the last SFU period may be
+		// closed on the client's side already (its sfu-close can be on
+		// the way); the switch starts everyone afresh.
+		for _, q := range r.participants {
+			r.disconnectSFULocked(q)
+		}
 	}
 	p.Send(welcome(others, r.mode, r.epoch))
 	r.broadcastLocked(encode(signal.ParticipantJoined{Type: signal.TypeParticipantJoined, Participant: p.view()}), p)

@@ -251,7 +251,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 	case *signal.SFU:
 		s.handleSFU(p, room, m)
 	case *signal.SFUClose:
-		room.closeSFU(p)
+		room.closeSFU(p, m.Epoch)
 	case *signal.Leave:
 		p.left.Store(true)
 		p.close(closeLeft, "left")

@@ -36,9 +36,12 @@ type SFU struct {
 	Epoch  uint64            `json:"epoch,omitempty"`
 }
 
-// SFUClose asks the server to drop the sender's SFU connections.
+// SFUClose asks the server to drop the sender's SFU connections. Epoch is
+// the mesh epoch in which the client closed them: a close that crossed a
+// newer switch to the SFU is stale, since that switch replaced them.
 type SFUClose struct {
-	Type string `json:"type"`
+	Type  string `json:"type"`
+	Epoch uint64 `json:"epoch,omitempty"`
 }
 
 // Mode announces the room's media topology. Epoch increases with every

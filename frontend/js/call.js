@@ -337,6 +337,9 @@ export class Call {
     /** @type {Topology} */
     const to = mode === Mode.SFU ? 'sfu' : 'mesh';
     if (to === 'sfu') {
+      // The server gives everyone fresh SFU connections on every switch to
+      // the SFU, so whatever is left of the last SFU period goes first.
+      this.dropSFU();
       this.startSFU();
     } else {
       // Everyone builds the mesh again at once, so nobody is a newcomer:
@@ -487,7 +490,22 @@ export class Call {
     this.sfu = null;
     this.handover.drop('sfu');
     this.oldClosedAt = performance.now();
-    this.send({ type: MessageType.SFU_CLOSE });
+    this.send({ type: MessageType.SFU_CLOSE, epoch: this.epoch });
+  }
+
+  /**
+   * Closes SFU connections left from an earlier SFU period without telling
+   * the server, which has replaced them already. Anyone still shown from
+   * them moves back to the mesh first.
+   */
+  dropSFU() {
+    if (!this.sfu) return;
+    for (const id of this.others.keys()) {
+      if (this.handover.activeOf(id) === 'sfu') this.handover.swap(id, 'mesh');
+    }
+    this.sfu.close();
+    this.sfu = null;
+    this.handover.drop('sfu');
   }
 
   /**

@@ -268,6 +268,7 @@ export const ErrorCode = Object.freeze({
 /**
  * @typedef {Object} SFUClose
  * @property {'sfu-close'} type
+ * @property {number} [epoch] the mesh epoch in which I closed them
  */
 
 /**
