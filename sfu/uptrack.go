@@ -88,16 +88,22 @@ func (u *upTrack) read() {
 			p.release()
 			continue
 		}
-		downs := *u.downs.Load()
-		// One reference per subscriber plus ours, dropped below, so the
-		// packet cannot return to the pool while we are still handing it out.
-		p.refs.Store(int32(len(downs)) + 1)
-		for _, d := range downs {
-			d.enqueue(p)
-		}
-		u.forwarded.Add(1)
-		p.release()
+		u.forward(p)
 	}
+}
+
+// forward hands a parsed packet to every subscriber and drops the
+// reader's reference.
+func (u *upTrack) forward(p *packet) {
+	downs := *u.downs.Load()
+	// One reference per subscriber plus ours, dropped below, so the
+	// packet cannot return to the pool while we are still handing it out.
+	p.refs.Store(int32(len(downs)) + 1)
+	for _, d := range downs {
+		d.enqueue(p)
+	}
+	u.forwarded.Add(1)
+	p.release()
 }
 
 // requestKeyframe asks the publisher for a keyframe, at most once per

@@ -30,6 +30,7 @@ type config struct {
 	udpPort    int
 	publicIP   string
 	backDelay  time.Duration
+	pprof      string
 }
 
 // envName maps a flag name to its environment twin: mesh-max → MEET_MESH_MAX.
@@ -52,6 +53,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&cfg.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
 	fs.StringVar(&cfg.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
 	fs.DurationVar(&cfg.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
+	fs.StringVar(&cfg.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
 		fs.PrintDefaults()

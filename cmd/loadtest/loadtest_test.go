@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"meet/app"
+	"meet/store"
+)
+
+// startServer runs the app in-process on a fresh database, with rooms
+// that use the SFU from their second participant on.
+func startServer(t *testing.T) string {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := app.New(app.Config{
+		Store:   db,
+		Secret:  []byte("loadtest-secret-loadtest-secret-0123"),
+		MeshMax: 1,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		hs.CloseClientConnections()
+		hs.Close()
+		db.Close()
+	})
+	return hs.URL
+}
+
+// requiredKeys are the JSON names other checks read.
+var requiredKeys = []string{
+	"scenario", "viewers", "duration_s", "sent_packets", "received_packets", "loss_pct",
+	"latency_p50_ms", "latency_p99_ms", "join_p50_ms", "server_cpu_us_per_packet", "server_rss_mb",
+}
+
+// runTool runs the tool with -json against url and returns its last line,
+// decoded, and the whole output.
+func runTool(t *testing.T, url string, args ...string) (map[string]any, string) {
+	t.Helper()
+	args = append([]string{"-url", url, "-json", "-server-pid", strconv.Itoa(os.Getpid()), "-setup-timeout", "40s"}, args...)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("loadtest %v: %v\n%s", args, err, errOut.String())
+	}
+	t.Log(out.String())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var res map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		t.Fatalf("last line is not JSON: %q: %v", lines[len(lines)-1], err)
+	}
+	for _, k := range requiredKeys {
+		if _, ok := res[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, lines[len(lines)-1])
+		}
+	}
+	return res, out.String()
+}
+
+// checkNoLoss asserts that something was measured and all of it arrived.
+func checkNoLoss(t *testing.T, res map[string]any, out string) {
+	t.Helper()
+	expected, _ := res["expected_packets"].(float64)
+	received, _ := res["received_packets"].(float64)
+	if expected == 0 || received != expected || res["loss_pct"] != 0.0 {
+		t.Errorf("expected %v deliveries, received %v, loss %v %%\n%s", expected, received, res["loss_pct"], out)
+	}
+	if errs, ok := res["errors"]; ok {
+		t.Errorf("errors: %v\n%s", errs, out)
+	}
+	for _, k := range []string{"server_cpu_us_per_packet", "server_rss_mb"} {
+		if v, ok := res[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s = %v with -server-pid given", k, res[k])
+		}
+	}
+}
+
+func TestClassroomLosesNothingOnLoopback(t *testing.T) {
+	url := startServer(t)
+	res, out := runTool(t, url, "-scenario", "classroom", "-viewers", "5", "-duration", "2s", "-bitrate", "300000", "-baseline-receivers", "2")
+	checkNoLoss(t, res, out)
+	if res["scenario"] != "classroom" || res["viewers"] != 5.0 {
+		t.Errorf("scenario %v viewers %v", res["scenario"], res["viewers"])
+	}
+	if res["joins_measured"] != 5.0 {
+		t.Errorf("join to first frame measured for %v of 5 viewers\n%s", res["joins_measured"], out)
+	}
+	b, _ := res["baseline_sender"].(map[string]any)
+	if b == nil || b["packets"] == 0.0 {
+		t.Errorf("no baseline: %v\n%s", res["baseline_sender"], out)
+	}
+}
+
+func TestMeetingLosesNothingOnLoopback(t *testing.T) {
+	url := startServer(t)
+	res, out := runTool(t, url, "-scenario", "meeting", "-participants", "3", "-duration", "2s", "-bitrate", "300000", "-baseline-receivers", "0")
+	checkNoLoss(t, res, out)
+	// Three publishers, each received by the two others.
+	if res["publishers"] != 3.0 || res["expected_packets"].(float64) != 2*res["sent_packets"].(float64) {
+		t.Errorf("publishers %v, sent %v, expected %v", res["publishers"], res["sent_packets"], res["expected_packets"])
+	}
+}
+
+func TestChatLosesNothingOnLoopback(t *testing.T) {
+	url := startServer(t)
+	res, out := runTool(t, url, "-scenario", "chat", "-clients", "20", "-chat-rate", "20", "-duration", "2s")
+	checkNoLoss(t, res, out)
+	if res["expected_packets"].(float64) != 20*res["sent_packets"].(float64) {
+		t.Errorf("sent %v messages to 20 clients, expected %v deliveries", res["sent_packets"], res["expected_packets"])
+	}
+}
+
+func TestFlagsAreChecked(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scenario", "party"}, "-scenario"},
+		{[]string{"-viewers", "0"}, "-viewers"},
+		{[]string{"-scenario", "meeting", "-participants", "1"}, "-participants"},
+		{[]string{"-scenario", "chat", "-clients", "1"}, "-clients"},
+		{[]string{"-scenario", "chat", "-chat-rate", "0"}, "-chat-rate"},
+		{[]string{"-duration", "0s"}, "-duration"},
+		{[]string{"-server-pid", "-3"}, "-server-pid"},
+		{[]string{"-url", "ftp://x"}, "-url"},
+		{[]string{"extra"}, "unexpected"},
+	} {
+		err := run(context.Background(), tt.args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want mention of %s", tt.args, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,237 @@
+// Command loadtest drives a running meet server with Pion and WebSocket
+// clients that speak the app's real protocol, and measures what the
+// server does under that load: loss, latency, join time, and the server's
+// own CPU and memory (from /proc, with -server-pid).
+//
+// Scenarios:
+//
+//	classroom  one presenter publishes synthetic VP8-like video and
+//	           Opus-like audio; -viewers spectators receive it via the SFU
+//	meeting    -participants all publish and all receive each other
+//	chat       -clients send paced chat messages to one room
+//
+// Media rooms must reach the SFU: start the server with a -mesh-max below
+// the number of participants (the benchmarks use -mesh-max 1).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	url               string
+	scenario          string
+	viewers           int
+	participants      int
+	clients           int
+	duration          time.Duration
+	serverPID         int
+	json              bool
+	bitrate           int
+	chatRate          float64
+	joinConcurrency   int
+	baselineReceivers int
+	setupTimeout      time.Duration
+}
+
+func parseConfig(args []string, stderr io.Writer) (*config, error) {
+	cfg := &config{}
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the meet server")
+	fs.StringVar(&cfg.scenario, "scenario", "classroom", "classroom, meeting or chat")
+	fs.IntVar(&cfg.viewers, "viewers", 20, "classroom: receive-only viewers")
+	fs.IntVar(&cfg.participants, "participants", 4, "meeting: participants, each publishing and receiving")
+	fs.IntVar(&cfg.clients, "clients", 100, "chat: WebSocket clients in the room")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window, after every client is set up")
+	fs.IntVar(&cfg.serverPID, "server-pid", 0, "pid of the server process, to read its CPU time and RSS from /proc (0: not measured)")
+	fs.BoolVar(&cfg.json, "json", false, "end the output with one line of JSON")
+	fs.IntVar(&cfg.bitrate, "bitrate", 1_500_000, "video bits per second of each publisher")
+	fs.Float64Var(&cfg.chatRate, "chat-rate", 100, "chat: messages per second from the whole room, spread evenly over the clients")
+	fs.IntVar(&cfg.joinConcurrency, "join-concurrency", 8, "how many clients join at the same time")
+	fs.IntVar(&cfg.baselineReceivers, "baseline-receivers", 20, "receivers of the bare Pion sender baseline run after a media scenario (0: skip it)")
+	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch cfg.scenario {
+	case "classroom":
+		if cfg.viewers < 1 {
+			return nil, fmt.Errorf("-viewers must be at least 1, got %d", cfg.viewers)
+		}
+	case "meeting":
+		if cfg.participants < 2 {
+			return nil, fmt.Errorf("-participants must be at least 2, got %d", cfg.participants)
+		}
+	case "chat":
+		if cfg.clients < 2 {
+			return nil, fmt.Errorf("-clients must be at least 2, got %d", cfg.clients)
+		}
+		if cfg.chatRate <= 0 {
+			return nil, fmt.Errorf("-chat-rate must be positive, got %g", cfg.chatRate)
+		}
+	default:
+		return nil, fmt.Errorf("-scenario %q: want classroom, meeting or chat", cfg.scenario)
+	}
+	if cfg.duration <= 0 {
+		return nil, fmt.Errorf("-duration must be positive, got %s", cfg.duration)
+	}
+	if cfg.bitrate < 100_000 {
+		return nil, fmt.Errorf("-bitrate must be at least 100000, got %d", cfg.bitrate)
+	}
+	if cfg.joinConcurrency < 1 {
+		return nil, fmt.Errorf("-join-concurrency must be at least 1, got %d", cfg.joinConcurrency)
+	}
+	if cfg.baselineReceivers < 0 {
+		return nil, fmt.Errorf("-baseline-receivers must be 0 or more, got %d", cfg.baselineReceivers)
+	}
+	if cfg.serverPID < 0 {
+		return nil, fmt.Errorf("-server-pid must be a pid, got %d", cfg.serverPID)
+	}
+	if cfg.serverPID > 0 {
+		if _, err := readProc(cfg.serverPID); err != nil {
+			return nil, fmt.Errorf("-server-pid %d: %w", cfg.serverPID, err)
+		}
+	}
+	return cfg, nil
+}
+
+// result is one run's figures. The JSON names are read by other checks:
+// keep them stable. Server figures are null when no -server-pid was given.
+type result struct {
+	Scenario        string  `json:"scenario"`
+	Viewers         int     `json:"viewers"`    // receiving clients
+	Publishers      int     `json:"publishers"` // publishing clients (chat: senders)
+	DurationS       float64 `json:"duration_s"`
+	SentPackets     uint64  `json:"sent_packets"`     // by publishers in the window (chat: messages)
+	ExpectedPackets uint64  `json:"expected_packets"` // deliveries that should have arrived
+	ReceivedPackets uint64  `json:"received_packets"` // deliveries that did arrive
+	LossPct         float64 `json:"loss_pct"`
+	LatencyP50MS    float64 `json:"latency_p50_ms"`
+	LatencyP99MS    float64 `json:"latency_p99_ms"`
+	JoinP50MS       float64 `json:"join_p50_ms"`
+	JoinMaxMS       float64 `json:"join_max_ms"`
+	JoinsMeasured   int     `json:"joins_measured"`
+	DeliveriesPerS  float64 `json:"deliveries_per_s"`
+	// Refused chat messages (rate limit); not counted as loss.
+	Refused int `json:"refused,omitempty"`
+
+	ServerCPUUSPerPacket *float64 `json:"server_cpu_us_per_packet"`
+	ServerCPUCores       *float64 `json:"server_cpu_cores"`
+	ServerRSSMB          *float64 `json:"server_rss_mb"`
+	ServerRSSPerViewerMB *float64 `json:"server_rss_per_viewer_mb"`
+
+	Baseline *baselineResult `json:"baseline_sender,omitempty"`
+	// CPURatio is server_cpu_us_per_packet over the baseline's.
+	CPURatio *float64 `json:"cpu_ratio_vs_baseline,omitempty"`
+
+	LoadAverage string   `json:"loadavg"`
+	Errors      []string `json:"errors,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, stderr)
+	if err != nil {
+		return err
+	}
+	srv, err := newServer(cfg.url)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "loadtest: "+format+"\n", a...) }
+	var res *result
+	switch cfg.scenario {
+	case "chat":
+		res, err = runChat(ctx, cfg, srv, logf)
+	default:
+		res, err = runMedia(ctx, cfg, srv, logf)
+	}
+	if err != nil {
+		return err
+	}
+	res.LoadAverage = loadAverage()
+	printSummary(stdout, res)
+	if cfg.json {
+		data, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", data)
+	}
+	return nil
+}
+
+// serverWindow turns two samples of the server process into the result's
+// server figures; per is the number of deliveries the CPU is divided by,
+// and joined the clients the memory growth is divided by.
+func (r *result) serverWindow(before, start, end procSample, window time.Duration, per uint64, joined int) {
+	cores := (end.cpu - start.cpu).Seconds() / window.Seconds()
+	r.ServerCPUCores = &cores
+	rss := float64(end.rssKB) / 1024
+	r.ServerRSSMB = &rss
+	if joined > 0 {
+		perViewer := float64(end.rssKB-before.rssKB) / 1024 / float64(joined)
+		r.ServerRSSPerViewerMB = &perViewer
+	}
+	if per > 0 {
+		us := float64((end.cpu - start.cpu).Microseconds()) / float64(per)
+		r.ServerCPUUSPerPacket = &us
+	}
+}
+
+func printSummary(w io.Writer, r *result) {
+	f := func(p *float64, format string) string {
+		if p == nil {
+			return "not measured (no -server-pid)"
+		}
+		return fmt.Sprintf(format, *p)
+	}
+	unit := "packets"
+	if r.Scenario == "chat" {
+		unit = "messages"
+	}
+	fmt.Fprintf(w, "scenario %s: %d receivers, %d senders, %.1f s measured (load average %s)\n", r.Scenario, r.Viewers, r.Publishers, r.DurationS, r.LoadAverage)
+	fmt.Fprintf(w, "  sent %d %s; %d of %d deliveries arrived: loss %.3f %%; %.0f deliveries/s\n", r.SentPackets, unit, r.ReceivedPackets, r.ExpectedPackets, r.LossPct, r.DeliveriesPerS)
+	fmt.Fprintf(w, "  latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
+	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinMaxMS, r.JoinsMeasured)
+	if r.Refused > 0 {
+		fmt.Fprintf(w, "  %d messages refused by the server (rate limit): lower -chat-rate or add -clients\n", r.Refused)
+	}
+	fmt.Fprintf(w, "  server CPU: %s per delivery, %s cores\n", f(r.ServerCPUUSPerPacket, "%.2f µs"), f(r.ServerCPUCores, "%.2f"))
+	fmt.Fprintf(w, "  server RSS: %s, %s per receiver\n", f(r.ServerRSSMB, "%.1f MB"), f(r.ServerRSSPerViewerMB, "%.3f MB"))
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "  bare Pion sender baseline: %.2f µs per packet (%d receivers, %d packets)", b.USPerPacket, b.Receivers, b.Packets)
+		if r.CPURatio != nil {
+			fmt.Fprintf(w, "; server/baseline %.2f×", *r.CPURatio)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(w, "  errors: %s\n", strings.Join(r.Errors, "; "))
+	}
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
+)
+
+// newClientAPI is what every Pion client of the tool uses: VP8 and Opus,
+// NACKs and receiver reports as a browser sends them, GCM first, host
+// candidates (loopback included), no mDNS.
+func newClientAPI() (*webrtc.API, error) {
+	media := &webrtc.MediaEngine{}
+	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}},
+		PayloadType: 96,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	registry := &interceptor.Registry{}
+	if err := webrtc.ConfigureNack(media, registry); err != nil {
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
+		return nil, err
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(se)), nil
+}
+
+// rxStats is what all receivers of a run share.
+type rxStats struct {
+	measuring atomic.Bool
+	latency   histogram
+}
+
+// participant is one Pion client in a room: it always subscribes through
+// the SFU, and publishes synthetic camera and microphone when asked to.
+type participant struct {
+	srv  *server
+	api  *webrtc.API
+	rx   *rxStats
+	ss   *session
+	self signal.Participant
+
+	sub *webrtc.PeerConnection
+	pub *webrtc.PeerConnection
+
+	joinStart  time.Time
+	joinedSFU  bool         // the welcome already said sfu
+	firstFrame atomic.Int64 // unix nanoseconds of the first video packet
+
+	mu     sync.Mutex
+	tracks map[string]string  // subscribe mid → "participantId|source"
+	recv   map[string]*seqSet // "participantId|source" → stamps received
+	errs   []string
+	sfu    chan struct{} // closed once the room is in SFU mode
+	sfuOne sync.Once
+
+	video, audio *stream // when publishing
+}
+
+// joinParticipant joins roomID with a new identity and answers the SFU's
+// subscribe offers from then on.
+func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxStats, id identity, roomID string, spectator bool) (*participant, error) {
+	p := &participant{srv: srv, api: api, rx: rx, tracks: map[string]string{}, recv: map[string]*seqSet{}, sfu: make(chan struct{})}
+	var err error
+	if p.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+		return nil, err
+	}
+	p.sub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(signal.PCSubscribe, c) })
+	p.sub.OnTrack(p.onTrack)
+	p.joinStart = time.Now()
+	p.ss, err = srv.join(ctx, id, roomID, spectator, handlers{sfu: p.onSFU, mode: p.onMode, error: p.onError})
+	if err != nil {
+		_ = p.sub.Close()
+		return nil, err
+	}
+	p.self = p.ss.welcome.Self
+	if p.ss.welcome.Mode == signal.ModeSFU {
+		p.joinedSFU = true
+		p.sfuOne.Do(func() { close(p.sfu) })
+	}
+	return p, nil
+}
+
+func (p *participant) onMode(m signal.Mode) {
+	if m.Mode == signal.ModeSFU {
+		p.sfuOne.Do(func() { close(p.sfu) })
+	}
+}
+
+func (p *participant) onError(e signal.Error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.errs) < 5 {
+		p.errs = append(p.errs, fmt.Sprintf("%s (%s): %s", e.Code, e.Ref, e.Message))
+	}
+}
+
+func (p *participant) trickle(pc string, c *webrtc.ICECandidate) {
+	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	if c != nil {
+		init := c.ToJSON()
+		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+	}
+	_ = p.ss.send(msg)
+}
+
+// onSFU applies one negotiation message from the SFU.
+func (p *participant) onSFU(m signal.SFU) {
+	pc := p.sub
+	if m.PC == signal.PCPublish {
+		p.mu.Lock()
+		pc = p.pub
+		p.mu.Unlock()
+		if pc == nil {
+			p.onError(signal.Error{Code: "unexpected", Ref: "sfu", Message: "publish message before an offer"})
+			return
+		}
+	}
+	switch m.Kind {
+	case signal.KindOffer:
+		p.mu.Lock()
+		for mid, what := range m.Tracks {
+			p.tracks[mid] = what
+		}
+		p.mu.Unlock()
+		err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP})
+		var answer webrtc.SessionDescription
+		if err == nil {
+			answer, err = pc.CreateAnswer(nil)
+		}
+		if err == nil {
+			err = pc.SetLocalDescription(answer)
+		}
+		if err != nil {
+			p.onError(signal.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
+			return
+		}
+		_ = p.ss.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
+	case signal.KindAnswer:
+		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+			p.onError(signal.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
+		}
+	case signal.KindCandidate:
+		if m.Candidate != nil {
+			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+		}
+	}
+}
+
+// onTrack reads one subscribed track until it ends, recording each stamp,
+// and its latency while the run measures.
+func (p *participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	var key string
+	for _, tr := range p.sub.GetTransceivers() {
+		if tr.Receiver() == recv {
+			p.mu.Lock()
+			key = p.tracks[tr.Mid()]
+			p.mu.Unlock()
+		}
+	}
+	set := p.received(key)
+	video := track.Kind() == webrtc.RTPCodecTypeVideo
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := track.Read(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		seq, sent, ok := readStamp(rtpPayload(buf[:n]))
+		if !ok {
+			continue
+		}
+		set.add(seq)
+		if video {
+			p.firstFrame.CompareAndSwap(0, now.UnixNano())
+		}
+		if p.rx.measuring.Load() {
+			p.rx.latency.record(now.Sub(sent))
+		}
+	}
+}
+
+func (p *participant) received(key string) *seqSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.recv[key]
+	if s == nil {
+		s = &seqSet{}
+		p.recv[key] = s
+	}
+	return s
+}
+
+// has reports whether packets of stream key have arrived.
+func (p *participant) has(key string) bool {
+	return p.received(key).len() > 0
+}
+
+// joinTime is join to first video frame, or false if none came.
+func (p *participant) joinTime() (time.Duration, bool) {
+	at := p.firstFrame.Load()
+	if at == 0 {
+		return 0, false
+	}
+	return time.Unix(0, at).Sub(p.joinStart), true
+}
+
+// publish offers a camera and a microphone on the publish connection and
+// announces them. The streams are paced by the caller.
+func (p *participant) publish() error {
+	pub, err := p.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.pub = pub
+	p.mu.Unlock()
+	pub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(signal.PCPublish, c) })
+	streamID := "lt-" + p.self.ID
+	videoTrack, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", streamID)
+	if err != nil {
+		return err
+	}
+	audioTrack, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "microphone", streamID)
+	if err != nil {
+		return err
+	}
+	p.video = newStream(p.self.ID+"|"+signal.SourceCamera, true, videoTrack)
+	p.audio = newStream(p.self.ID+"|"+signal.SourceMicrophone, false, audioTrack)
+	videoSender, err := pub.AddTrack(videoTrack)
+	if err != nil {
+		return err
+	}
+	if _, err := pub.AddTrack(audioTrack); err != nil {
+		return err
+	}
+	go func() {
+		// The SFU asks for keyframes for its new subscribers: the next
+		// frame is one, as an encoder would do.
+		for {
+			pkts, _, err := videoSender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, pkt := range pkts {
+				switch pkt.(type) {
+				case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+					p.video.wantKey.Store(true)
+				}
+			}
+		}
+	}()
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	for _, tr := range pub.GetTransceivers() {
+		switch tr.Sender().Track() {
+		case videoTrack:
+			labels[tr.Mid()] = signal.SourceCamera
+		case audioTrack:
+			labels[tr.Mid()] = signal.SourceMicrophone
+		}
+	}
+	if err := p.ss.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
+		return err
+	}
+	for _, source := range []string{signal.SourceCamera, signal.SourceMicrophone} {
+		if err := p.ss.send(signal.Media{Type: signal.TypeMedia, Source: source, Action: signal.ActionPublished, StreamID: streamID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *participant) errors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.errs...)
+}
+
+func (p *participant) close() {
+	p.ss.close()
+	_ = p.sub.Close()
+	p.mu.Lock()
+	pub := p.pub
+	p.mu.Unlock()
+	if pub != nil {
+		_ = pub.Close()
+	}
+}

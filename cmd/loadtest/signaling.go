@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"meet/app/signal"
+)
+
+// server is the app under test, reached over its public API only.
+type server struct {
+	base *url.URL
+	http *http.Client
+}
+
+func newServer(raw string) (*server, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-url %q: want http://host:port or https://host:port", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	return &server{base: u, http: &http.Client{Timeout: 30 * time.Second}}, nil
+}
+
+// identity is what GET /api/me hands out: the server makes identities, the
+// tool only keeps their tokens.
+type identity struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+func (s *server) do(ctx context.Context, method, path, token string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.base.String()+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(data))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// newIdentity asks the server for a fresh anonymous identity.
+func (s *server) newIdentity(ctx context.Context) (identity, error) {
+	var id identity
+	err := s.do(ctx, http.MethodGet, "/api/me", "", nil, &id)
+	if err == nil && id.Token == "" {
+		err = fmt.Errorf("GET /api/me: no token in the answer")
+	}
+	return id, err
+}
+
+// createRoom creates a room owned by owner.
+func (s *server) createRoom(ctx context.Context, owner identity, name string) (signal.Room, error) {
+	var room signal.Room
+	err := s.do(ctx, http.MethodPost, "/api/rooms", owner.Token, map[string]string{"name": name}, &room)
+	return room, err
+}
+
+// handlers receive what a session's socket carries. Each is called from
+// the session's one reader goroutine, in arrival order; nil ones skip.
+type handlers struct {
+	sfu   func(signal.SFU)
+	mode  func(signal.Mode)
+	chat  func(m signal.ChatMessage, at time.Time)
+	error func(signal.Error)
+}
+
+// session is one participant's WebSocket, speaking the app's protocol.
+type session struct {
+	conn    *websocket.Conn
+	welcome signal.Welcome
+	wmu     sync.Mutex
+	done    chan struct{}
+}
+
+// join opens /ws for roomID with the identity's token and reads the
+// welcome; then h receives every further message until the socket closes.
+func (s *server) join(ctx context.Context, id identity, roomID string, spectator bool, h handlers) (*session, error) {
+	q := url.Values{"room": {roomID}, "token": {id.Token}}
+	if spectator {
+		q.Set("spectator", "1")
+	}
+	ws := *s.base
+	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[s.base.Scheme]
+	ws.Path += "/ws"
+	ws.RawQuery = q.Encode()
+	dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+	conn, _, err := dialer.DialContext(ctx, ws.String(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("join room %s: %w", roomID, err)
+	}
+	ss := &session{conn: conn, done: make(chan struct{})}
+	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("join room %s: waiting for welcome: %w", roomID, err)
+		}
+		var env signal.Envelope
+		_ = json.Unmarshal(data, &env)
+		if env.Type == signal.TypeError {
+			var e signal.Error
+			_ = json.Unmarshal(data, &e)
+			conn.Close()
+			return nil, fmt.Errorf("join room %s refused: %s: %s", roomID, e.Code, e.Message)
+		}
+		if env.Type == signal.TypeWelcome {
+			if err := json.Unmarshal(data, &ss.welcome); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("join room %s: bad welcome: %w", roomID, err)
+			}
+			break
+		}
+	}
+	_ = conn.SetReadDeadline(time.Time{})
+	go ss.pump(h)
+	return ss, nil
+}
+
+func (ss *session) pump(h handlers) {
+	defer close(ss.done)
+	for {
+		_, data, err := ss.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		at := time.Now()
+		var env signal.Envelope
+		if json.Unmarshal(data, &env) != nil {
+			continue
+		}
+		switch env.Type {
+		case signal.TypeSFU:
+			var m signal.SFU
+			if h.sfu != nil && json.Unmarshal(data, &m) == nil {
+				h.sfu(m)
+			}
+		case signal.TypeMode:
+			var m signal.Mode
+			if h.mode != nil && json.Unmarshal(data, &m) == nil {
+				h.mode(m)
+			}
+		case signal.TypeChatMessage:
+			var m signal.ChatMessage
+			if h.chat != nil && json.Unmarshal(data, &m) == nil {
+				h.chat(m, at)
+			}
+		case signal.TypeError:
+			var m signal.Error
+			if h.error != nil && json.Unmarshal(data, &m) == nil {
+				h.error(m)
+			}
+		}
+	}
+}
+
+// send writes one message; the socket takes one writer at a time.
+func (ss *session) send(v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ss.wmu.Lock()
+	defer ss.wmu.Unlock()
+	_ = ss.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return ss.conn.WriteMessage(websocket.TextMessage, data)
+}
+
+// close says goodbye and waits briefly for the server to close the socket.
+func (ss *session) close() {
+	_ = ss.send(signal.Leave{Type: signal.TypeLeave})
+	select {
+	case <-ss.done:
+	case <-time.After(2 * time.Second):
+	}
+	ss.conn.Close()
+}
