@@ -25,6 +25,9 @@ const (
 	CodeRestarting   = "server_restarting"
 	CodeRateLimited  = "rate_limited"
 	CodeNotSFU       = "not_sfu"
+	CodeRoomFull     = "room_full"
+	CodeServerFull   = "server_full"
+	CodeBadOrigin    = "bad_origin"
 )
 
 // Error is an error a client can act on: a code, a readable message and the

@@ -13,6 +13,8 @@ type hub struct {
 	mu      sync.Mutex
 	rooms   map[string]*liveRoom
 	newRoom func(id string) *liveRoom
+	// maxRooms caps the live rooms (-max-rooms); 0 is no cap.
+	maxRooms int
 }
 
 func newHub(newRoom func(id string) *liveRoom) *hub {
@@ -21,22 +23,34 @@ func newHub(newRoom func(id string) *liveRoom) *hub {
 
 // enter returns the live room for id, creating it if needed, and runs join
 // on it while the hub still guarantees that the room is registered. It is
-// the only path that puts a participant in a room.
-func (h *hub) enter(id string, join func(*liveRoom) bool) (*liveRoom, bool) {
+// the only path that puts a participant in a room, so joins are serialized
+// and join may check the room's head count. A room that would exceed
+// maxRooms is not created: errServerFull.
+func (h *hub) enter(id string, join func(*liveRoom) error) (*liveRoom, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	room, ok := h.rooms[id]
 	if !ok {
+		if h.maxRooms > 0 && len(h.rooms) >= h.maxRooms {
+			return nil, errServerFull
+		}
 		room = h.newRoom(id)
 		h.rooms[id] = room
 	}
-	if !join(room) {
+	if err := join(room); err != nil {
 		if !ok {
 			delete(h.rooms, id)
 		}
-		return nil, false
+		return nil, err
 	}
-	return room, true
+	return room, nil
+}
+
+// full reports whether no more live rooms can start.
+func (h *hub) full() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.maxRooms > 0 && len(h.rooms) >= h.maxRooms
 }
 
 // exit removes p from its room and forgets the room once it is empty.

@@ -127,6 +127,10 @@ func (s *Server) listRooms(c *gin.Context) {
 }
 
 func (s *Server) createRoom(c *gin.Context) {
+	if err := s.allowRoomCreation(c); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	var req nameRequest
 	if err := decodeBody(c, &req); err != nil {
 		s.abortWithError(c, err)

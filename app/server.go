@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,21 @@ type Config struct {
 	UDPPort int
 	// PublicIP is announced in the SFU's ICE candidates (NAT 1:1).
 	PublicIP string
+
+	// Abuse limits (limits.go). For each, 0 takes the default and a
+	// negative value turns the limit off.
+	MaxParticipants int // per room; default 100
+	MaxRooms        int // live rooms (with participants) at once; default 1000
+	RoomsPerMinute  int // rooms one client address may create; default 20
+	JoinsPerMinute  int // WebSocket joins from one client address; default 120
+	// AllowedOrigins are pages of other origins that may open the
+	// WebSocket ("https://host[:port]", or "*" for any). Same-origin
+	// pages always may.
+	AllowedOrigins []string
+	// TrustedProxies are the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For names the client. None by default: the client is
+	// the connection's peer, so nobody can pick their own address.
+	TrustedProxies []string
 }
 
 // Server is the running application.
@@ -52,6 +68,12 @@ type Server struct {
 	chat       *chatLink
 	ws         *melody.Melody
 	router     *gin.Engine
+
+	maxParticipants int
+	createLimit     *ipLimiter // nil: no limit
+	joinLimit       *ipLimiter
+	origins         originPolicy
+	trustedProxies  []string
 }
 
 // maxBodyBytes bounds every request body the API reads.
@@ -80,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SFUGrace <= 0 {
 		cfg.SFUGrace = 30 * time.Second
 	}
+	origins, err := newOriginPolicy(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	if err := checkTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	media, err := sfu.New(sfu.Config{UDPPort: cfg.UDPPort, PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu")})
 	if err != nil {
 		return nil, err
@@ -91,6 +120,12 @@ func New(cfg Config) (*Server, error) {
 		meshMax:    cfg.MeshMax,
 		iceServers: cfg.ICEServers,
 		sfu:        media,
+
+		maxParticipants: limitOrDefault(cfg.MaxParticipants, DefaultMaxParticipants),
+		createLimit:     newIPLimiter(limitOrDefault(cfg.RoomsPerMinute, DefaultRoomsPerMinute), nil),
+		joinLimit:       newIPLimiter(limitOrDefault(cfg.JoinsPerMinute, DefaultJoinsPerMinute), nil),
+		origins:         origins,
+		trustedProxies:  cfg.TrustedProxies,
 	}
 	if s.chat, err = newChatLink(cfg.Store, cfg.Logger); err != nil {
 		_ = media.Close()
@@ -107,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		},
 	}
 	s.hub = newHub(func(id string) *liveRoom { return newLiveRoom(id, policy) })
+	s.hub.maxRooms = limitOrDefault(cfg.MaxRooms, DefaultMaxRooms)
 	// Nobody is connected to a process that has just started: close what a
 	// crash or kill left open.
 	if err := s.store.CloseOpenAttendance(); err != nil {
@@ -155,6 +191,8 @@ func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Checked in New: the list is valid.
+	_ = r.SetTrustedProxies(s.trustedProxies)
 	r.Use(s.recoverer, securityHeaders)
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -199,16 +237,5 @@ func (s *Server) recoverer(c *gin.Context) {
 
 func limitBody(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
-	c.Next()
-}
-
-// securityHeaders forbids inline script, framing and MIME sniffing.
-func securityHeaders(c *gin.Context) {
-	h := c.Writer.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
-		"img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
 	c.Next()
 }

@@ -18,7 +18,8 @@ const participantKey = "p"
 // SDP, a session buffer we account for ourselves, and the handlers.
 func (s *Server) newMelody() *melody.Melody {
 	m := melody.New()
-	m.Config.MaxMessageSize = signal.MaxFrameBytes
+	m.Config.MaxMessageSize = socketReadLimit
+	m.Upgrader.CheckOrigin = s.origins.allows
 	m.Config.MessageBufferSize = sessionBuffer
 	m.HandleConnect(s.onConnect)
 	m.HandleDisconnect(s.onDisconnect)
@@ -51,6 +52,13 @@ func (s *Server) serveWS(c *gin.Context) {
 		"room":      q.Get("room"),
 		"name":      q.Get("name"),
 		"spectator": q.Get("spectator") == "1" || q.Get("spectator") == "true",
+		"ip":        c.ClientIP(),
+	}
+	// Before the upgrade, unlike the room checks: a socket from a foreign
+	// page is never opened, and only its page could have read a reason.
+	if !s.origins.allows(c.Request) {
+		s.abortWithError(c, errBadOrigin)
+		return
 	}
 	if err := s.ws.HandleRequestWithKeys(c.Writer, c.Request, keys); err != nil {
 		s.log.Debug("websocket upgrade failed", "err", err)
@@ -67,6 +75,11 @@ func (s *Server) refuse(ss *melody.Session, err *Error, code int) {
 func (s *Server) onConnect(ss *melody.Session) {
 	identity := ss.Keys["identity"].(Identity)
 	roomID, _ := ss.Keys["room"].(string)
+	ip, _ := ss.Keys["ip"].(string)
+	if err := s.allowJoin(ip); err != nil {
+		s.refuse(ss, err, closeRateLimited)
+		return
+	}
 
 	room, err := s.store.Room(roomID)
 	switch {
@@ -108,6 +121,13 @@ func (s *Server) onConnect(ss *melody.Session) {
 	p.role = s.roleOf(room, p)
 	ss.Set(participantKey, p)
 
+	// The exact check is in hub.enter; this one keeps a join that cannot
+	// fit from marking the room live.
+	if err := s.joinWouldNotFit(room.ID); err != nil {
+		ss.Set(participantKey, nil)
+		s.refuse(ss, err, closeCodeFor(err))
+		return
+	}
 	if err := s.store.MarkLive(room.ID); err != nil {
 		s.log.Error("mark room live", "room", room.ID, "err", err)
 	}
@@ -122,9 +142,11 @@ func (s *Server) onConnect(ss *melody.Session) {
 			Mode: mode, Epoch: epoch, ICEServers: s.iceServers,
 		})
 	}
-	if _, ok := s.hub.enter(room.ID, func(r *liveRoom) bool { return r.join(p, welcome) }); !ok {
+	if _, err := s.hub.enter(room.ID, s.admit(p, welcome)); err != nil {
 		ss.Set(participantKey, nil)
-		s.refuse(ss, errRoomEnded, closeRoomEnded)
+		var refusal *Error
+		errors.As(err, &refusal)
+		s.refuse(ss, refusal, closeCodeFor(refusal))
 		return
 	}
 	// After the welcome, so the client knows its own id before any chat.

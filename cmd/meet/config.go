@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"meet/app"
 	"meet/app/signal"
 )
 
@@ -31,6 +32,14 @@ type config struct {
 	publicIP   string
 	backDelay  time.Duration
 	pprof      string
+
+	// Abuse limits; 0 turns a limit off.
+	maxParticipants int
+	maxRooms        int
+	roomsPerMinute  int
+	joinsPerMinute  int
+	allowedOrigins  string
+	trustedProxies  string
 }
 
 // envName maps a flag name to its environment twin: mesh-max → MEET_MESH_MAX.
@@ -53,6 +62,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&cfg.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
 	fs.StringVar(&cfg.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
 	fs.DurationVar(&cfg.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
+	fs.IntVar(&cfg.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
+	fs.IntVar(&cfg.maxRooms, "max-rooms", app.DefaultMaxRooms, "most rooms in use (with participants) at once; 0 = no limit")
+	fs.IntVar(&cfg.roomsPerMinute, "rooms-per-minute", app.DefaultRoomsPerMinute, "rooms one client address may create per minute; 0 = no limit")
+	fs.IntVar(&cfg.joinsPerMinute, "joins-per-minute", app.DefaultJoinsPerMinute, "WebSocket joins one client address may open per minute; 0 = no limit")
+	fs.StringVar(&cfg.allowedOrigins, "allowed-origins", "", `other origins whose pages may open the WebSocket, comma-separated ("https://host[:port]"), or "*"; same-origin pages always may`)
+	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
 	fs.StringVar(&cfg.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
@@ -86,6 +101,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if cfg.publicIP != "" && net.ParseIP(cfg.publicIP) == nil {
 		return nil, fmt.Errorf("-public-ip %q is not an IP address", cfg.publicIP)
 	}
+	for name, v := range map[string]int{
+		"max-participants": cfg.maxParticipants, "max-rooms": cfg.maxRooms,
+		"rooms-per-minute": cfg.roomsPerMinute, "joins-per-minute": cfg.joinsPerMinute,
+	} {
+		if v < 0 {
+			return nil, fmt.Errorf("-%s must be 0 (no limit) or more, got %d", name, v)
+		}
+	}
 	if cfg.backDelay <= 0 {
 		return nil, fmt.Errorf("-back-to-mesh-delay must be positive, got %s", cfg.backDelay)
 	}
@@ -96,6 +119,25 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// list splits a comma-separated flag value, dropping empty items.
+func list(raw string) []string {
+	var out []string
+	for _, item := range strings.Split(raw, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// noLimitIfZero maps a flag's "0 = no limit" to app.Config's negative.
+func noLimitIfZero(v int) int {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 func (c *config) level() (slog.Level, error) {

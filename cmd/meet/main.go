@@ -63,6 +63,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Logger:     logger,
 
 		BackToMeshDelay: cfg.backDelay,
+
+		MaxParticipants: noLimitIfZero(cfg.maxParticipants),
+		MaxRooms:        noLimitIfZero(cfg.maxRooms),
+		RoomsPerMinute:  noLimitIfZero(cfg.roomsPerMinute),
+		JoinsPerMinute:  noLimitIfZero(cfg.joinsPerMinute),
+		AllowedOrigins:  list(cfg.allowedOrigins),
+		TrustedProxies:  list(cfg.trustedProxies),
 		UDPPort:         cfg.udpPort,
 		PublicIP:        cfg.publicIP,
 	})
