@@ -23,6 +23,7 @@ type liveRoom struct {
 	ended        bool
 	backToMesh   *time.Timer // running while an SFU room is small enough for mesh
 	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
+	state        roomState   // owner, settings, stage and raised hands (stage.go)
 }
 
 func newLiveRoom(id string, policy modePolicy) *liveRoom {
@@ -49,6 +50,9 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 	if r.ended {
 		return false
 	}
+	// The live owner decides the role: the stored room read before the
+	// join may predate a hand-over.
+	p.role = r.roleLocked(p)
 	others := make([]signal.Participant, 0, len(r.participants))
 	for _, o := range r.participants {
 		others = append(others, o.view())
@@ -83,15 +87,26 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 func (r *liveRoom) leave(p *participant, reason string) (bool, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	present := r.leaveLocked(p, reason)
+	return present, len(r.participants)
+}
+
+// leaveLocked removes p, tells the others, and lowers p's hand. It reports
+// whether p was present.
+func (r *liveRoom) leaveLocked(p *participant, reason string) bool {
 	i := r.indexLocked(p.id)
 	if i < 0 {
-		return false, len(r.participants)
+		return false
 	}
+	handUp := r.dropHandLocked(p)
 	r.participants = append(r.participants[:i], r.participants[i+1:]...)
 	r.broadcastLocked(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
+	if handUp {
+		r.broadcastLocked(r.stageMessageLocked(), nil)
+	}
 	r.disconnectSFULocked(p)
 	r.reconsiderModeLocked()
-	return true, len(r.participants)
+	return true
 }
 
 func (r *liveRoom) indexLocked(id string) int {
@@ -115,11 +130,19 @@ func (r *liveRoom) broadcastLocked(msg []byte, except *participant) {
 }
 
 // updateMedia records a media change of p and announces it to the others.
-func (r *liveRoom) updateMedia(p *participant, m *signal.Media) {
+// It returns why the change was refused, or "": only those who may publish
+// (stage.go) may announce a track, while anyone may withdraw one.
+func (r *liveRoom) updateMedia(p *participant, m *signal.Media) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !p.applyMedia(m.Source, m.Action, m.StreamID) {
-		return
+	if r.indexLocked(p.id) < 0 {
+		return ""
+	}
+	if m.Action != signal.ActionUnpublished && !r.mayPublishLocked(p) {
+		return r.publishRefusalLocked()
+	}
+	if !p.applyMedia(m.Source, m.Action, m.StreamID) {
+		return ""
 	}
 	if peer := p.sfuPeer; peer != nil {
 		// Forwarding follows the publisher's own word: a paused camera
@@ -135,6 +158,7 @@ func (r *liveRoom) updateMedia(p *participant, m *signal.Media) {
 	}
 	out := signal.Media{Type: signal.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
 	r.broadcastLocked(encode(out), p)
+	return ""
 }
 
 // rename changes p's display name and announces it to everyone, p included,

@@ -46,23 +46,32 @@ func decodeBody(c *gin.Context, dst any) error {
 	}
 }
 
-// roomView joins a stored room with its live state.
+// roomView joins a stored room with its live state and its stage.
 func (s *Server) roomView(r *store.Room) signal.Room {
 	online, mode := s.hub.online(r.ID)
-	return roomViewWith(r, online, mode)
+	v := roomViewWith(r, online, mode)
+	members, err := s.store.StageMembers(r.ID)
+	if err != nil {
+		s.log.Error("load the stage", "room", r.ID, "err", err)
+	}
+	v.Stage = stageView(members)
+	return v
 }
 
 // roomViewWith builds the public view from live state the caller already
 // holds, for callers inside the hub's lock.
 func roomViewWith(r *store.Room, online int, mode string) signal.Room {
 	v := signal.Room{
-		ID:        r.ID,
-		Name:      r.Name,
-		Status:    r.Status,
-		Owner:     signal.Owner{ID: r.OwnerID, Name: r.OwnerName},
-		Online:    online,
-		Mode:      mode,
-		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339),
+		ID:         r.ID,
+		Name:       r.Name,
+		Status:     r.Status,
+		Owner:      signal.Owner{ID: r.OwnerID, Name: r.OwnerName},
+		Online:     online,
+		Mode:       mode,
+		CreatedAt:  r.CreatedAt.UTC().Format(time.RFC3339),
+		Classroom:  r.Classroom,
+		AllowStage: r.AllowStage,
+		Stage:      []signal.StageMember{},
 	}
 	if r.EndedAt != nil {
 		v.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
@@ -119,11 +128,32 @@ func (s *Server) listRooms(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
+	ids := make([]string, len(rooms))
+	for i := range rooms {
+		ids[i] = rooms[i].ID
+	}
+	// One query for every stage of the page, not one per room.
+	stages, err := s.store.StageMembersOf(ids)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	out := make([]signal.Room, 0, len(rooms))
 	for i := range rooms {
-		out = append(out, s.roomView(&rooms[i]))
+		online, mode := s.hub.online(rooms[i].ID)
+		v := roomViewWith(&rooms[i], online, mode)
+		v.Stage = stageView(stages[rooms[i].ID])
+		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
+}
+
+// createRoomRequest is the body of POST /api/rooms: a name, and the
+// settings the owner may change later (PATCH /api/rooms/:id).
+type createRoomRequest struct {
+	Name       string `json:"name"`
+	Classroom  bool   `json:"classroom"`
+	AllowStage bool   `json:"allowStage"`
 }
 
 func (s *Server) createRoom(c *gin.Context) {
@@ -131,7 +161,7 @@ func (s *Server) createRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	var req nameRequest
+	var req createRoomRequest
 	if err := decodeBody(c, &req); err != nil {
 		s.abortWithError(c, err)
 		return
@@ -142,7 +172,8 @@ func (s *Server) createRoom(c *gin.Context) {
 		return
 	}
 	owner := identityOf(c)
-	room, err := s.store.CreateRoom(name, owner.ID, owner.Name)
+	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage}
+	room, err := s.store.CreateRoomWith(name, owner.ID, owner.Name, settings)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
@@ -185,10 +216,21 @@ func (s *Server) endRoom(c *gin.Context) {
 		s.abortWithError(c, errNotOwner)
 		return
 	}
-	room, err = s.store.EndRoom(room.ID)
+	room, err = s.finishRoom(room.ID)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, s.roomView(room))
+}
+
+// finishRoom ends a room for good, for the REST API and the end-room
+// message alike: the room is stored as ended, and everyone in it is told
+// and disconnected.
+func (s *Server) finishRoom(id string) (*store.Room, error) {
+	room, err := s.store.EndRoom(id)
+	if err != nil {
+		return nil, err
 	}
 	if live, ok := s.hub.remove(room.ID); ok {
 		view := s.roomView(room)
@@ -197,5 +239,5 @@ func (s *Server) endRoom(c *gin.Context) {
 		}
 	}
 	s.log.Info("room ended", "room", room.ID)
-	c.JSON(http.StatusOK, s.roomView(room))
+	return room, nil
 }

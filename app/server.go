@@ -206,6 +206,7 @@ func (s *Server) routes() *gin.Engine {
 	api.POST("/rooms", s.createRoom)
 	api.GET("/rooms/:id", s.getRoom)
 	api.GET("/rooms/:id/participants", s.getParticipants)
+	api.PATCH("/rooms/:id", s.patchRoom)
 	api.POST("/rooms/:id/end", s.endRoom)
 	api.GET("/rooms/:id/messages", s.getMessages)
 

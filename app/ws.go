@@ -133,16 +133,27 @@ func (s *Server) onConnect(ss *melody.Session) {
 	}
 	room.Status = store.StatusLive
 
+	var live *liveRoom // the room being joined; set under the hub's lock
 	welcome := func(others []signal.Participant, mode string, epoch uint64) []byte {
 		// This runs inside the hub's lock: the view is built from what the
-		// room passes in, not by asking the hub again.
+		// room passes in, not by asking the hub again. The room's lock is
+		// held too, so its owner, settings, stage and hands can be read.
 		view := roomViewWith(room, len(others)+1, mode)
+		live.state.applyTo(&view)
 		return encode(signal.Welcome{
 			Type: signal.TypeWelcome, Self: p.view(), Room: view, Participants: others,
-			Mode: mode, Epoch: epoch, ICEServers: s.iceServers,
+			Mode: mode, Epoch: epoch, ICEServers: s.iceServers, Hands: live.handsLocked(),
 		})
 	}
-	if _, err := s.hub.enter(room.ID, s.admit(p, welcome)); err != nil {
+	admit := s.admit(p, welcome)
+	if _, err := s.hub.enter(room.ID, func(r *liveRoom) error {
+		live = r
+		if err := s.loadState(r); err != nil {
+			s.log.Error("load the room's stage", "room", room.ID, "err", err)
+			return errStateUnavailable
+		}
+		return admit(r)
+	}); err != nil {
 		ss.Set(participantKey, nil)
 		var refusal *Error
 		errors.As(err, &refusal)
@@ -238,7 +249,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		}
 		return
 	}
-	if s.chat.handle(p, room, msg) {
+	if s.chat.handle(p, room, msg) || s.handleStage(p, room, msg) {
 		return
 	}
 	switch m := msg.(type) {
@@ -256,11 +267,9 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 			}
 		}
 	case *signal.Media:
-		if p.spectator && m.Action != signal.ActionUnpublished {
-			sendError(p, CodeForbidden, "Spectators join receive-only and cannot publish.", signal.TypeMedia)
-			return
+		if refusal := room.updateMedia(p, m); refusal != "" {
+			sendError(p, CodeForbidden, refusal, signal.TypeMedia)
 		}
-		room.updateMedia(p, m)
 	case *signal.Rename:
 		name, err := cleanDisplayName(m.Name)
 		if err != nil {
@@ -282,6 +291,9 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 
 // handleSFU passes a negotiation message to the participant's SFU peer.
 func (s *Server) handleSFU(p *participant, room *liveRoom, m *signal.SFU) {
+	if !s.mayPublishOffer(p, room, m) {
+		return
+	}
 	peer := room.sfuPeerOf(p)
 	if peer == nil {
 		sendError(p, CodeNotSFU, "This room is not using the SFU.", signal.TypeSFU)

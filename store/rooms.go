@@ -26,6 +26,11 @@ type Room struct {
 	Status    string `gorm:"size:8;not null;default:open;index"`
 	CreatedAt time.Time
 	EndedAt   *time.Time
+	// Classroom: only stage members publish; everyone else receives.
+	Classroom bool `gorm:"not null;default:false"`
+	// AllowStage lets participants other than the owner step on the stage
+	// themselves.
+	AllowStage bool `gorm:"not null;default:false"`
 }
 
 // roomIDAlphabet avoids look-alike characters so that a link read aloud or
@@ -64,14 +69,22 @@ func ValidRoomID(id string) bool {
 	return true
 }
 
-// CreateRoom stores a new open room owned by ownerID.
+// CreateRoom stores a new open room owned by ownerID, with the default
+// settings.
 func (s *Store) CreateRoom(name, ownerID, ownerName string) (*Room, error) {
+	return s.CreateRoomWith(name, ownerID, ownerName, RoomSettings{})
+}
+
+// CreateRoomWith stores a new open room owned by ownerID with settings.
+func (s *Store) CreateRoomWith(name, ownerID, ownerName string, settings RoomSettings) (*Room, error) {
 	room := &Room{
-		ID:        NewRoomID(),
-		Name:      name,
-		OwnerID:   ownerID,
-		OwnerName: ownerName,
-		Status:    StatusOpen,
+		ID:         NewRoomID(),
+		Name:       name,
+		OwnerID:    ownerID,
+		OwnerName:  ownerName,
+		Status:     StatusOpen,
+		Classroom:  settings.Classroom,
+		AllowStage: settings.AllowStage,
 	}
 	if err := s.db.Create(room).Error; err != nil {
 		return nil, fmt.Errorf("store: create room: %w", err)

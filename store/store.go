@@ -40,7 +40,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}); err != nil {
+	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}); err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	return &Store{db: db}, nil

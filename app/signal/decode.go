@@ -41,7 +41,9 @@ func invalid(format string, args ...any) error {
 }
 
 // Decode parses one client frame into a typed, validated message: *Signal,
-// *Media, *Rename, *Leave, *SFU, *SFUClose, *ChatSend or *ChatSync.
+// *Media, *Rename, *Leave, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
+// of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
+// *RoomSettings, *Remove, *MuteRequest, *OwnerSet, *EndRoom).
 // Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
@@ -70,6 +72,22 @@ func Decode(data []byte) (any, error) {
 		msg = &ChatSend{}
 	case TypeChatSync:
 		msg = &ChatSync{}
+	case TypeStageSet:
+		msg = &StageSet{}
+	case TypeHand:
+		msg = &RaiseHand{}
+	case TypeHandAnswer:
+		msg = &HandAnswer{}
+	case TypeRoomSettings:
+		msg = &RoomSettings{}
+	case TypeRemove:
+		msg = &Remove{}
+	case TypeMuteRequest:
+		msg = &MuteRequest{}
+	case TypeOwnerSet:
+		msg = &OwnerSet{}
+	case TypeEndRoom:
+		msg = &EndRoom{}
 	case "":
 		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
 	default:

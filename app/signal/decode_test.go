@@ -103,6 +103,22 @@ func typeName(v any) string {
 		return "ChatSend"
 	case *ChatSync:
 		return "ChatSync"
+	case *StageSet:
+		return "StageSet"
+	case *RaiseHand:
+		return "RaiseHand"
+	case *HandAnswer:
+		return "HandAnswer"
+	case *RoomSettings:
+		return "RoomSettings"
+	case *Remove:
+		return "Remove"
+	case *MuteRequest:
+		return "MuteRequest"
+	case *OwnerSet:
+		return "OwnerSet"
+	case *EndRoom:
+		return "EndRoom"
 	}
 	return "?"
 }
@@ -138,6 +154,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"leave"}`,
 		`{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0","tracks":{"0":"screen"}}`,
 		`{"type":"chat-send","text":"hi","clientId":"c1"}`,
+		`{"type":"stage-set","id":"p_1","on":true}`,
+		`{"type":"room-settings","classroom":true}`,
+		`{"type":"mute-request","id":"p_1","source":"camera"}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,
 		`[]`, `""`, `nul`,

@@ -100,6 +100,13 @@ type Room struct {
 	Mode      string `json:"mode"`
 	CreatedAt string `json:"createdAt"`
 	EndedAt   string `json:"endedAt,omitempty"`
+	// Classroom: only stage members publish; everyone else receives.
+	Classroom bool `json:"classroom"`
+	// AllowStage: participants other than the owner may step on the stage
+	// themselves.
+	AllowStage bool `json:"allowStage"`
+	// Stage lists the identities on the stage, in order.
+	Stage []StageMember `json:"stage"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -118,6 +125,9 @@ type Welcome struct {
 	Mode         string        `json:"mode"`
 	Epoch        uint64        `json:"epoch"`
 	ICEServers   []ICEServer   `json:"iceServers"`
+	// Hands is the queue of raised hands, in order (the stage itself is
+	// in Room.Stage).
+	Hands []Hand `json:"hands"`
 }
 
 // ParticipantJoined announces a new participant to the others.

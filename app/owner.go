@@ -1,0 +1,289 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"meet/app/signal"
+	"meet/store"
+)
+
+// closeRemoved closes the socket of a participant the owner removed. The
+// participant-left message with its own id comes first, so the page stops
+// before it would reconnect.
+const closeRemoved = 4003
+
+// reasonRemoved is the participant-left reason of a removal.
+const reasonRemoved = "removed"
+
+var errStateUnavailable = newError(http.StatusInternalServerError, CodeInternal, "Could not load the room. Try again.")
+
+// handleStage takes a decoded stage or owner message of p and reports
+// whether msg was one. Every permission is checked here, on the server;
+// a refusal is an error message and changes nothing.
+func (s *Server) handleStage(p *participant, room *liveRoom, msg any) bool {
+	switch m := msg.(type) {
+	case *signal.StageSet:
+		s.stageSet(p, room, m)
+	case *signal.RaiseHand:
+		s.raiseHand(p, room, m)
+	case *signal.HandAnswer:
+		s.answerHand(p, room, m)
+	case *signal.RoomSettings:
+		s.roomSettings(p, room, m)
+	case *signal.Remove:
+		s.removeParticipant(p, room, m)
+	case *signal.MuteRequest:
+		s.askToMute(p, room, m)
+	case *signal.OwnerSet:
+		s.handOwnership(p, room, m)
+	case *signal.EndRoom:
+		s.endFromSocket(p, room)
+	default:
+		return false
+	}
+	return true
+}
+
+// ownerLocked reports whether p owns the room, and answers a refusal with
+// what the action was. The caller holds r.mu.
+func ownerLocked(p *participant, ref, action string) bool {
+	if p.role == signal.RoleOwner {
+		return true
+	}
+	sendError(p, CodeForbidden, "Only the room's owner can "+action+".", ref)
+	return false
+}
+
+// targetLocked finds the participant a message names, and answers when it
+// is not in the room.
+func targetLocked(p *participant, r *liveRoom, id, ref string) *participant {
+	q := r.findLocked(id)
+	if q == nil {
+		sendError(p, CodeUnknownPeer, "That participant is not in this room.", ref)
+	}
+	return q
+}
+
+// liveViewLocked is the room's public view from the live room's state.
+func liveViewLocked(r *liveRoom, room *store.Room) signal.Room {
+	v := roomViewWith(room, len(r.participants), r.mode)
+	r.state.applyTo(&v)
+	return v
+}
+
+// applyRoomLocked takes a stored room that was just written into the live
+// room: new roles for a new owner, media revoked from those a classroom
+// now silences, and the news for everyone.
+func (r *liveRoom) applyRoomLocked(room *store.Room) {
+	before := r.publishersLocked()
+	r.state.setRoom(room)
+	for _, p := range r.participants {
+		if role := r.roleLocked(p); role != p.role {
+			p.role = role
+			r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), nil)
+		}
+	}
+	r.revokeLocked(before)
+	r.broadcastLocked(encode(signal.RoomUpdated{Type: signal.TypeRoomUpdated, Room: liveViewLocked(r, room)}), nil)
+}
+
+// changeSettings writes a settings change and applies it to the live room
+// if there is one. With a live room the write happens under its lock, so
+// changes apply in the order they are stored. Without one, the room may
+// start between the write and the look-up; it then loaded the new values
+// already (loadState reads the store under the hub's lock), and applying
+// them again changes nothing.
+func (s *Server) changeSettings(roomID string, change store.SettingsChange) (*store.Room, error) {
+	if r, ok := s.hub.room(roomID); ok {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		room, err := s.store.UpdateRoomSettings(roomID, change)
+		if err != nil {
+			return nil, err
+		}
+		if r.state.loaded && !r.ended {
+			r.applyRoomLocked(room)
+		}
+		return room, nil
+	}
+	room, err := s.store.UpdateRoomSettings(roomID, change)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := s.hub.room(roomID); ok {
+		r.mu.Lock()
+		if r.state.loaded && !r.ended && (r.state.classroom != room.Classroom || r.state.allowStage != room.AllowStage) {
+			r.applyRoomLocked(room)
+		}
+		r.mu.Unlock()
+	}
+	return room, nil
+}
+
+func (s *Server) roomSettings(p *participant, r *liveRoom, m *signal.RoomSettings) {
+	r.mu.Lock()
+	isOwner := ownerLocked(p, signal.TypeRoomSettings, "change the room's settings")
+	r.mu.Unlock()
+	if !isOwner {
+		return
+	}
+	if _, err := s.changeSettings(r.id, store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage}); err != nil {
+		s.log.Error("change room settings", "room", r.id, "err", err)
+		sendError(p, CodeInternal, "The settings could not be saved. Try again.", signal.TypeRoomSettings)
+		return
+	}
+	s.log.Info("room settings changed", "room", r.id, "by", p.id)
+}
+
+// removeParticipant handles remove: the participant is told, leaves the
+// stage and the room, and its socket closes with closeRemoved. Joining
+// again through the link is possible; the owner can remove again.
+func (s *Server) removeParticipant(p *participant, r *liveRoom, m *signal.Remove) {
+	r.mu.Lock()
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeRemove, "remove participants") {
+		r.mu.Unlock()
+		return
+	}
+	q := targetLocked(p, r, m.ID, signal.TypeRemove)
+	switch {
+	case q == nil:
+		r.mu.Unlock()
+		return
+	case q == p:
+		r.mu.Unlock()
+		sendError(p, CodeBadRequest, "To leave the room yourself, use leave.", signal.TypeRemove)
+		return
+	case q.role == signal.RoleOwner:
+		r.mu.Unlock()
+		sendError(p, CodeForbidden, "The room's owner cannot be removed.", signal.TypeRemove)
+		return
+	}
+	stageChanged := false
+	if r.state.onStage(q.identity.ID) {
+		if err := s.takeOffStageLocked(r, q.identity.ID); err != nil {
+			s.log.Error("take a removed participant off the stage", "room", r.id, "err", err)
+		} else {
+			stageChanged = true
+		}
+	}
+	q.Send(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: q.id, Reason: reasonRemoved}))
+	q.left.Store(true) // gone for good: no reconnect grace
+	handUp := r.leaveLocked(q, reasonRemoved)
+	if stageChanged || handUp {
+		r.broadcastLocked(r.stageMessageLocked(), nil)
+	}
+	q.close(closeRemoved, "removed by the owner")
+	r.mu.Unlock()
+	s.log.Info("participant removed", "room", r.id, "participant", q.id, "by", p.id)
+	s.recordLeave(q)
+}
+
+// askToMute handles mute-request: the target is asked, and its page mutes
+// itself and announces it with a media message, as any mute.
+func (s *Server) askToMute(p *participant, r *liveRoom, m *signal.MuteRequest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeMuteRequest, "ask others to mute") {
+		return
+	}
+	q := targetLocked(p, r, m.ID, signal.TypeMuteRequest)
+	if q == nil {
+		return
+	}
+	source := m.Source
+	if source == "" {
+		source = signal.SourceMicrophone
+	}
+	if q.media[source] != signal.TrackLive {
+		sendError(p, CodeBadRequest, q.name+"'s "+source+" is not on.", signal.TypeMuteRequest)
+		return
+	}
+	q.Send(encode(signal.MuteRequest{Type: signal.TypeMuteRequest, From: p.id, Source: source}))
+}
+
+// handOwnership handles owner-set: the room goes to the identity of the
+// named participant, in the store, so ownership follows that identity in
+// every tab and after a restart.
+func (s *Server) handOwnership(p *participant, r *liveRoom, m *signal.OwnerSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeOwnerSet, "hand the room to someone else") {
+		return
+	}
+	q := targetLocked(p, r, m.ID, signal.TypeOwnerSet)
+	if q == nil {
+		return
+	}
+	if q.identity.ID == r.state.ownerID {
+		sendError(p, CodeBadRequest, q.name+" owns the room already.", signal.TypeOwnerSet)
+		return
+	}
+	room, err := s.store.SetRoomOwner(r.id, q.identity.ID, q.name)
+	if err != nil {
+		s.log.Error("hand the room over", "room", r.id, "err", err)
+		sendError(p, CodeInternal, "The room could not be handed over. Try again.", signal.TypeOwnerSet)
+		return
+	}
+	s.log.Info("room handed over", "room", r.id, "from", p.identity.ID, "to", q.identity.ID)
+	r.applyRoomLocked(room)
+}
+
+// endFromSocket handles end-room: the same end as POST /api/rooms/:id/end.
+func (s *Server) endFromSocket(p *participant, r *liveRoom) {
+	r.mu.Lock()
+	isOwner := ownerLocked(p, signal.TypeEndRoom, "end the room")
+	r.mu.Unlock()
+	if !isOwner {
+		return
+	}
+	if _, err := s.finishRoom(r.id); err != nil {
+		s.log.Error("end room", "room", r.id, "err", err)
+		sendError(p, CodeInternal, "The room could not be ended. Try again.", signal.TypeEndRoom)
+	}
+}
+
+// settingsRequest is the body of PATCH /api/rooms/:id; a missing field
+// stays as it is.
+type settingsRequest struct {
+	Classroom  *bool `json:"classroom"`
+	AllowStage *bool `json:"allowStage"`
+}
+
+// patchRoom changes a room's settings: only its owner may.
+func (s *Server) patchRoom(c *gin.Context) {
+	room, err := s.loadRoom(c.Param("id"))
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if room.OwnerID != identityOf(c).ID {
+		s.abortWithError(c, errNotOwner)
+		return
+	}
+	var req settingsRequest
+	if err := decodeBody(c, &req); err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if req.Classroom == nil && req.AllowStage == nil {
+		s.abortWithError(c, newError(http.StatusBadRequest, CodeBadRequest, `Nothing to change: send "classroom" and/or "allowStage".`))
+		return
+	}
+	if room.Status == store.StatusEnded {
+		s.abortWithError(c, errRoomEnded)
+		return
+	}
+	room, err = s.changeSettings(room.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage})
+	if errors.Is(err, store.ErrNotFound) {
+		err = errRoomNotFound
+	}
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	s.log.Info("room settings changed", "room", room.ID, "by", identityOf(c).ID)
+	c.JSON(http.StatusOK, s.roomView(room))
+}

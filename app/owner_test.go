@@ -1,0 +1,371 @@
+package app
+
+import (
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
+)
+
+// TestOwnerLeavingKeepsTheRoomWorking: when the owner's only tab leaves,
+// the others stay connected, media and hands still work, owner actions
+// stay refused, and the owner who comes back is the owner again and sees
+// the queue.
+func TestOwnerLeavingKeepsTheRoomWorking(t *testing.T) {
+	a := newTestApp(t)
+	owner := a.newUser()
+	room := owner.createRoom("class")
+	oc := owner.dial(room.ID, nil)
+	bob := a.newUser().dial(room.ID, nil)
+	carol := a.newUser().dial(room.ID, url.Values{"spectator": {"1"}})
+
+	oc.send(signal.Leave{Type: signal.TypeLeave})
+	var left signal.ParticipantLeft
+	bob.readInto(signal.TypeParticipantLeft, &left)
+	if left.ID != oc.self.ID || left.Reason != "left" {
+		t.Fatalf("left = %+v", left)
+	}
+	if got := owner.getRoom(room.ID); got.Status != "live" || got.Online != 2 {
+		t.Fatalf("room after the owner left = %+v", got)
+	}
+	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
+	var m signal.Media
+	carol.readInto(signal.TypeMedia, &m)
+	if m.From != bob.self.ID {
+		t.Fatalf("media = %+v", m)
+	}
+	carol.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+	bob.waitStage(func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{carol.self.ID}) })
+	bob.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: carol.self.ID, Accept: true})
+	if e := bob.readError(); e.Code != CodeForbidden {
+		t.Fatalf("a participant answered a hand: %+v", e)
+	}
+
+	back := owner.dial(room.ID, nil)
+	if back.self.Role != signal.RoleOwner || !slices.Equal(handIDs(back.wel.Hands), []string{carol.self.ID}) {
+		t.Fatalf("owner back: role %s, hands %+v", back.self.Role, back.wel.Hands)
+	}
+	back.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: carol.self.ID, Accept: true})
+	carol.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 && len(st.Hands) == 0 })
+}
+
+// TestOwnershipFollowsIdentity hands the room over while the owner has two
+// tabs: both of them lose the owner role and every tab of the new owner
+// gains it, the store says so, and the permissions follow at once.
+func TestOwnershipFollowsIdentity(t *testing.T) {
+	a := newTestApp(t)
+	owner := a.newUser()
+	room := owner.createRoom("handover")
+	laptop := owner.dial(room.ID, url.Values{"name": {"Ana laptop"}})
+	phone := owner.dial(room.ID, url.Values{"name": {"Ana phone"}})
+	bobU := a.newUser()
+	bob := bobU.dial(room.ID, url.Values{"name": {"Bob"}})
+	bob2 := bobU.dial(room.ID, url.Values{"name": {"Bob phone"}, "spectator": {"1"}})
+
+	phone.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: bob.self.ID})
+	roles := map[string]string{}
+	var upd signal.RoomUpdated
+	bob2.readUntil(signal.TypeRoomUpdated, func(data []byte) bool {
+		_ = json.Unmarshal(data, &upd)
+		return true
+	})
+	if upd.Room.Owner.ID != bobU.id || upd.Room.Owner.Name != "Bob" {
+		t.Fatalf("room-updated owner = %+v", upd.Room.Owner)
+	}
+	// The role changes came before the room-updated; read them from a
+	// fresh list instead of the socket.
+	var parts struct{ Participants []signal.Participant }
+	owner.do("GET", "/api/rooms/"+room.ID+"/participants", "", &parts)
+	for _, p := range parts.Participants {
+		roles[p.Name] = p.Role
+	}
+	want := map[string]string{"Ana laptop": "participant", "Ana phone": "participant", "Bob": "owner", "Bob phone": "owner"}
+	for name, role := range want {
+		if roles[name] != role {
+			t.Fatalf("roles after hand-over = %v, want %v", roles, want)
+		}
+	}
+	if got := owner.getRoom(room.ID).Owner.ID; got != bobU.id {
+		t.Fatalf("stored owner = %s", got)
+	}
+	// The old owner may no longer act as one; the new one may.
+	laptop.send(signal.StageSet{Type: signal.TypeStageSet, ID: bob.self.ID, On: true})
+	if e := laptop.readError(); e.Code != CodeForbidden {
+		t.Fatalf("old owner = %+v", e)
+	}
+	if status := owner.do("POST", "/api/rooms/"+room.ID+"/end", "", nil); status != 403 {
+		t.Fatalf("old owner ends the room: %d", status)
+	}
+	bob2.send(signal.StageSet{Type: signal.TypeStageSet, ID: laptop.self.ID, On: true})
+	laptop.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{owner.id}) })
+	// Handing it to yourself is refused.
+	bob.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: bob2.self.ID})
+	if e := bob.readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeOwnerSet {
+		t.Fatalf("hand to self = %+v", e)
+	}
+	if status := bobU.do("POST", "/api/rooms/"+room.ID+"/end", "", nil); status != 200 {
+		t.Fatalf("new owner ends the room: %d", status)
+	}
+}
+
+// TestRemoveAndMuteRefusals covers the owner's requests that make no
+// sense: removing yourself or another owner tab, a target not in the
+// room, asking to mute a microphone that is off.
+func TestRemoveAndMuteRefusals(t *testing.T) {
+	a := newTestApp(t)
+	owner := a.newUser()
+	room := owner.createRoom("r")
+	oc := owner.dial(room.ID, nil)
+	tab2 := owner.dial(room.ID, nil)
+	bob := a.newUser().dial(room.ID, nil)
+	for _, tt := range []struct {
+		msg  any
+		code string
+		ref  string
+	}{
+		{signal.Remove{Type: signal.TypeRemove, ID: oc.self.ID}, CodeBadRequest, signal.TypeRemove},
+		{signal.Remove{Type: signal.TypeRemove, ID: tab2.self.ID}, CodeForbidden, signal.TypeRemove},
+		{signal.Remove{Type: signal.TypeRemove, ID: "p_gone"}, CodeUnknownPeer, signal.TypeRemove},
+		{signal.MuteRequest{Type: signal.TypeMuteRequest, ID: bob.self.ID}, CodeBadRequest, signal.TypeMuteRequest},
+		{signal.MuteRequest{Type: signal.TypeMuteRequest, ID: "p_gone"}, CodeUnknownPeer, signal.TypeMuteRequest},
+		{signal.StageSet{Type: signal.TypeStageSet, ID: "p_gone", On: true}, CodeUnknownPeer, signal.TypeStageSet},
+		{signal.StageSet{Type: signal.TypeStageSet, UserID: "u_nobody", On: false}, CodeBadRequest, signal.TypeStageSet},
+		{`{"type":"remove"}`, signal.CodeInvalidMessage, signal.TypeRemove},
+	} {
+		oc.send(tt.msg)
+		if e := oc.readError(); e.Code != tt.code || e.Ref != tt.ref || e.Message == "" {
+			t.Fatalf("%v: error = %+v, want %s", tt.msg, e, tt.code)
+		}
+	}
+	if got := owner.getRoom(room.ID).Online; got != 3 {
+		t.Fatalf("online = %d after refusals", got)
+	}
+	// A camera that is on can be asked to mute.
+	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished})
+	oc.readInto(signal.TypeMedia, &signal.Media{})
+	oc.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: bob.self.ID, Source: signal.SourceCamera})
+	var mr signal.MuteRequest
+	bob.readInto(signal.TypeMuteRequest, &mr)
+	if mr.Source != signal.SourceCamera || mr.From != oc.self.ID {
+		t.Fatalf("mute-request = %+v", mr)
+	}
+}
+
+// TestRoomSettingsAPI creates a classroom through the REST API and changes
+// its settings with PATCH: only the owner may, bad bodies are refused, and
+// the people inside hear of it at once. Turning a room into a classroom
+// withdraws the tracks of everyone off the stage.
+func TestRoomSettingsAPI(t *testing.T) {
+	a := newTestApp(t)
+	owner := a.newUser()
+	var room signal.Room
+	if status := owner.do("POST", "/api/rooms", `{"name":"Maths","classroom":true}`, &room); status != 201 {
+		t.Fatalf("create = %d", status)
+	}
+	if !room.Classroom || room.AllowStage || room.Stage == nil {
+		t.Fatalf("created = %+v", room)
+	}
+	var list struct{ Rooms []signal.Room }
+	owner.do("GET", "/api/rooms", "", &list)
+	if len(list.Rooms) != 1 || !list.Rooms[0].Classroom {
+		t.Fatalf("list = %+v", list.Rooms)
+	}
+	plain := owner.createRoom("Plain")
+	if plain.Classroom {
+		t.Fatal("a room is a classroom by default")
+	}
+
+	oc := owner.dial(plain.ID, nil)
+	bobU := a.newUser()
+	bob := bobU.dial(plain.ID, nil)
+	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
+	oc.readInto(signal.TypeMedia, &signal.Media{})
+
+	var e errorBody
+	for _, tt := range []struct {
+		who    *user
+		body   string
+		status int
+		code   string
+	}{
+		{bobU, `{"classroom":true}`, 403, CodeForbidden},
+		{owner, `{}`, 400, CodeBadRequest},
+		{owner, `{"classroom":"yes"}`, 400, CodeInvalidJSON},
+		{owner, `not json`, 400, CodeInvalidJSON},
+	} {
+		if status := tt.who.do("PATCH", "/api/rooms/"+plain.ID, tt.body, &e); status != tt.status || e.Error.Code != tt.code {
+			t.Fatalf("PATCH %s = %d %+v, want %d %s", tt.body, status, e, tt.status, tt.code)
+		}
+	}
+	if status := owner.do("PATCH", "/api/rooms/zzzzzzzzzz", `{"classroom":true}`, &e); status != 404 {
+		t.Fatalf("PATCH unknown room = %d", status)
+	}
+	if owner.getRoom(plain.ID).Classroom {
+		t.Fatal("a refused PATCH changed the room")
+	}
+
+	var got signal.Room
+	if status := owner.do("PATCH", "/api/rooms/"+plain.ID, `{"classroom":true,"allowStage":true}`, &got); status != 200 || !got.Classroom || !got.AllowStage {
+		t.Fatalf("PATCH = %d %+v", status, got)
+	}
+	// Bob is off the stage: his camera is withdrawn for everyone, and he
+	// hears that the room is a classroom now.
+	var m signal.Media
+	oc.readInto(signal.TypeMedia, &m)
+	if m.From != bob.self.ID || m.Action != signal.ActionUnpublished || m.Source != signal.SourceCamera {
+		t.Fatalf("media after classroom on = %+v", m)
+	}
+	var upd signal.RoomUpdated
+	bob.readInto(signal.TypeRoomUpdated, &upd)
+	if !upd.Room.Classroom || !upd.Room.AllowStage || upd.Room.Online != 2 {
+		t.Fatalf("room-updated = %+v", upd.Room)
+	}
+	var parts struct{ Participants []signal.Participant }
+	owner.do("GET", "/api/rooms/"+plain.ID+"/participants", "", &parts)
+	for _, p := range parts.Participants {
+		if p.ID == bob.self.ID && len(p.Media) != 0 {
+			t.Fatalf("bob still publishes %v", p.Media)
+		}
+	}
+	// allowStage lets him step on, and then he publishes again.
+	bob.send(signal.StageSet{Type: signal.TypeStageSet, On: true})
+	bob.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 })
+	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
+	oc.readInto(signal.TypeMedia, &m)
+	if m.Action != signal.ActionPublished {
+		t.Fatalf("media = %+v", m)
+	}
+
+	owner.do("POST", "/api/rooms/"+plain.ID+"/end", "", nil)
+	if status := owner.do("PATCH", "/api/rooms/"+plain.ID, `{"classroom":false}`, &e); status != 410 || e.Error.Code != CodeRoomEnded {
+		t.Fatalf("PATCH ended room = %d %+v", status, e)
+	}
+}
+
+// TestClassroomSFUPublishing runs a classroom through the real SFU with
+// Pion peers: a student off the stage cannot publish (the offer is
+// refused), on the stage the student's audio reaches a listener, and off
+// the stage again the track is withdrawn and no longer forwarded.
+func TestClassroomSFUPublishing(t *testing.T) {
+	a := newTestAppWith(t, Config{MeshMax: 1})
+	owner := a.newUser()
+	var room signal.Room
+	owner.do("POST", "/api/rooms", `{"name":"Lecture","classroom":true}`, &room)
+	oc := owner.dial(room.ID, nil)
+	student := newSFUClient(t, a.newUser(), room.ID)
+	listener := newSFUClient(t, a.newUser(), room.ID)
+	waitFor(t, func() bool { return listener.lastMode().Mode == signal.ModeSFU })
+
+	forbidden := func() int {
+		student.mu.Lock()
+		defer student.mu.Unlock()
+		n := 0
+		for _, e := range student.errors {
+			if e.Code == CodeForbidden && e.Ref == signal.TypeSFU {
+				n++
+			}
+		}
+		return n
+	}
+	student.publishAudio()
+	waitFor(t, func() bool { return forbidden() == 1 })
+
+	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: student.c.self.ID, On: true})
+	oc.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 })
+	track := student.publishAudio()
+	student.write(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished})
+	key := student.c.self.ID + "|" + signal.SourceMicrophone
+	deadline := time.Now().Add(15 * time.Second)
+	for listener.count(key) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the student's audio never reached the listener; errors %v", listener.errors)
+		}
+		sendAudio(track, 10)
+	}
+
+	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: student.c.self.ID, On: false})
+	oc.readUntil(signal.TypeMedia, func(data []byte) bool {
+		var m signal.Media
+		_ = json.Unmarshal(data, &m)
+		return m.From == student.c.self.ID && m.Action == signal.ActionUnpublished
+	})
+	// Whatever was in flight has arrived by now; nothing sent after the
+	// withdrawal may.
+	sendAudio(track, 10)
+	time.Sleep(300 * time.Millisecond)
+	before := listener.count(key)
+	sendAudio(track, 100)
+	time.Sleep(300 * time.Millisecond)
+	if after := listener.count(key); after != before {
+		t.Fatalf("the listener got %d packets after the student left the stage", after-before)
+	}
+	student.publishAudio()
+	waitFor(t, func() bool { return forbidden() == 2 })
+}
+
+// TestOfferSendsMedia checks the SDP reading that refuses publish offers
+// of participants who may not publish: only audio and video sections that
+// send count. The offers are Pion's, with the direction line rewritten.
+func TestOfferSendsMedia(t *testing.T) {
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvonly := o.SDP
+	if !strings.Contains(recvonly, "a=recvonly\r\n") {
+		t.Fatalf("no recvonly line in %q", recvonly)
+	}
+	with := func(line string) string { return strings.Replace(recvonly, "a=recvonly\r\n", line, 1) }
+
+	dc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	if _, err := dc.CreateDataChannel("meet", nil); err != nil {
+		t.Fatal(err)
+	}
+	dataOnly, err := dc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		sdp    string
+		tracks map[string]string
+		sends  bool
+	}{
+		{"sendonly video", with("a=sendonly\r\n"), nil, true},
+		{"sendrecv video", with("a=sendrecv\r\n"), nil, true},
+		{"no direction means sendrecv", with(""), nil, true},
+		{"recvonly video", recvonly, nil, false},
+		{"inactive video", with("a=inactive\r\n"), nil, false},
+		{"data channel only", dataOnly.SDP, nil, false},
+		{"named track", recvonly, map[string]string{"0": "camera"}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := offerSendsMedia(&signal.SFU{SDP: tt.sdp, Tracks: tt.tracks})
+			if err != nil || got != tt.sends {
+				t.Fatalf("offerSendsMedia = %v, %v; want %v", got, err, tt.sends)
+			}
+		})
+	}
+	if _, err := offerSendsMedia(&signal.SFU{SDP: "not sdp"}); err == nil {
+		t.Fatal("garbage SDP was accepted")
+	}
+}

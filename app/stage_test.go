@@ -1,0 +1,590 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"meet/app/signal"
+	"meet/store"
+)
+
+// readUntil skips messages until one of type typ that ok accepts arrives,
+// and returns it.
+func (c *client) readUntil(typ string, ok func(data []byte) bool) []byte {
+	c.t.Helper()
+	for {
+		got, data, err := c.next()
+		if err != nil {
+			c.t.Fatalf("waiting for a matching %s: %v", typ, err)
+		}
+		if got == typ && ok(data) {
+			return data
+		}
+	}
+}
+
+// waitStage reads stage messages until ok accepts one.
+func (c *client) waitStage(ok func(signal.Stage) bool) signal.Stage {
+	c.t.Helper()
+	var st signal.Stage
+	c.readUntil(signal.TypeStage, func(data []byte) bool {
+		st = signal.Stage{}
+		_ = json.Unmarshal(data, &st)
+		return ok(st)
+	})
+	return st
+}
+
+// readError reads the next error message.
+func (c *client) readError() signal.Error {
+	c.t.Helper()
+	var e signal.Error
+	c.readInto(signal.TypeError, &e)
+	return e
+}
+
+func memberIDs(members []signal.StageMember) []string {
+	out := make([]string, 0, len(members))
+	for _, m := range members {
+		out = append(out, m.UserID)
+	}
+	return out
+}
+
+func handIDs(hands []signal.Hand) []string {
+	out := make([]string, 0, len(hands))
+	for _, h := range hands {
+		out = append(out, h.ID)
+	}
+	return out
+}
+
+// getRoom reads the room through the REST API.
+func (u *user) getRoom(id string) signal.Room {
+	u.app.t.Helper()
+	var r signal.Room
+	if status := u.do("GET", "/api/rooms/"+id, "", &r); status != 200 {
+		u.app.t.Fatalf("GET room = %d", status)
+	}
+	return r
+}
+
+// matrixEnv is one room for one cell of the permission matrix: the owner,
+// the actor (the owner's own connection when the role is owner) and a
+// third participant the actions target.
+type matrixEnv struct {
+	a                      *testApp
+	room                   signal.Room
+	owner, actorU, targetU *user
+	ownerC, actor, target  *client
+}
+
+func newMatrixEnv(t *testing.T, role string) *matrixEnv {
+	a := newTestApp(t)
+	e := &matrixEnv{a: a, owner: a.newUser()}
+	e.room = e.owner.createRoom("matrix " + role)
+	e.ownerC = e.owner.dial(e.room.ID, url.Values{"name": {"Owner"}})
+	switch role {
+	case signal.RoleOwner:
+		e.actorU, e.actor = e.owner, e.ownerC
+	case signal.RoleSpectator:
+		e.actorU = a.newUser()
+		e.actor = e.actorU.dial(e.room.ID, url.Values{"name": {"Actor"}, "spectator": {"1"}})
+	default:
+		e.actorU = a.newUser()
+		e.actor = e.actorU.dial(e.room.ID, url.Values{"name": {"Actor"}})
+	}
+	if e.actor.self.Role != role {
+		t.Fatalf("actor role = %s, want %s", e.actor.self.Role, role)
+	}
+	e.targetU = a.newUser()
+	e.target = e.targetU.dial(e.room.ID, url.Values{"name": {"Target"}})
+	return e
+}
+
+// ownerPuts has the owner put a participant on the stage and waits until
+// c sees it.
+func (e *matrixEnv) ownerPuts(c *client, participantID, userID string) {
+	e.ownerC.send(signal.StageSet{Type: signal.TypeStageSet, ID: participantID, On: true})
+	c.waitStage(func(st signal.Stage) bool { return slices.Contains(memberIDs(st.Members), userID) })
+}
+
+// setClassroom has the owner turn the classroom on and waits until c sees it.
+func (e *matrixEnv) setClassroom(c *client) {
+	on := true
+	e.ownerC.send(signal.RoomSettings{Type: signal.TypeRoomSettings, Classroom: &on})
+	c.readUntil(signal.TypeRoomUpdated, func(data []byte) bool {
+		var m signal.RoomUpdated
+		return json.Unmarshal(data, &m) == nil && m.Room.Classroom
+	})
+}
+
+// TestStagePermissionMatrix drives every stage and owner action, as the
+// owner, a participant and a spectator, through the real WebSocket: an
+// allowed action has its effect; a refused one is answered with an error
+// (forbidden, naming the refused message) and changes nothing.
+func TestStagePermissionMatrix(t *testing.T) {
+	type action struct {
+		name    string
+		ref     string
+		allowed map[string]bool
+		setup   func(t *testing.T, e *matrixEnv)
+		act     func(e *matrixEnv)
+		// done checks the effect of an allowed action.
+		done func(t *testing.T, e *matrixEnv)
+		// unchanged checks that a refused action changed nothing.
+		unchanged func(t *testing.T, e *matrixEnv)
+	}
+	all := map[string]bool{signal.RoleOwner: true, signal.RoleParticipant: true, signal.RoleSpectator: true}
+	ownerOnly := map[string]bool{signal.RoleOwner: true}
+	stageEmpty := func(t *testing.T, e *matrixEnv) {
+		if st := e.owner.getRoom(e.room.ID).Stage; len(st) != 0 {
+			t.Fatalf("stage changed to %+v", st)
+		}
+	}
+	publish := func(e *matrixEnv) {
+		e.actor.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "s1"})
+	}
+	published := func(t *testing.T, e *matrixEnv) {
+		var m signal.Media
+		e.target.readInto(signal.TypeMedia, &m)
+		if m.From != e.actor.self.ID || m.Action != signal.ActionPublished {
+			t.Fatalf("target saw %+v", m)
+		}
+	}
+	notPublished := func(t *testing.T, e *matrixEnv) {
+		e.target.expectNothing(signal.TypeMedia, 150*time.Millisecond)
+	}
+	actions := []action{
+		{
+			name: "go on stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: true}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
+			},
+			unchanged: stageEmpty,
+		},
+		{
+			name: "go on stage when the owner allows it", ref: signal.TypeStageSet, allowed: all,
+			setup: func(t *testing.T, e *matrixEnv) {
+				on := true
+				e.ownerC.send(signal.RoomSettings{Type: signal.TypeRoomSettings, AllowStage: &on})
+				e.actor.readUntil(signal.TypeRoomUpdated, func([]byte) bool { return true })
+			},
+			act: func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: true}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
+			},
+		},
+		{
+			name: "put someone else on stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, ID: e.target.self.ID, On: true})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.targetU.id}) })
+			},
+			unchanged: stageEmpty,
+		},
+		{
+			name: "take someone else off stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) { e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id) },
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, ID: e.target.self.ID, On: false})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if st := memberIDs(e.owner.getRoom(e.room.ID).Stage); !slices.Equal(st, []string{e.targetU.id}) {
+					t.Fatalf("stage = %v", st)
+				}
+			},
+		},
+		{
+			name: "take an absent identity off stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id)
+				e.target.conn.Close()
+				e.actor.readInto(signal.TypeParticipantLeft, &signal.ParticipantLeft{})
+			},
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, UserID: e.targetU.id, On: false})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if st := memberIDs(e.owner.getRoom(e.room.ID).Stage); !slices.Equal(st, []string{e.targetU.id}) {
+					t.Fatalf("stage = %v", st)
+				}
+			},
+		},
+		{
+			name: "step down from the stage", ref: signal.TypeStageSet, allowed: all,
+			setup: func(t *testing.T, e *matrixEnv) { e.ownerPuts(e.actor, e.actor.self.ID, e.actorU.id) },
+			act:   func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: false}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+			},
+		},
+		{
+			name: "raise a hand", ref: signal.TypeHand, allowed: all,
+			act: func(e *matrixEnv) { e.actor.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{e.actor.self.ID}) })
+			},
+		},
+		{
+			name: "accept a raised hand", ref: signal.TypeHandAnswer, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+			},
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: e.target.self.ID, Accept: true})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool {
+					return slices.Equal(memberIDs(st.Members), []string{e.targetU.id}) && len(st.Hands) == 0
+				})
+			},
+			unchanged: stageEmpty,
+		},
+		{
+			name: "decline a raised hand", ref: signal.TypeHandAnswer, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+			},
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: e.target.self.ID, Accept: false})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 && len(st.Hands) == 0 })
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				// The hand is still up: lowering it reaches everyone.
+				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: false})
+				e.ownerC.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 0 })
+			},
+		},
+		{
+			name: "change the room's settings", ref: signal.TypeRoomSettings, allowed: ownerOnly,
+			act: func(e *matrixEnv) {
+				on := true
+				e.actor.send(signal.RoomSettings{Type: signal.TypeRoomSettings, Classroom: &on})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				var m signal.RoomUpdated
+				e.target.readInto(signal.TypeRoomUpdated, &m)
+				if !m.Room.Classroom || !e.owner.getRoom(e.room.ID).Classroom {
+					t.Fatalf("room-updated = %+v", m.Room)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if e.owner.getRoom(e.room.ID).Classroom {
+					t.Fatal("the room became a classroom")
+				}
+			},
+		},
+		{
+			name: "remove a participant", ref: signal.TypeRemove, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(signal.Remove{Type: signal.TypeRemove, ID: e.target.self.ID}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				var left signal.ParticipantLeft
+				e.target.readInto(signal.TypeParticipantLeft, &left)
+				if left.ID != e.target.self.ID || left.Reason != "removed" {
+					t.Fatalf("target told %+v", left)
+				}
+				_, _, err := e.target.next()
+				var ce *websocket.CloseError
+				if !errors.As(err, &ce) || ce.Code != closeRemoved {
+					t.Fatalf("target's socket: %v, want close %d", err, closeRemoved)
+				}
+				var parts struct{ Participants []signal.Participant }
+				e.owner.do("GET", "/api/rooms/"+e.room.ID+"/participants", "", &parts)
+				for _, p := range parts.Participants {
+					if p.ID == e.target.self.ID {
+						t.Fatal("the removed participant is still listed")
+					}
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if e.owner.getRoom(e.room.ID).Online != 3 {
+					t.Fatal("someone left")
+				}
+			},
+		},
+		{
+			name: "ask a participant to mute", ref: signal.TypeMuteRequest, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.target.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
+				e.actor.readInto(signal.TypeMedia, &signal.Media{})
+			},
+			act: func(e *matrixEnv) {
+				e.actor.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: e.target.self.ID})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				var m signal.MuteRequest
+				e.target.readInto(signal.TypeMuteRequest, &m)
+				if m.From != e.actor.self.ID || m.Source != signal.SourceMicrophone {
+					t.Fatalf("mute-request = %+v", m)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				e.target.expectNothing(signal.TypeMuteRequest, 150*time.Millisecond)
+			},
+		},
+		{
+			name: "hand the room to someone else", ref: signal.TypeOwnerSet, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: e.target.self.ID}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				var m signal.RoomUpdated
+				e.target.readInto(signal.TypeRoomUpdated, &m)
+				if m.Room.Owner.ID != e.targetU.id || e.owner.getRoom(e.room.ID).Owner.ID != e.targetU.id {
+					t.Fatalf("owner after hand-over: %+v", m.Room.Owner)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if got := e.owner.getRoom(e.room.ID).Owner.ID; got != e.owner.id {
+					t.Fatalf("owner changed to %s", got)
+				}
+			},
+		},
+		{
+			name: "end the room", ref: signal.TypeEndRoom, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(signal.EndRoom{Type: signal.TypeEndRoom}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.readInto(signal.TypeRoomEnded, &signal.RoomEnded{})
+				if got := e.owner.getRoom(e.room.ID).Status; got != "ended" {
+					t.Fatalf("status = %s", got)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if got := e.owner.getRoom(e.room.ID).Status; got != "live" {
+					t.Fatalf("status = %s", got)
+				}
+			},
+		},
+		{
+			name: "publish", ref: signal.TypeMedia,
+			allowed: map[string]bool{signal.RoleOwner: true, signal.RoleParticipant: true},
+			act:     publish, done: published, unchanged: notPublished,
+		},
+		{
+			name: "publish in a classroom, off the stage", ref: signal.TypeMedia, allowed: map[string]bool{},
+			setup: func(t *testing.T, e *matrixEnv) { e.setClassroom(e.actor) },
+			act:   publish, unchanged: notPublished,
+		},
+		{
+			name: "publish in a classroom, on the stage", ref: signal.TypeMedia, allowed: all,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.setClassroom(e.actor)
+				e.ownerPuts(e.actor, e.actor.self.ID, e.actorU.id)
+			},
+			act: publish, done: published,
+		},
+	}
+	for _, role := range []string{signal.RoleOwner, signal.RoleParticipant, signal.RoleSpectator} {
+		for _, ac := range actions {
+			t.Run(role+"/"+ac.name, func(t *testing.T) {
+				e := newMatrixEnv(t, role)
+				if ac.setup != nil {
+					ac.setup(t, e)
+				}
+				ac.act(e)
+				if ac.allowed[role] {
+					ac.done(t, e)
+					return
+				}
+				err := e.actor.readError()
+				if err.Code != CodeForbidden || err.Ref != ac.ref || err.Message == "" {
+					t.Fatalf("refusal = %+v, want forbidden with ref %s", err, ac.ref)
+				}
+				if ac.unchanged != nil {
+					ac.unchanged(t, e)
+				}
+			})
+		}
+	}
+}
+
+// TestRaiseHandQueueOrder raises hands in a known order and checks that
+// everyone sees the queue in that order, that raising again keeps a
+// place, that lowering, leaving, declining and accepting each take the
+// right hand out, and that an accepted hand goes on the stage.
+func TestRaiseHandQueueOrder(t *testing.T) {
+	a := newTestApp(t)
+	owner := a.newUser()
+	room := owner.createRoom("hands")
+	oc := owner.dial(room.ID, nil)
+	var cs []*client
+	for i := range 4 {
+		q := url.Values{"name": {"S" + string(rune('1'+i))}}
+		if i%2 == 1 {
+			q.Set("spectator", "1")
+		}
+		cs = append(cs, a.newUser().dial(room.ID, q))
+	}
+	ids := func(idx ...int) []string {
+		out := []string{}
+		for _, i := range idx {
+			out = append(out, cs[i].self.ID)
+		}
+		return out
+	}
+	queueIs := func(want []string) func(signal.Stage) bool {
+		return func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), want) }
+	}
+	// Up in the order 2, 0, 3, 1; each raise is seen before the next, so
+	// the order is the order they were sent in.
+	for n, i := range []int{2, 0, 3, 1} {
+		cs[i].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+		oc.waitStage(queueIs(ids([]int{2, 0, 3, 1}[:n+1]...)))
+	}
+	// Everyone sees the same queue, names included.
+	st := cs[3].waitStage(queueIs(ids(2, 0, 3, 1)))
+	if st.Hands[1].Name != "S1" || st.Hands[1].UserID != cs[0].self.UserID {
+		t.Fatalf("hand = %+v", st.Hands[1])
+	}
+	// A late joiner learns the queue from its welcome.
+	late := a.newUser().dial(room.ID, nil)
+	if got := handIDs(late.wel.Hands); !slices.Equal(got, ids(2, 0, 3, 1)) {
+		t.Fatalf("welcome hands = %v", got)
+	}
+	// Raising again keeps the place and announces nothing.
+	cs[2].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+	// Lowering takes that hand out; the rest keep their order.
+	cs[0].send(signal.RaiseHand{Type: signal.TypeHand, Raised: false})
+	oc.waitStage(queueIs(ids(2, 3, 1)))
+	// Leaving lowers the hand.
+	cs[3].send(signal.Leave{Type: signal.TypeLeave})
+	oc.waitStage(queueIs(ids(2, 1)))
+	// Declining takes the hand out and puts nobody on the stage.
+	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[2].self.ID, Accept: false})
+	st = oc.waitStage(queueIs(ids(1)))
+	if len(st.Members) != 0 {
+		t.Fatalf("decline put %v on the stage", st.Members)
+	}
+	// Answering a hand that is not up is an error.
+	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[2].self.ID, Accept: true})
+	if e := oc.readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeHandAnswer {
+		t.Fatalf("answer to a lowered hand = %+v", e)
+	}
+	// Accepting a spectator puts its identity on the stage, and it may
+	// publish from then on.
+	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[1].self.ID, Accept: true})
+	st = cs[1].waitStage(queueIs([]string{}))
+	if !slices.Equal(memberIDs(st.Members), []string{cs[1].self.UserID}) {
+		t.Fatalf("stage after accept = %+v", st.Members)
+	}
+	cs[1].send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
+	var m signal.Media
+	oc.readInto(signal.TypeMedia, &m)
+	if m.From != cs[1].self.ID || m.Action != signal.ActionPublished {
+		t.Fatalf("media = %+v", m)
+	}
+	// On the stage, a hand cannot go up.
+	cs[1].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+	if e := cs[1].readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeHand {
+		t.Fatalf("raise on stage = %+v", e)
+	}
+}
+
+// restartableApp is a server whose database file outlives it, so a test
+// can stop it and start another on the same file.
+func restartableApp(t *testing.T, path string) *testApp {
+	t.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Store: db, Secret: []byte("0123456789abcdef0123456789abcdef"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	a := &testApp{t: t, srv: srv, http: hs, store: db}
+	t.Cleanup(func() { a.stop() })
+	return a
+}
+
+// stop shuts the server down as cmd/meet does, and closes its database.
+func (a *testApp) stop() {
+	if a.http == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.srv.Shutdown(ctx)
+	a.http.CloseClientConnections()
+	a.http.Close()
+	a.http = nil
+	_ = a.store.Close()
+}
+
+// TestStagePersistsAcrossRestart puts people on the stage and changes the
+// settings, restarts the server on the same database, and checks that the
+// stage (in order), the settings and the owner are all still there, and
+// that stage membership still follows the identity on a new connection.
+func TestStagePersistsAcrossRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meet.db")
+	a := restartableApp(t, path)
+	owner := a.newUser()
+	var room signal.Room
+	if status := owner.do("POST", "/api/rooms", `{"name":"Physics","classroom":true}`, &room); status != 201 || !room.Classroom {
+		t.Fatalf("create classroom = %d %+v", status, room)
+	}
+	oc := owner.dial(room.ID, nil)
+	student := a.newUser()
+	sc := student.dial(room.ID, url.Values{"spectator": {"1"}})
+	oc.send(signal.StageSet{Type: signal.TypeStageSet, On: true})
+	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: sc.self.ID, On: true})
+	on := true
+	oc.send(signal.RoomSettings{Type: signal.TypeRoomSettings, AllowStage: &on})
+	sc.waitStage(func(st signal.Stage) bool { return len(st.Members) == 2 })
+	sc.readUntil(signal.TypeRoomUpdated, func([]byte) bool { return true })
+
+	a.stop()
+	b := restartableApp(t, path)
+	owner.app, student.app = b, b
+
+	got := owner.getRoom(room.ID)
+	if !got.Classroom || !got.AllowStage || got.Owner.ID != owner.id {
+		t.Fatalf("room after restart = %+v", got)
+	}
+	if ids := memberIDs(got.Stage); !slices.Equal(ids, []string{owner.id, student.id}) {
+		t.Fatalf("stage after restart = %v, want owner then student", ids)
+	}
+	// The student's new connection (a new participant id) is on the stage
+	// by its identity, so it may publish in the classroom at once.
+	sc2 := student.dial(room.ID, url.Values{"spectator": {"1"}})
+	if ids := memberIDs(sc2.wel.Room.Stage); !slices.Equal(ids, []string{owner.id, student.id}) || !sc2.wel.Room.Classroom {
+		t.Fatalf("welcome after restart: %+v", sc2.wel.Room)
+	}
+	oc2 := owner.dial(room.ID, nil)
+	sc2.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
+	var m signal.Media
+	oc2.readInto(signal.TypeMedia, &m)
+	if m.From != sc2.self.ID {
+		t.Fatalf("media = %+v", m)
+	}
+	// Someone never put on the stage still may not.
+	oc3 := b.newUser().dial(room.ID, nil)
+	oc3.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished})
+	if e := oc3.readError(); e.Code != CodeForbidden {
+		t.Fatalf("off-stage publish after restart = %+v", e)
+	}
+}

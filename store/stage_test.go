@@ -1,0 +1,121 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+func stageUsers(t *testing.T, s *Store, roomID string) []string {
+	t.Helper()
+	rows, err := s.StageMembers(roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, r.UserID)
+	}
+	return out
+}
+
+func TestStageMembersKeepOrderAndAreIdempotent(t *testing.T) {
+	s, _ := mustOpen(t)
+	r, _ := s.CreateRoom("r", "u1", "A")
+	other, _ := s.CreateRoom("other", "u1", "A")
+	for _, u := range []string{"u2", "u1", "u3"} {
+		added, err := s.AddStageMember(r.ID, u, "name "+u)
+		if err != nil || !added {
+			t.Fatalf("add %s: %v, %v", u, added, err)
+		}
+	}
+	// Again: no second row, and the first place is kept.
+	if added, err := s.AddStageMember(r.ID, "u2", "renamed"); err != nil || added {
+		t.Fatalf("second add of u2: %v, %v", added, err)
+	}
+	if _, err := s.AddStageMember(other.ID, "u9", "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if got := stageUsers(t, s, r.ID); len(got) != 3 || got[0] != "u2" || got[1] != "u1" || got[2] != "u3" {
+		t.Fatalf("stage = %v, want [u2 u1 u3]", got)
+	}
+	rows, _ := s.StageMembers(r.ID)
+	if rows[0].Name != "name u2" {
+		t.Fatalf("name of u2 = %q, want the first one", rows[0].Name)
+	}
+
+	if removed, err := s.RemoveStageMember(r.ID, "u1"); err != nil || !removed {
+		t.Fatalf("remove u1: %v, %v", removed, err)
+	}
+	if removed, err := s.RemoveStageMember(r.ID, "u1"); err != nil || removed {
+		t.Fatalf("second remove of u1: %v, %v", removed, err)
+	}
+	if got := stageUsers(t, s, r.ID); len(got) != 2 || got[0] != "u2" || got[1] != "u3" {
+		t.Fatalf("stage after remove = %v", got)
+	}
+
+	byRoom, err := s.StageMembersOf([]string{r.ID, other.ID, "nosuchroom"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byRoom[r.ID]) != 2 || len(byRoom[other.ID]) != 1 || len(byRoom["nosuchroom"]) != 0 {
+		t.Fatalf("StageMembersOf = %+v", byRoom)
+	}
+}
+
+func TestRoomSettingsAndOwner(t *testing.T) {
+	s, _ := mustOpen(t)
+	plain, _ := s.CreateRoom("plain", "u1", "A")
+	if plain.Classroom || plain.AllowStage {
+		t.Fatalf("default settings: %+v", plain)
+	}
+	r, err := s.CreateRoomWith("class", "u1", "A", RoomSettings{Classroom: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Room(r.ID)
+	if !got.Classroom || got.AllowStage {
+		t.Fatalf("created classroom = %+v", got)
+	}
+	yes, no := true, false
+	got, err = s.UpdateRoomSettings(r.ID, SettingsChange{AllowStage: &yes})
+	if err != nil || !got.Classroom || !got.AllowStage {
+		t.Fatalf("after allowStage: %+v, %v", got, err)
+	}
+	got, err = s.UpdateRoomSettings(r.ID, SettingsChange{Classroom: &no})
+	if err != nil || got.Classroom || !got.AllowStage {
+		t.Fatalf("after classroom off: %+v, %v", got, err)
+	}
+	if _, err := s.UpdateRoomSettings("aaaaaaaaaa", SettingsChange{Classroom: &yes}); err != ErrNotFound {
+		t.Fatalf("unknown room: %v", err)
+	}
+	got, err = s.SetRoomOwner(r.ID, "u2", "B")
+	if err != nil || got.OwnerID != "u2" || got.OwnerName != "B" {
+		t.Fatalf("after owner change: %+v, %v", got, err)
+	}
+}
+
+func TestStageAndSettingsSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meet.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := s.CreateRoomWith("class", "u1", "A", RoomSettings{Classroom: true, AllowStage: true})
+	s.AddStageMember(r.ID, "u1", "A")
+	s.AddStageMember(r.ID, "u7", "G")
+	s.SetRoomOwner(r.ID, "u7", "G")
+	s.Close()
+
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	got, err := s2.Room(r.ID)
+	if err != nil || !got.Classroom || !got.AllowStage || got.OwnerID != "u7" {
+		t.Fatalf("room after reopen: %+v, %v", got, err)
+	}
+	if users := stageUsers(t, s2, r.ID); len(users) != 2 || users[0] != "u1" || users[1] != "u7" {
+		t.Fatalf("stage after reopen = %v", users)
+	}
+}
