@@ -42,6 +42,11 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	}
 	cfg.Store = db
 	cfg.Secret = []byte("0123456789abcdef0123456789abcdef")
+	if cfg.ReconnectGrace == 0 {
+		// Most tests close a socket to mean "gone"; resume_test.go sets
+		// a grace of its own.
+		cfg.ReconnectGrace = -1
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := New(cfg)
 	if err != nil {

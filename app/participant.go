@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
@@ -27,6 +28,7 @@ const (
 	closeRoomGone   = 4004
 	closeLeft       = 4000
 	closeRestarting = websocket.CloseServiceRestart
+	closeReplaced   = 4009 // the participant resumed on a newer socket
 )
 
 // participant is one connected browser tab. Its mutable fields (name, role,
@@ -35,8 +37,11 @@ type participant struct {
 	id       string
 	identity Identity
 	roomID   string
-	session  *melody.Session
 	log      *slog.Logger
+
+	// stream is the participant's ordered stream of server messages, which
+	// outlives one socket: a client that reconnects resumes it (resume.go).
+	stream stream
 
 	name      string
 	role      string
@@ -45,39 +50,63 @@ type participant struct {
 	streams   map[string]string
 	sfuPeer   *sfu.Peer // while the participant has SFU connections
 
-	// pending counts messages queued to melody and not yet written.
+	// pending counts messages queued to the current socket and not yet
+	// written.
 	pending atomic.Int64
-	// closing is set once the server has decided to close this socket.
+	// closing is set once the server has decided to close the current
+	// socket.
 	closing atomic.Bool
 	// left is set when the participant said goodbye, as opposed to dropping.
 	left atomic.Bool
+	// reconnecting is set while the participant has no socket and may
+	// resume; guarded by the room's lock, like graceTimer.
+	reconnecting bool
+	graceTimer   *time.Timer
+	graceGen     uint64 // tells one grace period's timer from the next's
+	expired      bool // the grace ran out: no resume any more
 }
 
-// Send queues msg for the participant without blocking. It never drops in
-// silence: a participant too slow to keep up is disconnected.
+// Send queues msg for the participant without blocking. Every message is
+// numbered in the participant's stream first, so that one the socket could
+// not carry (no socket, a socket being closed) can be replayed when the
+// client resumes. It never drops in silence: a participant too slow to keep
+// up is disconnected, and resumes or rejoins.
 func (p *participant) Send(msg []byte) {
-	if p.closing.Load() {
-		return
-	}
-	if p.pending.Add(1) > maxPendingSend {
+	tooSlow := false
+	p.stream.send(msg, func(ss *melody.Session) {
+		if p.closing.Load() {
+			return
+		}
+		if p.pending.Add(1) > maxPendingSend {
+			tooSlow = true
+			return
+		}
+		if err := ss.Write(msg); err != nil {
+			p.pending.Add(-1)
+		}
+	})
+	if tooSlow {
 		p.log.Warn("participant too slow, disconnecting", "participant", p.id, "room", p.roomID)
 		p.close(closeTooSlow, "too slow to keep up")
-		return
 	}
-	if err := p.session.Write(msg); err != nil {
+}
+
+// sent is called by melody once a text message has gone out on ss.
+func (p *participant) sent(ss *melody.Session) {
+	if p.stream.current() == ss {
 		p.pending.Add(-1)
 	}
 }
 
-// sent is called by melody once a text message has gone out.
-func (p *participant) sent() { p.pending.Add(-1) }
-
-// close sends a close frame once. Later calls do nothing.
+// close sends a close frame on the current socket once. Later calls do
+// nothing until a resume brings a new socket.
 func (p *participant) close(code int, reason string) {
 	if p.closing.Swap(true) {
 		return
 	}
-	_ = p.session.CloseWithMsg(websocket.FormatCloseMessage(code, reason))
+	if ss := p.stream.current(); ss != nil {
+		_ = ss.CloseWithMsg(websocket.FormatCloseMessage(code, reason))
+	}
 }
 
 // view is the public description of the participant. The caller holds the
@@ -94,7 +123,11 @@ func (p *participant) view() signal.Participant {
 			streams[k] = v
 		}
 	}
-	return signal.Participant{ID: p.id, UserID: p.identity.ID, Name: p.name, Role: p.role, Media: media, Streams: streams}
+	view := signal.Participant{ID: p.id, UserID: p.identity.ID, Name: p.name, Role: p.role, Media: media, Streams: streams}
+	if p.reconnecting {
+		view.Connection = signal.ConnectionReconnecting
+	}
+	return view
 }
 
 // applyMedia records a media change and reports whether it changed

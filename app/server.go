@@ -35,6 +35,10 @@ type Config struct {
 	// SFUGrace is how long after a return to mesh the server keeps SFU
 	// connections a client has not closed itself. Default 30 s.
 	SFUGrace time.Duration
+	// ReconnectGrace is how long a participant whose socket dropped stays
+	// in the room, shown reconnecting, waiting for its client to resume
+	// (resume.go). Default 15 s; negative: a dropped socket is a leave.
+	ReconnectGrace time.Duration
 	// UDPPort is the SFU's one UDP port for all media; 0 picks a free one.
 	UDPPort int
 	// PublicIP is announced in the SFU's ICE candidates (NAT 1:1).
@@ -69,6 +73,8 @@ type Server struct {
 	ws         *melody.Melody
 	router     *gin.Engine
 
+	reconnectGrace time.Duration // <= 0: no resume
+
 	maxParticipants int
 	createLimit     *ipLimiter // nil: no limit
 	joinLimit       *ipLimiter
@@ -102,6 +108,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SFUGrace <= 0 {
 		cfg.SFUGrace = 30 * time.Second
 	}
+	if cfg.ReconnectGrace == 0 {
+		cfg.ReconnectGrace = 15 * time.Second
+	}
 	origins, err := newOriginPolicy(cfg.AllowedOrigins)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -120,6 +129,8 @@ func New(cfg Config) (*Server, error) {
 		meshMax:    cfg.MeshMax,
 		iceServers: cfg.ICEServers,
 		sfu:        media,
+
+		reconnectGrace: cfg.ReconnectGrace,
 
 		maxParticipants: limitOrDefault(cfg.MaxParticipants, DefaultMaxParticipants),
 		createLimit:     newIPLimiter(limitOrDefault(cfg.RoomsPerMinute, DefaultRoomsPerMinute), nil),

@@ -26,7 +26,7 @@ func (s *Server) newMelody() *melody.Melody {
 	m.HandleMessage(s.onMessage)
 	m.HandleSentMessage(func(ss *melody.Session, _ []byte) {
 		if p := participantOf(ss); p != nil {
-			p.sent()
+			p.sent(ss)
 		}
 	})
 	m.HandleError(s.onSocketError)
@@ -54,6 +54,8 @@ func (s *Server) serveWS(c *gin.Context) {
 		"spectator": q.Get("spectator") == "1" || q.Get("spectator") == "true",
 		"ip":        c.ClientIP(),
 	}
+		"resume":    q.Get("resume"), // resume.go
+		"seen":      q.Get("seen"),
 	// Before the upgrade, unlike the room checks: a socket from a foreign
 	// page is never opened, and only its page could have read a reason.
 	if !s.origins.allows(c.Request) {
@@ -95,6 +97,11 @@ func (s *Server) onConnect(ss *melody.Session) {
 		return
 	}
 
+	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte {
+		return s.welcomeMessage(room, r, p, others, mode, epoch)
+	}) {
+		return
+	}
 	name := identity.Name
 	if raw, _ := ss.Keys["name"].(string); raw != "" {
 		clean, err := cleanDisplayName(raw)
@@ -111,7 +118,6 @@ func (s *Server) onConnect(ss *melody.Session) {
 		id:        randomID("p_", 8),
 		identity:  identity,
 		roomID:    room.ID,
-		session:   ss,
 		log:       s.log,
 		name:      name,
 		spectator: spectator,
@@ -120,6 +126,7 @@ func (s *Server) onConnect(ss *melody.Session) {
 	}
 	p.role = s.roleOf(room, p)
 	ss.Set(participantKey, p)
+	p.stream.attach(ss)
 
 	// The exact check is in hub.enter; this one keeps a join that cannot
 	// fit from marking the room live.
@@ -135,15 +142,7 @@ func (s *Server) onConnect(ss *melody.Session) {
 
 	var live *liveRoom // the room being joined; set under the hub's lock
 	welcome := func(others []signal.Participant, mode string, epoch uint64) []byte {
-		// This runs inside the hub's lock: the view is built from what the
-		// room passes in, not by asking the hub again. The room's lock is
-		// held too, so its owner, settings, stage and hands can be read.
-		view := roomViewWith(room, len(others)+1, mode)
-		live.state.applyTo(&view)
-		return encode(signal.Welcome{
-			Type: signal.TypeWelcome, Self: p.view(), Room: view, Participants: others,
-			Mode: mode, Epoch: epoch, ICEServers: s.iceServers, Hands: live.handsLocked(),
-		})
+		return s.welcomeMessage(room, live, p, others, mode, epoch)
 	}
 	admit := s.admit(p, welcome)
 	if _, err := s.hub.enter(room.ID, func(r *liveRoom) error {
@@ -169,6 +168,19 @@ func (s *Server) onConnect(ss *melody.Session) {
 }
 
 // roleOf decides a participant's role: ownership follows the identity, and
+// welcomeMessage encodes p's welcome. It runs inside the hub's lock: the
+// view is built from what the room passes in, not by asking the hub again.
+// The room's lock is held too, so its owner, settings, stage and hands can
+// be read.
+func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte {
+	view := roomViewWith(room, len(others)+1, mode)
+	live.state.applyTo(&view)
+	return encode(signal.Welcome{
+		Type: signal.TypeWelcome, Self: p.view(), Room: view, Participants: others,
+		Mode: mode, Epoch: epoch, ICEServers: s.iceServers, Hands: live.handsLocked(),
+	})
+}
+
 // an owner who joins receive-only is still the owner.
 func (s *Server) roleOf(room *store.Room, p *participant) string {
 	switch {
@@ -183,8 +195,8 @@ func (s *Server) roleOf(room *store.Room, p *participant) string {
 
 func (s *Server) onDisconnect(ss *melody.Session) {
 	p := participantOf(ss)
-	if p == nil {
-		return
+	if p == nil || !p.stream.detach(ss) {
+		return // not joined, or resumed on a newer socket
 	}
 	// Before the live-room lookup: an ended room is gone from the hub, but
 	// its participants must still leave the chat.
@@ -194,6 +206,13 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 		return
 	}
 	reason := "disconnected"
+	// A dropped socket is not a leave yet: the client reconnects and
+	// resumes, or the grace runs out.
+	if !p.left.Load() && s.reconnectGrace > 0 &&
+		room.suspend(p, s.reconnectGrace, func() { s.expireResume(room, p) }) {
+		s.log.Info("participant reconnecting", "room", p.roomID, "participant", p.id)
+		return
+	}
 	if p.left.Load() {
 		reason = "left"
 	}

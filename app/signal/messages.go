@@ -82,6 +82,9 @@ type Participant struct {
 	// Streams maps a source to the id of the MediaStream (SDP msid) that
 	// carries it, so receivers can tell a screen from a camera.
 	Streams map[string]string `json:"streams,omitempty"`
+	// Connection is "reconnecting" while the participant's socket is down
+	// and it may resume (resume.go); absent while connected.
+	Connection string `json:"connection,omitempty"`
 }
 
 // Owner is a room's owner as shown in the room list.

@@ -22,16 +22,17 @@ import (
 // config is every setting of the binary. Each flag has a MEET_* twin in the
 // environment; a flag given on the command line wins over its twin.
 type config struct {
-	addr       string
-	dbPath     string
-	meshMax    int
-	secret     string
-	logLevel   string
-	iceServers string
-	udpPort    int
-	publicIP   string
-	backDelay  time.Duration
-	pprof      string
+	addr           string
+	dbPath         string
+	meshMax        int
+	secret         string
+	logLevel       string
+	iceServers     string
+	udpPort        int
+	publicIP       string
+	backDelay      time.Duration
+	reconnectGrace time.Duration
+	pprof          string
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -62,6 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&cfg.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
 	fs.StringVar(&cfg.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
 	fs.DurationVar(&cfg.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
+	fs.DurationVar(&cfg.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
 	fs.IntVar(&cfg.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
 	fs.IntVar(&cfg.maxRooms, "max-rooms", app.DefaultMaxRooms, "most rooms in use (with participants) at once; 0 = no limit")
 	fs.IntVar(&cfg.roomsPerMinute, "rooms-per-minute", app.DefaultRoomsPerMinute, "rooms one client address may create per minute; 0 = no limit")
@@ -111,6 +113,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if cfg.backDelay <= 0 {
 		return nil, fmt.Errorf("-back-to-mesh-delay must be positive, got %s", cfg.backDelay)
+	}
+	if cfg.reconnectGrace < 0 {
+		return nil, fmt.Errorf("-reconnect-grace must be 0 or more, got %s", cfg.reconnectGrace)
 	}
 	if _, err := cfg.level(); err != nil {
 		return nil, err

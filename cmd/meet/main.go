@@ -63,6 +63,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Logger:     logger,
 
 		BackToMeshDelay: cfg.backDelay,
+		ReconnectGrace:  reconnectGrace(cfg.reconnectGrace),
 
 		MaxParticipants: noLimitIfZero(cfg.maxParticipants),
 		MaxRooms:        noLimitIfZero(cfg.maxRooms),
@@ -138,4 +139,13 @@ func serveProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
 	go func() { _ = srv.Serve(ln) }()
 	logger.Info("profiler listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// reconnectGrace maps the flag, where 0 turns resuming off, to the app's
+// convention, where 0 takes the default.
+func reconnectGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
