@@ -32,7 +32,7 @@ const socketReadLimit = 4 * signal.MaxFrameBytes
 // Close codes of refused joins, next to the others in participant.go. Each
 // follows an `error` with ref "join".
 const (
-	closeRoomFull    = 4009 // the room has -max-participants
+	closeRoomFull    = 4011 // the room has -max-participants (4009 is a resumed socket's)
 	closeServerFull  = 4013 // the server has -max-rooms live rooms
 	closeRateLimited = 4029 // too many joins from this address
 )

@@ -4,9 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
+
+	"meet/app/signal"
 )
 
 // contentSecurityPolicy allows only the app's own scripts, styles and
@@ -121,3 +126,29 @@ func hostWithoutDefaultPort(host, scheme string) string {
 
 var errBadOrigin = newError(http.StatusForbidden, CodeBadOrigin,
 	"This page's origin may not open the meeting socket. Open the meeting from the server's own address, or add the origin to -allowed-origins.")
+
+// onBinaryMessage answers a binary frame, which the protocol does not use:
+// melody would otherwise drop it in silence.
+func (s *Server) onBinaryMessage(ss *melody.Session, _ []byte) {
+	if p := participantOf(ss); p != nil {
+		sendError(p, signal.CodeInvalidJSON, "Messages are JSON text frames; binary frames are not part of the protocol.", "")
+	}
+}
+
+// recoverMessage, deferred by the message handler, turns a panic there (a
+// bug, whatever the input) into an error log and a closed socket. Without
+// it the panic would unwind through melody past its clean-up, leaving a
+// participant in its room with no socket.
+func (s *Server) recoverMessage(ss *melody.Session) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	s.log.Error("panic handling a message", "panic", v, "stack", string(debug.Stack()))
+	if p := participantOf(ss); p != nil {
+		sendError(p, CodeInternal, "The server failed on your last message; reconnecting.", "")
+		p.close(websocket.CloseInternalServerErr, "internal error")
+		return
+	}
+	_ = ss.CloseWithMsg(websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error"))
+}

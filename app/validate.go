@@ -31,6 +31,10 @@ func cleanName(raw, what string, maxChars int) (string, error) {
 			fmt.Sprintf("%s must be at most %d characters (it has %d).", what, maxChars, n))
 	}
 	for _, r := range name {
+		// JSON decoding turns invalid UTF-8 into U+FFFD; no real name has it.
+		if r == utf8.RuneError {
+			return "", newError(http.StatusBadRequest, CodeInvalidName, what+" is not valid UTF-8 (it has U+FFFD).")
+		}
 		// Control and format characters (including bidi overrides) let one
 		// name disguise itself as another in every participant's list.
 		if unicode.IsControl(r) || isBidiControl(r) {

@@ -24,6 +24,7 @@ func (s *Server) newMelody() *melody.Melody {
 	m.HandleConnect(s.onConnect)
 	m.HandleDisconnect(s.onDisconnect)
 	m.HandleMessage(s.onMessage)
+	m.HandleMessageBinary(s.onBinaryMessage)
 	m.HandleSentMessage(func(ss *melody.Session, _ []byte) {
 		if p := participantOf(ss); p != nil {
 			p.sent(ss)
@@ -53,9 +54,9 @@ func (s *Server) serveWS(c *gin.Context) {
 		"name":      q.Get("name"),
 		"spectator": q.Get("spectator") == "1" || q.Get("spectator") == "true",
 		"ip":        c.ClientIP(),
-	}
 		"resume":    q.Get("resume"), // resume.go
 		"seen":      q.Get("seen"),
+	}
 	// Before the upgrade, unlike the room checks: a socket from a foreign
 	// page is never opened, and only its page could have read a reason.
 	if !s.origins.allows(c.Request) {
@@ -96,12 +97,12 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, errRoomEnded, closeRoomEnded)
 		return
 	}
-
 	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte {
 		return s.welcomeMessage(room, r, p, others, mode, epoch)
 	}) {
 		return
 	}
+
 	name := identity.Name
 	if raw, _ := ss.Keys["name"].(string); raw != "" {
 		clean, err := cleanDisplayName(raw)
@@ -125,8 +126,8 @@ func (s *Server) onConnect(ss *melody.Session) {
 		streams:   map[string]string{},
 	}
 	p.role = s.roleOf(room, p)
-	ss.Set(participantKey, p)
 	p.stream.attach(ss)
+	ss.Set(participantKey, p)
 
 	// The exact check is in hub.enter; this one keeps a join that cannot
 	// fit from marking the room live.
@@ -167,7 +168,6 @@ func (s *Server) onConnect(ss *melody.Session) {
 	}
 }
 
-// roleOf decides a participant's role: ownership follows the identity, and
 // welcomeMessage encodes p's welcome. It runs inside the hub's lock: the
 // view is built from what the room passes in, not by asking the hub again.
 // The room's lock is held too, so its owner, settings, stage and hands can
@@ -181,6 +181,7 @@ func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant
 	})
 }
 
+// roleOf decides a participant's role: ownership follows the identity, and
 // an owner who joins receive-only is still the owner.
 func (s *Server) roleOf(room *store.Room, p *participant) string {
 	switch {
@@ -205,7 +206,6 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 	if !ok {
 		return
 	}
-	reason := "disconnected"
 	// A dropped socket is not a leave yet: the client reconnects and
 	// resumes, or the grace runs out.
 	if !p.left.Load() && s.reconnectGrace > 0 &&
@@ -213,6 +213,7 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 		s.log.Info("participant reconnecting", "room", p.roomID, "participant", p.id)
 		return
 	}
+	reason := "disconnected"
 	if p.left.Load() {
 		reason = "left"
 	}
@@ -245,12 +246,14 @@ func (s *Server) onSocketError(ss *melody.Session, err error) {
 
 // sendError answers a failed request on the socket; the connection stays.
 func sendError(p *participant, code, message, ref string) {
+	p.log.Debug("request refused", "participant", p.id, "code", code, "ref", ref)
 	p.Send(encode(signal.Error{Type: signal.TypeError, Code: code, Message: message, Ref: ref}))
 }
 
 // onMessage handles one client frame. Melody calls it from the session's
 // read loop, so one participant's messages are handled in order.
 func (s *Server) onMessage(ss *melody.Session, data []byte) {
+	defer s.recoverMessage(ss)
 	p := participantOf(ss)
 	if p == nil {
 		return

@@ -166,9 +166,9 @@ func TestRelayRules(t *testing.T) {
 			t.Fatalf("error for %s = %+v", bad, e)
 		}
 	}
-	c1.send(signal.Signal{Type: signal.TypeSignal, To: c2.self.ID, Kind: signal.KindAnswer, SDP: "still here"})
+	c1.send(signal.Signal{Type: signal.TypeSignal, To: c2.self.ID, Kind: signal.KindAnswer, SDP: "v=0 still here"})
 	c2.readInto(signal.TypeSignal, &sig)
-	if sig.SDP != "still here" {
+	if sig.SDP != "v=0 still here" {
 		t.Fatalf("after bad frames = %+v", sig)
 	}
 	c3.expectNothing(signal.TypeSignal, 300*time.Millisecond)

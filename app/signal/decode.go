@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -48,7 +49,15 @@ func invalid(format string, args ...any) error {
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
 	if len(data) > MaxFrameBytes {
-		return nil, &DecodeError{Code: CodeInvalidMessage, Message: fmt.Sprintf("Message is %d bytes; the limit is %d.", len(data), MaxFrameBytes)}
+		err := &DecodeError{Code: CodeInvalidMessage, Message: fmt.Sprintf("Message is %d bytes; the limit is %d.", len(data), MaxFrameBytes)}
+		// The socket reads at most a few times the limit, so this parse is
+		// bounded; it tells the client which of its requests failed (a
+		// chat-send waiting for its echo, say).
+		var env Envelope
+		if json.Unmarshal(data, &env) == nil && printableID(env.Type) {
+			err.Ref = env.Type
+		}
+		return nil, err
 	}
 	var env Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
@@ -110,6 +119,19 @@ func Decode(data []byte) (any, error) {
 	return msg, nil
 }
 
+// printableID reports a short printable-ASCII string, fit to be echoed.
+func printableID(s string) bool {
+	if s == "" || len(s) > MaxIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 func jsonError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
@@ -144,6 +166,9 @@ func (m *Signal) validate() error {
 		if len(m.SDP) > MaxSDPBytes {
 			return invalid("SDP is %d bytes; the limit is %d.", len(m.SDP), MaxSDPBytes)
 		}
+		if err := checkSDPStart(m.SDP); err != nil {
+			return err
+		}
 		if m.Candidate != nil {
 			return invalid("A %s carries no candidate.", m.Kind)
 		}
@@ -159,6 +184,16 @@ func (m *Signal) validate() error {
 		return invalid(`Signal needs a "kind": offer, answer or candidate.`)
 	default:
 		return invalid("Unknown signal kind %q: want offer, answer or candidate.", truncate(m.Kind, 40))
+	}
+	return nil
+}
+
+// checkSDPStart refuses what cannot be a session description: every SDP
+// begins with its version line, "v=0" (RFC 8866). The server reads no
+// further into a mesh peer's SDP: its meaning is for the other browser.
+func checkSDPStart(sdp string) error {
+	if !strings.HasPrefix(sdp, "v=0") {
+		return invalid("This is not an SDP: a session description starts with \"v=0\".")
 	}
 	return nil
 }
@@ -214,6 +249,9 @@ func (m *SFU) validate() error {
 		}
 		if len(m.SDP) > MaxSDPBytes {
 			return invalid("SDP is %d bytes; the limit is %d.", len(m.SDP), MaxSDPBytes)
+		}
+		if err := checkSDPStart(m.SDP); err != nil {
+			return err
 		}
 	case KindCandidate:
 		if m.Candidate != nil && len(m.Candidate.Candidate) > MaxCandidateBytes {

@@ -54,6 +54,15 @@ func TestDecode(t *testing.T) {
 		{"bad source", `{"type":"media","source":"hologram","action":"published"}`, nil, CodeInvalidMessage},
 		{"bad action", `{"type":"media","source":"camera","action":"exploded"}`, nil, CodeInvalidMessage},
 		{"rename wrong type", `{"type":"rename","name":["a"]}`, nil, CodeInvalidJSON},
+		{"offer sdp is not an sdp", `{"type":"signal","to":"p","kind":"offer","sdp":"hello"}`, nil, CodeInvalidMessage},
+		{"answer sdp is json", `{"type":"signal","to":"p","kind":"answer","sdp":"{\"v\":0}"}`, nil, CodeInvalidMessage},
+		{"sfu offer sdp is not an sdp", `{"type":"sfu","pc":"publish","kind":"offer","sdp":" v=0"}`, nil, CodeInvalidMessage},
+		{"sfu answer sdp is not an sdp", `{"type":"sfu","pc":"subscribe","kind":"answer","sdp":"\u0000"}`, nil, CodeInvalidMessage},
+		{"media stream id wrong type", `{"type":"media","source":"camera","action":"published","streamId":1}`, nil, CodeInvalidJSON},
+		{"tracks wrong type", `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0","tracks":["camera"]}`, nil, CodeInvalidJSON},
+		{"candidate wrong type", `{"type":"signal","to":"p","kind":"candidate","candidate":"c"}`, nil, CodeInvalidJSON},
+		{"mline index out of range", `{"type":"signal","to":"p","kind":"candidate","candidate":{"candidate":"c","sdpMLineIndex":70000}}`, nil, CodeInvalidJSON},
+		{"huge frame", `{"type":"leave","pad":"` + strings.Repeat("x", MaxFrameBytes) + `"}`, nil, CodeInvalidMessage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
