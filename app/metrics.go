@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"meet/app/signal"
+	"meet/sfu"
 )
 
 // metricsHandler serves Prometheus metrics from a registry of the
@@ -27,14 +28,60 @@ func (s *Server) metricsHandler() http.Handler {
 	gauge("meet_rooms_live", "Rooms with at least one participant.", func() float64 { return float64(len(s.hub.all())) })
 	gauge("meet_websocket_connections", "Open WebSocket connections.", func() float64 { return float64(s.ws.Len()) })
 	reg.MustRegister(participantsByMode{hub: s.hub})
-	gauge("meet_sfu_peers", "Participants connected to the SFU.", func() float64 { return float64(s.sfu.Totals().Peers) })
-	gauge("meet_sfu_tracks", "Tracks published to the SFU.", func() float64 { return float64(s.sfu.Totals().Tracks) })
-	counter("meet_sfu_received_packets_total", "RTP packets the SFU received from publishers.", func() float64 { return float64(s.sfu.Totals().Forwarded) })
-	counter("meet_sfu_forwarded_packets_total", "RTP packets the SFU sent to subscribers.", func() float64 { return float64(s.sfu.Totals().Sent) })
-	counter("meet_sfu_dropped_packets_total", "RTP packets not sent to a subscriber (paused, or congested).", func() float64 { return float64(s.sfu.Totals().Dropped) })
-	counter("meet_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", func() float64 { return float64(s.sfu.Totals().Keyframes) })
+	reg.MustRegister(sfuCollector{sfu: s.sfu})
 	counter("meet_chat_messages_total", "Chat messages accepted.", func() float64 { return float64(s.chat.accepted.Load()) })
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// sfuCollector reports the SFU's counters from one snapshot per scrape.
+type sfuCollector struct{ sfu *sfu.SFU }
+
+type sfuMetric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(sfu.Stats) uint64
+}
+
+func newSFUMetric(name, help string, kind prometheus.ValueType, value func(sfu.Stats) uint64) sfuMetric {
+	return sfuMetric{desc: prometheus.NewDesc(name, help, nil, nil), kind: kind, value: value}
+}
+
+var sfuMetrics = []sfuMetric{
+	newSFUMetric("meet_sfu_peers", "Participants connected to the SFU.", prometheus.GaugeValue,
+		func(s sfu.Stats) uint64 { return uint64(s.Peers) }),
+	newSFUMetric("meet_sfu_tracks", "Tracks published to the SFU.", prometheus.GaugeValue,
+		func(s sfu.Stats) uint64 { return uint64(s.Tracks) }),
+	newSFUMetric("meet_sfu_received_packets_total", "RTP packets the SFU received from publishers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Forwarded }),
+	newSFUMetric("meet_sfu_received_bytes_total", "RTP payload bytes the SFU received from publishers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.ForwardedBytes }),
+	newSFUMetric("meet_sfu_forwarded_packets_total", "RTP packets the SFU sent to subscribers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Sent }),
+	newSFUMetric("meet_sfu_forwarded_bytes_total", "RTP payload bytes the SFU sent to subscribers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.SentBytes }),
+	newSFUMetric("meet_sfu_dropped_packets_total", "RTP packets not sent to a subscriber (paused, or congested).", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Dropped }),
+	newSFUMetric("meet_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Keyframes }),
+	newSFUMetric("meet_sfu_subscriber_plis_total", "Keyframe requests (PLI, FIR) received from subscribers.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.PLIs }),
+	newSFUMetric("meet_sfu_nacked_packets_total", "Packets subscribers reported lost (NACK).", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.NACKs }),
+	newSFUMetric("meet_sfu_retransmitted_packets_total", "NACKed packets the SFU sent again from its cache.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Resent }),
+}
+
+func (c sfuCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range sfuMetrics {
+		ch <- m.desc
+	}
+}
+
+func (c sfuCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.sfu.Totals()
+	for _, m := range sfuMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.value(st)))
+	}
 }
 
 // participantsByMode reports the participants of live rooms by mode.

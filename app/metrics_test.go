@@ -86,6 +86,19 @@ func TestMetricsFollowTheRooms(t *testing.T) {
 	if v := scrape(t, a, "meet_sfu_tracks"); v != 1 {
 		t.Fatalf("tracks = %v", v)
 	}
+	for _, series := range []string{"meet_sfu_received_bytes_total", "meet_sfu_forwarded_bytes_total"} {
+		if v := scrape(t, a, series); v <= 0 {
+			t.Errorf("%s = %v after media flowed", series, v)
+		}
+	}
+	// Loopback loses nothing and audio asks for no keyframes: these exist
+	// and count nothing yet (the sfu tests make them count).
+	for _, series := range []string{"meet_sfu_nacked_packets_total", "meet_sfu_retransmitted_packets_total",
+		"meet_sfu_subscriber_plis_total", "meet_sfu_dropped_packets_total", "meet_sfu_keyframe_requests_total"} {
+		if v := scrape(t, a, series); v < 0 {
+			t.Errorf("%s is missing", series)
+		}
+	}
 	alice.write(map[string]string{"type": signal.TypeChatSend, "text": "hi", "clientId": "m1"})
 	waitFor(t, func() bool { return scrape(t, a, "meet_chat_messages_total") == 1 })
 }

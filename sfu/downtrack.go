@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -52,8 +53,18 @@ type downTrack struct {
 	seqOffset    uint16
 	waitKeyframe bool
 
-	dropped atomic.Uint64
-	sent    atomic.Uint64
+	// history maps the sequence numbers this subscriber was sent to the
+	// publisher's, to find a NACKed packet in the upTrack's cache: each
+	// entry is valid<<32 | sent<<16 | original. Written by the writer,
+	// read by the RTCP reader. Video only.
+	history []atomic.Uint64
+
+	dropped       atomic.Uint64
+	sent          atomic.Uint64
+	sentBytes     atomic.Uint64 // RTP payload bytes
+	nacked        atomic.Uint64 // packets the subscriber asked for again
+	retransmitted atomic.Uint64 // of those, the ones still cached and resent
+	plis          atomic.Uint64 // keyframe requests (PLI, FIR) from the subscriber
 }
 
 func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
@@ -69,6 +80,9 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		queue:        make(chan queued, size),
 		done:         make(chan struct{}),
 		waitKeyframe: up.video,
+	}
+	if up.video {
+		d.history = make([]atomic.Uint64, cacheSize)
 	}
 	d.paused.Store(true)
 	go d.write()
@@ -175,8 +189,12 @@ func (d *downTrack) write() {
 					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
 					SequenceNumber: q.seq, Timestamp: q.p.timestamp, SSRC: b.ssrc,
 				}
+				if d.history != nil {
+					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.seq)<<16 | uint64(q.p.seq))
+				}
 				if _, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil {
 					d.sent.Add(1)
+					d.sentBytes.Add(uint64(len(q.p.payload)))
 				}
 			}
 			q.p.release()
@@ -203,6 +221,53 @@ func (d *downTrack) setPaused(paused bool) {
 	}
 }
 
+// onRTCP handles one RTCP packet from the subscriber: keyframe requests
+// go to the publisher, NACKs are answered from the upTrack's cache.
+func (d *downTrack) onRTCP(pkt rtcp.Packet) {
+	switch pkt := pkt.(type) {
+	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		d.plis.Add(1)
+		d.up.requestKeyframe()
+	case *rtcp.TransportLayerNack:
+		for _, pair := range pkt.Nacks {
+			pair.Range(func(seq uint16) bool {
+				d.retransmit(seq)
+				return true
+			})
+		}
+	}
+}
+
+// retransmit sends again the packet this subscriber received as seq, if
+// the cache still has it. It runs on the RTCP reader's goroutine, beside
+// the writer: Pion's write path takes concurrent writers.
+func (d *downTrack) retransmit(seq uint16) {
+	d.nacked.Add(1)
+	if d.history == nil {
+		return
+	}
+	e := d.history[seq%cacheSize].Load()
+	if e>>32 == 0 || uint16(e>>16) != seq {
+		return
+	}
+	p := d.up.cache.get(uint16(e))
+	if p == nil {
+		return
+	}
+	defer p.release()
+	b := d.binding.Load()
+	if b == nil {
+		return
+	}
+	hdr := rtp.Header{
+		Version: 2, Marker: p.marker, PayloadType: b.payloadType,
+		SequenceNumber: seq, Timestamp: p.timestamp, SSRC: b.ssrc,
+	}
+	if _, err := b.writer.WriteRTP(&hdr, p.payload); err == nil {
+		d.retransmitted.Add(1)
+	}
+}
+
 // close stops the writer and moves its counters to the SFU's totals. The
 // upTrack must no longer hand it packets.
 func (d *downTrack) close() {
@@ -210,6 +275,10 @@ func (d *downTrack) close() {
 		close(d.done)
 		retired := &d.up.publisher.room.sfu.retired
 		retired.sent.Add(d.sent.Load())
+		retired.sentBytes.Add(d.sentBytes.Load())
 		retired.dropped.Add(d.dropped.Load())
+		retired.nacked.Add(d.nacked.Load())
+		retired.retransmitted.Add(d.retransmitted.Load())
+		retired.plis.Add(d.plis.Load())
 	})
 }

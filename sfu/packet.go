@@ -107,3 +107,56 @@ func isVP8Keyframe(payload []byte) bool {
 	startOfPartition := desc&0x10 != 0 && desc&0x07 == 0
 	return startOfPartition && len(payload) > i && payload[i]&0x01 == 0
 }
+
+// cacheSize is how many recent packets of a video track are kept to answer
+// NACKs: about 2.5 s of 1.5 Mbit/s video, far more than a retransmission
+// can usefully arrive in. A power of two, so that seq%cacheSize follows
+// the 16-bit sequence numbers across their wrap.
+const cacheSize = 512
+
+// packetCache holds the last packets of one video track, shared by all of
+// its subscribers: a NACK is answered from this one copy, where Pion's
+// NACK responder would copy every packet once per subscriber (most of the
+// SFU's memory per viewer, and a tenth of its CPU, when profiled).
+type packetCache struct {
+	mu    sync.Mutex
+	slots [cacheSize]*packet
+}
+
+// put keeps p, which must carry a reference for the cache, and releases
+// the packet whose slot it takes.
+func (c *packetCache) put(p *packet) {
+	i := p.seq % cacheSize
+	c.mu.Lock()
+	old := c.slots[i]
+	c.slots[i] = p
+	c.mu.Unlock()
+	if old != nil {
+		old.release()
+	}
+}
+
+// get returns the packet the publisher sent with sequence number seq,
+// with a reference the caller must release, or nil if it is gone.
+func (c *packetCache) get(seq uint16) *packet {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.slots[seq%cacheSize]
+	if p == nil || p.seq != seq {
+		return nil
+	}
+	p.refs.Add(1)
+	return p
+}
+
+// clear releases every cached packet.
+func (c *packetCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, p := range c.slots {
+		if p != nil {
+			p.release()
+			c.slots[i] = nil
+		}
+	}
+}

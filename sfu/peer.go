@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"meet/app/signal"
@@ -351,8 +350,8 @@ func (p *Peer) unsubscribe(up *upTrack) bool {
 	return true
 }
 
-// readRTCP turns a subscriber's keyframe requests into requests to the
-// publisher, until the sender stops.
+// readRTCP hands a subscriber's RTCP (keyframe requests, NACKs) to the
+// downTrack, until the sender stops.
 func (d *downTrack) readRTCP() {
 	for {
 		packets, _, err := d.sender.ReadRTCP()
@@ -360,10 +359,7 @@ func (d *downTrack) readRTCP() {
 			return
 		}
 		for _, pkt := range packets {
-			switch pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.requestKeyframe()
-			}
+			d.onRTCP(pkt)
 		}
 	}
 }

@@ -130,8 +130,13 @@ type Stats struct {
 	Tracks    int
 	Forwarded uint64 // packets read from publishers
 	Sent      uint64 // packets written to subscribers
-	Dropped   uint64 // packets not sent to a subscriber (paused or congested)
-	Keyframes uint64 // keyframe requests (PLI) sent to publishers
+	// RTP payload bytes read from publishers and written to subscribers.
+	ForwardedBytes, SentBytes uint64
+	Dropped                   uint64 // packets not sent to a subscriber (paused or congested)
+	Keyframes                 uint64 // keyframe requests (PLI) sent to publishers
+	NACKs                     uint64 // packets subscribers reported lost (NACK)
+	Resent                    uint64 // of those, packets retransmitted from the cache
+	PLIs                      uint64 // keyframe requests (PLI, FIR) received from subscribers
 }
 
 // Stats sums the counters of every track in the room.
@@ -141,10 +146,15 @@ func (r *Room) Stats() Stats {
 	st := Stats{Peers: len(r.peers), Tracks: len(r.tracks)}
 	for _, up := range r.tracks {
 		st.Forwarded += up.forwarded.Load()
+		st.ForwardedBytes += up.forwardedBytes.Load()
 		st.Keyframes += up.keyframes.Load()
 		for _, d := range *up.downs.Load() {
 			st.Sent += d.sent.Load()
+			st.SentBytes += d.sentBytes.Load()
 			st.Dropped += d.dropped.Load()
+			st.NACKs += d.nacked.Load()
+			st.Resent += d.retransmitted.Load()
+			st.PLIs += d.plis.Load()
 		}
 	}
 	return st

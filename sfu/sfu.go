@@ -15,6 +15,7 @@ import (
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -44,6 +45,8 @@ type SFU struct {
 	// ended, so Totals stays monotonic.
 	retired struct {
 		forwarded, sent, dropped, keyframes atomic.Uint64
+		forwardedBytes, sentBytes           atomic.Uint64
+		nacked, retransmitted, plis         atomic.Uint64
 	}
 }
 
@@ -83,12 +86,19 @@ func New(cfg Config) (*SFU, error) {
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
-	// NACK generation and response, sender and receiver reports, and TWCC
-	// feedback to publishers, all from pion/interceptor.
+	// NACKs to publishers, sender and receiver reports, and TWCC feedback
+	// to publishers, all from pion/interceptor. Subscribers' NACKs are
+	// answered by the downTracks from each track's one packet cache, not
+	// by Pion's responder, which keeps a copy of every packet per
+	// subscriber.
 	registry := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(media, registry); err != nil {
+	nackGenerator, err := nack.NewGeneratorInterceptor()
+	if err != nil {
 		return nil, err
 	}
+	media.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	media.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	registry.Add(nackGenerator)
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return nil, err
 	}
@@ -173,10 +183,15 @@ func (s *SFU) Totals() Stats {
 	}
 	s.mu.Unlock()
 	t := Stats{
-		Forwarded: s.retired.forwarded.Load(),
-		Sent:      s.retired.sent.Load(),
-		Dropped:   s.retired.dropped.Load(),
-		Keyframes: s.retired.keyframes.Load(),
+		Forwarded:      s.retired.forwarded.Load(),
+		ForwardedBytes: s.retired.forwardedBytes.Load(),
+		Sent:           s.retired.sent.Load(),
+		SentBytes:      s.retired.sentBytes.Load(),
+		Dropped:        s.retired.dropped.Load(),
+		Keyframes:      s.retired.keyframes.Load(),
+		NACKs:          s.retired.nacked.Load(),
+		Resent:         s.retired.retransmitted.Load(),
+		PLIs:           s.retired.plis.Load(),
 	}
 	for _, r := range rooms {
 		st := r.Stats()
@@ -184,8 +199,13 @@ func (s *SFU) Totals() Stats {
 		t.Tracks += st.Tracks
 		t.Forwarded += st.Forwarded
 		t.Sent += st.Sent
+		t.ForwardedBytes += st.ForwardedBytes
+		t.SentBytes += st.SentBytes
 		t.Dropped += st.Dropped
 		t.Keyframes += st.Keyframes
+		t.NACKs += st.NACKs
+		t.Resent += st.Resent
+		t.PLIs += st.PLIs
 	}
 	return t
 }
@@ -194,5 +214,6 @@ func (s *SFU) Totals() Stats {
 // subscriptions retire themselves as they close.
 func (s *SFU) retireTrack(up *upTrack) {
 	s.retired.forwarded.Add(up.forwarded.Load())
+	s.retired.forwardedBytes.Add(up.forwardedBytes.Load())
 	s.retired.keyframes.Add(up.keyframes.Load())
 }

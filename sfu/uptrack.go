@@ -28,11 +28,16 @@ type upTrack struct {
 	downs  atomic.Pointer[[]*downTrack]
 	downMu sync.Mutex
 
+	// cache answers subscribers' NACKs; video only, as only video
+	// negotiates NACK.
+	cache *packetCache
+
 	paused       atomic.Bool
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
 
-	forwarded atomic.Uint64
-	keyframes atomic.Uint64
+	forwarded      atomic.Uint64
+	forwardedBytes atomic.Uint64 // RTP payload bytes
+	keyframes      atomic.Uint64
 }
 
 func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upTrack {
@@ -42,6 +47,9 @@ func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upT
 		remote:    remote,
 		video:     remote.Kind() == webrtc.RTPCodecTypeVideo,
 		codec:     remote.Codec().RTPCodecCapability,
+	}
+	if u.video {
+		u.cache = &packetCache{}
 	}
 	u.downs.Store(&[]*downTrack{})
 	return u
@@ -81,6 +89,9 @@ func (u *upTrack) read() {
 		if err != nil {
 			p.refs.Store(1)
 			p.release()
+			if u.cache != nil {
+				u.cache.clear()
+			}
 			return
 		}
 		if !p.parse(n, u.video) {
@@ -96,13 +107,22 @@ func (u *upTrack) read() {
 // reader's reference.
 func (u *upTrack) forward(p *packet) {
 	downs := *u.downs.Load()
-	// One reference per subscriber plus ours, dropped below, so the
-	// packet cannot return to the pool while we are still handing it out.
-	p.refs.Store(int32(len(downs)) + 1)
+	// One reference per subscriber, one for the cache, and ours, dropped
+	// below, so the packet cannot return to the pool while we are still
+	// handing it out.
+	refs := int32(len(downs)) + 1
+	if u.cache != nil {
+		refs++
+	}
+	p.refs.Store(refs)
+	if u.cache != nil {
+		u.cache.put(p)
+	}
 	for _, d := range downs {
 		d.enqueue(p)
 	}
 	u.forwarded.Add(1)
+	u.forwardedBytes.Add(uint64(len(p.payload)))
 	p.release()
 }
 
