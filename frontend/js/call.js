@@ -17,9 +17,11 @@
 // Whatever a silent peer never confirms closes SWITCH_TIMEOUT_MS +
 // LINGER_MS after the mode message, when every page has switched anyway.
 //
-// A reconnect is a new welcome with a new participant id: the call then
-// drops every peer connection and tile and rebuilds them from the welcome,
-// keeping only the local camera, microphone and screen.
+// A dropped socket resumes (signaling.js): the server replays what this page
+// missed and the peer connections, which never needed the socket, carry on.
+// A welcome on a reconnect (the server restarted, or could not replay) is a
+// fresh start: the call drops every peer connection and tile and rebuilds
+// them from it, keeping only the local camera, microphone and screen.
 
 import { getRoom } from './api.js';
 import { LocalMedia } from './media.js';
@@ -27,6 +29,7 @@ import { Handover } from './handover.js';
 import { Mesh } from './mesh.js';
 import {
   Action,
+  Connection,
   ErrorCode,
   LeaveReason,
   MessageType,
@@ -61,6 +64,8 @@ const LINGER_MS = 1500;
 /** The message on a mesh pair's data channel: "I show you from `via`". */
 const HAVE = 'have';
 
+/** The shortest time between two restarts of failed SFU connections. */
+const SFU_RESTART_MIN_MS = 5000;
 /**
  * Why a call ended without the user leaving.
  * @typedef {'missing'|'ended'|'invalid_name'|'refused'} EndReason
@@ -123,6 +128,7 @@ export class Call {
     this.reconnectToast = /** @type {(() => void)|null} */ (null);
 
     this.grid = new VideoGrid(/** @type {HTMLElement} */ (document.getElementById('grid')), () => this.soundBlocked());
+    this.sfuRestartedAt = -Infinity;
     this.people = new PeopleList(
       /** @type {HTMLElement} */ (document.getElementById('participant-list')),
       /** @type {HTMLElement[]} */ ([...document.querySelectorAll('.people-count')]),
@@ -213,6 +219,9 @@ export class Call {
         this.mesh?.handleSignal(msg);
         break;
       case MessageType.SFU:
+      case MessageType.RESUMED:
+        this.resumed(msg);
+        break;
         this.sfu?.handle(msg);
         break;
       case MessageType.MODE:
@@ -305,6 +314,30 @@ export class Call {
     this.sfu = new SFUClient({
       epoch: this.epoch,
       iceServers: this.iceServers,
+    this.publishOnStage();
+  }
+
+  /**
+   * My socket dropped and came back as the same participant: the server
+   * replays what I missed after this, and my peer connections never
+   * depended on the socket. Only media changes I made while offline can be
+   * news to the server: send the difference.
+   * @param {import('./protocol.js').Resumed} msg
+   */
+  resumed(msg) {
+    if (!this.self || msg.self.id !== this.selfId) return;
+    if (!this.canPublish()) return;
+    const known = msg.self.media || {};
+    const live = new Map(this.media.tracks().map(({ source, track }) => [source, track]));
+    for (const source of Object.keys(known)) {
+      if (!live.has(source)) this.announce(/** @type {any} */ (source), Action.UNPUBLISHED);
+    }
+    for (const [source, track] of live) {
+      const want = source === Source.SCREEN || track.enabled ? TrackState.LIVE : TrackState.PAUSED;
+      if (!known[source]) this.announce(source, Action.PUBLISHED);
+      if (known[source] !== want && want === TrackState.PAUSED) this.announce(source, Action.PAUSED);
+      if (known[source] === TrackState.PAUSED && want === TrackState.LIVE) this.announce(source, Action.RESUMED);
+    }
       send: (m) => this.send(m),
       localTracks: () => (this.spectator ? [] : this.media.tracks()),
       onTracks: (id, tracks) => this.handover.set('sfu', id, tracks),
@@ -359,6 +392,13 @@ export class Call {
           this.grid.get(id)?.setConnectionState(this.connectionState(to, id));
           this.mesh?.sendTo(id, { type: HAVE, via: to, epoch });
           if (to === 'sfu') this.releaseMeshPeer(id);
+        // The path to the server broke for good (ICE gave up): new
+        // connections, which gather and check candidates afresh, at most
+        // once every few seconds.
+        if (state === 'failed' && performance.now() - this.sfuRestartedAt > SFU_RESTART_MIN_MS) {
+          this.sfuRestartedAt = performance.now();
+          this.restartSFU();
+        }
         },
         onDone: () => {
           if (epoch !== this.epoch) return;
@@ -605,6 +645,11 @@ export class Call {
   }
 
   /**
+      if (p.connection !== was) {
+        // Its media may well keep flowing: only its socket is down.
+        const state = p.connection === Connection.RECONNECTING ? 'disconnected' : this.connectionState(this.handover.activeOf(p.id), p.id);
+        this.grid.get(p.id)?.setConnectionState(state);
+      }
    * While reconnecting, asks the REST API whether the room still exists,
    * so that a deleted or ended room does not leave us retrying forever.
    * @param {number} attempt

@@ -467,6 +467,9 @@ export class Chat {
   handle(msg) {
     switch (msg.type) {
       case MessageType.WELCOME:
+      case MessageType.RESUMED:
+        // Either way the server's chat has me again and sends its join
+        // history; what I missed or had in flight is synced and resent.
         this.welcome(msg);
         return false; // the call needs it too
       case MessageType.CHAT_HISTORY:
@@ -505,7 +508,7 @@ export class Chat {
 
   // --- server messages ------------------------------------------------
 
-  /** @param {import('./protocol.js').Welcome} msg */
+  /** @param {import('./protocol.js').Welcome|import('./protocol.js').Resumed} msg */
   welcome(msg) {
     const userId = msg.self?.userId || '';
     if (userId !== this.list.selfUserId) {

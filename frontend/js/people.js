@@ -6,7 +6,7 @@
 // belongs to the video tiles, and tests select tiles by it.
 
 import { avatarClass, el, icon, initials } from './dom.js';
-import { Role, Source, TrackState } from './protocol.js';
+import { Connection, Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 
@@ -108,6 +108,13 @@ export class PeopleList {
  * @param {string} label
  * @returns {HTMLElement}
  */
+    const onStage = this.ctx.onStage(p.userId);
+    if (onStage) badges.push(el('span', { class: 'badge badge-stage', 'data-testid': 'stage-badge', title: 'On the stage', text: 'on stage' }));
+    if (p.connection === Connection.RECONNECTING) {
+      badges.push(el('span', { class: 'badge badge-reconnecting', 'data-testid': 'reconnecting-badge', title: 'Connection lost; coming back', text: 'reconnecting…' }));
+    }
+    const hand = this.ctx.handPosition(p.id);
+    if (hand) badges.push(el('span', { class: 'badge badge-hand', 'data-testid': 'hand-badge', title: `Hand raised (${hand} in the queue)`, text: `✋ ${hand}` }));
 function stateIcon(state, onIcon, offIcon, label) {
   const on = state === TrackState.LIVE;
   const text = `${label} ${on ? 'on' : state === TrackState.PAUSED ? 'paused' : 'off'}`;

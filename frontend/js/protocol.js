@@ -33,6 +33,26 @@ export const MessageType = Object.freeze({
   CHAT_SYNC: 'chat-sync', // client -> server: send me the messages after a seq
   CHAT_MESSAGE: 'chat-message', // server -> client: one new message (my own copy is the ack)
   CHAT_HISTORY: 'chat-history', // server -> client: a page of stored messages
+
+  // Stage, raised hands and owner controls (app/signal/stage.go).
+  STAGE: 'stage', // server -> client: the stage or the queue of raised hands changed
+  ROOM_UPDATED: 'room-updated', // server -> client: the room's settings or owner changed
+  STAGE_SET: 'stage-set', // client -> server: put a participant (or myself) on or off the stage
+  HAND: 'hand', // client -> server: raise or lower my hand
+  HAND_ANSWER: 'hand-answer', // client -> server, owner: accept or decline a raised hand
+  ROOM_SETTINGS: 'room-settings', // client -> server, owner: change classroom / allowStage
+  REMOVE: 'remove', // client -> server, owner: remove a participant
+  OWNER_SET: 'owner-set', // client -> server, owner: hand the room to another participant
+  END_ROOM: 'end-room', // client -> server, owner: end the room
+  MUTE_REQUEST: 'mute-request', // both ways: the owner asks a participant to mute
+
+  // Resume (app/signal/resume.go).
+  RESUMED: 'resumed', // server -> client: my stream resumed on this socket; what I missed follows
+});
+
+/** Participant.connection: absent while connected. */
+export const Connection = Object.freeze({
+  RECONNECTING: 'reconnecting', // the socket dropped; the participant may resume
 });
 
 /** The two PeerConnections a participant has with the SFU. */
@@ -135,6 +155,17 @@ export const ErrorCode = Object.freeze({
  * @property {Object<string, 'live'|'paused'>} media Source -> state; missing = not published.
  * @property {Object<string, string>} [streams] Source -> id of the MediaStream (SDP
  *   msid) that carries it, so receivers can tell a screen from a camera.
+ * @property {'reconnecting'} [connection] While its socket is down and it may resume.
+ */
+
+/**
+ * The first message on a socket that resumed my stream (?resume=&seen=);
+ * not counted in the stream. Every message I missed follows, in order.
+ * @typedef {Object} Resumed
+ * @property {'resumed'} type
+ * @property {Participant} self
+ * @property {string} mode
+ * @property {number} epoch
  */
 
 /**
@@ -303,8 +334,75 @@ export const ErrorCode = Object.freeze({
  * @property {boolean} hasMore
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync} ClientMessage */
+/**
+ * @typedef {Object} StageMessage The whole stage and hand queue, after any change.
+ * @property {'stage'} type
+ * @property {StageMember[]} members In the order they stepped on.
+ * @property {Hand[]} hands In the order they went up.
+ */
+
+/**
+ * @typedef {Object} RoomUpdated The room's settings or owner changed.
+ * @property {'room-updated'} type
+ * @property {Room} room
+ */
+
+/**
+ * @typedef {Object} StageSet Put a participant on or off the stage; without
+ *   id and userId it is about me ("go on stage", "step down").
+ * @property {'stage-set'} type
+ * @property {string} [id] Participant id.
+ * @property {string} [userId] An identity, to take it off the stage (on: false only).
+ * @property {boolean} on
+ */
+
+/**
+ * @typedef {Object} RaiseHand
+ * @property {'hand'} type
+ * @property {boolean} raised
+ */
+
+/**
+ * @typedef {Object} HandAnswer Owner: accept (onto the stage) or decline.
+ * @property {'hand-answer'} type
+ * @property {string} id Participant id of the raised hand.
+ * @property {boolean} accept
+ */
+
+/**
+ * @typedef {Object} RoomSettingsMessage Owner: change settings; a missing field stays.
+ * @property {'room-settings'} type
+ * @property {boolean} [classroom]
+ * @property {boolean} [allowStage]
+ */
+
+/**
+ * @typedef {Object} RemoveMessage Owner: remove a participant.
+ * @property {'remove'} type
+ * @property {string} id
+ */
+
+/**
+ * @typedef {Object} OwnerSet Owner: hand the room to a participant's identity.
+ * @property {'owner-set'} type
+ * @property {string} id
+ */
+
+/**
+ * @typedef {Object} EndRoom Owner: end the room for everyone.
+ * @property {'end-room'} type
+ */
+
+/**
+ * @typedef {Object} MuteRequest Owner asks a participant to mute a source.
+ * @property {'mute-request'} type
+ * @property {string} [id] Target participant (client -> server).
+ * @property {string} [from] The owner's participant (server -> client).
+ * @property {'microphone'|'camera'} [source] Microphone when missing.
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest} ClientMessage */
 
 /**
  * Builds a `signal` message.

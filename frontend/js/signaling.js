@@ -2,9 +2,13 @@
 // The room WebSocket: connects, parses messages, and reconnects with backoff
 // when the connection drops by accident.
 //
-// A reconnect is a fresh join: the server gives a new participant id and a
-// new welcome, and the page rebuilds its state from it. Nothing is replayed,
-// so there is no half-synchronised state to reason about.
+// A reconnect resumes: the page asks for its participant back
+// (?resume=<id>&seen=<count>), naming how many messages of its stream it
+// has received since the welcome, and the server answers `resumed` and
+// replays the rest in order, so the page goes on as if nothing happened.
+// When the server cannot (its grace ran out, it restarted, the missed
+// messages are too many) it sends a welcome instead, and the page rebuilds
+// its state from it.
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
@@ -19,6 +23,8 @@ const MAX_BACKOFF_MS = 10000;
  * (4008 too slow, 1012 server restart, network loss) are retried.
  */
 const FINAL_CLOSE_CODES = new Set([4000, 4004, 4010]);
+/** A socket still connecting after this time is given up and retried. */
+const OPEN_TIMEOUT_MS = 10000;
 /** A socket that opens but sends no welcome within this time is retried. */
 const WELCOME_TIMEOUT_MS = 10000;
 
@@ -58,6 +64,10 @@ export class Signaling {
     this.welcomeTimer = 0;
     this.stopped = false;
     this.welcomed = false;
+    /** My participant id, once welcomed: a reconnect asks to resume it. */
+    this.selfId = '';
+    /** Messages of my stream received since the welcome (the welcome is 1). */
+    this.received = 0;
     /** @type {SignalingTap[]} */
     this.taps = [];
   }
@@ -80,6 +90,10 @@ export class Signaling {
     const q = new URLSearchParams({ room: this.params.roomId });
     if (this.params.name) q.set('name', this.params.name);
     if (this.params.spectator) q.set('spectator', '1');
+    if (this.selfId) {
+      q.set('resume', this.selfId);
+      q.set('seen', String(this.received));
+    }
     return `${scheme}//${location.host}/ws?${q}`;
   }
 
@@ -89,7 +103,17 @@ export class Signaling {
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     this.welcomed = false;
 
-    const ws = new WebSocket(this.url());
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (err) {
+      // Refused before any connection (a security policy, a bad URL): no
+      // close event will come, so retry from here.
+      console.warn('signaling: could not open the socket', err);
+      this.ws = null;
+      this.scheduleRetry();
+      return;
+    }
     this.ws = ws;
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
@@ -108,6 +132,12 @@ export class Signaling {
       }
       if (!msg || typeof msg.type !== 'string') return;
       if (msg.type === 'welcome') {
+        this.selfId = msg.self?.id || '';
+        this.received = 1;
+      } else if (msg.type !== 'resumed') {
+        this.received++;
+      }
+      if (msg.type === 'welcome' || msg.type === 'resumed') {
         this.welcomed = true;
         this.attempt = 0;
         clearTimeout(this.welcomeTimer);
@@ -123,23 +153,38 @@ export class Signaling {
       }
       this.params.onMessage(msg);
     });
-    ws.addEventListener('close', (event) => {
+    /** @param {number} code */
+    const gone = (code) => {
       if (this.ws !== ws) return;
       clearTimeout(this.welcomeTimer);
+      clearTimeout(openTimer);
       this.ws = null;
       if (this.stopped) {
         this.setState('disconnected');
         return;
       }
-      if (FINAL_CLOSE_CODES.has(event.code)) {
+      if (FINAL_CLOSE_CODES.has(code)) {
         this.stopped = true;
         this.setState('disconnected');
-        this.params.onFinalClose?.(event.code);
+        this.params.onFinalClose?.(code);
         return;
       }
       this.scheduleRetry();
+    };
+    ws.addEventListener('close', (event) => gone(event.code));
+    // An error normally comes before a close, which does the work; but a
+    // socket refused before it opened (a blocked address) may never close.
+    ws.addEventListener('error', () => {
+      if (ws.readyState !== WebSocket.OPEN) gone(1006);
     });
-    // 'error' is always followed by 'close', which does the work.
+    // Nor may one that hangs while connecting.
+    const openTimer = window.setTimeout(() => {
+      if (ws.readyState === WebSocket.CONNECTING) {
+        gone(1006);
+        ws.close();
+      }
+    }, OPEN_TIMEOUT_MS);
+    ws.addEventListener('open', () => clearTimeout(openTimer));
   }
 
   scheduleRetry() {
