@@ -86,6 +86,10 @@ func TestSwitchMeshSFUMesh(t *testing.T) {
 		waitFramesAdvance(p, remoteTiles, 2, switchWait)
 	}
 	t.Logf("participants: %v", ids[:3])
+	// The same measure over a quiet stretch of mesh, with the fourth tab
+	// already running: what freezes without any switch, on this machine.
+	baseline := steadyGap(ps[:3], 5*time.Second)
+	t.Logf("baseline_max_frame_gap_ms=%.0f (mesh, no switch, 5 s)", baseline)
 
 	// 2. The fourth joins: everyone ends in SFU mode.
 	joinAt := evalJS[float64](ps[3], `(() => { const t = performance.now(); document.querySelector('[data-testid="join"]').click(); return t; })()`)
@@ -326,4 +330,20 @@ func (s *appServer) metric(name string) float64 {
 	}
 	s.t.Fatalf("no metric %s in /metrics", name)
 	return 0
+}
+
+// steadyGap is the longest gap between two frames of any remote video of
+// the pages over the next d, with nothing happening.
+func steadyGap(ps []*tab, d time.Duration) float64 {
+	from := make([]float64, len(ps))
+	for i, p := range ps {
+		from[i] = evalJS[float64](p, `performance.now()`)
+	}
+	time.Sleep(d)
+	longest := 0.0
+	for i, p := range ps {
+		longest = max(longest, evalJS[float64](p, fmt.Sprintf(
+			`Math.max(0, ...window.__e2e.gaps(%f, performance.now()).map(g => g.maxGapMs))`, from[i])))
+	}
+	return longest
 }
