@@ -21,6 +21,13 @@ const (
 	maxPendingSend = sessionBuffer - 8
 )
 
+// How often the server pings each socket, and how long it waits for any
+// sign of life before it counts the socket dropped.
+const (
+	pingPeriod = 10 * time.Second
+	pongWait   = 15 * time.Second
+)
+
 // Close codes the server uses, in the 4000-4999 private range.
 const (
 	closeTooSlow    = 4008

@@ -21,6 +21,11 @@ func (s *Server) newMelody() *melody.Melody {
 	m.Config.MaxMessageSize = socketReadLimit
 	m.Upgrader.CheckOrigin = s.origins.allows
 	m.Config.MessageBufferSize = sessionBuffer
+	// A connection that vanished without a close (a laptop lid, a dead
+	// Wi-Fi) is noticed within pongWait instead of melody's minute, so the
+	// others see that participant reconnecting, and the grace starts, soon.
+	m.Config.PingPeriod = pingPeriod
+	m.Config.PongWait = pongWait
 	m.HandleConnect(s.onConnect)
 	m.HandleDisconnect(s.onDisconnect)
 	m.HandleMessage(s.onMessage)
