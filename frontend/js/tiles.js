@@ -91,6 +91,8 @@ export class Tile {
     setIcon(this.mic, micLive ? 'mic' : 'mic-off');
 
     this.cameraLive = media[Source.CAMERA] === TrackState.LIVE;
+    // A stable hook for tests and styles: live, paused or off (unpublished).
+    this.root.dataset.camera = media[Source.CAMERA] || 'off';
     this.refreshCamera();
   }
 
