@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,9 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"meet/app/signal"
 	"meet/store"
@@ -71,18 +75,24 @@ func noLimits(cfg Config) Config {
 	return cfg
 }
 
-// newRecordedServer starts a server whose warnings and errors are kept in
-// the returned recorder; it works for tests and fuzz targets alike.
+// newRecordedServer starts a server whose log is kept in the returned
+// recorder; it works for tests and fuzz targets alike.
 func newRecordedServer(tb testing.TB, cfg Config) (*Server, *logRecorder) {
+	tb.Helper()
+	logs := &logRecorder{}
+	return newServerLoggingTo(tb, cfg, logs), logs
+}
+
+// newServerLoggingTo starts a server on a fresh database that logs to h.
+func newServerLoggingTo(tb testing.TB, cfg Config, h slog.Handler) *Server {
 	tb.Helper()
 	db, err := store.Open(filepath.Join(tb.TempDir(), "meet.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	logs := &logRecorder{}
 	cfg.Store = db
 	cfg.Secret = []byte("0123456789abcdef0123456789abcdef")
-	cfg.Logger = slog.New(logs)
+	cfg.Logger = slog.New(h)
 	srv, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -92,7 +102,7 @@ func newRecordedServer(tb testing.TB, cfg Config) (*Server, *logRecorder) {
 		_ = srv.sfu.Close()
 		db.Close()
 	})
-	return srv, logs
+	return srv
 }
 
 // serveOnce runs one request through the whole router.
@@ -354,4 +364,190 @@ func FuzzIdentityToken(f *testing.F) {
 		}
 		checkNoWarnings(t, logs, "an identity token")
 	})
+}
+
+// socketFuzzScene is one room in SFU mode (three participants, -mesh-max
+// 2): the fuzzed frames come from a participant who is not the owner; the
+// owner and a third participant only watch.
+type socketFuzzScene struct {
+	srv      *Server
+	logs     *logRecorder
+	wsURL    string
+	room     *store.Room
+	sender   Identity
+	conn     *websocket.Conn
+	watchers []*socketWatcher
+
+	mu    sync.Mutex
+	conns []*websocket.Conn // every socket dialled, closed at the end
+}
+
+// socketWatcher reads a watching participant's socket until it closes.
+type socketWatcher struct {
+	mu     sync.Mutex
+	closed error
+	ended  bool
+}
+
+func (w *socketWatcher) state() (error, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed, w.ended
+}
+
+func newSocketFuzzScene(f *testing.F) *socketFuzzScene {
+	srv, logs := newRecordedServer(f, noLimits(Config{MeshMax: 2, ReconnectGrace: -1}))
+	hs := httptest.NewServer(srv.Handler())
+	f.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	owner, sender, third := newIdentity(time.Now()), newIdentity(time.Now()), newIdentity(time.Now())
+	room, err := srv.store.CreateRoom("fuzz", owner.ID, owner.Name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sc := &socketFuzzScene{srv: srv, logs: logs, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", room: room, sender: sender}
+	f.Cleanup(func() {
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		for _, c := range sc.conns {
+			c.Close()
+		}
+	})
+	for _, id := range []Identity{owner, third} {
+		conn := sc.dial(f, id)
+		w := &socketWatcher{}
+		sc.watchers = append(sc.watchers, w)
+		go func() {
+			_ = conn.SetReadDeadline(time.Time{}) // dial set one for the welcome
+			for {
+				_, data, err := conn.ReadMessage()
+				if err != nil {
+					w.mu.Lock()
+					w.closed = err
+					w.mu.Unlock()
+					return
+				}
+				if bytes.Contains(data, []byte(`"type":"room-ended"`)) {
+					w.mu.Lock()
+					w.ended = true
+					w.mu.Unlock()
+				}
+			}
+		}()
+	}
+	logs.take()
+	return sc
+}
+
+// dial joins the room as id and reads the welcome.
+func (sc *socketFuzzScene) dial(tb testing.TB, id Identity) *websocket.Conn {
+	tb.Helper()
+	q := url.Values{"room": {sc.room.ID}, "token": {sc.srv.tokens.sign(id)}}
+	conn, _, err := websocket.DefaultDialer.Dial(sc.wsURL+"?"+q.Encode(), nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	sc.mu.Lock()
+	sc.conns = append(sc.conns, conn)
+	sc.mu.Unlock()
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, data, err := conn.ReadMessage(); err != nil || !bytes.Contains(data, []byte(`"type":"welcome"`)) {
+		tb.Fatalf("no welcome: %q %v", data, err)
+	}
+	return conn
+}
+
+// FuzzSocketFrame sends one client frame through the real /ws of a room
+// that uses the SFU, then a probe. Whatever the frame, the server answers
+// the probe (the socket and its handler survived), never reports an
+// internal error, logs nothing above debug, and the other participants'
+// sockets stay open in a room that has not ended.
+func FuzzSocketFrame(f *testing.F) {
+	sc := newSocketFuzzScene(f)
+	offer := pionOffer(f)
+	for _, seed := range []string{
+		`{"type":"signal","to":"p_x","kind":"offer","sdp":"v=0"}`,
+		`{"type":"signal","to":"p_x","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+		`{"type":"media","source":"camera","action":"published","streamId":"s"}`,
+		`{"type":"media","source":"screen","action":"paused"}`,
+		`{"type":"rename","name":"Ana"}`,
+		`{"type":"chat-send","text":"hi","clientId":"c1"}`,
+		`{"type":"chat-sync","after":0}`,
+		`{"type":"sfu","pc":"publish","kind":"offer","sdp":` + strconvQuote(offer) + `,"tracks":{"0":"microphone"}}`,
+		`{"type":"sfu","pc":"publish","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`,
+		`{"type":"sfu","pc":"subscribe","kind":"answer","sdp":"v=0\r\n"}`,
+		`{"type":"sfu-close","epoch":1}`,
+		`{"type":"stage-set","on":true}`, `{"type":"hand","raised":true}`, `{"type":"end-room"}`,
+		`{"type":"remove","id":"p_x"}`, `{"type":"mute-request","id":"p_x"}`, `{"type":"owner-set","id":"p_x"}`,
+		`{"type":"room-settings","classroom":true}`, `{"type":"hand-answer","id":"p_x","accept":true}`,
+		`{"type":"leave"}`, `{}`, `[]`, `nul`, "\xff",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if sc.conn == nil {
+			sc.conn = sc.dial(t, sc.sender)
+		}
+		conn := sc.conn
+		_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if err := conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			t.Fatalf("write: %v", err)
+		}
+		_ = conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"probe"}`))
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
+				// Only a leave, or a frame the socket will not read,
+				// closes the sender's own socket.
+				var ce *websocket.CloseError
+				if !errors.As(err, &ce) || (ce.Code != closeLeft && ce.Code != websocket.CloseMessageTooBig) {
+					t.Fatalf("socket closed after %q: %v", frame, err)
+				}
+				sc.conn = nil
+				break
+			}
+			var e signal.Error
+			if json.Unmarshal(data, &e) != nil || e.Type != signal.TypeError {
+				continue
+			}
+			if e.Code == "" || e.Message == "" || e.Code == CodeInternal {
+				t.Fatalf("frame %q answered with %+v", frame, e)
+			}
+			if e.Code == signal.CodeUnknownType && strings.Contains(e.Message, `"probe"`) {
+				break
+			}
+		}
+		checkNoWarnings(t, sc.logs, "a socket frame")
+		for i, w := range sc.watchers {
+			if closed, ended := w.state(); closed != nil || ended {
+				t.Fatalf("after %q watcher %d: closed %v, room ended %v", frame, i, closed, ended)
+			}
+		}
+	})
+}
+
+// pionOffer is a real publish offer with one audio track.
+func pionOffer(tb testing.TB) string {
+	tb.Helper()
+	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		tb.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return offer.SDP
+}
+
+func strconvQuote(s string) string {
+	data, _ := json.Marshal(s)
+	return string(data)
 }

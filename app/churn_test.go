@@ -1,0 +1,489 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
+)
+
+// The churn test: clients join and leave random rooms through the real
+// /ws, some of them with Pion SFU connections, and afterwards every
+// goroutine and every byte they cost must be given back. By default it is
+// small enough for the normal suite; the full run is
+//
+//	go test ./app -run TestChurn -churn        (or MEET_CHURN=1)
+//
+// 300 clients for 60 s. It prints its figures either way.
+var churnFull = flag.Bool("churn", false, "run TestChurn at full size: 300 clients for 60 s")
+
+type churnParams struct {
+	clients   int
+	rooms     int
+	duration  time.Duration
+	pionShare float64 // share of clients with SFU connections
+}
+
+func churnSize() churnParams {
+	if *churnFull || os.Getenv("MEET_CHURN") == "1" {
+		return churnParams{clients: 300, rooms: 40, duration: 60 * time.Second, pionShare: 0.15}
+	}
+	return churnParams{clients: 16, rooms: 4, duration: 2 * time.Second, pionShare: 0.25}
+}
+
+// churnStats are the counts of a run, updated by every client.
+type churnStats struct {
+	joins, pionJoins, leaves, drops    atomic.Int64
+	restCalls, serverErrors, internals atomic.Int64
+	refusedJoins, packetsReceived      atomic.Int64
+	mu                                 sync.Mutex
+	failures                           []string
+}
+
+func (s *churnStats) fail(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.failures) < 20 {
+		s.failures = append(s.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+// warnCounter counts log records at warn and above and keeps a few; it
+// keeps nothing else, so the server's logging costs the heap nothing.
+type warnCounter struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	first []string
+}
+
+func (w *warnCounter) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnCounter) WithAttrs([]slog.Attr) slog.Handler           { return w }
+func (w *warnCounter) WithGroup(string) slog.Handler                { return w }
+func (w *warnCounter) Handle(_ context.Context, r slog.Record) error {
+	w.n.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.first) < 10 {
+		var b strings.Builder
+		b.WriteString(r.Level.String() + " " + r.Message)
+		r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+		w.first = append(w.first, b.String())
+	}
+	return nil
+}
+
+func TestChurn(t *testing.T) {
+	params := churnSize()
+	warns := &warnCounter{}
+	srv := newServerLoggingTo(t, noLimits(Config{
+		MeshMax: 3, BackToMeshDelay: 300 * time.Millisecond, SFUGrace: 500 * time.Millisecond,
+		ReconnectGrace: 300 * time.Millisecond,
+	}), warns)
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
+
+	rooms := make([]string, params.rooms)
+	for i := range rooms {
+		owner := newIdentity(time.Now())
+		r, err := srv.store.CreateRoom(fmt.Sprintf("churn %d", i), owner.ID, owner.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rooms[i] = r.ID
+	}
+	env := &churnEnv{
+		t: t, srv: srv, base: hs.URL, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
+		http: httpClient, rooms: rooms, stats: &churnStats{}, api: loopbackAPI(),
+	}
+
+	// Warm up every kind of client once, so that pools, caches and lazily
+	// started goroutines exist before the baseline is taken.
+	env.runClient(rand.New(rand.NewPCG(1, 1)), true, 50*time.Millisecond)
+	env.runClient(rand.New(rand.NewPCG(2, 2)), false, 50*time.Millisecond)
+	env.waitEmpty(t, 10*time.Second)
+	env.stats = &churnStats{}
+	httpClient.CloseIdleConnections()
+	goBefore, heapBefore := settle()
+
+	start := time.Now()
+	deadline := start.Add(params.duration)
+	var wg sync.WaitGroup
+	for i := 0; i < params.clients; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
+			pion := float64(i) < float64(params.clients)*params.pionShare
+			for time.Now().Before(deadline) {
+				env.runClient(rng, pion, time.Duration(100+rng.IntN(1400))*time.Millisecond)
+			}
+		}(i)
+	}
+	wg.Wait()
+	ran := time.Since(start)
+
+	// Everyone has left: the server must forget them all, then give back
+	// every goroutine.
+	env.waitEmpty(t, 15*time.Second)
+	httpClient.CloseIdleConnections()
+	goAfter, heapAfter := goBefore+1<<20, uint64(0)
+	settledBy := time.Now().Add(10 * time.Second)
+	for time.Now().Before(settledBy) {
+		goAfter, heapAfter = settle()
+		if goAfter <= goBefore+churnGoroutineSlack {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	st := env.stats
+	t.Logf("churn: %d clients (%.0f%% with Pion SFU connections) in %d rooms for %s", params.clients, params.pionShare*100, params.rooms, ran.Round(time.Millisecond))
+	t.Logf("churn: %d joins (%d with SFU connections), %d leaves, %d dropped sockets, %d refused joins, %d REST calls, %d RTP packets received",
+		st.joins.Load(), st.pionJoins.Load(), st.leaves.Load(), st.drops.Load(), st.refusedJoins.Load(), st.restCalls.Load(), st.packetsReceived.Load())
+	t.Logf("churn: goroutines %d before, %d after; heap in use %.1f MiB before, %.1f MiB after",
+		goBefore, goAfter, float64(heapBefore)/(1<<20), float64(heapAfter)/(1<<20))
+
+	if st.joins.Load() < int64(params.clients) {
+		t.Errorf("only %d joins for %d clients", st.joins.Load(), params.clients)
+	}
+	if n := st.serverErrors.Load(); n > 0 {
+		t.Errorf("%d responses were 5xx", n)
+	}
+	if n := st.internals.Load(); n > 0 {
+		t.Errorf("%d internal errors on the socket", n)
+	}
+	if n := warns.n.Load(); n > 0 {
+		t.Errorf("%d warnings or errors logged, first: %q", n, warns.first)
+	}
+	for _, f := range st.failures {
+		t.Error(f)
+	}
+	if goAfter > goBefore+churnGoroutineSlack {
+		var buf bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		t.Errorf("goroutines did not return to the baseline: %d before, %d after; now running:\n%s", goBefore, goAfter, buf.String())
+	}
+	// The heap may hold a little more (the database's pages, sync.Pools
+	// grown by the load), never what the clients cost while connected.
+	if heapAfter > heapBefore+heapBefore/2+churnHeapSlack {
+		t.Errorf("heap grew from %.1f MiB to %.1f MiB", float64(heapBefore)/(1<<20), float64(heapAfter)/(1<<20))
+	}
+}
+
+// churnGoroutineSlack allows for goroutines of the runtime and of the
+// test's HTTP client that come and go on their own.
+const (
+	churnGoroutineSlack = 5
+	churnHeapSlack      = 8 << 20
+)
+
+// settle collects garbage and returns the goroutine count and the heap in
+// use.
+func settle() (int, uint64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return runtime.NumGoroutine(), ms.HeapInuse
+}
+
+// churnEnv is what every churn client shares.
+type churnEnv struct {
+	t     *testing.T
+	srv   *Server
+	base  string
+	wsURL string
+	http  *http.Client
+	rooms []string
+	stats *churnStats
+	api   *webrtc.API
+}
+
+// waitEmpty waits until the server holds no room, socket or SFU peer.
+func (e *churnEnv) waitEmpty(t *testing.T, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		rooms, sockets, peers := len(e.srv.hub.all()), e.srv.ws.Len(), e.srv.sfu.Totals().Peers
+		if rooms == 0 && sockets == 0 && peers == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the clients left: %d live rooms, %d sockets, %d SFU peers", rooms, sockets, peers)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rest calls the API and counts 5xx answers.
+func (e *churnEnv) rest(method, path, body string) {
+	req, _ := http.NewRequest(method, e.base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.http.Do(req)
+	e.stats.restCalls.Add(1)
+	if err != nil {
+		e.stats.fail("%s %s: %v", method, path, err)
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		e.stats.serverErrors.Add(1)
+	}
+}
+
+// churnClient is one participant of the churn: a socket, and with pion
+// the two SFU connections a browser would have.
+type churnClient struct {
+	env  *churnEnv
+	conn *websocket.Conn
+	self string
+
+	wmu sync.Mutex // one writer on the socket
+
+	pion     bool
+	mu       sync.Mutex
+	sub, pub *webrtc.PeerConnection
+	peers    []string // others in the room, from the welcome
+}
+
+func (c *churnClient) write(v any) {
+	data, _ := json.Marshal(v)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = c.conn.WriteMessage(websocket.TextMessage, data)
+}
+
+// runClient joins a random room, acts like a participant for stay, and
+// leaves: by saying so, or by dropping the socket.
+func (e *churnEnv) runClient(rng *rand.Rand, pion bool, stay time.Duration) {
+	roomID := e.rooms[rng.IntN(len(e.rooms))]
+	if rng.IntN(4) == 0 {
+		e.rest("GET", "/api/rooms/"+roomID, "")
+	}
+	id := newIdentity(time.Now())
+	q := url.Values{"room": {roomID}, "token": {e.srv.tokens.sign(id)}, "name": {id.Name}}
+	conn, resp, err := websocket.DefaultDialer.Dial(e.wsURL+"?"+q.Encode(), nil)
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 500 {
+			e.stats.serverErrors.Add(1)
+		}
+		e.stats.fail("dial: %v", err)
+		return
+	}
+	c := &churnClient{env: e, conn: conn, pion: pion}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, data, err := conn.ReadMessage()
+	var w signal.Welcome
+	if err != nil || json.Unmarshal(data, &w) != nil || w.Type != signal.TypeWelcome {
+		e.stats.refusedJoins.Add(1)
+		e.stats.fail("no welcome: %q %v", data, err)
+		conn.Close()
+		return
+	}
+	e.stats.joins.Add(1)
+	c.self = w.Self.ID
+	for _, p := range w.Participants {
+		c.peers = append(c.peers, p.ID)
+	}
+	if pion {
+		e.stats.pionJoins.Add(1)
+		if err := c.startSFU(); err != nil {
+			e.stats.fail("sfu client: %v", err)
+		}
+	}
+	done := make(chan struct{})
+	go c.read(done)
+
+	// Act like a participant: announce media, chat, rename, signal.
+	c.write(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "s-" + c.self})
+	if rng.IntN(3) == 0 {
+		c.write(signal.ChatSend{Type: signal.TypeChatSend, Text: "hello from " + c.self, ClientID: c.self})
+	}
+	if rng.IntN(4) == 0 {
+		c.write(signal.Rename{Type: signal.TypeRename, Name: "Renamed " + c.self[2:8]})
+	}
+	if len(c.peers) > 0 {
+		c.write(signal.Signal{Type: signal.TypeSignal, To: c.peers[rng.IntN(len(c.peers))], Kind: signal.KindOffer, SDP: "v=0 churn"})
+	}
+	if pion && rng.IntN(2) == 0 {
+		c.publish(stay)
+	} else {
+		time.Sleep(stay)
+	}
+	if rng.IntN(5) == 0 {
+		e.rest("GET", "/api/rooms/"+roomID+"/participants", "")
+	}
+
+	if rng.IntN(10) < 7 {
+		c.write(signal.Leave{Type: signal.TypeLeave})
+		e.stats.leaves.Add(1)
+		select {
+		case <-done: // the server closed the socket
+		case <-time.After(5 * time.Second):
+			e.stats.fail("the server did not close the socket after leave")
+		}
+	} else {
+		e.stats.drops.Add(1)
+	}
+	conn.Close()
+	<-done
+	c.closePeers()
+}
+
+// read handles what the server sends until the socket closes.
+func (c *churnClient) read(done chan<- struct{}) {
+	defer close(done)
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		var env signal.Envelope
+		_ = json.Unmarshal(data, &env)
+		switch env.Type {
+		case signal.TypeError:
+			var e signal.Error
+			_ = json.Unmarshal(data, &e)
+			if e.Code == CodeInternal {
+				c.env.stats.internals.Add(1)
+				c.env.stats.fail("internal error: %+v", e)
+			}
+		case signal.TypeSFU:
+			var m signal.SFU
+			_ = json.Unmarshal(data, &m)
+			c.onSFU(&m)
+		}
+	}
+}
+
+// startSFU opens the subscribe connection, which answers the server's
+// offers; the publish connection opens when the client publishes.
+func (c *churnClient) startSFU() error {
+	sub, err := c.env.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCSubscribe, cand) })
+	sub.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := track.ReadRTP(); err != nil {
+				return
+			}
+			c.env.stats.packetsReceived.Add(1)
+		}
+	})
+	c.mu.Lock()
+	c.sub = sub
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *churnClient) trickle(pc string, cand *webrtc.ICECandidate) {
+	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	if cand != nil {
+		init := cand.ToJSON()
+		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+	}
+	c.write(msg)
+}
+
+func (c *churnClient) onSFU(m *signal.SFU) {
+	c.mu.Lock()
+	pc := c.sub
+	if m.PC == signal.PCPublish {
+		pc = c.pub
+	}
+	c.mu.Unlock()
+	if pc == nil {
+		return // a plain client: it never answers, as a broken browser would not
+	}
+	switch m.Kind {
+	case signal.KindOffer:
+		if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}) != nil {
+			return
+		}
+		answer, err := pc.CreateAnswer(nil)
+		if err != nil || pc.SetLocalDescription(answer) != nil {
+			return
+		}
+		c.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
+	case signal.KindAnswer:
+		_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+	case signal.KindCandidate:
+		if m.Candidate != nil {
+			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
+		}
+	}
+}
+
+// publish sends a microphone track to the SFU for d.
+func (c *churnClient) publish(d time.Duration) {
+	pub, err := c.env.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		c.env.stats.fail("publish connection: %v", err)
+		time.Sleep(d)
+		return
+	}
+	c.mu.Lock()
+	c.pub = pub
+	c.mu.Unlock()
+	pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCPublish, cand) })
+	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic-"+c.self)
+	if _, err := pub.AddTrack(track); err != nil {
+		c.env.stats.fail("add track: %v", err)
+		time.Sleep(d)
+		return
+	}
+	offer, err := pub.CreateOffer(nil)
+	if err != nil || pub.SetLocalDescription(offer) != nil {
+		time.Sleep(d)
+		return
+	}
+	mid := pub.GetTransceivers()[0].Mid()
+	c.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: signal.SourceMicrophone}})
+	payload := make([]byte, 80)
+	end := time.Now().Add(d)
+	for seq := uint16(1); time.Now().Before(end); seq++ {
+		binary.BigEndian.PutUint16(payload, seq)
+		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960}, Payload: payload})
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *churnClient) closePeers() {
+	c.mu.Lock()
+	sub, pub := c.sub, c.pub
+	c.sub, c.pub = nil, nil
+	c.mu.Unlock()
+	for _, pc := range []*webrtc.PeerConnection{sub, pub} {
+		if pc != nil {
+			_ = pc.Close()
+		}
+	}
+}
