@@ -98,10 +98,12 @@ export async function listRooms() {
 
 /**
  * @param {string} name
+ * @param {{classroom?: boolean, allowStage?: boolean}} [settings] changeable
+ *   later by the owner (room-settings, PATCH /api/rooms/:id)
  * @returns {Promise<Room>}
  */
-export function createRoom(name) {
-  return request('POST', '/api/rooms', { name });
+export function createRoom(name, settings = {}) {
+  return request('POST', '/api/rooms', { name, ...settings });
 }
 
 /**

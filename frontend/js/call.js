@@ -40,13 +40,16 @@ import {
   TrackState,
   applyMediaAction,
   leaveMessage,
+  mayPublish,
   mediaMessage,
+  stageSetMessage,
 } from './protocol.js';
 import { SFUClient, trackProgress } from './sfu.js';
 import { Signaling } from './signaling.js';
 import { RemoteStreams } from './streams.js';
 import { VideoGrid } from './tiles.js';
 import { PeopleList } from './people.js';
+import { Stage } from './stage.js';
 import { toast } from './toast.js';
 import { setConnection, setControl, setModeIndicator, setRoomName } from './ui.js';
 
@@ -61,14 +64,14 @@ const SWITCH_TIMEOUT_MS = 5000;
 const FLOWING_POLLS = 3;
 /** How long after that the old topology waits for the others' word. */
 const LINGER_MS = 1500;
+/** The shortest time between two restarts of failed SFU connections. */
+const SFU_RESTART_MIN_MS = 5000;
 /** The message on a mesh pair's data channel: "I show you from `via`". */
 const HAVE = 'have';
 
-/** The shortest time between two restarts of failed SFU connections. */
-const SFU_RESTART_MIN_MS = 5000;
 /**
  * Why a call ended without the user leaving.
- * @typedef {'missing'|'ended'|'invalid_name'|'refused'} EndReason
+ * @typedef {'missing'|'ended'|'invalid_name'|'refused'|'removed'} EndReason
  */
 
 /**
@@ -125,14 +128,37 @@ export class Call {
     /** @type {Map<string, number>} */
     this.swapTimes = new Map();
     this.soundBlockedShown = false;
+    this.sfuRestartedAt = -Infinity;
     this.reconnectToast = /** @type {(() => void)|null} */ (null);
 
     this.grid = new VideoGrid(/** @type {HTMLElement} */ (document.getElementById('grid')), () => this.soundBlocked());
-    this.sfuRestartedAt = -Infinity;
     this.people = new PeopleList(
       /** @type {HTMLElement} */ (document.getElementById('participant-list')),
       /** @type {HTMLElement[]} */ ([...document.querySelectorAll('.people-count')]),
+      {
+        stage: (id, on) => this.send(stageSetMessage(on, id)),
+        mute: (id) => this.send({ type: MessageType.MUTE_REQUEST, id }),
+        makeOwner: (id) => {
+          const p = this.others.get(id);
+          if (p && window.confirm(`Make ${p.name} the owner? You will no longer control the room.`)) {
+            this.send({ type: MessageType.OWNER_SET, id });
+          }
+        },
+        remove: (id) => {
+          const p = this.others.get(id);
+          if (p && window.confirm(`Remove ${p.name} from the room?`)) this.send({ type: MessageType.REMOVE, id });
+        },
+      },
     );
+    this.stage = new Stage({
+      grid: this.grid,
+      send: (m) => this.send(m),
+      onEndRoom: () => this.send({ type: MessageType.END_ROOM }),
+    });
+    /** Whether this tab may send media (mayPublish), as of the last check. */
+    this.publishing = false;
+    /** My hand went up and I have not lowered it: its answer is news. */
+    this.handAsked = false;
     this.handover = new Handover((id, tracks) => this.showTracks(id, tracks));
     // The mesh's tracks, sorted into camera, screen and microphone.
     this.remote = new RemoteStreams((id, a) => this.handover.set('mesh', id, a));
@@ -193,6 +219,9 @@ export class Call {
       case MessageType.WELCOME:
         this.welcome(msg);
         break;
+      case MessageType.RESUMED:
+        this.resumed(msg);
+        break;
       case MessageType.PARTICIPANT_JOINED:
         this.addOther(msg.participant);
         // The newcomer offers first; this side answers (see mesh.js). In
@@ -202,6 +231,11 @@ export class Call {
         toast(`${msg.participant.name} joined`, 'info');
         break;
       case MessageType.PARTICIPANT_LEFT: {
+        if (msg.id === this.selfId && msg.reason === LeaveReason.REMOVED) {
+          // The socket closes next; stop before it would reconnect.
+          this.finish('removed', 'The owner removed you from the room.');
+          break;
+        }
         const gone = this.others.get(msg.id);
         this.removeOther(msg.id);
         if (gone && msg.reason !== LeaveReason.ENDED) {
@@ -219,9 +253,6 @@ export class Call {
         this.mesh?.handleSignal(msg);
         break;
       case MessageType.SFU:
-      case MessageType.RESUMED:
-        this.resumed(msg);
-        break;
         this.sfu?.handle(msg);
         break;
       case MessageType.MODE:
@@ -239,6 +270,15 @@ export class Call {
       case MessageType.ERROR:
         this.error(msg);
         break;
+      case MessageType.STAGE:
+        this.stageChanged(msg);
+        break;
+      case MessageType.ROOM_UPDATED:
+        this.roomUpdated(msg.room);
+        break;
+      case MessageType.MUTE_REQUEST:
+        this.muteRequested(msg);
+        break;
       default:
         // Newer servers may send types this page does not know yet.
         console.debug('call: ignored message type', /** @type {any} */ (msg).type);
@@ -253,6 +293,13 @@ export class Call {
     this.epoch = msg.epoch;
     this.iceServers = msg.iceServers || [];
     setRoomName(msg.room.name);
+    this.stage.setSelf(this.self);
+    this.stage.setRoom(msg.room);
+    this.stage.setStage(msg.room.stage || [], msg.hands || []);
+    this.publishing = this.canPublish();
+    // Receive-only here (a spectator, or off the stage of a classroom):
+    // whatever the page opened before is not sent.
+    if (!this.publishing) this.media.stopAll();
     this.announceAll();
     this.grid.upsert(this.self, true);
     this.refreshLocal();
@@ -267,6 +314,30 @@ export class Call {
       this.startMesh(() => true);
     }
     this.renderPeople();
+    this.publishOnStage();
+  }
+
+  /**
+   * My socket dropped and came back as the same participant: the server
+   * replays what I missed after this, and my peer connections never
+   * depended on the socket. Only media changes I made while offline can be
+   * news to the server: send the difference.
+   * @param {import('./protocol.js').Resumed} msg
+   */
+  resumed(msg) {
+    if (!this.self || msg.self.id !== this.selfId) return;
+    if (!this.canPublish()) return;
+    const known = msg.self.media || {};
+    const live = new Map(this.media.tracks().map(({ source, track }) => [source, track]));
+    for (const source of Object.keys(known)) {
+      if (!live.has(source)) this.announce(/** @type {any} */ (source), Action.UNPUBLISHED);
+    }
+    for (const [source, track] of live) {
+      const want = source === Source.SCREEN || track.enabled ? TrackState.LIVE : TrackState.PAUSED;
+      if (!known[source]) this.announce(source, Action.PUBLISHED);
+      if (known[source] !== want && want === TrackState.PAUSED) this.announce(source, Action.PAUSED);
+      if (known[source] === TrackState.PAUSED && want === TrackState.LIVE) this.announce(source, Action.RESUMED);
+    }
   }
 
   /**
@@ -293,7 +364,7 @@ export class Call {
         epoch: this.epoch,
         iceServers: this.iceServers,
         send: (m) => this.send(m),
-        localTracks: () => (this.spectator ? [] : this.media.tracks()),
+        localTracks: () => (this.canPublish() ? this.media.tracks() : []),
         onTrack: (id, track, stream) => this.remote.addTrack(id, track, stream),
         onPeerState: (id, state) => {
           if (this.handover.activeOf(id) === 'mesh') this.grid.get(id)?.setConnectionState(state);
@@ -314,36 +385,19 @@ export class Call {
     this.sfu = new SFUClient({
       epoch: this.epoch,
       iceServers: this.iceServers,
-    this.publishOnStage();
-  }
-
-  /**
-   * My socket dropped and came back as the same participant: the server
-   * replays what I missed after this, and my peer connections never
-   * depended on the socket. Only media changes I made while offline can be
-   * news to the server: send the difference.
-   * @param {import('./protocol.js').Resumed} msg
-   */
-  resumed(msg) {
-    if (!this.self || msg.self.id !== this.selfId) return;
-    if (!this.canPublish()) return;
-    const known = msg.self.media || {};
-    const live = new Map(this.media.tracks().map(({ source, track }) => [source, track]));
-    for (const source of Object.keys(known)) {
-      if (!live.has(source)) this.announce(/** @type {any} */ (source), Action.UNPUBLISHED);
-    }
-    for (const [source, track] of live) {
-      const want = source === Source.SCREEN || track.enabled ? TrackState.LIVE : TrackState.PAUSED;
-      if (!known[source]) this.announce(source, Action.PUBLISHED);
-      if (known[source] !== want && want === TrackState.PAUSED) this.announce(source, Action.PAUSED);
-      if (known[source] === TrackState.PAUSED && want === TrackState.LIVE) this.announce(source, Action.RESUMED);
-    }
       send: (m) => this.send(m),
-      localTracks: () => (this.spectator ? [] : this.media.tracks()),
+      localTracks: () => (this.canPublish() ? this.media.tracks() : []),
       onTracks: (id, tracks) => this.handover.set('sfu', id, tracks),
       onState: (state) => {
         for (const id of this.others.keys()) {
           if (this.handover.activeOf(id) === 'sfu') this.grid.get(id)?.setConnectionState(state);
+        }
+        // The path to the server broke for good (ICE gave up): new
+        // connections, which gather and check candidates afresh, at most
+        // once every few seconds.
+        if (state === 'failed' && performance.now() - this.sfuRestartedAt > SFU_RESTART_MIN_MS) {
+          this.sfuRestartedAt = performance.now();
+          this.restartSFU();
         }
       },
     });
@@ -392,13 +446,6 @@ export class Call {
           this.grid.get(id)?.setConnectionState(this.connectionState(to, id));
           this.mesh?.sendTo(id, { type: HAVE, via: to, epoch });
           if (to === 'sfu') this.releaseMeshPeer(id);
-        // The path to the server broke for good (ICE gave up): new
-        // connections, which gather and check candidates afresh, at most
-        // once every few seconds.
-        if (state === 'failed' && performance.now() - this.sfuRestartedAt > SFU_RESTART_MIN_MS) {
-          this.sfuRestartedAt = performance.now();
-          this.restartSFU();
-        }
         },
         onDone: () => {
           if (epoch !== this.epoch) return;
@@ -511,7 +558,7 @@ export class Call {
    */
   releaseSFU() {
     if (!this.sfu || !this.switchDone) return;
-    const needMe = this.spectator ? [] : [...this.others.keys()].filter((id) => this.switchFrom.has(id) && !this.theyHave.has(id));
+    const needMe = !this.canPublish() ? [] : [...this.others.keys()].filter((id) => this.switchFrom.has(id) && !this.theyHave.has(id));
     if (needMe.length === 0) this.closeSFU();
   }
 
@@ -591,10 +638,18 @@ export class Call {
   updated(p) {
     if (p.id === this.selfId && this.self) {
       // Name and role come from the server; media is what this tab sends.
+      if (p.role === Role.OWNER && this.self.role !== Role.OWNER) toast('You own the room now.', 'success');
       this.self = { ...p, media: this.self.media };
+      this.stage.setSelf(this.self);
       this.grid.upsert(this.self, true);
     } else if (this.others.has(p.id)) {
+      const was = this.others.get(p.id)?.connection;
       this.addOther(p);
+      if (p.connection !== was) {
+        // Its media may well keep flowing: only its socket is down.
+        const state = p.connection === Connection.RECONNECTING ? 'disconnected' : this.connectionState(this.handover.activeOf(p.id), p.id);
+        this.grid.get(p.id)?.setConnectionState(state);
+      }
     }
     this.renderPeople();
   }
@@ -622,6 +677,13 @@ export class Call {
       this.finish(reason, msg.message);
       return;
     }
+    // A publish offer that crossed the loss of the right to publish (taken
+    // off the stage) was refused: start the SFU connections afresh, with
+    // nothing to publish.
+    if (msg.code === ErrorCode.FORBIDDEN && msg.ref === MessageType.SFU) {
+      this.restartSFU();
+      return;
+    }
     // A signal to someone who just left is a normal race, not news; nor is
     // an SFU message that crossed a mode change.
     if (msg.code === ErrorCode.UNKNOWN_PEER || msg.code === ErrorCode.NOT_SFU || msg.ref === MessageType.SFU || msg.ref === MessageType.SFU_CLOSE) {
@@ -645,11 +707,6 @@ export class Call {
   }
 
   /**
-      if (p.connection !== was) {
-        // Its media may well keep flowing: only its socket is down.
-        const state = p.connection === Connection.RECONNECTING ? 'disconnected' : this.connectionState(this.handover.activeOf(p.id), p.id);
-        this.grid.get(p.id)?.setConnectionState(state);
-      }
    * While reconnecting, asks the REST API whether the room still exists,
    * so that a deleted or ended room does not leave us retrying forever.
    * @param {number} attempt
@@ -695,6 +752,8 @@ export class Call {
     this.others.clear();
     this.selfId = '';
     this.self = null;
+    this.stage.reset();
+    this.handAsked = false;
   }
 
   teardown() {
@@ -708,7 +767,7 @@ export class Call {
 
   /** Tells the room about every track this tab sends (after each welcome). */
   announceAll() {
-    if (this.spectator) return;
+    if (!this.canPublish()) return;
     for (const { source, track } of this.media.tracks()) {
       this.announce(source, Action.PUBLISHED);
       if (source !== Source.SCREEN && !track.enabled) this.announce(source, Action.PAUSED);
@@ -733,7 +792,10 @@ export class Call {
    * @param {'camera'|'microphone'} source
    */
   async toggle(source) {
-    if (this.spectator) return;
+    if (!this.canPublish()) {
+      toast(this.noSendReason(), 'info');
+      return;
+    }
     const track = this.media[source];
     if (!track) {
       const { error } = await this.media.acquire({ video: source === Source.CAMERA, audio: source === Source.MICROPHONE });
@@ -753,7 +815,10 @@ export class Call {
   }
 
   async toggleScreen() {
-    if (this.spectator) return;
+    if (!this.canPublish()) {
+      toast(this.noSendReason(), 'info');
+      return;
+    }
     if (this.media.screen) {
       this.stopScreen();
       return;
@@ -766,8 +831,8 @@ export class Call {
       if (/** @type {any} */ (err).name !== 'NotAllowedError') toast('Screen sharing could not start.', 'error');
       return;
     }
-    if (!this.selfId) {
-      // Left or disconnected while the picker was open.
+    if (!this.selfId || !this.canPublish()) {
+      // Left, disconnected or taken off the stage while the picker was open.
       this.media.stopScreen();
       return;
     }
@@ -797,20 +862,21 @@ export class Call {
   }
 
   updateControls() {
-    const noSend = this.spectator ? 'Spectators watch and listen only' : '';
+    const receiveOnly = !this.canPublish();
+    const noSend = receiveOnly ? this.noSendReason() : '';
     const mic = this.media.isOn(Source.MICROPHONE);
     const cam = this.media.isOn(Source.CAMERA);
     const sharing = !!this.media.screen;
     setControl('toggle-mic', {
-      on: mic && !this.spectator, disabled: this.spectator, iconOn: 'mic', iconOff: 'mic-off',
+      on: mic && !receiveOnly, disabled: receiveOnly, iconOn: 'mic', iconOff: 'mic-off',
       labelOn: 'Mic', labelOff: 'Mic off', title: noSend || (mic ? 'Turn microphone off' : 'Turn microphone on'),
     });
     setControl('toggle-camera', {
-      on: cam && !this.spectator, disabled: this.spectator, iconOn: 'camera', iconOff: 'camera-off',
+      on: cam && !receiveOnly, disabled: receiveOnly, iconOn: 'camera', iconOff: 'camera-off',
       labelOn: 'Camera', labelOff: 'Camera off', title: noSend || (cam ? 'Turn camera off' : 'Turn camera on'),
     });
     setControl('toggle-screen', {
-      on: sharing, disabled: this.spectator || !LocalMedia.screenSupported(), iconOn: 'screen-off', iconOff: 'screen',
+      on: sharing, disabled: receiveOnly || !LocalMedia.screenSupported(), iconOn: 'screen-off', iconOff: 'screen',
       labelOn: 'Stop sharing', labelOff: 'Share screen',
       title: noSend || (LocalMedia.screenSupported() ? (sharing ? 'Stop sharing your screen' : 'Share your screen') : 'This browser cannot share a screen'),
     });
@@ -818,7 +884,146 @@ export class Call {
 
   renderPeople() {
     const all = [...(this.self ? [this.self] : []), ...this.others.values()];
-    this.people.render(all, this.selfId);
+    this.people.render(all, this.selfId, {
+      onStage: (userId) => this.stage.isOnStage(userId),
+      handPosition: (id) => this.stage.handPosition(id),
+      owner: this.stage.isOwner(),
+    });
+    this.stage.arrange(all);
+    this.stage.render();
+  }
+
+  // --- stage, classroom and the owner's requests ---------------------------
+
+  /**
+   * Whether this tab may send media now (the server's rule, app/stage.go).
+   * @returns {boolean}
+   */
+  canPublish() {
+    return mayPublish({ onStage: this.stage.selfOnStage(), classroom: this.stage.classroom, spectator: this.spectator });
+  }
+
+  /** @returns {string} why this tab sends nothing */
+  noSendReason() {
+    if (this.stage.classroom) return 'In this classroom only people on the stage send video and sound. Raise your hand to ask.';
+    return 'Spectators watch and listen only. Raise your hand to ask for the stage.';
+  }
+
+  /** @param {import('./protocol.js').StageMessage} msg */
+  stageChanged(msg) {
+    const wasOn = this.stage.selfOnStage();
+    const wasUp = this.stage.handUp();
+    const before = new Set(this.stage.hands.map((h) => h.id));
+    this.stage.setStage(msg.members, msg.hands);
+    const on = this.stage.selfOnStage();
+    const up = this.stage.handUp();
+    if (!wasUp && up) this.handAsked = true;
+    if (wasUp && !up && this.handAsked) {
+      this.handAsked = false;
+      if (on) toast('The owner accepted: you are on the stage.', 'success');
+      else if (!this.stage.lowered) toast('The owner declined your request for the stage.', 'info');
+    } else if (wasOn && !on) {
+      toast('You are off the stage.', 'info');
+    }
+    this.stage.lowered = false;
+    if (this.stage.isOwner()) {
+      for (const h of msg.hands) {
+        if (before.has(h.id)) continue;
+        toast(`${h.name} raised a hand`, 'info', { action: { label: 'Accept', run: () => this.stage.answer(h.id, true) } });
+      }
+    }
+    this.renderPeople();
+    this.publishRightsChanged();
+  }
+
+  /** @param {import('./protocol.js').Room} room */
+  roomUpdated(room) {
+    const wasClassroom = this.stage.classroom;
+    this.stage.setRoom(room);
+    setRoomName(room.name);
+    if (room.classroom !== wasClassroom) {
+      toast(room.classroom ? 'This room is a classroom now: only people on the stage send video and sound.' : 'This room is no longer a classroom.', 'info');
+    }
+    this.renderPeople();
+    this.publishRightsChanged();
+  }
+
+  /**
+   * Follows a change of the right to publish. Losing it stops and
+   * withdraws every local track (the server has already stopped
+   * forwarding them). Gaining it by being put on the stage opens the
+   * camera and microphone and publishes them; gaining it otherwise (a
+   * classroom turned off) only enables the buttons.
+   */
+  async publishRightsChanged() {
+    const can = this.canPublish();
+    if (can === this.publishing) {
+      this.updateControls();
+      return;
+    }
+    this.publishing = can;
+    if (!can) {
+      for (const { source, track } of this.media.tracks()) {
+        this.mesh?.removeTrack(track);
+        this.sfu?.removeTrack(track);
+        if (this.self) applyMediaAction(this.self.media, source, Action.UNPUBLISHED);
+      }
+      this.media.stopAll();
+      this.refreshLocal();
+      return;
+    }
+    this.updateControls();
+    await this.publishOnStage();
+  }
+
+  /**
+   * On the stage with nothing open (a viewer put on the stage, or a
+   * member who joined a classroom receive-only): opens the camera and
+   * microphone and publishes them.
+   */
+  async publishOnStage() {
+    if (!this.stage.selfOnStage() || !this.canPublish() || this.media.camera || this.media.microphone) return;
+    const { error } = await this.media.acquire({ video: true, audio: true });
+    if (error) toast(error, 'error');
+    if (!this.selfId || !this.canPublish()) {
+      // Left or taken off the stage while the devices were opening.
+      if (!this.canPublish()) this.media.stopAll();
+      return;
+    }
+    for (const { source, track, stream } of this.media.tracks()) {
+      if (source === Source.SCREEN) continue;
+      this.mesh?.addTrack(track, stream);
+      this.sfu?.addTrack(track, stream, source);
+      this.announce(source, Action.PUBLISHED);
+    }
+  }
+
+  /** @param {import('./protocol.js').MuteRequest} msg */
+  muteRequested(msg) {
+    const source = msg.source === Source.CAMERA ? Source.CAMERA : Source.MICROPHONE;
+    const from = this.others.get(msg.from || '');
+    const who = from ? from.name : 'The owner';
+    if (this.media.isOn(source)) {
+      this.media.setEnabled(source, false);
+      this.announce(source, Action.PAUSED);
+      toast(`${who} asked you to mute your ${source}. It is off now; turn it on again when you need it.`, 'info');
+    } else {
+      toast(`${who} asked you to mute your ${source}. It is off.`, 'info');
+    }
+    this.updateControls();
+  }
+
+  /**
+   * Replaces the SFU connections with fresh ones (sfu-close of the
+   * current epoch gives this participant a fresh peer on the server).
+   */
+  restartSFU() {
+    if (this.mode !== Mode.SFU || !this.sfu) return;
+    this.sfu.close();
+    this.sfu = null;
+    this.handover.drop('sfu');
+    this.send({ type: MessageType.SFU_CLOSE, epoch: this.epoch });
+    this.startSFU();
   }
 
   /** The browser refused to play sound without a click: offer one. */

@@ -144,7 +144,8 @@ form.addEventListener('submit', async (event) => {
   createButton.disabled = true;
   createButton.classList.add('is-busy');
   try {
-    const room = await createRoom(nameInput.value);
+    const classroom = /** @type {HTMLInputElement|null} */ (document.getElementById('create-classroom'));
+    const room = await createRoom(nameInput.value, { classroom: !!classroom?.checked });
     location.assign(roomPath(room.id));
   } catch (err) {
     // The server's message is written for people ("Room name must not be empty.").

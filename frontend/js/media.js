@@ -21,6 +21,16 @@ const VIDEO_CONSTRAINTS = {
   frameRate: { ideal: 30, max: 30 },
 };
 const AUDIO_CONSTRAINTS = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+/**
+ * A shared screen is mostly slides and text: as sharp as the screen allows
+ * (up to 1080p), at a low frame rate, which is plenty for slides and keeps
+ * the upload small. Camera and screen go out at the same time.
+ */
+const SCREEN_CONSTRAINTS = {
+  width: { ideal: 1920, max: 3840 },
+  height: { ideal: 1080, max: 2160 },
+  frameRate: { ideal: 10, max: 15 },
+};
 
 /**
  * A readable sentence for a getUserMedia / getDisplayMedia failure.
@@ -174,9 +184,10 @@ export class LocalMedia extends EventTarget {
     if (!LocalMedia.screenSupported()) {
       throw new DOMException('Screen sharing is not supported in this browser.', 'NotSupportedError');
     }
-    const display = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
+    const display = await navigator.mediaDevices.getDisplayMedia({ video: SCREEN_CONSTRAINTS, audio: false });
     const track = display.getVideoTracks()[0];
-    // Text and slides: keep resolution, drop frame rate under pressure.
+    // Text and slides: "detail" makes the encoder keep the resolution and
+    // give up frame rate under pressure (maintain-resolution).
     if ('contentHint' in track) track.contentHint = 'detail';
     this.screen = track;
     this.screenStream = new MediaStream([track]);

@@ -4,11 +4,35 @@
 //
 // Items carry data-member-id, not data-participant-id: that attribute
 // belongs to the video tiles, and tests select tiles by it.
+//
+// Stage members and raised hands get badges; the owner gets a menu on each
+// of the others (stage on/off, ask to mute, make owner, remove). The server
+// checks every one of those requests again.
 
 import { avatarClass, el, icon, initials } from './dom.js';
 import { Connection, Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
+
+/**
+ * What the list needs to know of the stage, and the owner's actions.
+ * @typedef {Object} StageContext
+ * @property {(userId: string) => boolean} onStage
+ * @property {(id: string) => number} handPosition 1-based; 0 when the hand is down
+ * @property {boolean} owner whether I own the room (shows the menus)
+ */
+
+/**
+ * The owner's actions on a participant (by participant id).
+ * @typedef {Object} MemberActions
+ * @property {(id: string, on: boolean) => void} stage
+ * @property {(id: string) => void} mute
+ * @property {(id: string) => void} makeOwner
+ * @property {(id: string) => void} remove
+ */
+
+/** @type {StageContext} */
+const NO_STAGE = { onStage: () => false, handPosition: () => 0, owner: false };
 
 /** Sort order: owner first, then participants, then spectators; by name within. */
 const ROLE_ORDER = { [Role.OWNER]: 0, [Role.PARTICIPANT]: 1, [Role.SPECTATOR]: 2 };
@@ -17,10 +41,14 @@ export class PeopleList {
   /**
    * @param {HTMLElement} list the <ul>
    * @param {HTMLElement[]} counters elements that show the number of people
+   * @param {MemberActions} [actions] the owner's menu actions
    */
-  constructor(list, counters) {
+  constructor(list, counters, actions) {
     this.list = list;
     this.counters = counters;
+    this.actions = actions;
+    /** @type {StageContext} */
+    this.ctx = NO_STAGE;
     /** @type {Map<string, HTMLElement>} */
     this.items = new Map();
     this.selfId = '';
@@ -31,9 +59,11 @@ export class PeopleList {
    * Items are reused, so a state change does not rebuild the list.
    * @param {Participant[]} participants
    * @param {string} selfId
+   * @param {StageContext} [ctx]
    */
-  render(participants, selfId) {
+  render(participants, selfId, ctx = NO_STAGE) {
     this.selfId = selfId;
+    this.ctx = ctx;
     const sorted = [...participants].sort(
       (a, b) =>
         (ROLE_ORDER[a.role] ?? 1) - (ROLE_ORDER[b.role] ?? 1) ||
@@ -78,14 +108,23 @@ export class PeopleList {
     const badges = [];
     if (p.role === Role.OWNER) badges.push(el('span', { class: 'badge badge-owner', title: 'Room owner' }, [icon('crown'), 'owner']));
     if (spectator) badges.push(el('span', { class: 'badge badge-spectator', title: 'Watching only' }, [icon('eye'), 'spectator']));
+    const onStage = this.ctx.onStage(p.userId);
+    if (onStage) badges.push(el('span', { class: 'badge badge-stage', 'data-testid': 'stage-badge', title: 'On the stage', text: 'on stage' }));
+    if (p.connection === Connection.RECONNECTING) {
+      badges.push(el('span', { class: 'badge badge-reconnecting', 'data-testid': 'reconnecting-badge', title: 'Connection lost; coming back', text: 'reconnecting…' }));
+    }
+    const hand = this.ctx.handPosition(p.id);
+    if (hand) badges.push(el('span', { class: 'badge badge-hand', 'data-testid': 'hand-badge', title: `Hand raised (${hand} in the queue)`, text: `✋ ${hand}` }));
 
     const states = [];
-    if (!spectator) {
+    if (!spectator || onStage) {
       states.push(stateIcon(media[Source.MICROPHONE], 'mic', 'mic-off', 'Microphone'));
       states.push(stateIcon(media[Source.CAMERA], 'camera', 'camera-off', 'Camera'));
       if (media[Source.SCREEN]) states.push(stateIcon(media[Source.SCREEN], 'screen', 'screen-off', 'Screen share'));
     }
 
+    // A re-render (any media change) must not close a menu the owner has open.
+    const menuOpen = !!(/** @type {HTMLDetailsElement|null} */ (li.querySelector('details.member-menu'))?.open);
     li.replaceChildren(
       el('span', { class: 'avatar avatar-sm ' + avatarClass(p.userId || p.id), 'aria-hidden': 'true', text: initials(p.name) }),
       el('span', { class: 'member-main' }, [
@@ -93,10 +132,49 @@ export class PeopleList {
         badges.length ? el('span', { class: 'member-badges' }, badges) : null,
       ]),
       el('span', { class: 'member-states' }, states),
+      ...(this.ctx.owner && !isSelf && this.actions ? [this.menu(p, onStage, menuOpen)] : []),
     );
     li.classList.toggle('is-self', isSelf);
     li.classList.toggle('is-spectator', spectator);
     return li;
+  }
+
+  /**
+   * The owner's menu on one participant: a <details> that needs no script
+   * to open and close.
+   * @param {Participant} p
+   * @param {boolean} onStage
+   * @param {boolean} open
+   * @returns {HTMLElement}
+   */
+  menu(p, onStage, open) {
+    const actions = /** @type {MemberActions} */ (this.actions);
+    const details = /** @type {HTMLDetailsElement} */ (el('details', { class: 'member-menu', open }));
+    /**
+     * @param {string} testid
+     * @param {string} text
+     * @param {() => void} run
+     */
+    const item = (testid, text, run) => {
+      const button = el('button', { type: 'button', class: 'member-action', role: 'menuitem', 'data-testid': testid, text });
+      button.addEventListener('click', () => {
+        details.open = false;
+        run();
+      });
+      return button;
+    };
+    const micOn = (p.media || {})[Source.MICROPHONE] === TrackState.LIVE;
+    const isOwner = p.role === Role.OWNER;
+    details.append(
+      el('summary', { class: 'icon-btn', 'aria-label': `Actions for ${p.name}`, title: 'Owner actions', 'data-testid': 'member-menu', text: '⋯' }),
+      el('div', { class: 'member-menu-list', role: 'menu' }, [
+        item('member-stage', onStage ? 'Take off stage' : 'Put on stage', () => actions.stage(p.id, !onStage)),
+        micOn ? item('member-mute', 'Ask to mute', () => actions.mute(p.id)) : null,
+        isOwner ? null : item('member-owner', 'Make owner', () => actions.makeOwner(p.id)),
+        isOwner ? null : item('member-remove', 'Remove from room', () => actions.remove(p.id)),
+      ]),
+    );
+    return details;
   }
 }
 
@@ -108,13 +186,6 @@ export class PeopleList {
  * @param {string} label
  * @returns {HTMLElement}
  */
-    const onStage = this.ctx.onStage(p.userId);
-    if (onStage) badges.push(el('span', { class: 'badge badge-stage', 'data-testid': 'stage-badge', title: 'On the stage', text: 'on stage' }));
-    if (p.connection === Connection.RECONNECTING) {
-      badges.push(el('span', { class: 'badge badge-reconnecting', 'data-testid': 'reconnecting-badge', title: 'Connection lost; coming back', text: 'reconnecting…' }));
-    }
-    const hand = this.ctx.handPosition(p.id);
-    if (hand) badges.push(el('span', { class: 'badge badge-hand', 'data-testid': 'hand-badge', title: `Hand raised (${hand} in the queue)`, text: `✋ ${hand}` }));
 function stateIcon(state, onIcon, offIcon, label) {
   const on = state === TrackState.LIVE;
   const text = `${label} ${on ? 'on' : state === TrackState.PAUSED ? 'paused' : 'off'}`;

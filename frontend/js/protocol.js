@@ -184,6 +184,22 @@ export const ErrorCode = Object.freeze({
  * @property {'mesh'|'sfu'} mode
  * @property {string} createdAt RFC 3339.
  * @property {string} [endedAt] RFC 3339, only once ended.
+ * @property {boolean} classroom Only stage members publish; everyone else receives.
+ * @property {boolean} allowStage Others than the owner may step on the stage themselves.
+ * @property {StageMember[]} stage The identities on the stage, in order.
+ */
+
+/**
+ * @typedef {Object} StageMember One identity on the stage (all its tabs are on it).
+ * @property {string} userId
+ * @property {string} name Its name when it stepped on.
+ */
+
+/**
+ * @typedef {Object} Hand One raised hand, per participant (connection).
+ * @property {string} id Participant id.
+ * @property {string} userId
+ * @property {string} name
  */
 
 /**
@@ -202,6 +218,7 @@ export const ErrorCode = Object.freeze({
  * @property {'mesh'|'sfu'} mode
  * @property {number} epoch Increases with every mode change.
  * @property {ICEServer[]} iceServers
+ * @property {Hand[]} [hands] The queue of raised hands, in order.
  */
 
 /**
@@ -489,4 +506,46 @@ export function chatSendMessage(text, clientId) {
  */
 export function chatSyncMessage(after) {
   return { type: MessageType.CHAT_SYNC, after };
+}
+
+// --- Stage and owner controls (app/signal/stage.go) -------------------------
+
+/**
+ * Builds a `stage-set` message.
+ * @param {boolean} on
+ * @param {string} [id] Participant id; omit for myself.
+ * @returns {StageSet}
+ */
+export function stageSetMessage(on, id) {
+  /** @type {StageSet} */
+  const msg = { type: MessageType.STAGE_SET, on };
+  if (id) msg.id = id;
+  return msg;
+}
+
+/**
+ * @param {boolean} raised
+ * @returns {RaiseHand}
+ */
+export function handMessage(raised) {
+  return { type: MessageType.HAND, raised };
+}
+
+/**
+ * @param {string} id
+ * @param {boolean} accept
+ * @returns {HandAnswer}
+ */
+export function handAnswerMessage(id, accept) {
+  return { type: MessageType.HAND_ANSWER, id, accept };
+}
+
+/**
+ * The one rule of who may send media (app/stage.go): stage members always;
+ * in a classroom nobody else; otherwise everyone but spectators.
+ * @param {{onStage: boolean, classroom: boolean, spectator: boolean}} s
+ * @returns {boolean}
+ */
+export function mayPublish(s) {
+  return s.onStage || (!s.classroom && !s.spectator);
 }

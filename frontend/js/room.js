@@ -6,6 +6,8 @@
 // URL: /r/<id>[?name=NAME&join=1[&spectator=1]]
 //   join=1       skip the pre-join screen and join at once
 //   spectator=1  join receive-only: getUserMedia is never called
+// In a classroom, whoever is not on the stage joins receive-only too (no
+// camera prompt), as a participant who may be put on the stage later.
 
 import { ApiError, getMe, getRoom, rememberedName } from './api.js';
 import { Call } from './call.js';
@@ -35,6 +37,24 @@ const chat = new Chat({
 /** How the user last joined, for "Rejoin". */
 let lastJoin = { name: '', spectator: false, camera: true, microphone: true };
 
+/** The room is a classroom and my identity is not on its stage. */
+let classroomViewer = false;
+
+/**
+ * Whether I join a classroom off its stage, and so receive-only.
+ * @param {import('./protocol.js').Room} room
+ * @returns {Promise<boolean>}
+ */
+async function offClassroomStage(room) {
+  if (!room.classroom) return false;
+  try {
+    const me = await getMe();
+    return !(room.stage || []).some((m) => m.userId === me.id);
+  } catch {
+    return true;
+  }
+}
+
 /**
  * Loads the room and shows the view that fits it.
  */
@@ -56,10 +76,11 @@ async function load() {
   }
 
   const urlName = (params.get('name') || '').trim();
+  classroomViewer = await offClassroomStage(room);
   if (params.get('join') === '1') {
     // Straight in: the link's name (or the remembered one; '' lets the
-    // server use the identity's name), media unless spectating.
-    if (!wantsSpectator) {
+    // server use the identity's name), media unless receive-only.
+    if (!wantsSpectator && !classroomViewer) {
       const { error } = await media.acquire({ video: true, audio: true });
       if (error) toast(error, 'error');
     }
@@ -76,7 +97,22 @@ async function load() {
     }
   }
   showView('prejoin');
-  prejoin.show(room, name, wantsSpectator);
+  const shown = prejoin.show(room, name, wantsSpectator || classroomViewer);
+  if (classroomViewer && !wantsSpectator) explainClassroom();
+  await shown;
+}
+
+/** The pre-join screen of a classroom viewer: no camera, and why. */
+function explainClassroom() {
+  const note = document.getElementById('spectator-note');
+  if (note) {
+    note.textContent =
+      'This room is a classroom: you will see and hear the people on the stage. Raise your hand in the room to ask to speak; no camera or microphone is used until the owner puts you on the stage.';
+  }
+  const joinButton = document.getElementById('join');
+  if (joinButton) joinButton.textContent = 'Join';
+  const previewNote = document.getElementById('preview-note');
+  if (previewNote) previewNote.textContent = 'Classroom: you watch and listen';
 }
 
 /** @param {string} message */
@@ -91,6 +127,9 @@ function showLoadError(message) {
  * @param {{name: string, spectator: boolean}} choice
  */
 function join(choice) {
+  // In a classroom the pre-join screen is receive-only without making the
+  // viewer a spectator: the owner may still put a participant on stage.
+  if (classroomViewer && !wantsSpectator) choice = { ...choice, spectator: false };
   lastJoin = {
     ...choice,
     camera: media.camera ? media.camera.enabled : lastJoin.camera,
@@ -122,7 +161,7 @@ function leave() {
 }
 
 async function rejoin() {
-  if (!lastJoin.spectator) {
+  if (!lastJoin.spectator && !classroomViewer) {
     const { error } = await media.acquire({ video: true, audio: true });
     if (error) toast(error, 'error');
     // Come back the way you left: muted stays muted.
@@ -144,6 +183,9 @@ function ended(reason, message) {
       break;
     case 'missing':
       showView('missing');
+      break;
+    case 'removed':
+      showView('removed');
       break;
     case 'invalid_name':
       // The name in the link was refused: let the user type another.

@@ -261,8 +261,10 @@ export class VideoGrid {
    * goes to CSS custom properties (CSSOM, which the CSP allows).
    */
   layout() {
-    const n = this.tiles.size;
-    const screens = [...this.tiles.values()].filter((t) => t.screenTrack).length;
+    // Tiles on the stage (stage.js) are laid out there, not here.
+    const inGrid = [...this.tiles.values()].filter((t) => t.root.parentElement === this.root);
+    const n = inGrid.length;
+    const screens = inGrid.filter((t) => t.screenTrack).length;
     this.root.dataset.count = String(n);
     this.root.classList.toggle('has-screen', screens > 0);
     const width = this.root.clientWidth;

@@ -7,7 +7,7 @@ import { icon, setIcon } from './dom.js';
 import { Mode } from './protocol.js';
 import { toast } from './toast.js';
 
-/** @typedef {'loading'|'missing'|'ended'|'error'|'left'|'prejoin'|'room'} ViewName */
+/** @typedef {'loading'|'missing'|'ended'|'error'|'left'|'removed'|'prejoin'|'room'} ViewName */
 /** @typedef {import('./signaling.js').ConnectionState} ConnectionState */
 
 /**
