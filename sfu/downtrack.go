@@ -49,8 +49,14 @@ type downTrack struct {
 	// track, and whenever the subscription is paused.
 	paused atomic.Bool
 
+	// ready is set once the subscriber's DTLS is done (see isReady).
+	ready atomic.Bool
+
 	// Owned by the upTrack's reader goroutine.
-	seqOffset    uint16
+	seqOffset    uint16 // publisher's sequence number - this subscriber's
+	nextSeq      uint16 // the sequence number of the next packet sent
+	lastQueued   uint16 // the publisher's number of the last packet queued
+	queuedAny    bool
 	waitKeyframe bool
 
 	// history maps the sequence numbers this subscriber was sent to the
@@ -65,6 +71,7 @@ type downTrack struct {
 	nacked        atomic.Uint64 // packets the subscriber asked for again
 	retransmitted atomic.Uint64 // of those, the ones still cached and resent
 	plis          atomic.Uint64 // keyframe requests (PLI, FIR) from the subscriber
+	replays       atomic.Uint64 // starts from the cached keyframe
 }
 
 func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
@@ -141,27 +148,101 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
 // them, so the subscriber sees no gap to NACK; a video drop waits for the
 // next keyframe, since the frames in between could not be decoded.
 func (d *downTrack) enqueue(p *packet) {
-	if d.paused.Load() || d.up.paused.Load() {
+	if d.paused.Load() || d.up.paused.Load() || !d.isReady() {
 		d.drop(p)
 		return
 	}
 	if d.waitKeyframe {
-		if !p.keyframe {
+		if !p.keyframe && !d.replayFromKeyframe(p) {
 			d.drop(p)
 			d.up.requestKeyframe()
 			return
 		}
+		if p.keyframe {
+			d.restartAt(p.seq)
+		}
 		d.waitKeyframe = false
 	}
+	d.push(p)
+}
+
+// push queues p for the writer, or drops it if the subscriber is too far
+// behind.
+func (d *downTrack) push(p *packet) bool {
+	seq := p.seq - d.seqOffset
 	select {
-	case d.queue <- queued{p: p, seq: p.seq - d.seqOffset}:
+	case d.queue <- queued{p: p, seq: seq}:
+		d.nextSeq = seq + 1
+		d.lastQueued = p.seq
+		d.queuedAny = true
+		return true
 	default:
 		d.drop(p)
 		if d.up.video {
-			d.waitKeyframe = true
 			d.up.requestKeyframe()
 		}
+		return false
 	}
+}
+
+// restartAt makes the packet the publisher numbered seq follow, without a
+// gap, the last one this subscriber was sent.
+func (d *downTrack) restartAt(seq uint16) {
+	d.seqOffset = seq - d.nextSeq
+}
+
+// isReady reports whether the subscriber's connection can carry media:
+// until DTLS is done Pion drops what is written without an error, so a
+// keyframe sent then would be lost and the subscriber would wait for
+// the next one.
+func (d *downTrack) isReady() bool {
+	if d.ready.Load() {
+		return true
+	}
+	if d.sender == nil {
+		return false
+	}
+	t := d.sender.Transport()
+	if t == nil || t.State() != webrtc.DTLSTransportStateConnected {
+		return false
+	}
+	d.ready.Store(true)
+	return true
+}
+
+// replayFromKeyframe starts a video subscription that waits for a
+// keyframe from the last keyframe the publisher sent, out of the cache, so
+// that a new subscriber sees a picture without waiting for a keyframe
+// request to reach the publisher (rate-limited, and a round trip). It
+// only does so when every packet from that keyframe up to p is cached, the
+// run fits in the queue, and the subscriber was not already sent it.
+func (d *downTrack) replayFromKeyframe(p *packet) bool {
+	up := d.up
+	if up.cache == nil || !up.keyframeKnown {
+		return false
+	}
+	from := up.keyframeSeq
+	if n := p.seq - from; n == 0 || n > videoQueue/2 {
+		return false
+	}
+	if d.queuedAny && int16(from-d.lastQueued) <= 0 {
+		return false
+	}
+	run := up.cache.run(from, p.seq)
+	if run == nil {
+		return false
+	}
+	d.restartAt(from)
+	for i, c := range run {
+		if !d.push(c) {
+			for _, rest := range run[i+1:] {
+				rest.release()
+			}
+			return false
+		}
+	}
+	d.replays.Add(1)
+	return true
 }
 
 func (d *downTrack) drop(p *packet) {
@@ -192,7 +273,9 @@ func (d *downTrack) write() {
 				if d.history != nil {
 					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.seq)<<16 | uint64(q.p.seq))
 				}
-				if _, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil {
+				// Pion reports a write before SRTP is up as 0 bytes,
+				// no error: that packet did not leave.
+				if n, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil && n > 0 {
 					d.sent.Add(1)
 					d.sentBytes.Add(uint64(len(q.p.payload)))
 				}
@@ -280,5 +363,6 @@ func (d *downTrack) close() {
 		retired.nacked.Add(d.nacked.Load())
 		retired.retransmitted.Add(d.retransmitted.Load())
 		retired.plis.Add(d.plis.Load())
+		retired.replays.Add(d.replays.Load())
 	})
 }

@@ -40,6 +40,7 @@ func benchTrack(subs int) (*upTrack, []*countingWriter) {
 		d := newDownTrack(up, &Peer{room: room, id: fmt.Sprint("sub", i)})
 		d.binding.Store(&binding{ssrc: uint32(1000 + i), payloadType: 96, writer: writers[i]})
 		d.paused.Store(false)
+		d.ready.Store(true)
 		up.addDown(d)
 	}
 	return up, writers

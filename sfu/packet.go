@@ -149,6 +149,30 @@ func (c *packetCache) get(seq uint16) *packet {
 	return p
 }
 
+// run returns the cached packets numbered from up to (not including) to,
+// each with a reference the caller must release, or nil unless all of
+// them are there.
+func (c *packetCache) run(from, to uint16) []*packet {
+	n := int(to - from)
+	if n <= 0 || n > cacheSize {
+		return nil
+	}
+	out := make([]*packet, 0, n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for seq := from; seq != to; seq++ {
+		p := c.slots[seq%cacheSize]
+		if p == nil || p.seq != seq {
+			return nil
+		}
+		out = append(out, p)
+	}
+	for _, p := range out {
+		p.refs.Add(1)
+	}
+	return out
+}
+
 // clear releases every cached packet.
 func (c *packetCache) clear() {
 	c.mu.Lock()

@@ -137,6 +137,7 @@ type Stats struct {
 	NACKs                     uint64 // packets subscribers reported lost (NACK)
 	Resent                    uint64 // of those, packets retransmitted from the cache
 	PLIs                      uint64 // keyframe requests (PLI, FIR) received from subscribers
+	Replays                   uint64 // subscriptions started from a cached keyframe
 }
 
 // Stats sums the counters of every track in the room.
@@ -155,6 +156,7 @@ func (r *Room) Stats() Stats {
 			st.NACKs += d.nacked.Load()
 			st.Resent += d.retransmitted.Load()
 			st.PLIs += d.plis.Load()
+			st.Replays += d.replays.Load()
 		}
 	}
 	return st

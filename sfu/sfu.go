@@ -47,6 +47,7 @@ type SFU struct {
 		forwarded, sent, dropped, keyframes atomic.Uint64
 		forwardedBytes, sentBytes           atomic.Uint64
 		nacked, retransmitted, plis         atomic.Uint64
+		replays                             atomic.Uint64
 	}
 }
 
@@ -192,6 +193,7 @@ func (s *SFU) Totals() Stats {
 		NACKs:          s.retired.nacked.Load(),
 		Resent:         s.retired.retransmitted.Load(),
 		PLIs:           s.retired.plis.Load(),
+		Replays:        s.retired.replays.Load(),
 	}
 	for _, r := range rooms {
 		st := r.Stats()
@@ -206,6 +208,7 @@ func (s *SFU) Totals() Stats {
 		t.NACKs += st.NACKs
 		t.Resent += st.Resent
 		t.PLIs += st.PLIs
+		t.Replays += st.Replays
 	}
 	return t
 }

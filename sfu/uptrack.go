@@ -31,6 +31,10 @@ type upTrack struct {
 	// cache answers subscribers' NACKs; video only, as only video
 	// negotiates NACK.
 	cache *packetCache
+	// The publisher's sequence number of the first packet of its last
+	// keyframe, where a new subscriber can start. Owned by the reader.
+	keyframeSeq   uint16
+	keyframeKnown bool
 
 	paused       atomic.Bool
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
@@ -117,6 +121,9 @@ func (u *upTrack) forward(p *packet) {
 	p.refs.Store(refs)
 	if u.cache != nil {
 		u.cache.put(p)
+		if p.keyframe {
+			u.keyframeSeq, u.keyframeKnown = p.seq, true
+		}
 	}
 	for _, d := range downs {
 		d.enqueue(p)

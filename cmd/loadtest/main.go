@@ -136,8 +136,12 @@ type result struct {
 	LatencyP99MS    float64 `json:"latency_p99_ms"`
 	JoinP50MS       float64 `json:"join_p50_ms"`
 	JoinMaxMS       float64 `json:"join_max_ms"`
-	JoinsMeasured   int     `json:"joins_measured"`
-	DeliveriesPerS  float64 `json:"deliveries_per_s"`
+	// Where media join time goes: join to the first subscribe offer, and
+	// to the subscribe connection connected (ICE and DTLS done).
+	JoinOfferP50MS     float64 `json:"join_offer_p50_ms,omitempty"`
+	JoinConnectedP50MS float64 `json:"join_connected_p50_ms,omitempty"`
+	JoinsMeasured      int     `json:"joins_measured"`
+	DeliveriesPerS     float64 `json:"deliveries_per_s"`
 	// Refused chat messages (rate limit); not counted as loss.
 	Refused int `json:"refused,omitempty"`
 
@@ -219,6 +223,9 @@ func printSummary(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  sent %d %s; %d of %d deliveries arrived: loss %.3f %%; %.0f deliveries/s\n", r.SentPackets, unit, r.ReceivedPackets, r.ExpectedPackets, r.LossPct, r.DeliveriesPerS)
 	fmt.Fprintf(w, "  latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
 	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinMaxMS, r.JoinsMeasured)
+	if r.JoinConnectedP50MS > 0 {
+		fmt.Fprintf(w, "    of which: subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinOfferP50MS, r.JoinConnectedP50MS)
+	}
 	if r.Refused > 0 {
 		fmt.Fprintf(w, "  %d messages refused by the server (rate limit): lower -chat-rate or add -clients\n", r.Refused)
 	}

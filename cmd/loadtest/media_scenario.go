@@ -244,14 +244,25 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 	res.DeliveriesPerS = float64(res.ReceivedPackets) / window.Seconds()
 	res.LatencyP50MS = rx.latency.quantile(0.50)
 	res.LatencyP99MS = rx.latency.quantile(0.99)
-	var joins []time.Duration
+	var joins, offers, connects []time.Duration
 	for _, r := range receivers {
 		// Join time counts only joins into a room already in SFU mode:
 		// the others waited for the switch, not for the SFU.
-		if d, ok := r.joinTime(); ok && r.joinedSFU {
+		if !r.joinedSFU {
+			continue
+		}
+		if d, ok := r.joinTime(); ok {
 			joins = append(joins, d)
 		}
+		if d, ok := r.since(&r.offerAt); ok {
+			offers = append(offers, d)
+		}
+		if d, ok := r.since(&r.connectedAt); ok {
+			connects = append(connects, d)
+		}
 	}
+	res.JoinOfferP50MS = medianMS(offers)
+	res.JoinConnectedP50MS = medianMS(connects)
 	res.JoinsMeasured = len(joins)
 	res.JoinP50MS = medianMS(joins)
 	if len(joins) > 0 {

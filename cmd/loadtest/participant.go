@@ -69,7 +69,10 @@ type participant struct {
 
 	joinStart  time.Time
 	joinedSFU  bool         // the welcome already said sfu
-	firstFrame atomic.Int64 // unix nanoseconds of the first video packet
+	firstFrame atomic.Int64 // unix nanoseconds of the first keyframe packet
+	// Steps of the join, to tell where join time goes: the first
+	// subscribe offer, and the subscribe connection connected (ICE+DTLS).
+	offerAt, connectedAt atomic.Int64
 
 	mu     sync.Mutex
 	tracks map[string]string  // subscribe mid → "participantId|source"
@@ -91,6 +94,11 @@ func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxSt
 	}
 	p.sub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(signal.PCSubscribe, c) })
 	p.sub.OnTrack(p.onTrack)
+	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			p.connectedAt.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	})
 	p.joinStart = time.Now()
 	p.ss, err = srv.join(ctx, id, roomID, spectator, handlers{sfu: p.onSFU, mode: p.onMode, error: p.onError})
 	if err != nil {
@@ -142,6 +150,7 @@ func (p *participant) onSFU(m signal.SFU) {
 	}
 	switch m.Kind {
 	case signal.KindOffer:
+		p.offerAt.CompareAndSwap(0, time.Now().UnixNano())
 		p.mu.Lock()
 		for mid, what := range m.Tracks {
 			p.tracks[mid] = what
@@ -191,12 +200,15 @@ func (p *participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 			return
 		}
 		now := time.Now()
-		seq, sent, ok := readStamp(rtpPayload(buf[:n]))
+		payload := rtpPayload(buf[:n])
+		seq, sent, ok := readStamp(payload)
 		if !ok {
 			continue
 		}
 		set.add(seq)
-		if video {
+		// A viewer shows a picture once a keyframe arrives: the first
+		// packet of one (VP8: start of partition 0, P bit clear).
+		if video && payload[0] == 0x10 && payload[1]&0x01 == 0 {
 			p.firstFrame.CompareAndSwap(0, now.UnixNano())
 		}
 		if p.rx.measuring.Load() {
@@ -221,13 +233,16 @@ func (p *participant) has(key string) bool {
 	return p.received(key).len() > 0
 }
 
-// joinTime is join to first video frame, or false if none came.
-func (p *participant) joinTime() (time.Duration, bool) {
-	at := p.firstFrame.Load()
-	if at == 0 {
+// joinTime is join to the first keyframe, or false if none came.
+func (p *participant) joinTime() (time.Duration, bool) { return p.since(&p.firstFrame) }
+
+// since is the time from the join to the step recorded in at.
+func (p *participant) since(at *atomic.Int64) (time.Duration, bool) {
+	t := at.Load()
+	if t == 0 {
 		return 0, false
 	}
-	return time.Unix(0, at).Sub(p.joinStart), true
+	return time.Unix(0, t).Sub(p.joinStart), true
 }
 
 // publish offers a camera and a microphone on the publish connection and
