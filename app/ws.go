@@ -141,8 +141,12 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, err, closeCodeFor(err))
 		return
 	}
-	if err := s.store.MarkLive(room.ID); err != nil {
-		s.log.Error("mark room live", "room", room.ID, "err", err)
+	// Only the first join writes: a write takes SQLite's one write lock,
+	// which every join, leave and chat message queues for.
+	if room.Status == store.StatusOpen {
+		if err := s.store.MarkLive(room.ID); err != nil {
+			s.log.Error("mark room live", "room", room.ID, "err", err)
+		}
 	}
 	room.Status = store.StatusLive
 
