@@ -92,6 +92,9 @@ func newServerLoggingTo(tb testing.TB, cfg Config, h slog.Handler) *Server {
 	}
 	cfg.Store = db
 	cfg.Secret = []byte("0123456789abcdef0123456789abcdef")
+	if cfg.ReconnectGrace == 0 {
+		cfg.ReconnectGrace = -1 // as in newTestAppWith: a closed socket is gone
+	}
 	cfg.Logger = slog.New(h)
 	srv, err := New(cfg)
 	if err != nil {
@@ -396,7 +399,7 @@ func (w *socketWatcher) state() (error, bool) {
 }
 
 func newSocketFuzzScene(f *testing.F) *socketFuzzScene {
-	srv, logs := newRecordedServer(f, noLimits(Config{MeshMax: 2, ReconnectGrace: -1}))
+	srv, logs := newRecordedServer(f, noLimits(Config{MeshMax: 2}))
 	hs := httptest.NewServer(srv.Handler())
 	f.Cleanup(func() {
 		hs.CloseClientConnections()
@@ -475,7 +478,7 @@ func FuzzSocketFrame(f *testing.F) {
 		`{"type":"rename","name":"Ana"}`,
 		`{"type":"chat-send","text":"hi","clientId":"c1"}`,
 		`{"type":"chat-sync","after":0}`,
-		`{"type":"sfu","pc":"publish","kind":"offer","sdp":` + strconvQuote(offer) + `,"tracks":{"0":"microphone"}}`,
+		`{"type":"sfu","pc":"publish","kind":"offer","sdp":` + jsonQuote(offer) + `,"tracks":{"0":"microphone"}}`,
 		`{"type":"sfu","pc":"publish","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`,
 		`{"type":"sfu","pc":"subscribe","kind":"answer","sdp":"v=0\r\n"}`,
 		`{"type":"sfu-close","epoch":1}`,
@@ -547,7 +550,8 @@ func pionOffer(tb testing.TB) string {
 	return offer.SDP
 }
 
-func strconvQuote(s string) string {
+// jsonQuote is s as a JSON string.
+func jsonQuote(s string) string {
 	data, _ := json.Marshal(s)
 	return string(data)
 }

@@ -82,14 +82,7 @@ func normalizeOrigin(raw string) (string, bool) {
 		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", false
 	}
-	host := strings.ToLower(u.Host)
-	switch {
-	case u.Scheme == "http" && strings.HasSuffix(host, ":80"):
-		host = strings.TrimSuffix(host, ":80")
-	case u.Scheme == "https" && strings.HasSuffix(host, ":443"):
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return u.Scheme + "://" + host, true
+	return u.Scheme + "://" + withoutDefaultPort(strings.ToLower(u.Host), u.Scheme), true
 }
 
 // allows reports whether a WebSocket handshake may proceed. A request
@@ -111,10 +104,12 @@ func (p originPolicy) allows(r *http.Request) bool {
 	// Same origin: the page was served by this host. The Host header is
 	// what the browser connected to, so it is what the page's origin names.
 	u, _ := url.Parse(norm)
-	return strings.EqualFold(u.Host, hostWithoutDefaultPort(r.Host, u.Scheme))
+	return strings.EqualFold(u.Host, withoutDefaultPort(r.Host, u.Scheme))
 }
 
-func hostWithoutDefaultPort(host, scheme string) string {
+// withoutDefaultPort drops ":80" from an http host and ":443" from an https
+// one, which browsers leave out of Origin.
+func withoutDefaultPort(host, scheme string) string {
 	switch {
 	case scheme == "http" && strings.HasSuffix(host, ":80"):
 		return strings.TrimSuffix(host, ":80")
