@@ -344,3 +344,58 @@ func TestBadInputOnTheSFUPath(t *testing.T) {
 	}
 	quiet(t, sc.bystander, "the bystander in another room")
 }
+
+// TestBadJoinParameters sends broken query parameters with the join:
+// each is refused with an error that names the problem, or ignored where a
+// fresh join is the sensible answer, and nothing is logged above debug.
+func TestBadJoinParameters(t *testing.T) {
+	a, logs := newRecordedTestApp(t, Config{})
+	u := a.newUser()
+	room := u.createRoom("r")
+	for _, tt := range []struct {
+		name  string
+		room  string
+		query url.Values
+		code  string // refused with this; joined when empty
+	}{
+		{"no room", "", nil, CodeNotFound},
+		{"room id with a path", "../../api/rooms", nil, CodeNotFound},
+		{"room id of 10,000 characters", strings.Repeat("r", 10000), nil, CodeNotFound},
+		{"name of 10,000 characters", room.ID, url.Values{"name": {strings.Repeat("n", 10000)}}, CodeInvalidName},
+		{"name with a bidi override", room.ID, url.Values{"name": {"\u202eAna"}}, CodeInvalidName},
+		{"name with a NUL", room.ID, url.Values{"name": {"a\x00b"}}, CodeInvalidName},
+		{"resume of a participant that never was", room.ID, url.Values{"resume": {"p_nobody"}, "seen": {"3"}}, ""},
+		{"resume with a count that is not one", room.ID, url.Values{"resume": {"p_nobody"}, "seen": {"-1e9"}}, ""},
+		{"spectator flag that is neither", room.ID, url.Values{"spectator": {"perhaps"}}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := u.dialRaw(tt.room, tt.query)
+			typ, data, err := c.next()
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			if tt.code == "" {
+				var w signal.Welcome
+				_ = json.Unmarshal(data, &w)
+				if typ != signal.TypeWelcome || w.Self.Role != signal.RoleOwner {
+					t.Fatalf("got %s, want a fresh welcome", data)
+				}
+				c.conn.Close()
+			} else {
+				var e signal.Error
+				_ = json.Unmarshal(data, &e)
+				if typ != signal.TypeError || e.Code != tt.code || e.Ref != "join" || e.Message == "" {
+					t.Fatalf("got %s, want error %s", data, tt.code)
+				}
+				if _, _, err := c.next(); err == nil {
+					t.Fatal("the socket stayed open after a refused join")
+				}
+			}
+			for _, r := range logs.take() {
+				if r.level >= slog.LevelWarn {
+					t.Fatalf("logged at %s: %s", r.level, r.text)
+				}
+			}
+		})
+	}
+}
