@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"meet/app/signal"
@@ -255,8 +256,13 @@ func closeCodeFor(err *Error) int {
 	case errRoomEnded:
 		return closeRoomEnded
 	}
-	if err.Code == CodeRateLimited {
+	switch err.Code {
+	case CodeRateLimited:
 		return closeRateLimited
+	case CodeInternal:
+		// A fault of ours, maybe passing: the browser retries on 1011,
+		// where 4004 would make it give up.
+		return websocket.CloseInternalServerErr
 	}
 	return closeRoomGone
 }
