@@ -269,3 +269,21 @@ func jsonBody(v any) *bytes.Reader {
 	data, _ := json.Marshal(v)
 	return bytes.NewReader(data)
 }
+
+func TestCloseCodeFor(t *testing.T) {
+	for _, tt := range []struct {
+		err  *Error
+		want int
+	}{
+		{errRoomFull, closeRoomFull},
+		{errServerFull, closeServerFull},
+		{errRoomEnded, closeRoomEnded},
+		{rateLimited("joins", time.Second), closeRateLimited},
+		{newError(http.StatusInternalServerError, CodeInternal, "x"), websocket.CloseInternalServerErr},
+		{errRoomNotFound, closeRoomGone},
+	} {
+		if got := closeCodeFor(tt.err); got != tt.want {
+			t.Errorf("closeCodeFor(%s) = %d, want %d", tt.err.Code, got, tt.want)
+		}
+	}
+}
