@@ -262,6 +262,24 @@ func TestChurn(t *testing.T) {
 	for _, f := range st.failures {
 		t.Error(f)
 	}
+	// Every join was recorded, and so was its end, dropped sockets
+	// included.
+	var rows, open int
+	for _, id := range rooms {
+		att, err := srv.store.AttendanceOf(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += len(att)
+		for _, a := range att {
+			if a.LeftAt == nil {
+				open++
+			}
+		}
+	}
+	if rows < int(st.joins.Load()) || open > 0 {
+		t.Errorf("attendance: %d rows for %d joins, %d without a leave", rows, st.joins.Load(), open)
+	}
 	if heapAfter[1] > heapAfter[0]+heapAfter[0]/4+churnHeapSlack {
 		t.Errorf("the live heap grew from %.1f MiB after round 1 to %.1f MiB after round 2", mib(heapAfter[0]), mib(heapAfter[1]))
 	}
