@@ -142,6 +142,9 @@ export const ErrorCode = Object.freeze({
   SERVER_RESTARTING: 'server_restarting',
   RATE_LIMITED: 'rate_limited',
   NOT_SFU: 'not_sfu',
+  ROOM_FULL: 'room_full',
+  SERVER_FULL: 'server_full',
+  BAD_ORIGIN: 'bad_origin',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
 });
