@@ -217,3 +217,11 @@ func (r *liveRoom) Peer(id string) (mesh.Peer, bool) {
 	}
 	return nil, false
 }
+
+// roleOf reads p's role, which a hand-over of ownership changes under the
+// room's lock.
+func (r *liveRoom) roleOf(p *participant) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return p.role
+}

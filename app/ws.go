@@ -171,8 +171,9 @@ func (s *Server) onConnect(ss *melody.Session) {
 	}
 	// After the welcome, so the client knows its own id before any chat.
 	s.chat.join(p)
-	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", p.role)
-	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, name, p.role); err != nil {
+	role := live.roleOf(p) // a hand-over may change it from now on
+	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", role)
+	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, name, role); err != nil {
 		s.log.Error("record join", "room", room.ID, "err", err)
 	}
 }
