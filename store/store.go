@@ -43,6 +43,18 @@ func Open(path string) (*Store, error) {
 	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}); err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
+	// One connection: SQLite has one write lock, and a writer that loses
+	// the race for it sleeps and polls (the busy timeout) while others keep
+	// taking it, so under many small writes (a join, a leave, a chat
+	// message each) an unlucky one starves past the timeout and fails
+	// with "database is locked". Queued on one connection, every query
+	// waits its turn in order instead; they each take well under a
+	// millisecond. The churn test (app/churn_test.go) shows the difference.
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(1)
 	return &Store{db: db}, nil
 }
 
