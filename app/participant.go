@@ -70,7 +70,7 @@ type participant struct {
 	reconnecting bool
 	graceTimer   *time.Timer
 	graceGen     uint64 // tells one grace period's timer from the next's
-	expired      bool // the grace ran out: no resume any more
+	expired      bool   // the grace ran out: no resume any more
 }
 
 // Send queues msg for the participant without blocking. Every message is

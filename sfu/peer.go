@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -322,7 +323,7 @@ func (p *Peer) subscribe(up *upTrack) {
 	d := newDownTrack(up, p)
 	sender, err := p.sub.AddTrack(d)
 	if err != nil {
-		p.log.Warn("subscribe failed", "track", up.source, "publisher", up.publisher.id, "err", err)
+		p.log.Log(context.Background(), p.failureLevel(), "subscribe failed", "track", up.source, "publisher", up.publisher.id, "err", err)
 		d.close()
 		return
 	}
@@ -386,11 +387,11 @@ func (p *Peer) negotiateLocked() {
 	}
 	offer, err := p.sub.CreateOffer(nil)
 	if err != nil {
-		p.log.Warn("subscribe offer failed", "err", err)
+		p.log.Log(context.Background(), p.failureLevel(), "subscribe offer failed", "err", err)
 		return
 	}
 	if err := p.sub.SetLocalDescription(offer); err != nil {
-		p.log.Warn("subscribe offer failed", "err", err)
+		p.log.Log(context.Background(), p.failureLevel(), "subscribe offer failed", "err", err)
 		return
 	}
 	tracks := map[string]string{}
@@ -463,4 +464,14 @@ func (p *Peer) closeConnections() {
 	if pc := p.pub.Load(); pc != nil {
 		_ = pc.Close()
 	}
+}
+
+// failureLevel is how loud a failed subscription is: expected (debug) once
+// the client has closed its side, which closes ours too before the app
+// hears of it, and a warning otherwise.
+func (p *Peer) failureLevel() slog.Level {
+	if p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
 }

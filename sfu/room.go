@@ -15,6 +15,9 @@ type Room struct {
 	peers  []*Peer
 	tracks []*upTrack
 	closed bool
+	// forgotten is set when the registry drops the room (empty); a join
+	// that raced with that goes to the registry's new room instead.
+	forgotten bool
 }
 
 func newRoom(s *SFU, id string) *Room {
@@ -29,16 +32,28 @@ func (r *Room) Join(id string, send func([]byte)) (*Peer, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		p.closeConnections()
 		return nil, ErrClosed
+	}
+	if r.forgotten {
+		// The last peer left and the registry dropped this room while we
+		// were joining it: the meeting goes on in the registry's room.
+		r.mu.Unlock()
+		p.closeConnections()
+		next, err := r.sfu.Room(r.id)
+		if err != nil {
+			return nil, err
+		}
+		return next.Join(id, send)
 	}
 	r.peers = append(r.peers, p)
 	for _, up := range r.tracks {
 		p.subscribe(up)
 	}
 	p.negotiate()
+	r.mu.Unlock()
 	return p, nil
 }
 

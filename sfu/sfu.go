@@ -154,6 +154,12 @@ func (s *SFU) Room(id string) (*Room, error) {
 func (s *SFU) forget(r *Room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.peers) > 0 && !r.closed {
+		return // someone joined since the last one left
+	}
+	r.forgotten = true
 	if s.rooms[r.id] == r {
 		delete(s.rooms, r.id)
 	}

@@ -207,3 +207,28 @@ func TestPausedBeforePublishStaysPaused(t *testing.T) {
 	pub.peer.SetPaused("camera", false)
 	warmUp(t, cam, "alice|camera", sub)
 }
+
+// TestJoinAfterTheRoomWasForgotten covers a join that raced with the last
+// leave: the registry dropped the room, and the joiner must land in the
+// registry's room, not in the dropped one where nobody would find it.
+func TestJoinAfterTheRoomWasForgotten(t *testing.T) {
+	s := newTestSFU(t)
+	stale, _ := s.Room("r6")
+	first, err := stale.Join("alice", func([]byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	second, err := stale.Join("bob", func([]byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	live, _ := s.Room("r6")
+	if live == stale {
+		t.Fatal("the emptied room is still registered")
+	}
+	if second.room != live || live.Stats().Peers != 1 {
+		t.Fatalf("the joiner is in %p, the registry's room is %p with %d peers", second.room, live, live.Stats().Peers)
+	}
+}
