@@ -69,6 +69,8 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.NACKs }),
 	newSFUMetric("meet_sfu_retransmitted_packets_total", "NACKed packets the SFU sent again from its cache.", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.Resent }),
+	newSFUMetric("meet_sfu_keyframe_replays_total", "Subscriptions started from the cached last keyframe, without a keyframe request.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Replays }),
 }
 
 func (c sfuCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -94,7 +94,8 @@ func TestMetricsFollowTheRooms(t *testing.T) {
 	// Loopback loses nothing and audio asks for no keyframes: these exist
 	// and count nothing yet (the sfu tests make them count).
 	for _, series := range []string{"meet_sfu_nacked_packets_total", "meet_sfu_retransmitted_packets_total",
-		"meet_sfu_subscriber_plis_total", "meet_sfu_dropped_packets_total", "meet_sfu_keyframe_requests_total"} {
+		"meet_sfu_subscriber_plis_total", "meet_sfu_dropped_packets_total", "meet_sfu_keyframe_requests_total",
+		"meet_sfu_keyframe_replays_total"} {
 		if v := scrape(t, a, series); v < 0 {
 			t.Errorf("%s is missing", series)
 		}
