@@ -125,8 +125,9 @@ func (u *upTrack) forward(p *packet) {
 			u.keyframeSeq, u.keyframeKnown = p.seq, true
 		}
 	}
+	inline := len(downs) <= maxInline
 	for _, d := range downs {
-		d.enqueue(p)
+		d.enqueue(p, inline)
 	}
 	u.forwarded.Add(1)
 	u.forwardedBytes.Add(uint64(len(p.payload)))
