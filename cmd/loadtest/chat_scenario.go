@@ -112,7 +112,7 @@ func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ..
 	if err != nil {
 		return nil, err
 	}
-	room, err := srv.createRoom(ctx, owner, "loadtest chat")
+	room, err := srv.createRoom(ctx, owner, "loadtest chat", false)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"meet/app/signal"
 )
 
 // Settling times around the measured window: after everyone receives,
@@ -93,7 +95,9 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	room, err := srv.createRoom(ctx, owner, "loadtest "+cfg.scenario)
+	// The classroom scenario is what a teacher does: a classroom room, the
+	// teacher on its stage, the students receive-only.
+	room, err := srv.createRoom(ctx, owner, "loadtest "+cfg.scenario, cfg.scenario == "classroom")
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +117,9 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 		presenter, err := joinParticipant(setupCtx, srv, api, rx, owner, room.ID, false)
 		if err != nil {
 			return nil, err
+		}
+		if err := presenter.ss.send(signal.StageSet{Type: signal.TypeStageSet, On: true}); err != nil {
+			return nil, fmt.Errorf("presenter: go on stage: %w", err)
 		}
 		publishers = []*participant{presenter}
 		logf("room %s: presenter joined; joining %d viewers", room.ID, cfg.viewers)

@@ -84,10 +84,11 @@ func (s *server) newIdentity(ctx context.Context) (identity, error) {
 	return id, err
 }
 
-// createRoom creates a room owned by owner.
-func (s *server) createRoom(ctx context.Context, owner identity, name string) (signal.Room, error) {
+// createRoom creates a room owned by owner; a classroom room lets only
+// its stage members publish.
+func (s *server) createRoom(ctx context.Context, owner identity, name string, classroom bool) (signal.Room, error) {
 	var room signal.Room
-	err := s.do(ctx, http.MethodPost, "/api/rooms", owner.Token, map[string]string{"name": name}, &room)
+	err := s.do(ctx, http.MethodPost, "/api/rooms", owner.Token, map[string]any{"name": name, "classroom": classroom}, &room)
 	return room, err
 }
 
