@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -17,16 +16,6 @@ import (
 const (
 	videoQueue = 256
 	audioQueue = 64
-)
-
-// An upTrack with at most maxInline subscribers writes to them from its
-// reader goroutine (see push); beyond that the subscribers' own writer
-// goroutines share the work over the cores, and keep one subscriber's
-// packets from waiting for hundreds of others'. slowWrite is an inline
-// write that took long enough to mean the write path blocks.
-const (
-	maxInline = 32
-	slowWrite = 2 * time.Millisecond
 )
 
 // queued is a packet with the sequence number it will carry to this
@@ -50,18 +39,8 @@ type downTrack struct {
 	sender     *webrtc.RTPSender
 
 	queue chan queued
-	wake  chan struct{} // the reader queued something
 	done  chan struct{}
 	once  sync.Once
-
-	// wmu is held by whoever writes this subscription's packets, the
-	// reader (inline) or the writer goroutine, so they go out in order.
-	wmu sync.Mutex
-	hdr rtp.Header // guarded by wmu
-	// async is set once an inline write was slow: from then on this
-	// subscription is written by its own goroutine only. Owned by the
-	// reader.
-	async bool
 
 	// Set by Bind, read by the writer for every packet without a lock.
 	binding atomic.Pointer[binding]
@@ -106,7 +85,6 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		id:           up.source,
 		streamID:     streamIDFor(up.publisher.id, up.source),
 		queue:        make(chan queued, size),
-		wake:         make(chan struct{}, 1),
 		done:         make(chan struct{}),
 		waitKeyframe: up.video,
 	}
@@ -169,13 +147,13 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
 // blocks. Dropped packets shift the sequence numbers of the ones after
 // them, so the subscriber sees no gap to NACK; a video drop waits for the
 // next keyframe, since the frames in between could not be decoded.
-func (d *downTrack) enqueue(p *packet, inline bool) {
+func (d *downTrack) enqueue(p *packet) {
 	if d.paused.Load() || d.up.paused.Load() || !d.isReady() {
 		d.drop(p)
 		return
 	}
 	if d.waitKeyframe {
-		if !p.keyframe && !d.replayFromKeyframe(p, inline) {
+		if !p.keyframe && !d.replayFromKeyframe(p) {
 			d.drop(p)
 			d.up.requestKeyframe()
 			return
@@ -185,41 +163,18 @@ func (d *downTrack) enqueue(p *packet, inline bool) {
 		}
 		d.waitKeyframe = false
 	}
-	d.push(p, inline)
+	d.push(p)
 }
 
-// push sends p, or drops it if the subscriber is too far behind. When
-// inline is set and nothing of this subscriber's is queued or being
-// written, the reader writes p itself: waking a writer goroutine for every
-// packet cost more than the write at small fan-outs (a fifth of the
-// server's CPU at 20 subscribers, most of it futex wake-ups of idle
-// threads). Otherwise p goes through the bounded queue to the writer
-// goroutine, so that one subscriber whose writes turn slow stops being
-// written inline and never holds the reader up again.
-func (d *downTrack) push(p *packet, inline bool) bool {
-	q := queued{p: p, seq: p.seq - d.seqOffset}
-	if inline && !d.async && len(d.queue) == 0 && d.wmu.TryLock() {
-		// Only the reader queues, so under wmu an empty queue stays empty:
-		// nothing older than p is waiting.
-		if len(d.queue) == 0 {
-			start := time.Now()
-			d.send(q)
-			if time.Since(start) > slowWrite {
-				d.async = true
-			}
-			d.wmu.Unlock()
-			d.queued(q)
-			return true
-		}
-		d.wmu.Unlock()
-	}
+// push queues p for the writer, or drops it if the subscriber is too far
+// behind.
+func (d *downTrack) push(p *packet) bool {
+	seq := p.seq - d.seqOffset
 	select {
-	case d.queue <- q:
-		d.queued(q)
-		select {
-		case d.wake <- struct{}{}:
-		default: // the writer is awake already
-		}
+	case d.queue <- queued{p: p, seq: seq}:
+		d.nextSeq = seq + 1
+		d.lastQueued = p.seq
+		d.queuedAny = true
 		return true
 	default:
 		d.drop(p)
@@ -228,13 +183,6 @@ func (d *downTrack) push(p *packet, inline bool) bool {
 		}
 		return false
 	}
-}
-
-// queued records what the reader handed on, for restartAt and replays.
-func (d *downTrack) queued(q queued) {
-	d.nextSeq = q.seq + 1
-	d.lastQueued = q.p.seq
-	d.queuedAny = true
 }
 
 // restartAt makes the packet the publisher numbered seq follow, without a
@@ -268,7 +216,7 @@ func (d *downTrack) isReady() bool {
 // request to reach the publisher (rate-limited, and a round trip). It
 // only does so when every packet from that keyframe up to p is cached, the
 // run fits in the queue, and the subscriber was not already sent it.
-func (d *downTrack) replayFromKeyframe(p *packet, inline bool) bool {
+func (d *downTrack) replayFromKeyframe(p *packet) bool {
 	up := d.up
 	if up.cache == nil || !up.keyframeKnown {
 		return false
@@ -286,7 +234,7 @@ func (d *downTrack) replayFromKeyframe(p *packet, inline bool) bool {
 	}
 	d.restartAt(from)
 	for i, c := range run {
-		if !d.push(c, inline) {
+		if !d.push(c) {
 			for _, rest := range run[i+1:] {
 				rest.release()
 			}
@@ -307,50 +255,34 @@ func (d *downTrack) drop(p *packet) {
 	p.release()
 }
 
-// write sends what the reader queued until the downTrack closes. It runs
-// only when woken: most packets are written by the reader itself (push).
+// write sends queued packets until the downTrack closes. It is the only
+// goroutine that writes this track, so its header needs no lock.
 func (d *downTrack) write() {
+	var hdr rtp.Header
 	for {
 		select {
 		case <-d.done:
-			d.wmu.Lock()
 			d.drain()
-			d.wmu.Unlock()
 			return
-		case <-d.wake:
-			d.wmu.Lock()
-			for more := true; more; {
-				select {
-				case q := <-d.queue:
-					d.send(q)
-				default:
-					more = false
+		case q := <-d.queue:
+			if b := d.binding.Load(); b != nil {
+				hdr = rtp.Header{
+					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
+					SequenceNumber: q.seq, Timestamp: q.p.timestamp, SSRC: b.ssrc,
+				}
+				if d.history != nil {
+					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.seq)<<16 | uint64(q.p.seq))
+				}
+				// Pion reports a write before SRTP is up as 0 bytes,
+				// no error: that packet did not leave.
+				if n, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil && n > 0 {
+					d.sent.Add(1)
+					d.sentBytes.Add(uint64(len(q.p.payload)))
 				}
 			}
-			d.wmu.Unlock()
+			q.p.release()
 		}
 	}
-}
-
-// send writes one packet to the subscriber and releases it. The caller
-// holds wmu, which also guards hdr.
-func (d *downTrack) send(q queued) {
-	if b := d.binding.Load(); b != nil {
-		d.hdr = rtp.Header{
-			Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
-			SequenceNumber: q.seq, Timestamp: q.p.timestamp, SSRC: b.ssrc,
-		}
-		if d.history != nil {
-			d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.seq)<<16 | uint64(q.p.seq))
-		}
-		// Pion reports a write before SRTP is up as 0 bytes, no error:
-		// that packet did not leave.
-		if n, err := b.writer.WriteRTP(&d.hdr, q.p.payload); err == nil && n > 0 {
-			d.sent.Add(1)
-			d.sentBytes.Add(uint64(len(q.p.payload)))
-		}
-	}
-	q.p.release()
 }
 
 func (d *downTrack) drain() {

@@ -125,9 +125,8 @@ func (u *upTrack) forward(p *packet) {
 			u.keyframeSeq, u.keyframeKnown = p.seq, true
 		}
 	}
-	inline := len(downs) <= maxInline
 	for _, d := range downs {
-		d.enqueue(p, inline)
+		d.enqueue(p)
 	}
 	u.forwarded.Add(1)
 	u.forwardedBytes.Add(uint64(len(p.payload)))
