@@ -254,13 +254,8 @@ type settingsRequest struct {
 
 // patchRoom changes a room's settings: only its owner may.
 func (s *Server) patchRoom(c *gin.Context) {
-	room, err := s.loadRoom(c.Param("id"))
-	if err != nil {
-		s.abortWithError(c, err)
-		return
-	}
-	if room.OwnerID != identityOf(c).ID {
-		s.abortWithError(c, errNotOwner)
+	room, ok := s.ownedRoom(c)
+	if !ok {
 		return
 	}
 	var req settingsRequest
@@ -276,7 +271,7 @@ func (s *Server) patchRoom(c *gin.Context) {
 		s.abortWithError(c, errRoomEnded)
 		return
 	}
-	room, err = s.changeSettings(room.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage})
+	room, err := s.changeSettings(room.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errRoomNotFound
 	}

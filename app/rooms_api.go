@@ -207,16 +207,11 @@ func (s *Server) getParticipants(c *gin.Context) {
 // endRoom ends a room for good: only its owner may, and everyone in it is
 // told and disconnected.
 func (s *Server) endRoom(c *gin.Context) {
-	room, err := s.loadRoom(c.Param("id"))
-	if err != nil {
-		s.abortWithError(c, err)
+	room, ok := s.ownedRoom(c)
+	if !ok {
 		return
 	}
-	if room.OwnerID != identityOf(c).ID {
-		s.abortWithError(c, errNotOwner)
-		return
-	}
-	room, err = s.finishRoom(room.ID)
+	room, err := s.finishRoom(room.ID)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
@@ -240,4 +235,18 @@ func (s *Server) finishRoom(id string) (*store.Room, error) {
 	}
 	s.log.Info("room ended", "room", room.ID)
 	return room, nil
+}
+
+// ownedRoom loads the room the path names for its owner; anyone else gets
+// errNotOwner. It reports whether the handler may go on.
+func (s *Server) ownedRoom(c *gin.Context) (*store.Room, bool) {
+	room, err := s.loadRoom(c.Param("id"))
+	if err == nil && room.OwnerID != identityOf(c).ID {
+		err = errNotOwner
+	}
+	if err != nil {
+		s.abortWithError(c, err)
+		return nil, false
+	}
+	return room, true
 }

@@ -20,11 +20,16 @@ import (
 // NACKs and receiver reports as a browser sends them, GCM first, host
 // candidates (loopback included), no mDNS.
 func newClientAPI() (*webrtc.API, error) {
+	return newPionAPI([]webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}, false)
+}
+
+// newPionAPI builds a Pion API for loopback tests with the given video
+// feedback, and TWCC on the sending side when twccSender is set.
+func newPionAPI(videoFeedback []webrtc.RTCPFeedback, twccSender bool) (*webrtc.API, error) {
 	media := &webrtc.MediaEngine{}
 	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
-			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}},
-		PayloadType: 96,
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
+		PayloadType:        96,
 	}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
@@ -40,6 +45,11 @@ func newClientAPI() (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return nil, err
+	}
+	if twccSender {
+		if err := webrtc.ConfigureTWCCSender(media, registry); err != nil {
+			return nil, err
+		}
 	}
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
