@@ -28,6 +28,8 @@ const (
 	CodeRoomFull     = "room_full"
 	CodeServerFull   = "server_full"
 	CodeBadOrigin    = "bad_origin"
+
+	CodeUnsupportedMediaType = "unsupported_media_type"
 )
 
 // Error is an error a client can act on: a code, a readable message and the

@@ -26,10 +26,12 @@ type Identity struct {
 }
 
 const (
-	tokenCookie   = "meet_token"
-	tokenHeader   = "X-Meet-Token"
-	tokenLifetime = 365 * 24 * time.Hour
-	identityKey   = "meet.identity"
+	tokenCookie = "meet_token"
+	// tokenCookieSecure is the cookie's name over TLS (tokenCookieName).
+	tokenCookieSecure = "__Host-meet_token"
+	tokenHeader       = "X-Meet-Token"
+	tokenLifetime     = 365 * 24 * time.Hour
+	identityKey       = "meet.identity"
 )
 
 var errBadToken = errors.New("identity token is invalid")
@@ -99,26 +101,53 @@ func guestName() string {
 	return fmt.Sprintf("Guest %d", 1000+n.Int64())
 }
 
+// tokenCookieName is the identity cookie's name for r. Over TLS it carries
+// the __Host- prefix, which makes the browser insist that the cookie is
+// Secure, host-only and for the whole path: no sibling subdomain and no
+// plain-HTTP page can plant or shadow it.
+func tokenCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return tokenCookieSecure
+	}
+	return tokenCookie
+}
+
 // tokenFrom finds the token a request carries: the Authorization header
 // first (API clients), then the cookie (browsers), then ?token= (WebSocket
-// clients that can set neither).
-func tokenFrom(r *http.Request) string {
+// clients that can set neither). fromCookie tells which it was.
+func tokenFrom(r *http.Request) (token string, fromCookie bool) {
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "Bearer ") {
-		return strings.TrimPrefix(auth, "Bearer ")
+		return strings.TrimPrefix(auth, "Bearer "), false
 	}
-	if c, err := r.Cookie(tokenCookie); err == nil && c.Value != "" {
-		return c.Value
+	if c, err := r.Cookie(tokenCookieName(r)); err == nil && c.Value != "" {
+		return c.Value, true
 	}
-	return r.URL.Query().Get("token")
+	return r.URL.Query().Get("token"), false
 }
+
+var errInvalidToken = newError(http.StatusUnauthorized, CodeUnauthorized,
+	"Your identity token is not valid here (it may come from another server, or have expired). Reload the page to get a new one.")
 
 // withIdentity makes sure every request has an identity: a valid token is
 // used as it is, and a request without one is given a new identity, sent
-// back as a cookie and in the X-Meet-Token header.
+// back as a cookie and in the X-Meet-Token header. A token that fails
+// verification is never used again: a read is given a new identity in its
+// place, and a change is refused, so nothing is done, or owned, in the name
+// of an identity the caller did not mean. A failed cookie is cleared.
 func (s *Server) withIdentity(c *gin.Context) {
 	now := time.Now()
-	id, err := s.tokens.verify(tokenFrom(c.Request), now)
-	if err != nil {
+	token, fromCookie := tokenFrom(c.Request)
+	id, err := s.tokens.verify(token, now)
+	switch {
+	case err == nil:
+	case token != "" && changesState(c.Request.Method):
+		if fromCookie {
+			s.clearToken(c)
+		}
+		s.abortWithError(c, errInvalidToken)
+		return
+	default:
+		// The new cookie takes the failed one's place.
 		id = newIdentity(now)
 		s.issueToken(c, id)
 	}
@@ -126,20 +155,31 @@ func (s *Server) withIdentity(c *gin.Context) {
 	c.Next()
 }
 
+// identityCookie is the cookie that carries value for the request's scheme;
+// maxAge < 0 deletes it.
+func identityCookie(r *http.Request, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     tokenCookieName(r),
+		Value:    value,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Secure:   r.TLS != nil,
+	}
+}
+
 // issueToken hands the identity's token to the client.
 func (s *Server) issueToken(c *gin.Context, id Identity) string {
 	token := s.tokens.sign(id)
 	c.Header(tokenHeader, token)
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name:     tokenCookie,
-		Value:    token,
-		Path:     "/",
-		MaxAge:   int(tokenLifetime / time.Second),
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Secure:   c.Request.TLS != nil,
-	})
+	http.SetCookie(c.Writer, identityCookie(c.Request, token, int(tokenLifetime/time.Second)))
 	return token
+}
+
+// clearToken tells the browser to forget its identity cookie.
+func (s *Server) clearToken(c *gin.Context) {
+	http.SetCookie(c.Writer, identityCookie(c.Request, "", -1))
 }
 
 func identityOf(c *gin.Context) Identity {

@@ -1,8 +1,8 @@
 package app
 
 import (
-	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"testing"
@@ -15,12 +15,9 @@ import (
 // as exposed), or -1 when it is missing.
 func scrape(t *testing.T, a *testApp, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(a.http.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	rec := httptest.NewRecorder()
+	a.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.Bytes()
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(body)
 	if m == nil {
 		return -1

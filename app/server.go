@@ -72,6 +72,7 @@ type Server struct {
 	chat       *chatLink
 	ws         *melody.Melody
 	router     *gin.Engine
+	metrics    http.Handler
 
 	reconnectGrace time.Duration // <= 0: no resume
 
@@ -162,14 +163,20 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ws = s.newMelody()
 	s.router = s.routes()
+	s.metrics = s.metricsHandler()
 	return s, nil
 }
 
 // SFUPort is the UDP port the SFU listens on.
 func (s *Server) SFUPort() int { return s.sfu.Port() }
 
-// Handler serves the whole application.
+// Handler serves the whole application to the public.
 func (s *Server) Handler() http.Handler { return s.router }
+
+// MetricsHandler serves Prometheus metrics. It is not part of Handler: room
+// and participant counts and traffic are for the operator, so cmd/meet
+// serves them on a listener of their own (-metrics-addr).
+func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 
 // Shutdown tells every connected participant that the server is going
 // away, closes their sockets and records that they left.
@@ -208,9 +215,10 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(s.metricsHandler()))
 
-	api := r.Group("/api", s.withIdentity, limitBody)
+	// The request checks come before withIdentity: a refused request
+	// is given no identity.
+	api := r.Group("/api", s.checkRequestOrigin, s.requireJSONBody, s.withIdentity, limitBody)
 	api.GET("/me", s.getMe)
 	api.PUT("/me", s.putMe)
 	api.GET("/rooms", s.listRooms)

@@ -26,8 +26,9 @@ import (
 // appServer is the application under test.
 type appServer struct {
 	*httptest.Server
-	t   testing.TB
-	log *eventLog
+	t          testing.TB
+	log        *eventLog
+	metricsURL string // the metrics listener, apart from the public one as in cmd/meet
 }
 
 // startApp starts the app for the test, with a fresh database, and stops it
@@ -63,7 +64,9 @@ func startAppWith(t testing.TB, configure func(*app.Config)) *appServer {
 		t.Fatalf("app.New: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
+	metrics := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(func() {
+		metrics.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
@@ -75,7 +78,7 @@ func startAppWith(t testing.TB, configure func(*app.Config)) *appServer {
 		}
 		dumpLog(t, "server log", log)
 	})
-	return &appServer{Server: ts, t: t, log: log}
+	return &appServer{Server: ts, t: t, log: log, metricsURL: metrics.URL}
 }
 
 // logWriter sends the server's log lines to an eventLog.

@@ -69,6 +69,14 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 
+	// Metrics listen inside the container for a scraper on the same
+	// network, and are never published on the host.
+	for _, p := range ports {
+		if p.Container == 9090 {
+			t.Errorf("service meet publishes the metrics port: %+v", p)
+		}
+	}
+
 	// A named volume on /data, declared at the top level.
 	var dataVolume string
 	for _, v := range svc.Volumes {
@@ -89,7 +97,7 @@ func TestComposeFile(t *testing.T) {
 	}
 
 	env := environment(t, svc.Environment)
-	for k, want := range map[string]string{"MEET_ADDR": ":8080", "MEET_DB": "/data/meet.db", "MEET_UDP_PORT": "8443"} {
+	for k, want := range map[string]string{"MEET_ADDR": ":8080", "MEET_DB": "/data/meet.db", "MEET_UDP_PORT": "8443", "MEET_METRICS_ADDR": "0.0.0.0:9090"} {
 		if env[k] != want {
 			t.Errorf("service meet: environment %s = %q, want %q", k, env[k], want)
 		}

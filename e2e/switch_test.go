@@ -310,10 +310,10 @@ const smallCameraScript = `(() => {
 
 var metricLine = regexp.MustCompile(`(?m)^(\w+) ([0-9.eE+-]+)$`)
 
-// metric reads one unlabelled gauge or counter from /metrics.
+// metric reads one unlabelled gauge or counter from the metrics listener.
 func (s *appServer) metric(name string) float64 {
 	s.t.Helper()
-	resp, err := http.Get(s.URL + "/metrics")
+	resp, err := http.Get(s.metricsURL + "/metrics")
 	if err != nil {
 		s.t.Fatalf("GET /metrics: %v", err)
 	}

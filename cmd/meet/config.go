@@ -33,6 +33,7 @@ type config struct {
 	backDelay      time.Duration
 	reconnectGrace time.Duration
 	pprof          string
+	metricsAddr    string
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -70,6 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&cfg.joinsPerMinute, "joins-per-minute", app.DefaultJoinsPerMinute, "WebSocket joins one client address may open per minute; 0 = no limit")
 	fs.StringVar(&cfg.allowedOrigins, "allowed-origins", "", `other origins whose pages may open the WebSocket, comma-separated ("https://host[:port]"), or "*"; same-origin pages always may`)
 	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
+	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
 	fs.StringVar(&cfg.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
@@ -93,6 +95,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	})
 	if envErr != nil {
 		return nil, envErr
+	}
+	if cfg.metricsAddr == "off" {
+		// An empty environment variable means "not set", so the twin
+		// needs a word to turn the listener off.
+		cfg.metricsAddr = ""
 	}
 	if cfg.meshMax < 1 {
 		return nil, fmt.Errorf("-mesh-max must be at least 1, got %d", cfg.meshMax)

@@ -33,10 +33,16 @@ func main() {
 	}
 }
 
+// listening is where a started server answers.
+type listening struct {
+	addr        string // the public HTTP address
+	metricsAddr string // the metrics listener's; empty when off
+}
+
 // run starts the server and blocks until ctx is cancelled, then shuts down
-// gracefully. ready, when not nil, receives the bound address once the
+// gracefully. ready, when not nil, receives the bound addresses once the
 // server listens (tests pass -addr 127.0.0.1:0).
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- string) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, ready chan<- listening) error {
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -87,20 +93,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	logger.Info("meet listening", "addr", ln.Addr().String(), "db", cfg.dbPath, "mesh_max", cfg.meshMax, "udp_port", srv.SFUPort())
-	if ready != nil {
-		ready <- ln.Addr().String()
+	defer ln.Close()
+	bound := listening{addr: ln.Addr().String()}
+	if cfg.metricsAddr != "" {
+		metricsAddr, stopMetrics, err := serveInternal("metrics-addr", cfg.metricsAddr, metricsMux(srv.MetricsHandler()), logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+		bound.metricsAddr = metricsAddr
 	}
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpServer.Serve(ln) }()
 	if cfg.pprof != "" {
-		stopProfiler, err := serveProfiler(cfg.pprof, logger)
+		_, stopProfiler, err := serveInternal("pprof", cfg.pprof, profilerMux(), logger)
 		if err != nil {
 			return err
 		}
 		defer stopProfiler()
 	}
+	logger.Info("meet listening", "addr", bound.addr, "db", cfg.dbPath, "mesh_max", cfg.meshMax, "udp_port", srv.SFUPort())
+	if ready != nil {
+		ready <- bound
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
 
 	select {
 	case err := <-serveErr:
@@ -122,23 +138,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return nil
 }
 
-// serveProfiler serves net/http/pprof on its own listener, never on the
-// public one: profiles reveal the process's internals.
-func serveProfiler(addr string, logger *slog.Logger) (stop func(), err error) {
+// serveInternal serves handler on a listener of its own, never on the
+// public one: metrics and profiles reveal the process's internals. It
+// returns the bound address.
+func serveInternal(flagName, addr string, handler http.Handler, logger *slog.Logger) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("-pprof: listen on %s: %w", addr, err)
+		return "", nil, fmt.Errorf("-%s: listen on %s: %w (an empty -%s turns it off)", flagName, addr, err, flagName)
 	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("internal listener", "serves", flagName, "addr", ln.Addr().String())
+	return ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// metricsMux answers /metrics and nothing else.
+func metricsMux(metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics)
+	return mux
+}
+
+// profilerMux serves Go's profiler (net/http/pprof).
+func profilerMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	logger.Info("profiler listening", "addr", ln.Addr().String())
-	return func() { _ = srv.Close() }, nil
+	return mux
 }
 
 // reconnectGrace maps the flag, where 0 turns resuming off, to the app's

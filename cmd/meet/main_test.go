@@ -94,15 +94,24 @@ func TestSecretIsGeneratedOnceAndKept(t *testing.T) {
 // a stop function that waits for a graceful shutdown.
 func startMeet(t *testing.T, dbPath string) (string, func()) {
 	t.Helper()
+	at, stop := startMeetWith(t, dbPath, "-metrics-addr", "off")
+	return "http://" + at.addr, stop
+}
+
+// startMeetWith is startMeet with more flags, returning every address the
+// server listens on.
+func startMeetWith(t *testing.T, dbPath string, flags ...string) (listening, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
+	ready := make(chan listening, 1)
 	done := make(chan error, 1)
+	args := append([]string{"-addr", "127.0.0.1:0", "-udp-port", "0", "-db", dbPath, "-log-level", "error"}, flags...)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-udp-port", "0", "-db", dbPath, "-log-level", "error"}, envOf(nil), io.Discard, ready)
+		done <- run(ctx, args, envOf(nil), io.Discard, ready)
 	}()
 	select {
-	case addr := <-ready:
-		return "http://" + addr, func() {
+	case at := <-ready:
+		return at, func() {
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("run returned %v", err)
@@ -113,7 +122,7 @@ func startMeet(t *testing.T, dbPath string) (string, func()) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("meet did not start within 10s")
 	}
-	return "", nil
+	return listening{}, nil
 }
 
 // TestRoomsSurviveRestart creates a room, stops the process gracefully,
@@ -156,5 +165,53 @@ func TestRoomsSurviveRestart(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("owner could not end the room after a restart: %d", resp.StatusCode)
+	}
+}
+
+// get fetches url and returns the status and body.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestMetricsOnTheirOwnListener: the public address does not serve
+// /metrics; the metrics listener does, and serves nothing else.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	at, stop := startMeetWith(t, filepath.Join(t.TempDir(), "meet.db"), "-metrics-addr", "127.0.0.1:0")
+	defer stop()
+	if at.metricsAddr == "" || at.metricsAddr == at.addr {
+		t.Fatalf("metrics listener %q, public %q", at.metricsAddr, at.addr)
+	}
+	if status, body := get(t, "http://"+at.addr+"/metrics"); status != http.StatusNotFound || strings.Contains(body, "meet_rooms_live") {
+		t.Fatalf("public GET /metrics = %d %.200q, want 404 without metrics", status, body)
+	}
+	status, body := get(t, "http://"+at.metricsAddr+"/metrics")
+	if status != http.StatusOK || !strings.Contains(body, "meet_rooms_live 0") || !strings.Contains(body, "meet_websocket_connections") {
+		t.Fatalf("metrics listener GET /metrics = %d %.300q", status, body)
+	}
+	if status, _ := get(t, "http://"+at.metricsAddr+"/api/rooms"); status != http.StatusNotFound {
+		t.Fatalf("metrics listener serves the API: %d", status)
+	}
+}
+
+func TestMetricsAddrDefaultAndOff(t *testing.T) {
+	cfg, err := parseConfig(nil, envOf(nil), io.Discard)
+	if err != nil || cfg.metricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("default metrics addr %q, %v", cfg.metricsAddr, err)
+	}
+	cfg, err = parseConfig(nil, envOf(map[string]string{"MEET_METRICS_ADDR": "off"}), io.Discard)
+	if err != nil || cfg.metricsAddr != "" {
+		t.Fatalf("MEET_METRICS_ADDR=off gave %q, %v", cfg.metricsAddr, err)
+	}
+	at, stop := startMeetWith(t, filepath.Join(t.TempDir(), "meet.db"), "-metrics-addr", "")
+	defer stop()
+	if at.metricsAddr != "" {
+		t.Fatalf("-metrics-addr \"\" still listens on %s", at.metricsAddr)
 	}
 }

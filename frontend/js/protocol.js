@@ -145,6 +145,7 @@ export const ErrorCode = Object.freeze({
   ROOM_FULL: 'room_full',
   SERVER_FULL: 'server_full',
   BAD_ORIGIN: 'bad_origin',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
 });
