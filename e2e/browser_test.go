@@ -5,38 +5,49 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/chromedp/chromedp"
 )
 
-// This file starts the one headless Chromium of a test, with the flags of the
-// recipe verified on these machines (Debian's Chromium 156, chromedp v0.23):
-// see chromiumFlags.
+// This file starts the browsers of a test, Chromium or Firefox ESR, behind
+// one interface, pageDriver: a test written once runs in either, and a mixed
+// room has tabs of both.
 
-// chromiumPath returns the Chromium binary of the tests: $MEET_CHROMIUM, or
-// Debian's /usr/bin/chromium. Without one the test fails when $CI is set, and
-// skips otherwise.
-func chromiumPath(t testing.TB) string {
-	t.Helper()
-	candidates := []string{"/usr/bin/chromium"}
-	if p := os.Getenv("MEET_CHROMIUM"); p != "" {
-		candidates = []string{p}
-	}
-	for _, p := range candidates {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-		if p, err := exec.LookPath(p); err == nil {
-			return p
-		}
-	}
-	skipOrFail(t, "no Chromium at %v: install Debian's chromium (scripts/test.sh does) or set MEET_CHROMIUM", candidates)
-	return ""
+// browserKind names a browser the tests run in.
+type browserKind string
+
+const (
+	chromium browserKind = "chromium"
+	firefox  browserKind = "firefox"
+)
+
+// keyName is a key pressKey understands.
+type keyName string
+
+const (
+	keyEnter  keyName = "Enter"
+	keyEscape keyName = "Escape"
+	keySpace  keyName = "Space"
+)
+
+// pageDriver is one tab of a real browser, driven over its remote protocol.
+// Every call is bounded by ctx.
+type pageDriver interface {
+	context() context.Context // ends when the tab closes
+	close()
+	followConsole(name string) // copies the tab's console into the browser's log
+	navigate(ctx context.Context, url string) error
+	click(ctx context.Context, sel string) error
+	typeText(ctx context.Context, sel, text string) error
+	// pressKey focuses sel (when not empty) and presses key, with Shift.
+	pressKey(ctx context.Context, sel string, key keyName, shift bool) error
+	addInitScript(ctx context.Context, js string) error
+	location(ctx context.Context) (string, error)
+	// evalJSON evaluates js, awaiting a promise, and returns its value as
+	// JSON.
+	evalJSON(ctx context.Context, js string) ([]byte, error)
+	screenshot(ctx context.Context) ([]byte, error)
+	setViewport(ctx context.Context, width, height int) error
 }
 
 // requirePrivateNetwork makes sure that the test runs in a network namespace
@@ -87,139 +98,84 @@ func skipOrFail(t testing.TB, format string, args ...any) {
 	t.Skip(msg)
 }
 
-// chromiumFlags are the flags of the recipe: fake media devices that need no
-// prompt, loopback ICE candidates, autoplay, and no background traffic.
-func chromiumFlags() []chromedp.ExecAllocatorOption {
-	return []chromedp.ExecAllocatorOption{
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		// Grants camera, microphone and screen capture with no prompt. With
-		// the fake device flag, getDisplayMedia gives a fake 800x450 screen
-		// (track label "screen:-3:0") on Chromium 156 headless: no
-		// auto-select-desktop-capture-source flag is needed (TestHarness).
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-pings", true),
-		// Setting disable-features replaces chromedp's own list: keep it.
-		chromedp.Flag("disable-features", strings.Join([]string{
-			"Translate", "BlinkGenPropertyTrees", // chromedp's defaults
-			"MediaRouter", "DialMediaRouteProvider", "OptimizationHints",
-			"WebRtcHideLocalIpsWithMdns",
-		}, ",")),
-	}
-}
-
-// browser is one Chromium process. Each identity in it (newIdentity) is a
-// separate browser context, with its own cookies; each tab of an identity is
-// a window of that context.
+// browser is one browser process. Each identity in it (newIdentity) has its
+// own cookies (a Chromium browser context, a Firefox user context); each tab
+// of an identity is a window sharing them.
 type browser struct {
-	t   testing.TB
-	ctx context.Context // the first tab; its cancellation stops Chromium
-	log *eventLog
+	t    testing.TB
+	kind browserKind
+	log  *eventLog
+	// open opens a tab: in a new identity when sibling is nil, else in
+	// sibling's.
+	open func(sibling pageDriver) (pageDriver, error)
 
+	mu       sync.Mutex
 	tabs     []*tab
 	dumpOnce sync.Once
+}
+
+// browserOptions change how a browser starts.
+type browserOptions struct {
+	// lang is the language the browser asks pages for (Accept-Language,
+	// navigator.languages), e.g. "zh-CN"; empty keeps the default.
+	lang string
 }
 
 // newBrowser starts headless Chromium for the test and stops it when the test
 // ends. Start the app server first, so that the browser closes before it.
 func newBrowser(t testing.TB) *browser {
 	t.Helper()
+	return startBrowser(t, chromium, browserOptions{})
+}
+
+// startBrowser starts a browser of kind for the test.
+func startBrowser(t testing.TB, kind browserKind, opts browserOptions) *browser {
+	t.Helper()
 	requirePrivateNetwork(t)
-	path := chromiumPath(t)
-
-	// The profile lives outside t.TempDir: Chromium can still be writing in it
-	// for a moment after it exits, and a failed cleanup of t.TempDir would
-	// fail the test.
-	profile, err := os.MkdirTemp("", "meet-e2e-chromium-")
-	if err != nil {
-		t.Fatal(err)
+	b := &browser{t: t, kind: kind, log: newEventLog()}
+	var stop func()
+	switch kind {
+	case chromium:
+		b.open, stop = startChromium(t, opts.lang, b.log)
+	case firefox:
+		b.open, stop = startFirefox(t, opts.lang, b.log)
+	default:
+		t.Fatalf("unknown browser %q", kind)
 	}
-	t.Cleanup(func() { os.RemoveAll(profile) })
-
-	out := &syncWriter{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromiumFlags()...)
-	opts = append(opts,
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(profile),
-		chromedp.CombinedOutput(out),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	b := &browser{t: t, ctx: ctx, log: newEventLog()}
 	t.Cleanup(func() {
-		dumpLog(t, "browser consoles", b.log)
-		cancelCtx()
-		cancelAlloc()
-		if t.Failed() {
-			if s := chromiumOutput(out.String()); s != "" {
-				t.Logf("chromium output:\n%s", s)
-			}
-		}
+		dumpLog(t, string(kind)+" consoles", b.log)
+		stop()
 	})
-
-	start, cancel := context.WithTimeout(ctx, 45*time.Second)
-	defer cancel()
-	// The first Run starts Chromium. It must use ctx, not a context with a
-	// timeout, because its context bounds the life of the browser.
-	done := make(chan error, 1)
-	go func() { done <- chromedp.Do(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("starting Chromium %s: %v\n%s", path, err, out.String())
-		}
-	case <-start.Done():
-		t.Fatalf("Chromium %s did not start in 45 s\n%s", path, out.String())
-	}
 	return b
 }
 
-// newIdentity opens a tab in a new browser context: a separate cookie jar, so
-// a separate anonymous identity of the app.
+// newIdentity opens a tab with a new identity of the app: a separate cookie
+// jar.
 func (b *browser) newIdentity(name string) *tab {
 	b.t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	return b.openTab(name, ctx, cancel)
+	return b.openTab(name, nil)
 }
 
 // newTab opens another tab of the same identity (same cookies).
 func (tb *tab) newTab(name string) *tab {
 	tb.t.Helper()
-	ctx, cancel := chromedp.NewContext(tb.ctx)
-	return tb.b.openTab(name, ctx, cancel)
+	return tb.b.openTab(name, tb.drv)
 }
 
-func (b *browser) openTab(name string, ctx context.Context, cancel context.CancelFunc) *tab {
+func (b *browser) openTab(name string, sibling pageDriver) *tab {
 	b.t.Helper()
-	tb := &tab{t: b.t, b: b, name: name, ctx: ctx, cancel: cancel}
-	// The first call creates the tab; a timeout here would bound its life,
-	// so run it on a goroutine and wait with a timeout instead.
-	done := make(chan error, 1)
-	go func() { done <- chromedp.Do(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			cancel()
-			b.t.Fatalf("opening tab %s: %v", name, err)
-		}
-	case <-time.After(30 * time.Second):
-		cancel()
-		b.t.Fatalf("opening tab %s: no answer in 30 s", name)
+	drv, err := b.open(sibling)
+	if err != nil {
+		b.t.Fatalf("opening %s tab %s: %v", b.kind, name, err)
 	}
-	b.log.follow(ctx, name)
+	tb := &tab{t: b.t, b: b, name: name, drv: drv}
+	drv.followConsole(name)
+	b.mu.Lock()
 	b.tabs = append(b.tabs, tb)
+	b.mu.Unlock()
 	b.t.Cleanup(func() {
 		b.dumpTabs()
-		cancel()
+		drv.close()
 	})
 	return tb
 }
@@ -231,25 +187,13 @@ func (b *browser) dumpTabs() {
 		if !b.t.Failed() {
 			return
 		}
-		for _, tb := range b.tabs {
-			if tb.ctx.Err() == nil {
+		b.mu.Lock()
+		tabs := append([]*tab(nil), b.tabs...)
+		b.mu.Unlock()
+		for _, tb := range tabs {
+			if tb.drv.context().Err() == nil {
 				tb.dumpOnFailure()
 			}
 		}
 	})
-}
-
-// chromiumOutput drops the lines of Chromium's output that are noise on a
-// machine without D-Bus or a sound card, and Debian's wrapper script's
-// complaint.
-func chromiumOutput(s string) string {
-	var keep []string
-	for _, line := range strings.Split(s, "\n") {
-		if strings.Contains(line, "dbus/") || strings.Contains(line, "ALSA lib") ||
-			strings.Contains(line, "alsa_util") || strings.Contains(line, "unexpected operator") || strings.TrimSpace(line) == "" {
-			continue
-		}
-		keep = append(keep, line)
-	}
-	return strings.Join(keep, "\n")
 }

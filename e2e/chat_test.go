@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 	"github.com/gorilla/websocket"
 
 	"meet/app/signal"
@@ -94,7 +91,7 @@ func sendChat(tb *tab, text string, withEnter bool) {
 	tb.t.Helper()
 	tb.typeText(chatInput, text)
 	if withEnter {
-		tb.do("pressing Enter in the chat input", chromedp.Focus(chromedp.CSS(chatInput)), chromedp.KeyEvent(kb.Enter))
+		tb.pressKey(chatInput, keyEnter, false)
 	} else {
 		tb.click(chatSend)
 	}
@@ -136,11 +133,8 @@ func saveChatScreenshot(tb *tab, name string) {
 	if dir == "" {
 		return
 	}
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		tb.t.Logf("screenshot of %s: %v", tb.name, err)
+	png := tb.screenshot()
+	if png == nil {
 		return
 	}
 	p := filepath.Join(dir, name+".png")
@@ -180,7 +174,7 @@ func TestChat(t *testing.T) {
 	alice.navigate(srv.roomURL(room.ID, url.Values{"name": {"Alice"}, "join": {"1"}}))
 	bob := b.newIdentity("bob")
 	bob.addInitScript(probeScript)
-	bob.do("narrowing the window", chromedp.EmulateViewport(800, 760))
+	bob.setViewport(800, 760)
 	bob.navigate(srv.roomURL(room.ID, url.Values{"name": {"Bob"}, "join": {"1"}, "spectator": {"1"}}))
 	waitChatReady(alice)
 	waitChatReady(bob)
@@ -287,7 +281,7 @@ func TestChat(t *testing.T) {
 		`!(`+panelShownJS+`) && document.querySelector('[data-testid="chat-toggle"]').getClientRects().length > 0`)
 	first, second, _ := strings.Cut(m4, "\n")
 	carol.typeText(chatInput, first)
-	carol.do("pressing Shift+Enter in the chat input", chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	carol.pressKey("", keyEnter, true)
 	if v := evalJS[string](carol, `document.querySelector('[data-testid="chat-input"]').value`); v != first+"\n" {
 		t.Errorf("after Shift+Enter carol's input holds %q, want %q: Shift+Enter is a new line, not send", v, first+"\n")
 	}

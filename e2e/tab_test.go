@@ -11,10 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/chromedp/cdproto/input"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/chromedp"
 )
 
 // This file holds the actions of one tab, each with a timeout and a clear
@@ -22,74 +18,87 @@ import (
 
 // tab is one browser tab (one window) of one identity.
 type tab struct {
-	t      testing.TB
-	b      *browser
-	name   string
-	ctx    context.Context
-	cancel context.CancelFunc
+	t    testing.TB
+	b    *browser
+	name string
+	drv  pageDriver
 }
 
 // actionTimeout bounds one browser action (a navigation, a click).
 const actionTimeout = 30 * time.Second
 
-// do runs actions with a timeout and fails the test on error.
-func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+// do runs one action of the driver with a timeout and fails the test on
+// error.
+func (tb *tab) do(what string, action func(ctx context.Context) error) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	ctx, cancel := context.WithTimeout(tb.drv.context(), actionTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		tb.t.Fatalf("%s: %s: %v", tb.name, what, err)
+	if err := action(ctx); err != nil {
+		tb.t.Fatalf("%s (%s): %s: %v", tb.name, tb.b.kind, what, err)
 	}
 }
 
 // navigate loads url and waits for its load event.
 func (tb *tab) navigate(url string) {
 	tb.t.Helper()
-	tb.do("navigating to "+url, chromedp.Navigate(url))
+	tb.do("navigating to "+url, func(ctx context.Context) error { return tb.drv.navigate(ctx, url) })
 }
 
 // click waits until the element of the CSS selector is visible and clicks it
 // with real mouse events (so the page gets a user activation).
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
-	tb.do("clicking "+sel, chromedp.Click(chromedp.CSS(sel)))
+	tb.do("clicking "+sel, func(ctx context.Context) error { return tb.drv.click(ctx, sel) })
 }
 
 // typeText focuses the element of the CSS selector and inserts text as an
 // input method would, which works for any script (accents, CJK).
 func (tb *tab) typeText(sel, text string) {
 	tb.t.Helper()
-	tb.do("typing into "+sel,
-		chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.Focus(chromedp.CSS(sel)),
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: text})
-			return err
-		}),
-	)
+	tb.do("typing into "+sel, func(ctx context.Context) error { return tb.drv.typeText(ctx, sel, text) })
+}
+
+// pressKey focuses sel (unless empty) and presses key, with Shift held when
+// shift is set.
+func (tb *tab) pressKey(sel string, key keyName, shift bool) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf("pressing %s in %q", key, sel), func(ctx context.Context) error { return tb.drv.pressKey(ctx, sel, key, shift) })
+}
+
+// setViewport resizes the page's viewport.
+func (tb *tab) setViewport(width, height int) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf("resizing to %dx%d", width, height), func(ctx context.Context) error { return tb.drv.setViewport(ctx, width, height) })
 }
 
 // addInitScript makes js run in every document the tab loads from now on,
 // before the page's own scripts.
 func (tb *tab) addInitScript(js string) {
 	tb.t.Helper()
-	tb.do("adding an init script", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
-		return err
-	}))
+	tb.do("adding an init script", func(ctx context.Context) error { return tb.drv.addInitScript(ctx, js) })
 }
 
 // location returns the URL of the tab.
 func (tb *tab) location() string {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
-	defer cancel()
-	loc, err := chromedp.Run(ctx, chromedp.Location())
-	if err != nil {
-		tb.t.Fatalf("%s: reading the location: %v", tb.name, err)
-	}
+	var loc string
+	tb.do("reading the location", func(ctx context.Context) (err error) {
+		loc, err = tb.drv.location(ctx)
+		return err
+	})
 	return loc
+}
+
+// screenshot returns a PNG of the tab, or nil after logging why not.
+func (tb *tab) screenshot() []byte {
+	ctx, cancel := context.WithTimeout(tb.drv.context(), 10*time.Second)
+	defer cancel()
+	png, err := tb.drv.screenshot(ctx)
+	if err != nil {
+		tb.t.Logf("screenshot of %s: %v", tb.name, err)
+		return nil
+	}
+	return png
 }
 
 // evalJS evaluates js (awaiting a promise) and decodes its JSON value into T.
@@ -97,16 +106,16 @@ func evalJS[T any](tb *tab, js string) T {
 	tb.t.Helper()
 	v, err := tryEval[T](tb, js)
 	if err != nil {
-		tb.t.Fatalf("%s: evaluating %s: %v", tb.name, shorten(js, 200), err)
+		tb.t.Fatalf("%s (%s): evaluating %s: %v", tb.name, tb.b.kind, shorten(js, 200), err)
 	}
 	return v
 }
 
 func tryEval[T any](tb *tab, js string) (T, error) {
 	var v T
-	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	ctx, cancel := context.WithTimeout(tb.drv.context(), actionTimeout)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	raw, err := tb.drv.evalJSON(ctx, js)
 	if err != nil {
 		return v, err
 	}
@@ -143,7 +152,7 @@ func waitFor[T any](tb *tab, timeout time.Duration, what, js string) T {
 			return v
 		}
 		last, lastErr = r, err
-		if time.Now().After(deadline) || tb.ctx.Err() != nil {
+		if time.Now().After(deadline) || tb.drv.context().Err() != nil {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -155,21 +164,25 @@ func waitFor[T any](tb *tab, timeout time.Duration, what, js string) T {
 	if lastErr != nil {
 		detail = "last error: " + lastErr.Error()
 	}
-	tb.t.Fatalf("%s: timed out after %v waiting until %s (%s)", tb.name, timeout, what, detail)
+	tb.t.Fatalf("%s (%s): timed out after %v waiting until %s (%s)", tb.name, tb.b.kind, timeout, what, detail)
 	panic("unreachable")
 }
 
 // dumpOnFailure logs what the tab shows and saves a screenshot under
 // e2e/artifacts/<test>/, to make a failure debuggable.
 func (tb *tab) dumpOnFailure() {
-	ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(tb.drv.context(), 10*time.Second)
 	defer cancel()
-	loc, _ := chromedp.Run(ctx, chromedp.Location())
-	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.outerHTML : ""`))
+	loc, _ := tb.drv.location(ctx)
+	var html string
+	raw, err := tb.drv.evalJSON(ctx, `document.body ? document.body.outerHTML : ""`)
+	if err == nil {
+		err = json.Unmarshal(raw, &html)
+	}
 	if err != nil {
 		html = "(no DOM: " + err.Error() + ")"
 	}
-	media, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](probeReportJS))
+	media, err := tb.drv.evalJSON(ctx, probeReportJS)
 	if err != nil {
 		media = []byte(err.Error())
 	}
@@ -177,8 +190,8 @@ func (tb *tab) dumpOnFailure() {
 	if json.Indent(&pretty, media, "  ", "  ") == nil {
 		media = pretty.Bytes()
 	}
-	tb.t.Logf("tab %s at %s\nmedia: %s\nbody: %s", tb.name, loc, media, shorten(squeezeSpace(html), 4000))
-	if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+	tb.t.Logf("%s tab %s at %s\nmedia: %s\nbody: %s", tb.b.kind, tb.name, loc, media, shorten(squeezeSpace(html), 4000))
+	if png := tb.screenshot(); png != nil {
 		dir := filepath.Join("artifacts", safeName(tb.t.Name()))
 		if os.MkdirAll(dir, 0o755) == nil {
 			p := filepath.Join(dir, safeName(tb.name)+".png")
