@@ -4,7 +4,7 @@ package frontend
 
 import "embed"
 
-// Files holds index.html, room.html and the css/ and js/ folders.
+// Files holds index.html, room.html and the css/, js/ and i18n/ folders.
 //
-//go:embed index.html room.html css js
+//go:embed index.html room.html css js i18n
 var Files embed.FS

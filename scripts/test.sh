@@ -4,7 +4,8 @@
 #   scripts/test.sh                       # everything: vet, then go test -race ./...
 #   scripts/test.sh -run TestMesh ./e2e   # extra arguments replace ./...
 #
-# It installs Debian's Chromium when it is missing, downloads the modules, runs
+# It installs what the tests need when it is missing (Debian's Chromium and
+# Firefox ESR, Node.js and the npm test tools), downloads the modules, runs
 # go vet, and then runs every test -- Go, Pion and browser tests -- inside a
 # private network namespace (`unshare -n`) whose only interface is lo, so that
 # no WebRTC, mDNS or STUN traffic can leave the machine. The browser tests
@@ -28,17 +29,35 @@ as_root() {
 	fi
 }
 
+# Debian packages the tests need, installed when missing: the browsers
+# (Chromium, Firefox ESR), Node.js with npm (test tools from npm), iproute2
+# (the namespace's routes).
 chromium="${MEET_CHROMIUM:-/usr/bin/chromium}"
-if [ -z "${MEET_CHROMIUM:-}" ] && [ ! -x "$chromium" ]; then
-	step "installing Debian's chromium (browser tests; $chromium is missing)"
+firefox="${MEET_FIREFOX:-/usr/bin/firefox-esr}"
+missing=()
+[ -z "${MEET_CHROMIUM:-}" ] && [ ! -x "$chromium" ] && missing+=(chromium)
+[ -z "${MEET_FIREFOX:-}" ] && [ ! -x "$firefox" ] && missing+=(firefox-esr)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+	step "installing Debian packages the tests need: ${missing[*]}"
 	# Wait for another apt/dpkg run rather than fail on its lock.
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}"
 fi
-if [ -x "$chromium" ]; then
-	"$chromium" --version 2>/dev/null || true
-else
-	echo "test.sh: no Chromium at $chromium: the browser tests will fail with CI set, and skip otherwise" >&2
+for b in "$chromium" "$firefox"; do
+	if [ -x "$b" ]; then
+		"$b" --version 2>/dev/null || true
+	else
+		echo "test.sh: no browser at $b: its browser tests will fail with CI set, and skip otherwise" >&2
+	fi
+done
+
+# Test tools from npm (package.json), installed from the lock file.
+if [ ! -d node_modules/axe-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	step "npm ci (test tools: package.json)"
+	npm ci --no-audit --no-fund
 fi
 
 step "go mod download (needs the network: before the namespace)"
@@ -47,6 +66,9 @@ go mod download
 
 step "go vet ./..."
 go vet ./...
+
+step "node --test frontend/test/ (the frontend's pure logic)"
+node --test frontend/test/
 
 # unshare -n needs root (CAP_SYS_ADMIN). Without root, a user namespace
 # (unshare -r) gives the same private network if the kernel allows it.
@@ -76,7 +98,10 @@ fi
 # starve each other's sockets; the suite is small enough to run in series.
 step "go test -race -p 1 -count=1 -timeout 20m $* (in a private network namespace: ${ns[*]})"
 # Inside, nothing can be downloaded: make a missing module a clear error.
-GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && exec "$@"' sh \
+# Firefox finds its own address by routing towards the internet: without a
+# default route it gathers no ICE candidate. The route points at lo, so
+# nothing can leave the namespace.
+GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh \
 	go test -race -p 1 -count=1 -timeout 20m "$@"
 
 step "all tests passed in $((SECONDS - started)) s"
