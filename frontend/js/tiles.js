@@ -106,7 +106,7 @@ export class Tile {
   setCamera(track) {
     if (track === this.cameraTrack) return;
     this.cameraTrack = track;
-    attach(this.cameraVideo, track, this.onAutoplayBlocked);
+    this.cameraVideo = showVideo(this.cameraVideo, track, this.onAutoplayBlocked);
     this.refreshCamera();
   }
 
@@ -122,9 +122,9 @@ export class Tile {
         this.screenVideo.muted = true;
         this.root.prepend(this.screenVideo);
       }
-      attach(this.screenVideo, track, this.onAutoplayBlocked);
+      this.screenVideo = showVideo(this.screenVideo, track, this.onAutoplayBlocked);
     } else if (this.screenVideo) {
-      attach(this.screenVideo, null, this.onAutoplayBlocked);
+      showVideo(this.screenVideo, null, this.onAutoplayBlocked);
       this.screenVideo.remove();
       this.screenVideo = null;
     }
@@ -164,13 +164,119 @@ export class Tile {
 }
 
 /**
+ * Whether a track swapped inside the MediaStream an element already plays
+ * keeps being presented. Chromium's player does, and shows the new track's
+ * next frame within 100 ms, where a new srcObject took up to half a second
+ * on a busy machine. Firefox's <video> stops presenting frames after such a
+ * swap (issue 12) and Safari's is untested, so every other browser gets a
+ * fresh element instead (showVideo). navigator.userAgentData exists only in
+ * Chromium-based browsers.
+ */
+const IN_STREAM_SWAP = typeof navigator !== 'undefined' && 'userAgentData' in navigator;
+
+/** How long a fresh video may take to present its first frame before it replaces the old one anyway. */
+const FIRST_FRAME_TIMEOUT_MS = 3000;
+
+/**
+ * Shows track in a <video> that plays another, or nothing yet, and returns
+ * the element that shows it. Make-before-break at the element: where the
+ * in-stream swap is not known to work, the new track plays in a fresh
+ * element laid under the old one, and replaces it once it has presented its
+ * first frame. The old picture keeps playing until then, so the switch
+ * neither freezes nor blanks the tile.
+ * @param {HTMLVideoElement} video
+ * @param {MediaStreamTrack|null} track
+ * @param {() => void} onBlocked
+ * @returns {HTMLVideoElement}
+ */
+function showVideo(video, track, onBlocked) {
+  cancelIncoming(video);
+  const current = video.srcObject;
+  const playing = current instanceof MediaStream && current.getTracks().length > 0;
+  if (!track || !playing || IN_STREAM_SWAP) {
+    attach(video, track, onBlocked);
+    return video;
+  }
+  if (current.getTracks()[0] === track) return video;
+  const fresh = /** @type {HTMLVideoElement} */ (video.cloneNode(false));
+  fresh.muted = true;
+  fresh.classList.add('is-incoming');
+  // Earlier in the document: the old element, positioned the same, paints
+  // over it until the swap.
+  video.before(fresh);
+  attach(fresh, track, onBlocked);
+  const swap = () => {
+    if (incoming.get(video) !== fresh) return;
+    incoming.delete(video);
+    replacedBy.delete(fresh);
+    fresh.classList.remove('is-incoming');
+    video.srcObject = null;
+    video.remove();
+  };
+  incoming.set(video, fresh);
+  firstFrame(fresh, FIRST_FRAME_TIMEOUT_MS).then(swap);
+  // The caller keeps the element it will show: the fresh one. Until the
+  // swap the old one stays in place and playing.
+  replacedBy.set(fresh, video);
+  return fresh;
+}
+
+/** Old element -> the fresh one waiting for its first frame. */
+/** @type {WeakMap<HTMLVideoElement, HTMLVideoElement>} */
+const incoming = new WeakMap();
+/** Fresh element -> the old one it will replace. */
+/** @type {WeakMap<HTMLVideoElement, HTMLVideoElement>} */
+const replacedBy = new WeakMap();
+
+/**
+ * Drops a swap still waiting for its first frame: the element to show
+ * changed again. video may be the fresh element of that swap, in which case
+ * the old one is shown in its place at once.
+ * @param {HTMLVideoElement} video
+ */
+function cancelIncoming(video) {
+  const old = replacedBy.get(video);
+  if (old && incoming.get(old) === video) {
+    // video was waiting to replace old: old goes now, video takes its place.
+    incoming.delete(old);
+    replacedBy.delete(video);
+    video.classList.remove('is-incoming');
+    old.srcObject = null;
+    old.remove();
+  }
+  const fresh = incoming.get(video);
+  if (fresh) {
+    incoming.delete(video);
+    fresh.srcObject = null;
+    fresh.remove();
+  }
+}
+
+/**
+ * Resolves when video presents a frame, or after timeoutMs.
+ * @param {HTMLVideoElement} video
+ * @param {number} timeoutMs
+ * @returns {Promise<void>}
+ */
+function firstFrame(video, timeoutMs) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(done);
+    else video.addEventListener('loadeddata', done, { once: true });
+  });
+}
+
+/**
  * Points a media element at one track and starts it. The video elements are
  * muted and always allowed to play; a refused <audio> calls onBlocked.
- * Replacing a track (the mesh/SFU switch) swaps it inside the MediaStream the
- * element already plays rather than setting a new srcObject: the element
- * keeps its player and its last picture, and shows the new track's next
- * frame without a reload (measured: under 100 ms where a new srcObject took
- * up to half a second on a busy machine).
+ * Where the browser keeps presenting a track swapped inside the MediaStream
+ * the element already plays (IN_STREAM_SWAP), a new track replaces the old
+ * one there: the element keeps its player and its last picture. Elsewhere a
+ * new MediaStream is set (for video, showVideo plays it in a fresh element).
  * @param {HTMLMediaElement} media
  * @param {MediaStreamTrack|null} track
  * @param {() => void} onBlocked
@@ -182,13 +288,15 @@ function attach(media, track, onBlocked) {
   }
   const current = media.srcObject;
   if (current instanceof MediaStream && current.getTracks().length > 0) {
-    // Swap the track inside the stream the element already plays: the
-    // element keeps its player and shows the old picture until the new one.
     const old = current.getTracks();
     if (old.length === 1 && old[0] === track) return;
-    current.addTrack(track);
-    for (const t of old) if (t !== track) current.removeTrack(t);
-    if (!media.paused) return;
+    if (IN_STREAM_SWAP) {
+      current.addTrack(track);
+      for (const t of old) if (t !== track) current.removeTrack(t);
+      if (!media.paused) return;
+    } else {
+      media.srcObject = new MediaStream([track]);
+    }
   } else {
     media.srcObject = new MediaStream([track]);
   }
