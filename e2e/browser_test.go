@@ -197,3 +197,24 @@ func (b *browser) dumpTabs() {
 		}
 	})
 }
+
+// browsers starts one browser of each kind a test asks for, on first use:
+// the tabs of a mixed room.
+type browsers struct {
+	t  testing.TB
+	by map[browserKind]*browser
+}
+
+func newBrowsers(t testing.TB) *browsers {
+	return &browsers{t: t, by: map[browserKind]*browser{}}
+}
+
+func (bs *browsers) get(kind browserKind) *browser {
+	bs.t.Helper()
+	if b := bs.by[kind]; b != nil {
+		return b
+	}
+	b := startBrowser(bs.t, kind, browserOptions{})
+	bs.by[kind] = b
+	return b
+}

@@ -155,10 +155,29 @@ func saveChatScreenshot(tb *tab, name string) {
 // later sees the whole history and can chat, and once the room ends its
 // chat is still readable.
 func TestChat(t *testing.T) {
+	testChat(t, nil)
+}
+
+// TestChatMixedFirefox is the chat test with Bob (narrow window, the chat
+// drawer) and Dave in Firefox ESR.
+func TestChatMixedFirefox(t *testing.T) {
+	testChat(t, map[string]browserKind{"bob": firefox, "dave": firefox})
+}
+
+// testChat runs the chat test with each person in the browser kinds names
+// (Chromium when not named).
+func testChat(t *testing.T, kinds map[string]browserKind) {
 	srv := startApp(t)
 	owner := srv.newAPIClient()
 	room := owner.createRoom("Chat e2e")
-	b := newBrowser(t)
+	browsers := newBrowsers(t)
+	identity := func(name string) *tab {
+		kind := kinds[name]
+		if kind == "" {
+			kind = chromium
+		}
+		return browsers.get(kind).newIdentity(name)
+	}
 
 	const (
 		m1 = "hello 👋 数学"
@@ -169,10 +188,10 @@ func TestChat(t *testing.T) {
 
 	// Alice publishes her fake camera on a desktop-sized window; Bob
 	// watches on a narrow one, where the chat is a drawer behind a button.
-	alice := b.newIdentity("alice")
+	alice := identity("alice")
 	alice.addInitScript(probeScript)
 	alice.navigate(srv.roomURL(room.ID, url.Values{"name": {"Alice"}, "join": {"1"}}))
-	bob := b.newIdentity("bob")
+	bob := identity("bob")
 	bob.addInitScript(probeScript)
 	bob.setViewport(800, 760)
 	bob.navigate(srv.roomURL(room.ID, url.Values{"name": {"Bob"}, "join": {"1"}, "spectator": {"1"}}))
@@ -262,7 +281,7 @@ func TestChat(t *testing.T) {
 	}
 
 	// Carol joins later and gets the whole history, in order, as text.
-	carol := b.newIdentity("carol")
+	carol := identity("carol")
 	carol.addInitScript(probeScript)
 	carol.navigate(srv.roomURL(room.ID, url.Values{"name": {"Carol"}, "join": {"1"}, "spectator": {"1"}}))
 	waitChatReady(carol)
@@ -301,7 +320,7 @@ func TestChat(t *testing.T) {
 	waitChat(carol, chatArchive, all)
 	checkChatSafe(t, carol)
 
-	dave := b.newIdentity("dave")
+	dave := identity("dave")
 	dave.navigate(srv.roomURL(room.ID, nil))
 	waitFor[bool](dave, chatWait, "dave sees the room ended", `!document.querySelector('[data-testid="room-ended"]').hidden`)
 	waitChat(dave, chatArchive, all)

@@ -26,15 +26,26 @@ const meshWait = 30 * time.Second
 // link to the first frame of a remote video, as a line
 // "join_to_first_remote_frame_ms=N participant=P others_at_join=K".
 func TestMeshThreeParticipants(t *testing.T) {
+	testMesh(t, []browserKind{chromium, chromium, chromium})
+}
+
+// TestMeshMixedFirefox is the mesh test with P1 in Firefox ESR: Firefox and
+// Chromium peers connect both ways, and Firefox turns its camera off. (P2
+// shares the screen: headless Firefox has none to share.)
+func TestMeshMixedFirefox(t *testing.T) {
+	testMesh(t, []browserKind{firefox, chromium, chromium})
+}
+
+func testMesh(t *testing.T, kinds []browserKind) {
 	srv := startApp(t)
 	api := srv.newAPIClient()
 	room := api.createRoom("Mesh e2e")
-	b := newBrowser(t)
+	browsers := newBrowsers(t)
 
 	names := []string{"P1", "P2", "P3"}
 	ps := make([]*tab, len(names))
 	for i, name := range names {
-		p := b.newIdentity(name)
+		p := browsers.get(kinds[i]).newIdentity(name)
 		p.addInitScript(probeScript)
 		p.navigate(srv.roomURL(room.ID, url.Values{"name": {name}, "join": {"1"}}))
 		ps[i] = p

@@ -137,14 +137,14 @@ const probeReportJS = `(() => {
         presented: v.__e2eFrames || 0, tracks: tracks(v) })),
       audio: [...t.querySelectorAll('audio')].map(tracks),
     })),
-    peerConnections: e2e.pcs.map(pc => ({
+    peerConnections: e2e.pcs.map(pc => { try { return {
       connection: pc.connectionState, ice: pc.iceConnectionState, gathering: pc.iceGatheringState,
       signaling: pc.signalingState,
       local: pc.currentLocalDescription && pc.currentLocalDescription.type,
       remote: pc.currentRemoteDescription && pc.currentRemoteDescription.type,
       events: pc.__e2eLog || [],
       transceivers: pc.getTransceivers().map(t => (t.mid ?? '-') + ' ' + t.receiver.track.kind + ' ' + t.direction + '/' + (t.currentDirection || '-') + (t.sender.track ? ' sending:' + t.sender.track.kind : '')),
-    })),
+    }; } catch (e) { return { connection: pc.connectionState, error: String(e) }; } }),
     webSocket: e2e.ws,
   };
 })()`

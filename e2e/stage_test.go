@@ -42,11 +42,28 @@ const stageOrderJS = `[...document.querySelectorAll('[data-testid="stage"] [data
 // queue, and the student's camera, opened only then, plays on the stage
 // for everyone, in the same order on every page.
 func TestStageClassroom(t *testing.T) {
+	testStage(t, nil)
+}
+
+// TestStageMixedFirefox is the classroom with students 2 and 3 in Firefox
+// ESR: Firefox viewers watch the Chromium teacher, and the Firefox student
+// who raises a hand presents to the Chromium teacher and classmates.
+func TestStageMixedFirefox(t *testing.T) {
+	testStage(t, map[string]browserKind{"Student 2": firefox, "Student 3": firefox})
+}
+
+// testStage runs the classroom with each person in the browser kinds names
+// (Chromium when not named).
+func testStage(t *testing.T, kinds map[string]browserKind) {
 	srv := startApp(t)
-	b := newBrowser(t)
+	browsers := newBrowsers(t)
 
 	open := func(name string) *tab {
-		p := b.newIdentity(name)
+		kind := kinds[name]
+		if kind == "" {
+			kind = chromium
+		}
+		p := browsers.get(kind).newIdentity(name)
 		p.addInitScript(probeScript)
 		p.addInitScript(smallCameraScript)
 		p.addInitScript(gumCounterScript)

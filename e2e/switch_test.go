@@ -41,6 +41,19 @@ const maxSwitchGap = time.Second
 //	back_max_frame_gap_ms=N        SFU->mesh, the two who stay
 //	back_switch_time_ms=N          SFU->mesh, mode message -> every tile on mesh media
 func TestSwitchMeshSFUMesh(t *testing.T) {
+	testSwitch(t, []browserKind{chromium, chromium, chromium, chromium})
+}
+
+// TestSwitchMixedFirefox is the same switch, both ways, with P2 in Firefox
+// ESR and the others in Chromium: Firefox receives over mesh, the SFU and
+// mesh again, and the Chromium pages receive Firefox's camera throughout.
+func TestSwitchMixedFirefox(t *testing.T) {
+	testSwitch(t, []browserKind{chromium, firefox, chromium, chromium})
+}
+
+// testSwitch runs the switch test with participant i in browser kinds[i].
+// P1 shares a screen, so it must be Chromium (headless Firefox has none).
+func testSwitch(t *testing.T, kinds []browserKind) {
 	srv := startAppWith(t, func(c *app.Config) {
 		c.MeshMax = 3
 		c.BackToMeshDelay = 3 * time.Second
@@ -50,13 +63,13 @@ func TestSwitchMeshSFUMesh(t *testing.T) {
 	})
 	api := srv.newAPIClient()
 	room := api.createRoom("Switch e2e")
-	b := newBrowser(t)
+	browsers := newBrowsers(t)
 
 	names := []string{"P1", "P2", "P3", "P4"}
 	ps := make([]*tab, len(names))
 	ids := make([]string, len(names))
 	open := func(i int, query url.Values) {
-		p := b.newIdentity(names[i])
+		p := browsers.get(kinds[i]).newIdentity(names[i])
 		p.addInitScript(probeScript)
 		p.addInitScript(smallCameraScript)
 		p.navigate(srv.roomURL(room.ID, query))
