@@ -6,13 +6,20 @@ import (
 	"time"
 )
 
-// TestHomeCreateRoom is issue 2's "Done when", in real Chromium: on the home
-// page, a user types a room name with accents and CJK, clicks create and lands
-// on the room's share link /r/<id>; another identity's home page then lists
-// the room with its name.
+// TestHomeCreateRoom is issue 2's "Done when", in Chromium and in Firefox
+// ESR: on the home page, a user types a room name with accents and CJK,
+// clicks create (a same-origin POST that passes the server's origin check)
+// and lands on the room's share link /r/<id>; another identity's home page
+// then lists the room with its name.
 func TestHomeCreateRoom(t *testing.T) {
+	for _, kind := range []browserKind{chromium, firefox} {
+		t.Run(string(kind), func(t *testing.T) { testHomeCreateRoom(t, kind) })
+	}
+}
+
+func testHomeCreateRoom(t *testing.T, kind browserKind) {
 	srv := startApp(t)
-	b := newBrowser(t)
+	b := startBrowser(t, kind, browserOptions{})
 	const name = "Física 101 数学课"
 
 	alice := b.newIdentity("alice")
