@@ -487,6 +487,8 @@ func FuzzSocketFrame(f *testing.F) {
 		`{"type":"stage-set","on":true}`, `{"type":"hand","raised":true}`, `{"type":"end-room"}`,
 		`{"type":"remove","id":"p_x"}`, `{"type":"mute-request","id":"p_x"}`, `{"type":"owner-set","id":"p_x"}`,
 		`{"type":"room-settings","classroom":true}`, `{"type":"hand-answer","id":"p_x","accept":true}`,
+		`{"type":"mute-all"}`, `{"type":"mute-all","source":"camera"}`, `{"type":"lower-hands"}`,
+		`{"type":"reaction","emoji":"👍"}`, `{"type":"reaction","emoji":"nope"}`,
 		`{"type":"leave"}`, `{}`, `[]`, `nul`, "\xff",
 	} {
 		f.Add([]byte(seed))

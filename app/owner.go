@@ -37,6 +37,10 @@ func (s *Server) handleStage(p *participant, room *liveRoom, msg any) bool {
 		s.removeParticipant(p, room, m)
 	case *signal.MuteRequest:
 		s.askToMute(p, room, m)
+	case *signal.MuteAll:
+		s.askAllToMute(p, room, m)
+	case *signal.LowerHands:
+		s.lowerHands(p, room)
 	case *signal.OwnerSet:
 		s.handOwnership(p, room, m)
 	case *signal.EndRoom:
@@ -202,6 +206,31 @@ func (s *Server) askToMute(p *participant, r *liveRoom, m *signal.MuteRequest) {
 		return
 	}
 	q.Send(encode(signal.MuteRequest{Type: signal.TypeMuteRequest, From: p.id, Source: source}))
+}
+
+// askAllToMute handles mute-all: everyone whose source is live is asked
+// to mute it, with the same mute-request a single ask sends, except the
+// owner's own tabs. Nobody to ask is not an error: nothing is sent.
+func (s *Server) askAllToMute(p *participant, r *liveRoom, m *signal.MuteAll) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeMuteAll, "ask everyone to mute") {
+		return
+	}
+	source := m.Source
+	if source == "" {
+		source = signal.SourceMicrophone
+	}
+	msg := encode(signal.MuteRequest{Type: signal.TypeMuteRequest, From: p.id, Source: source})
+	asked := 0
+	for _, q := range r.participants {
+		if q.role == signal.RoleOwner || q.media[source] != signal.TrackLive {
+			continue
+		}
+		q.Send(msg)
+		asked++
+	}
+	s.log.Info("asked everyone to mute", "room", r.id, "by", p.id, "source", source, "asked", asked)
 }
 
 // handOwnership handles owner-set: the room goes to the identity of the

@@ -57,6 +57,9 @@ type participant struct {
 	streams   map[string]string
 	sfuPeer   *sfu.Peer // while the participant has SFU connections
 
+	// reactions paces the participant's emoji reactions (reaction.go).
+	reactions reactionLimit
+
 	// pending counts messages queued to the current socket and not yet
 	// written.
 	pending atomic.Int64

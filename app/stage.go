@@ -298,6 +298,24 @@ func (s *Server) raiseHand(p *participant, r *liveRoom, m *signal.RaiseHand) {
 	r.broadcastLocked(r.stageMessageLocked(), nil)
 }
 
+// lowerHands handles lower-hands, the owner's: every raised hand goes
+// down at once and everyone is told. An empty queue changes nothing and
+// sends nothing.
+func (s *Server) lowerHands(p *participant, r *liveRoom) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeLowerHands, "lower everyone's hands") {
+		return
+	}
+	n := len(r.state.hands)
+	if n == 0 {
+		return
+	}
+	r.state.hands = nil
+	s.log.Info("hands lowered", "room", r.id, "by", p.id, "count", n)
+	r.broadcastLocked(r.stageMessageLocked(), nil)
+}
+
 // answerHand handles hand-answer, the owner's: accept puts the identity on
 // the stage (which gives it the right to publish), decline lowers the hand.
 func (s *Server) answerHand(p *participant, r *liveRoom, m *signal.HandAnswer) {

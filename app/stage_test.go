@@ -379,6 +379,60 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
+			name: "ask everyone to mute", ref: signal.TypeMuteAll, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.target.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
+				e.actor.readInto(signal.TypeMedia, &signal.Media{})
+			},
+			act: func(e *matrixEnv) { e.actor.send(signal.MuteAll{Type: signal.TypeMuteAll}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				var m signal.MuteRequest
+				e.target.readInto(signal.TypeMuteRequest, &m)
+				if m.From != e.actor.self.ID || m.Source != signal.SourceMicrophone {
+					t.Fatalf("mute-request = %+v", m)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				// The owner asks next: the first request the target
+				// gets must be the owner's, not the refused one.
+				e.ownerC.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: e.target.self.ID})
+				var m signal.MuteRequest
+				e.target.readInto(signal.TypeMuteRequest, &m)
+				if m.From != e.ownerC.self.ID {
+					t.Fatalf("the target was asked by %s, want only the owner %s", m.From, e.ownerC.self.ID)
+				}
+			},
+		},
+		{
+			name: "lower all hands", ref: signal.TypeLowerHands, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+			},
+			act: func(e *matrixEnv) { e.actor.send(signal.LowerHands{Type: signal.TypeLowerHands}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 0 })
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				// A newcomer's welcome still lists the hand.
+				late := e.a.newUser().dial(e.room.ID, nil)
+				if got := handIDs(late.wel.Hands); !slices.Equal(got, []string{e.target.self.ID}) {
+					t.Fatalf("hands after a refused lower-hands = %v", got)
+				}
+			},
+		},
+		{
+			name: "react", ref: signal.TypeReaction, allowed: all,
+			act: func(e *matrixEnv) { e.actor.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "👏"}) },
+			done: func(t *testing.T, e *matrixEnv) {
+				var m signal.Reaction
+				e.target.readInto(signal.TypeReaction, &m)
+				if m.From != e.actor.self.ID || m.Emoji != "👏" {
+					t.Fatalf("reaction = %+v", m)
+				}
+			},
+		},
+		{
 			name: "publish", ref: signal.TypeMedia,
 			allowed: map[string]bool{signal.RoleOwner: true, signal.RoleParticipant: true},
 			act:     publish, done: published, unchanged: notPublished,

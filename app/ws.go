@@ -281,7 +281,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		}
 		return
 	}
-	if s.chat.handle(p, room, msg) || s.handleStage(p, room, msg) {
+	if s.chat.handle(p, room, msg) || s.handleStage(p, room, msg) || s.handleReaction(p, room, msg) {
 		return
 	}
 	switch m := msg.(type) {

@@ -44,7 +44,8 @@ func invalid(format string, args ...any) error {
 // Decode parses one client frame into a typed, validated message: *Signal,
 // *Media, *Rename, *Leave, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
 // of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
-// *RoomSettings, *Remove, *MuteRequest, *OwnerSet, *EndRoom).
+// *RoomSettings, *Remove, *MuteRequest, *MuteAll, *LowerHands, *OwnerSet,
+// *EndRoom), or a *Reaction.
 // Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
@@ -97,6 +98,12 @@ func Decode(data []byte) (any, error) {
 		msg = &OwnerSet{}
 	case TypeEndRoom:
 		msg = &EndRoom{}
+	case TypeMuteAll:
+		msg = &MuteAll{}
+	case TypeLowerHands:
+		msg = &LowerHands{}
+	case TypeReaction:
+		msg = &Reaction{}
 	case "":
 		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
 	default:

@@ -128,6 +128,12 @@ func typeName(v any) string {
 		return "OwnerSet"
 	case *EndRoom:
 		return "EndRoom"
+	case *MuteAll:
+		return "MuteAll"
+	case *LowerHands:
+		return "LowerHands"
+	case *Reaction:
+		return "Reaction"
 	}
 	return "?"
 }
@@ -166,6 +172,12 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"stage-set","id":"p_1","on":true}`,
 		`{"type":"room-settings","classroom":true}`,
 		`{"type":"mute-request","id":"p_1","source":"camera"}`,
+		`{"type":"mute-all"}`,
+		`{"type":"mute-all","source":"camera"}`,
+		`{"type":"lower-hands"}`,
+		`{"type":"reaction","emoji":"👍"}`,
+		`{"type":"reaction","emoji":"❤️"}`,
+		`{"type":"reaction","emoji":"\u2764"}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,
 		`[]`, `""`, `nul`,

@@ -17,6 +17,8 @@ const (
 	TypeRemove       = "remove"        // owner: remove a participant from the room
 	TypeOwnerSet     = "owner-set"     // owner: hand the room to another participant's identity
 	TypeEndRoom      = "end-room"      // owner: end the room for everyone
+	TypeMuteAll      = "mute-all"      // owner: ask everyone else to mute (a mute-request to each)
+	TypeLowerHands   = "lower-hands"   // owner: lower every raised hand at once
 
 	// Both ways: the owner asks a participant to mute (client → server
 	// with id); the participant is told (server → client with from) and
@@ -103,6 +105,19 @@ type MuteRequest struct {
 	Source string `json:"source,omitempty"`
 }
 
+// MuteAll asks everyone but the owner's own tabs to mute a source
+// (microphone when empty): each participant whose source is live gets a
+// MuteRequest from the owner, as if asked one by one.
+type MuteAll struct {
+	Type   string `json:"type"`
+	Source string `json:"source,omitempty"`
+}
+
+// LowerHands lowers every raised hand; the queue empties.
+type LowerHands struct {
+	Type string `json:"type"`
+}
+
 // OwnerSet hands the room to the identity of participant ID.
 type OwnerSet struct {
 	Type string `json:"type"`
@@ -148,12 +163,21 @@ func (m *MuteRequest) validate() error {
 	if err := needID(m.ID, TypeMuteRequest); err != nil {
 		return err
 	}
-	switch m.Source {
+	return checkMuteSource(m.Source, TypeMuteRequest)
+}
+
+func (m *MuteAll) validate() error { return checkMuteSource(m.Source, TypeMuteAll) }
+
+func (m *LowerHands) validate() error { return nil }
+
+// checkMuteSource checks the source a mute asks for: the microphone (the
+// default, when empty) or the camera.
+func checkMuteSource(source, typ string) error {
+	switch source {
 	case "", SourceMicrophone, SourceCamera:
-	default:
-		return invalid("mute-request: source must be microphone or camera, not %q.", truncate(m.Source, 40))
+		return nil
 	}
-	return nil
+	return invalid("%s: source must be microphone or camera, not %q.", typ, truncate(source, 40))
 }
 
 // needID checks the participant id that a message of type typ targets.

@@ -49,6 +49,14 @@ func TestDecodeStageMessages(t *testing.T) {
 		{"owner-set without id", `{"type":"owner-set"}`, nil, CodeInvalidMessage},
 
 		{"end room", `{"type":"end-room"}`, &EndRoom{}, ""},
+
+		{"mute all", `{"type":"mute-all"}`, &MuteAll{}, ""},
+		{"mute all microphones", `{"type":"mute-all","source":"microphone"}`, &MuteAll{}, ""},
+		{"mute all cameras", `{"type":"mute-all","source":"camera"}`, &MuteAll{}, ""},
+		{"mute all screens", `{"type":"mute-all","source":"screen"}`, nil, CodeInvalidMessage},
+		{"mute all source not a string", `{"type":"mute-all","source":1}`, nil, CodeInvalidJSON},
+
+		{"lower all hands", `{"type":"lower-hands"}`, &LowerHands{}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,6 +45,11 @@ export const MessageType = Object.freeze({
   OWNER_SET: 'owner-set', // client -> server, owner: hand the room to another participant
   END_ROOM: 'end-room', // client -> server, owner: end the room
   MUTE_REQUEST: 'mute-request', // both ways: the owner asks a participant to mute
+  MUTE_ALL: 'mute-all', // client -> server, owner: ask everyone else to mute (a mute-request each)
+  LOWER_HANDS: 'lower-hands', // client -> server, owner: lower every raised hand
+
+  // Reactions (app/signal/reaction.go).
+  REACTION: 'reaction', // both ways: an emoji of REACTIONS; the server relays it to everyone with from
 
   // Resume (app/signal/resume.go).
   RESUMED: 'resumed', // server -> client: my stream resumed on this socket; what I missed follows
@@ -64,6 +69,16 @@ export const SFUConnection = Object.freeze({
 /** Chat limits (app/signal/chat.go). */
 export const MAX_CHAT_CHARS = 2000;
 export const MAX_CHAT_CLIENT_ID_BYTES = 64;
+
+/**
+ * The reactions a client may send, in the picker's order (app/signal
+ * reaction.go): matched exactly, the heart with its variation selector.
+ */
+export const REACTIONS = Object.freeze(['👍', '👏', '😂', '❤️', '🎉', '😮', '🤔', '✋']);
+
+/** Reactions per participant: a burst, then a steady rate (app/reaction.go). */
+export const REACTION_BURST = 5;
+export const REACTIONS_PER_SECOND = 2;
 
 /** Roles of a participant in a room. */
 export const Role = Object.freeze({
@@ -422,8 +437,28 @@ export const ErrorCode = Object.freeze({
  * @property {'microphone'|'camera'} [source] Microphone when missing.
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest} ClientMessage */
+/**
+ * @typedef {Object} MuteAll Owner: ask everyone but the owner's own tabs to
+ *   mute; each whose source is live gets a MuteRequest.
+ * @property {'mute-all'} type
+ * @property {'microphone'|'camera'} [source] Microphone when missing.
+ */
+
+/**
+ * @typedef {Object} LowerHands Owner: lower every raised hand.
+ * @property {'lower-hands'} type
+ */
+
+/**
+ * @typedef {Object} Reaction An emoji reaction, relayed to everyone
+ *   (the sender included) and never stored.
+ * @property {'reaction'} type
+ * @property {string} emoji One of REACTIONS.
+ * @property {string} [from] The sender's participant id (server -> client).
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction} ClientMessage */
 
 /**
  * Builds a `signal` message.
@@ -542,6 +577,32 @@ export function handMessage(raised) {
  */
 export function handAnswerMessage(id, accept) {
   return { type: MessageType.HAND_ANSWER, id, accept };
+}
+
+/**
+ * @param {'microphone'|'camera'} [source] Microphone when omitted.
+ * @returns {MuteAll}
+ */
+export function muteAllMessage(source) {
+  /** @type {MuteAll} */
+  const msg = { type: MessageType.MUTE_ALL };
+  if (source) msg.source = source;
+  return msg;
+}
+
+/** @returns {LowerHands} */
+export function lowerHandsMessage() {
+  return { type: MessageType.LOWER_HANDS };
+}
+
+// --- Reactions (app/signal/reaction.go) --------------------------------------
+
+/**
+ * @param {string} emoji One of REACTIONS.
+ * @returns {Reaction}
+ */
+export function reactionMessage(emoji) {
+  return { type: MessageType.REACTION, emoji };
 }
 
 /**
