@@ -41,6 +41,10 @@ type pageDriver interface {
 	typeText(ctx context.Context, sel, text string) error
 	// pressKey focuses sel (when not empty) and presses key, with Shift.
 	pressKey(ctx context.Context, sel string, key keyName, shift bool) error
+	// keyDown presses key and holds it, keyUp lets it go: a held key, such
+	// as Space for push to talk.
+	keyDown(ctx context.Context, key keyName) error
+	keyUp(ctx context.Context, key keyName) error
 	addInitScript(ctx context.Context, js string) error
 	location(ctx context.Context) (string, error)
 	// evalJSON evaluates js, awaiting a promise, and returns its value as

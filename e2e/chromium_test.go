@@ -53,7 +53,7 @@ func chromiumFlags() []chromedp.ExecAllocatorOption {
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.WindowSize(1280, 800),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", "device-count=3"), // three cameras for TestDevices; the second is a depth camera
 		// Grants camera, microphone and screen capture with no prompt. With
 		// the fake device flag, getDisplayMedia gives a fake 800x450 screen
 		// (track label "screen:-3:0") on Chromium 156 headless: no
@@ -205,6 +205,36 @@ func (p *chromePage) pressKey(ctx context.Context, sel string, key keyName, shif
 		actions = append(actions, chromedp.Focus(chromedp.CSS(sel)))
 	}
 	return p.run(ctx, append(actions, chromedp.KeyEvent(k, opts...))...)
+}
+
+// keyDown dispatches the key's keyDown (and char) events, and keyUp its
+// keyUp, so that the page sees the key held in between.
+func (p *chromePage) keyDown(ctx context.Context, key keyName) error {
+	return p.dispatchKey(ctx, key, func(t input.DispatchKeyEventType) bool { return t != kb.KeyUp })
+}
+
+func (p *chromePage) keyUp(ctx context.Context, key keyName) error {
+	return p.dispatchKey(ctx, key, func(t input.DispatchKeyEventType) bool { return t == kb.KeyUp })
+}
+
+func (p *chromePage) dispatchKey(ctx context.Context, key keyName, want func(input.DispatchKeyEventType) bool) error {
+	k := map[keyName]string{keyEnter: kb.Enter, keyEscape: kb.Escape, keySpace: " "}[key]
+	if k == "" {
+		k = string(key)
+	}
+	return p.run(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, r := range k {
+			for _, ev := range kb.Encode(r) {
+				if !want(ev.Type) {
+					continue
+				}
+				if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, *ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}))
 }
 
 func (p *chromePage) addInitScript(ctx context.Context, js string) error {

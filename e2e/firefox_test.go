@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -114,6 +115,10 @@ func startFirefox(t testing.TB, lang string, log *eventLog) (open func(sibling p
 
 	cmd := exec.Command(path, "--headless", "--no-remote", "--profile", profile, "--remote-debugging-port=0", "--window-size=1280,800", "about:blank")
 	cmd.Env = append(os.Environ(), "MOZ_CRASHREPORTER_DISABLE=1", "MOZ_DISABLE_AUTO_SAFE_MODE=1")
+	// Its own process group, so that stop ends the content processes too:
+	// they inherit stdout, and Wait would wait for them to close it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -149,8 +154,10 @@ func startFirefox(t testing.TB, lang string, log *eventLog) (open func(sibling p
 		case <-exited:
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
 		}
+		// Whatever is left of the group (content processes) goes too.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
 		if t.Failed() {
 			t.Logf("firefox output:\n%s", firefoxOutput(out.String()))
 		}
@@ -429,6 +436,24 @@ func (p *firefoxPage) pressKey(ctx context.Context, sel string, key keyName, shi
 		actions = append(actions, map[string]any{"type": "keyUp", "value": "\ue008"})
 	}
 	return p.performActions(ctx, map[string]any{"type": "key", "id": "keyboard", "actions": actions})
+}
+
+// keyDown presses key and keeps it down (the input state of the context
+// remembers it) until keyUp.
+func (p *firefoxPage) keyDown(ctx context.Context, key keyName) error {
+	return p.keyAction(ctx, "keyDown", key)
+}
+
+func (p *firefoxPage) keyUp(ctx context.Context, key keyName) error {
+	return p.keyAction(ctx, "keyUp", key)
+}
+
+func (p *firefoxPage) keyAction(ctx context.Context, kind string, key keyName) error {
+	k, ok := webdriverKeys[key]
+	if !ok {
+		k = string(key)
+	}
+	return p.performActions(ctx, map[string]any{"type": "key", "id": "keyboard", "actions": []any{map[string]any{"type": kind, "value": k}}})
 }
 
 func (p *firefoxPage) addInitScript(ctx context.Context, js string) error {

@@ -65,6 +65,18 @@ func (tb *tab) pressKey(sel string, key keyName, shift bool) {
 	tb.do(fmt.Sprintf("pressing %s in %q", key, sel), func(ctx context.Context) error { return tb.drv.pressKey(ctx, sel, key, shift) })
 }
 
+// keyDown presses key and holds it down until keyUp.
+func (tb *tab) keyDown(key keyName) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf("holding %s down", key), func(ctx context.Context) error { return tb.drv.keyDown(ctx, key) })
+}
+
+// keyUp lets go of a key held with keyDown.
+func (tb *tab) keyUp(key keyName) {
+	tb.t.Helper()
+	tb.do(fmt.Sprintf("letting %s go", key), func(ctx context.Context) error { return tb.drv.keyUp(ctx, key) })
+}
+
 // setViewport resizes the page's viewport.
 func (tb *tab) setViewport(width, height int) {
 	tb.t.Helper()

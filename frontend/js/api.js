@@ -1,8 +1,11 @@
 // @ts-check
 // The REST client. Every call goes through request(), which turns the
 // server's one error shape {"error":{"code","message"}} into an ApiError so
-// that callers can show error.message as it is: the server writes those
-// messages for people.
+// that callers can show it with errorText(error.code, error.message) from
+// i18n.js: the code in the page's language (the server writes its messages
+// for people, in English).
+
+import { t } from './i18n.js';
 
 /** @typedef {import('./protocol.js').Room} Room */
 /** @typedef {import('./protocol.js').Participant} Participant */
@@ -54,7 +57,7 @@ async function request(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch {
-    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection.');
+    throw new ApiError(0, 'network', t('error.network'));
   }
 
   let data = null;
@@ -71,7 +74,7 @@ async function request(method, path, body) {
     throw new ApiError(
       res.status,
       (err && err.code) || 'http_' + res.status,
-      (err && err.message) || `The server answered ${res.status}.`,
+      (err && err.message) || t('error.http', { status: res.status }),
     );
   }
   return data;

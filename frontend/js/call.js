@@ -23,10 +23,12 @@
 // fresh start: the call drops every peer connection and tile and rebuilds
 // them from it, keeping only the local camera, microphone and screen.
 
-import { getRoom } from './api.js';
+import { getRoom, rememberName, setMyName } from './api.js';
+import { errorText, t } from './i18n.js';
 import { LocalMedia } from './media.js';
 import { Handover } from './handover.js';
 import { Mesh } from './mesh.js';
+import { Moderation } from './moderation.js';
 import {
   Action,
   Connection,
@@ -49,6 +51,7 @@ import { Signaling } from './signaling.js';
 import { RemoteStreams } from './streams.js';
 import { VideoGrid } from './tiles.js';
 import { PeopleList } from './people.js';
+import { RenameDialog } from './rename.js';
 import { Stage } from './stage.js';
 import { toast } from './toast.js';
 import { setConnection, setControl, setModeIndicator, setRoomName } from './ui.js';
@@ -140,16 +143,29 @@ export class Call {
         mute: (id) => this.send({ type: MessageType.MUTE_REQUEST, id }),
         makeOwner: (id) => {
           const p = this.others.get(id);
-          if (p && window.confirm(`Make ${p.name} the owner? You will no longer control the room.`)) {
+          if (p && window.confirm(t('call.confirmMakeOwner', { name: p.name }))) {
             this.send({ type: MessageType.OWNER_SET, id });
           }
         },
         remove: (id) => {
           const p = this.others.get(id);
-          if (p && window.confirm(`Remove ${p.name} from the room?`)) this.send({ type: MessageType.REMOVE, id });
+          if (p && window.confirm(t('call.confirmRemove', { name: p.name }))) this.send({ type: MessageType.REMOVE, id });
         },
+        rename: () => this.renameDialog.open(this.self ? this.self.name : this.name),
       },
     );
+    // Renaming myself (rename.js): the server's participant-updated answers.
+    this.renameDialog = new RenameDialog({
+      send: (m) => !!this.signaling?.send(m),
+      onRenamed: (name) => {
+        toast(t('room.renameDone', { name }), 'success');
+        // The next join, here or on the pre-join screen, uses it too.
+        rememberName(name);
+        setMyName(name).catch(() => {});
+      },
+    });
+    // The owner's mute-all and lower-hands (moderation.js).
+    this.moderation = new Moderation({ send: (m) => !!this.signaling?.send(m) });
     this.stage = new Stage({
       grid: this.grid,
       send: (m) => this.send(m),
@@ -169,8 +185,9 @@ export class Call {
       this.mesh?.removeTrack(track);
       this.sfu?.removeTrack(track);
       this.announce(source, Action.UNPUBLISHED);
-      toast(source === Source.CAMERA ? 'Your camera stopped.' : 'Your microphone stopped.', 'error');
+      toast(source === Source.CAMERA ? t('call.cameraStopped') : t('call.micStopped'), 'error');
     });
+    this.media.addEventListener('replaced', (e) => this.deviceReplaced(/** @type {CustomEvent} */ (e).detail));
   }
 
   /**
@@ -228,18 +245,19 @@ export class Call {
         // SFU mode the newcomer has no mesh: the SFU brings its media.
         if (this.mode === Mode.MESH) this.mesh?.addPeer(msg.participant.id, { initiator: false });
         this.renderPeople();
-        toast(`${msg.participant.name} joined`, 'info');
+        // Shown, not read out: a11y.js announces joins, coalesced.
+        toast(t('call.joined', { name: msg.participant.name }), 'info', { quiet: true });
         break;
       case MessageType.PARTICIPANT_LEFT: {
         if (msg.id === this.selfId && msg.reason === LeaveReason.REMOVED) {
           // The socket closes next; stop before it would reconnect.
-          this.finish('removed', 'The owner removed you from the room.');
+          this.finish('removed', t('call.removedYou'));
           break;
         }
         const gone = this.others.get(msg.id);
         this.removeOther(msg.id);
         if (gone && msg.reason !== LeaveReason.ENDED) {
-          toast(`${gone.name} ${msg.reason === LeaveReason.DISCONNECTED ? 'lost the connection' : 'left'}`, 'info');
+          toast(msg.reason === LeaveReason.DISCONNECTED ? t('call.lostConnection', { name: gone.name }) : t('call.left', { name: gone.name }), 'info', { quiet: true });
         }
         break;
       }
@@ -638,10 +656,16 @@ export class Call {
   updated(p) {
     if (p.id === this.selfId && this.self) {
       // Name and role come from the server; media is what this tab sends.
-      if (p.role === Role.OWNER && this.self.role !== Role.OWNER) toast('You own the room now.', 'success');
+      if (p.role === Role.OWNER && this.self.role !== Role.OWNER) toast(t('call.youOwn'), 'success');
       this.self = { ...p, media: this.self.media };
       this.stage.setSelf(this.self);
       this.grid.upsert(this.self, true);
+      if (p.name !== this.name) {
+        // A reconnect that cannot resume joins afresh under this name.
+        this.name = p.name;
+        if (this.signaling) this.signaling.params.name = p.name;
+      }
+      this.renameDialog.renamed(p.name);
     } else if (this.others.has(p.id)) {
       const was = this.others.get(p.id)?.connection;
       this.addOther(p);
@@ -674,9 +698,11 @@ export class Call {
     if (msg.ref === 'join' || (!this.selfId && (msg.code === ErrorCode.NOT_FOUND || msg.code === ErrorCode.ROOM_ENDED))) {
       const reason =
         msg.code === ErrorCode.NOT_FOUND ? 'missing' : msg.code === ErrorCode.ROOM_ENDED ? 'ended' : msg.code === ErrorCode.INVALID_NAME ? 'invalid_name' : 'refused';
-      this.finish(reason, msg.message);
+      this.finish(reason, errorText(msg.code, msg.message));
       return;
     }
+    // A refused rename is shown in the rename dialog, which changes nothing.
+    if (msg.ref === MessageType.RENAME && this.renameDialog.refused(msg)) return;
     // A publish offer that crossed the loss of the right to publish (taken
     // off the stage) was refused: start the SFU connections afresh, with
     // nothing to publish.
@@ -690,7 +716,7 @@ export class Call {
       console.debug('call:', msg.message);
       return;
     }
-    toast(msg.message || 'Something went wrong.', 'error');
+    toast(errorText(msg.code, msg.message), 'error');
   }
 
   /**
@@ -725,11 +751,11 @@ export class Call {
   connectionChanged(state) {
     setConnection(state);
     if (state === 'reconnecting' && !this.reconnectToast) {
-      this.reconnectToast = toast('Connection lost. Reconnecting…', 'error', { sticky: true });
+      this.reconnectToast = toast(t('call.connectionLost'), 'error', { sticky: true });
     } else if (state === 'connected' && this.reconnectToast) {
       this.reconnectToast();
       this.reconnectToast = null;
-      toast('Reconnected.', 'success');
+      toast(t('call.reconnected'), 'success');
     } else if (state === 'disconnected' && this.reconnectToast) {
       this.reconnectToast();
       this.reconnectToast = null;
@@ -759,6 +785,8 @@ export class Call {
   teardown() {
     this.reset();
     this.people.clear();
+    this.renameDialog.close();
+    this.moderation.render({ owner: false, hands: 0, micsOn: 0 });
     this.reconnectToast?.();
     this.reconnectToast = null;
   }
@@ -801,7 +829,7 @@ export class Call {
       const { error } = await this.media.acquire({ video: source === Source.CAMERA, audio: source === Source.MICROPHONE });
       const fresh = this.media[source];
       if (error || !fresh) {
-        toast(error || 'That device could not be started.', 'error');
+        toast(error || t('call.deviceFailed'), 'error');
         return;
       }
       this.mesh?.addTrack(fresh, this.media.stream);
@@ -828,7 +856,7 @@ export class Call {
       track = await this.media.startScreen();
     } catch (err) {
       // Cancelling the browser's picker is a choice, not an error.
-      if (/** @type {any} */ (err).name !== 'NotAllowedError') toast('Screen sharing could not start.', 'error');
+      if (/** @type {any} */ (err).name !== 'NotAllowedError') toast(t('call.screenFailed'), 'error');
       return;
     }
     if (!this.selfId || !this.canPublish()) {
@@ -847,6 +875,29 @@ export class Call {
     this.mesh?.removeTrack(track);
     this.sfu?.removeTrack(track);
     this.announce(Source.SCREEN, Action.UNPUBLISHED);
+  }
+
+  /**
+   * Another camera or microphone took a source's place (picked in the
+   * device dialog, or the default after the one in use was unplugged). It
+   * goes into every sender, mesh and SFU alike, with replaceTrack: the
+   * transceivers and the stream id stay, so nothing is renegotiated, and the
+   * room's media state does not change (a paused camera stays paused: the
+   * new track inherits `enabled`, media.js). A source that had no track yet
+   * is published like a camera opened late.
+   * @param {{source: 'camera'|'microphone', oldTrack: MediaStreamTrack|null, track: MediaStreamTrack, pending: Promise<unknown>[]}} d
+   */
+  deviceReplaced(d) {
+    if (!this.selfId || !this.canPublish()) return;
+    if (d.oldTrack) {
+      if (this.mesh) d.pending.push(this.mesh.replaceTrack(d.oldTrack, d.track));
+      if (this.sfu) d.pending.push(this.sfu.replaceTrack(d.oldTrack, d.track));
+    } else {
+      this.mesh?.addTrack(d.track, this.media.stream);
+      this.sfu?.addTrack(d.track, this.media.stream, d.source);
+      this.announce(d.source, Action.PUBLISHED);
+    }
+    this.refreshLocal();
   }
 
   /** Redraws my tile, my list entry and the control buttons. */
@@ -869,16 +920,16 @@ export class Call {
     const sharing = !!this.media.screen;
     setControl('toggle-mic', {
       on: mic && !receiveOnly, disabled: receiveOnly, iconOn: 'mic', iconOff: 'mic-off',
-      labelOn: 'Mic', labelOff: 'Mic off', title: noSend || (mic ? 'Turn microphone off' : 'Turn microphone on'),
+      labelOn: t('call.mic'), labelOff: t('call.micOff'), title: noSend || (mic ? t('call.micTurnOff') : t('call.micTurnOn')),
     });
     setControl('toggle-camera', {
       on: cam && !receiveOnly, disabled: receiveOnly, iconOn: 'camera', iconOff: 'camera-off',
-      labelOn: 'Camera', labelOff: 'Camera off', title: noSend || (cam ? 'Turn camera off' : 'Turn camera on'),
+      labelOn: t('call.camera'), labelOff: t('call.cameraOff'), title: noSend || (cam ? t('call.cameraTurnOff') : t('call.cameraTurnOn')),
     });
     setControl('toggle-screen', {
       on: sharing, disabled: receiveOnly || !LocalMedia.screenSupported(), iconOn: 'screen-off', iconOff: 'screen',
-      labelOn: 'Stop sharing', labelOff: 'Share screen',
-      title: noSend || (LocalMedia.screenSupported() ? (sharing ? 'Stop sharing your screen' : 'Share your screen') : 'This browser cannot share a screen'),
+      labelOn: t('call.stopSharing'), labelOff: t('call.shareScreen'),
+      title: noSend || (LocalMedia.screenSupported() ? (sharing ? t('call.stopSharingTitle') : t('call.shareTitle')) : t('call.noScreenShare')),
     });
   }
 
@@ -891,6 +942,11 @@ export class Call {
     });
     this.stage.arrange(all);
     this.stage.render();
+    this.moderation.render({
+      owner: this.stage.isOwner(),
+      hands: this.stage.hands.length,
+      micsOn: [...this.others.values()].filter((p) => p.role !== Role.OWNER && (p.media || {})[Source.MICROPHONE] === TrackState.LIVE).length,
+    });
   }
 
   // --- stage, classroom and the owner's requests ---------------------------
@@ -905,8 +961,8 @@ export class Call {
 
   /** @returns {string} why this tab sends nothing */
   noSendReason() {
-    if (this.stage.classroom) return 'In this classroom only people on the stage send video and sound. Raise your hand to ask.';
-    return 'Spectators watch and listen only. Raise your hand to ask for the stage.';
+    if (this.stage.classroom) return t('call.classroomNoSend');
+    return t('call.spectatorNoSend');
   }
 
   /** @param {import('./protocol.js').StageMessage} msg */
@@ -920,16 +976,16 @@ export class Call {
     if (!wasUp && up) this.handAsked = true;
     if (wasUp && !up && this.handAsked) {
       this.handAsked = false;
-      if (on) toast('The owner accepted: you are on the stage.', 'success');
-      else if (!this.stage.lowered) toast('The owner declined your request for the stage.', 'info');
+      if (on) toast(t('call.stageAccepted'), 'success');
+      else if (!this.stage.lowered) toast(t('call.stageDeclined'), 'info');
     } else if (wasOn && !on) {
-      toast('You are off the stage.', 'info');
+      toast(t('call.offStage'), 'info');
     }
     this.stage.lowered = false;
     if (this.stage.isOwner()) {
       for (const h of msg.hands) {
         if (before.has(h.id)) continue;
-        toast(`${h.name} raised a hand`, 'info', { action: { label: 'Accept', run: () => this.stage.answer(h.id, true) } });
+        toast(t('call.handRaised', { name: h.name }), 'info', { quiet: true, action: { label: t('stage.accept'), run: () => this.stage.answer(h.id, true) } });
       }
     }
     this.renderPeople();
@@ -942,7 +998,7 @@ export class Call {
     this.stage.setRoom(room);
     setRoomName(room.name);
     if (room.classroom !== wasClassroom) {
-      toast(room.classroom ? 'This room is a classroom now: only people on the stage send video and sound.' : 'This room is no longer a classroom.', 'info');
+      toast(room.classroom ? t('call.nowClassroom') : t('call.noLongerClassroom'), 'info');
     }
     this.renderPeople();
     this.publishRightsChanged();
@@ -1002,13 +1058,13 @@ export class Call {
   muteRequested(msg) {
     const source = msg.source === Source.CAMERA ? Source.CAMERA : Source.MICROPHONE;
     const from = this.others.get(msg.from || '');
-    const who = from ? from.name : 'The owner';
+    const who = from ? from.name : t('call.theOwner');
     if (this.media.isOn(source)) {
       this.media.setEnabled(source, false);
       this.announce(source, Action.PAUSED);
-      toast(`${who} asked you to mute your ${source}. It is off now; turn it on again when you need it.`, 'info');
+      toast(source === Source.CAMERA ? t('call.muteAsked.camera', { name: who }) : t('call.muteAsked.microphone', { name: who }), 'info');
     } else {
-      toast(`${who} asked you to mute your ${source}. It is off.`, 'info');
+      toast(source === Source.CAMERA ? t('call.muteAskedOff.camera', { name: who }) : t('call.muteAskedOff.microphone', { name: who }), 'info');
     }
     this.updateControls();
   }
@@ -1030,10 +1086,10 @@ export class Call {
   soundBlocked() {
     if (this.soundBlockedShown) return;
     this.soundBlockedShown = true;
-    toast('Your browser blocked the sound of this call.', 'info', {
+    toast(t('call.soundBlocked'), 'info', {
       sticky: true,
       action: {
-        label: 'Enable sound',
+        label: t('call.enableSound'),
         run: () => {
           this.soundBlockedShown = false;
           this.grid.retryAudio();

@@ -22,6 +22,7 @@
 //   become <a> elements built with DOM calls.
 
 import { el } from './dom.js';
+import { errorText, formatDateTime, formatFullDateTime, formatTime, plural, t } from './i18n.js';
 import { ErrorCode, MAX_CHAT_CHARS, MessageType, chatSendMessage, chatSyncMessage } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ChatMessage} ChatMessage */
@@ -118,15 +119,14 @@ export function appendLinkified(node, text) {
 }
 
 /**
- * "14:05" today, "12 Mar, 14:05" on another day, in the viewer's time zone.
+ * "14:05" today, "12 Mar, 14:05" on another day, in the viewer's time zone
+ * and the page's language.
  * @param {Date} d
  */
 function shortTime(d) {
   const today = new Date();
   const sameDay = d.toDateString() === today.toDateString();
-  return sameDay
-    ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  return sameDay ? formatTime(d) : formatDateTime(d);
 }
 
 /**
@@ -232,11 +232,11 @@ export class MessageList {
     const own = !!this.selfUserId && m.userId === this.selfUserId;
     const when = new Date(m.time);
     const valid = !Number.isNaN(when.getTime());
-    const name = el('span', { class: 'chat-name', text: own ? 'You' : m.fromName || 'Someone', title: m.fromName || undefined });
+    const name = el('span', { class: 'chat-name', text: own ? t('chat.you') : m.fromName || t('chat.someone'), title: m.fromName || undefined });
     const time = el('time', {
       class: 'chat-time',
       datetime: valid ? m.time : undefined,
-      title: valid ? when.toLocaleString() : undefined,
+      title: valid ? formatFullDateTime(when) : undefined,
       text: valid ? shortTime(when) : '',
     });
     const text = el('div', { class: 'chat-text' });
@@ -267,7 +267,7 @@ export class MessageList {
     const li = el(
       'li',
       { class: 'chat-msg is-own is-pending', 'data-testid': 'chat-pending', 'data-client-id': clientId },
-      [el('div', { class: 'chat-meta' }, [el('span', { class: 'chat-name', text: 'You' }), el('span', { class: 'chat-status', text: 'Sending…' })]), body],
+      [el('div', { class: 'chat-meta' }, [el('span', { class: 'chat-name', text: t('chat.you') }), el('span', { class: 'chat-status', text: t('chat.sending') })]), body],
     );
     this.list.append(li);
     this.updated();
@@ -299,7 +299,7 @@ export class MessageList {
       if (own === node.classList.contains('is-own')) continue;
       node.classList.toggle('is-own', own);
       const name = node.querySelector('.chat-name');
-      if (name) name.textContent = own ? 'You' : name.getAttribute('title') || 'Someone';
+      if (name) name.textContent = own ? t('chat.you') : name.getAttribute('title') || t('chat.someone');
     }
   }
 
@@ -331,9 +331,14 @@ async function fetchMessages(roomId, after, limit) {
     credentials: 'same-origin',
     cache: 'no-store',
     headers: { Accept: 'application/json' },
+  }).catch(() => {
+    throw new Error(t('error.network'));
   });
   const data = await res.json().catch(() => null);
-  if (!res.ok) throw new Error((data && data.error && data.error.message) || `The server answered ${res.status}.`);
+  if (!res.ok) {
+    const err = data && data.error;
+    throw new Error(err && err.code ? errorText(err.code, err.message) : t('error.http', { status: res.status }));
+  }
   return { messages: (data && data.messages) || [], hasMore: !!(data && data.hasMore) };
 }
 
@@ -611,7 +616,7 @@ export class Chat {
       this.list.updated();
       this.restore(entry.text);
     }
-    this.showNotice(msg.message || 'The message was not sent.');
+    this.showNotice(errorText(msg.code, msg.message || t('chat.notSent'), { limit: MAX_CHAT_CHARS }));
     // After a rate limit the next one waits a little; others go on at once.
     this.flush(msg.code === ErrorCode.RATE_LIMITED ? 1000 : 0);
   }
@@ -626,7 +631,7 @@ export class Chat {
     }
     const n = chatLength(text);
     if (n > LOCAL_HARD_LIMIT) {
-      this.showNotice(`Message is ${n} characters; the limit is ${MAX_CHAT_CHARS}. Split it into shorter messages.`);
+      this.showNotice(t('chat.tooLong', { count: n, limit: MAX_CHAT_CHARS }));
       return;
     }
     this.hideNotice();
@@ -663,7 +668,7 @@ export class Chat {
       head.node.remove();
       this.list.updated();
       this.restore(head.text);
-      this.showNotice('The server did not confirm your message. It is back in the box: send it again.');
+      this.showNotice(t('chat.notConfirmed'));
       this.flush();
       return;
     }
@@ -701,7 +706,7 @@ export class Chat {
   updateStatuses() {
     for (const entry of this.outbox) {
       const status = entry.node.querySelector('.chat-status');
-      if (status) status.textContent = this.connected ? 'Sending…' : 'Waiting for the connection…';
+      if (status) status.textContent = this.connected ? t('chat.sending') : t('chat.waiting');
     }
   }
 
@@ -768,7 +773,7 @@ export class Chat {
       scroller.scrollTop = scroller.scrollHeight - fromBottom; // keep the view still
       this.earlier.hidden = this.list.firstSeq <= 1 || page.messages.length === 0;
     } catch (err) {
-      this.showNotice(err instanceof Error ? err.message : 'Could not load the earlier messages.');
+      this.showNotice(err instanceof Error && err.message ? err.message : t('chat.earlierFailed'));
     } finally {
       this.earlier.disabled = false;
     }
@@ -805,7 +810,7 @@ export class Chat {
       this.badge.textContent = n > 99 ? '99+' : String(n);
       this.badge.dataset.count = String(n);
     }
-    this.toggle?.setAttribute('aria-label', n ? `Show chat, ${n} unread` : 'Show chat');
+    this.toggle?.setAttribute('aria-label', n ? t('chat.showUnread', { count: n }) : t('chat.show'));
   }
 
   // --- desktop collapse -----------------------------------------------
@@ -870,7 +875,7 @@ export async function showChatArchive(roomId, section, selfUserId = '') {
   list.selfUserId = selfUserId;
   list.clear();
   section.dataset.state = 'loading';
-  note.textContent = 'Loading the chat…';
+  note.textContent = t('chat.archive.loading');
   section.hidden = false;
   try {
     let after = 0;
@@ -886,13 +891,13 @@ export async function showChatArchive(roomId, section, selfUserId = '') {
       section.hidden = true; // nothing was said: no empty box
     } else {
       note.textContent = more
-        ? `The first ${n} messages; the rest are kept but too many to show here.`
-        : `${n} ${n === 1 ? 'message' : 'messages'}, kept after the room ended.`;
+        ? t('chat.archive.truncated', { count: n })
+        : plural('chat.archive.count', n);
     }
     section.dataset.state = 'loaded';
     list.scroller.scrollTop = 0;
   } catch (err) {
-    note.textContent = 'The chat history could not be loaded. ' + (err instanceof Error ? err.message : '');
+    note.textContent = t('chat.archive.failed') + (err instanceof Error && err.message ? ' ' + err.message : '');
     section.dataset.state = 'error';
   }
 }

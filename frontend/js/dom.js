@@ -3,6 +3,8 @@
 // through textContent (never innerHTML), and icons are built with
 // createElementNS, so the pages need no inline markup strings at all.
 
+import { formatDate, t } from './i18n.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /**
@@ -59,6 +61,11 @@ const ICONS = {
   eye: ['M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z', 'M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z'],
   close: ['M6 6l12 12', 'M18 6L6 18'],
   sound: ['M4 9h4l5-4v14l-5-4H4z', 'M16 9a4 4 0 0 1 0 6', 'M19 6a8 8 0 0 1 0 12'],
+  edit: ['M4 20h4L19 9l-4-4L4 16z', 'M13.5 6.5l4 4'],
+  settings: [
+    'M10.2 4.6L10.7 2.1h2.6l.5 2.5 2.2.9 2.1-1.4 1.8 1.8-1.4 2.1.9 2.2 2.5.5v2.6l-2.5.5-.9 2.2 1.4 2.1-1.8 1.8-2.1-1.4-2.2.9-.5 2.5h-2.6l-.5-2.5-2.2-.9-2.1 1.4-1.8-1.8 1.4-2.1-.9-2.2-2.5-.5v-2.6l2.5-.5.9-2.2-1.4-2.1 1.8-1.8 2.1 1.4z',
+    'M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6z',
+  ],
 };
 
 /**
@@ -121,17 +128,17 @@ export function avatarClass(key) {
 }
 
 /**
- * "just now", "5 min ago", "2 h ago", or a date.
+ * "just now", "5 min ago", "2 h ago", or a date, in the page's language.
  * @param {string} iso
  * @param {number} [now]
  * @returns {string}
  */
 export function timeAgo(iso, now = Date.now()) {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return '';
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  if (s < 60) return 'just now';
-  if (s < 3600) return Math.floor(s / 60) + ' min ago';
-  if (s < 86400) return Math.floor(s / 3600) + ' h ago';
-  return new Date(t).toLocaleDateString();
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return '';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return t('time.justNow');
+  if (s < 3600) return t('time.minutesAgo', { count: Math.floor(s / 60) });
+  if (s < 86400) return t('time.hoursAgo', { count: Math.floor(s / 3600) });
+  return formatDate(new Date(ms));
 }

@@ -2,6 +2,8 @@
 // Home page: the list of rooms (refreshed every few seconds) and the form
 // that creates one.
 
+// The language first: its catalog loads before the modules below run.
+import { errorText, plural, setupLanguageSelect, t } from './i18n.js';
 import { ApiError, createRoom, listRooms } from './api.js';
 import { el, icon, timeAgo } from './dom.js';
 import { RoomStatus } from './protocol.js';
@@ -33,11 +35,11 @@ function roomPath(id) {
 function statusLabel(room) {
   switch (room.status) {
     case RoomStatus.LIVE:
-      return 'Live';
+      return t('home.room.live');
     case RoomStatus.ENDED:
-      return 'Ended';
+      return t('home.room.ended');
     default:
-      return 'Open';
+      return t('home.room.open');
   }
 }
 
@@ -66,18 +68,18 @@ function renderRoom(room) {
   }
   const a = /** @type {HTMLElement} */ (li.firstElementChild);
   setText(a, '.room-name', room.name);
-  const owner = room.owner && room.owner.name ? 'by ' + room.owner.name : '';
+  const owner = room.owner && room.owner.name ? t('home.room.by', { name: room.owner.name }) : '';
   const when = timeAgo(room.createdAt);
   setText(a, '.room-meta', [owner, when].filter(Boolean).join(' · '));
-  setText(a, '.room-online-count', room.online + ' online');
-  a.querySelector('.room-online')?.setAttribute('title', `${room.online} ${room.online === 1 ? 'person' : 'people'} in the room now`);
-  setText(a, '.room-mode', room.mode);
-  a.querySelector('.room-mode')?.setAttribute('title', room.mode === 'sfu' ? 'Media through the server (SFU)' : 'Media peer to peer (mesh)');
+  setText(a, '.room-online-count', t('home.room.online', { count: room.online }));
+  a.querySelector('.room-online')?.setAttribute('title', plural('home.room.peopleNow', room.online));
+  setText(a, '.room-mode', room.mode === 'sfu' ? t('mode.sfu') : t('mode.mesh'));
+  a.querySelector('.room-mode')?.setAttribute('title', room.mode === 'sfu' ? t('mode.sfuShort') : t('mode.meshShort'));
   const badge = /** @type {HTMLElement} */ (a.querySelector('.room-status'));
   badge.textContent = statusLabel(room);
   badge.dataset.status = room.status;
   a.classList.toggle('is-ended', room.status === RoomStatus.ENDED);
-  a.setAttribute('aria-label', `${room.name}, ${statusLabel(room)}, ${room.online} online`);
+  a.setAttribute('aria-label', t('home.room.label', { name: room.name, status: statusLabel(room), count: room.online }));
   return li;
 }
 
@@ -121,11 +123,11 @@ async function refresh() {
     status.textContent = '';
   } catch (err) {
     // Keep showing the last list; say why it may be stale.
-    status.textContent = err instanceof ApiError && err.status === 0 ? 'Offline, retrying…' : 'Could not refresh, retrying…';
+    status.textContent = err instanceof ApiError && err.status === 0 ? t('home.rooms.offline') : t('home.rooms.refreshFailed');
     if (!loading.hidden) {
       loading.hidden = true;
       empty.hidden = false;
-      empty.textContent = 'The room list could not be loaded. Retrying…';
+      empty.textContent = t('home.rooms.loadFailed');
     }
   }
   refreshTimer = window.setTimeout(refresh, REFRESH_MS);
@@ -148,8 +150,9 @@ form.addEventListener('submit', async (event) => {
     const room = await createRoom(nameInput.value, { classroom: !!classroom?.checked });
     location.assign(roomPath(room.id));
   } catch (err) {
-    // The server's message is written for people ("Room name must not be empty.").
-    const message = err instanceof Error ? err.message : 'The room could not be created.';
+    // The server's error code, in the page's language (in English, the
+    // server's own message: "Room name must not be empty.").
+    const message = err instanceof ApiError ? errorText(err.code, err.message) : t('home.create.failed');
     showFormError(message);
     if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) toast(message, 'error');
     createButton.disabled = false;
@@ -161,6 +164,8 @@ form.addEventListener('submit', async (event) => {
 nameInput.addEventListener('input', () => {
   if (!formError.hidden) showFormError('');
 });
+
+setupLanguageSelect(document.querySelector('[data-testid="language-select"]'));
 
 // When the tab comes back, refresh at once instead of waiting for the timer.
 document.addEventListener('visibilitychange', () => {

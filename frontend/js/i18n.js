@@ -104,26 +104,66 @@ export function chooseLanguage(code) {
 }
 
 /**
- * The localized text for a server error code (error.<code>), else the
- * server's own English message.
+ * The text of a plural key: key.one, key.other (and key.few, key.many where
+ * a language has them), chosen by Intl.PluralRules of the current language;
+ * key.other when the form is missing. {count} is filled with count.
+ * @param {string} key
+ * @param {number} count
+ * @param {Record<string, string|number>} [params]
+ */
+export function plural(key, count, params) {
+  let form = 'other';
+  try {
+    form = new Intl.PluralRules(current).select(count);
+  } catch {
+    // An engine without PluralRules: "other" reads right often enough.
+  }
+  const full = has(`${key}.${form}`) ? `${key}.${form}` : `${key}.other`;
+  return t(full, { count, ...params });
+}
+
+/**
+ * The text to show for a server error (error.<code>, with params). In
+ * English the server's own message wins when there is one: the server
+ * writes it for people, in English, and it is more precise than the code
+ * ("Room name must not be empty."). A code no catalog has falls back to the
+ * server's message.
  * @param {string} code
  * @param {string} [serverMessage]
+ * @param {Record<string, string|number>} [params]
  */
-export function errorText(code, serverMessage) {
+export function errorText(code, serverMessage, params) {
   const key = 'error.' + code;
-  if (has(key)) return t(key);
+  if (serverMessage && current === FALLBACK) return serverMessage;
+  if (has(key)) return t(key, params);
   return serverMessage || t('error.internal');
 }
 
 /**
  * Translates the static markup under root: data-i18n sets the text;
  * data-i18n-title, data-i18n-aria-label and data-i18n-placeholder set those
- * attributes.
+ * attributes. A data-i18n element whose children carry data-i18n-param="x"
+ * keeps those children, put where the text has {x} (e.g. the room name in
+ * "You left {name}.").
  * @param {ParentNode} [root]
  */
 export function translateDOM(root = document) {
   for (const node of root.querySelectorAll('[data-i18n]')) {
-    node.textContent = t(/** @type {string} */ (node.getAttribute('data-i18n')));
+    const text = t(/** @type {string} */ (node.getAttribute('data-i18n')));
+    const slots = node.querySelectorAll(':scope > [data-i18n-param]');
+    if (slots.length === 0) {
+      node.textContent = text;
+      continue;
+    }
+    /** @type {Record<string, Element>} */
+    const byName = {};
+    for (const slot of slots) byName[/** @type {string} */ (slot.getAttribute('data-i18n-param'))] = slot;
+    node.replaceChildren(
+      ...text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+        const m = /^\{(\w+)\}$/.exec(part);
+        return m && byName[m[1]] ? byName[m[1]] : document.createTextNode(part);
+      }),
+    );
   }
   for (const [data, attr] of [['data-i18n-title', 'title'], ['data-i18n-aria-label', 'aria-label'], ['data-i18n-placeholder', 'placeholder']]) {
     for (const node of root.querySelectorAll(`[${data}]`)) {
@@ -145,6 +185,34 @@ export function formatDateTime(d) {
 /** @param {Date} d */
 export function formatDate(d) {
   return new Intl.DateTimeFormat(current, { dateStyle: 'medium' }).format(d);
+}
+
+/** Date and time in full, for a tooltip. @param {Date} d */
+export function formatFullDateTime(d) {
+  return new Intl.DateTimeFormat(current, { dateStyle: 'full', timeStyle: 'short' }).format(d);
+}
+
+/**
+ * Fills a <select> with LANGUAGES, each named in itself, the current one
+ * chosen; picking another remembers it and reloads the page in it.
+ * @param {HTMLSelectElement|null} select
+ */
+export function setupLanguageSelect(select) {
+  if (!select) return;
+  select.replaceChildren(
+    ...LANGUAGES.map((l) => {
+      const option = document.createElement('option');
+      option.value = l.code;
+      option.lang = l.code;
+      option.textContent = l.name;
+      option.selected = l.code === current;
+      return option;
+    }),
+  );
+  select.value = current;
+  select.addEventListener('change', () => {
+    if (select.value !== current) chooseLanguage(select.value);
+  });
 }
 
 /** Loads the catalogs and sets <html lang>. Runs once, on import. */

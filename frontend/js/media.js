@@ -6,7 +6,9 @@
 // purpose: the receiver tells them apart by stream id (see
 // docs/PROTOCOL.md, "Telling screen from camera").
 
+import { preferredConstraints } from './devices.js';
 import { Source } from './protocol.js';
+import { t } from './i18n.js';
 
 /**
  * @typedef {Object} LocalTrack
@@ -35,32 +37,69 @@ const SCREEN_CONSTRAINTS = {
 /**
  * A readable sentence for a getUserMedia / getDisplayMedia failure.
  * @param {unknown} err
- * @param {string} [what] the devices asked for, e.g. "camera"
- * @returns {string}
+ * @param {string} [what] the devices asked for: "camera and microphone",
+ *   "camera" or "microphone"
+ * @returns {string} in the page's language
  */
 export function describeMediaError(err, what = 'camera and microphone') {
   const name = err instanceof Error || err instanceof DOMException ? err.name : '';
-  const What = what.charAt(0).toUpperCase() + what.slice(1);
-  const still = what.includes(' and ') ? 'You can still join without them.' : 'You can still take part without it.';
+  const both = what.includes(' and ');
+  const still = both ? t('media.stillBoth') : t('media.stillOne');
+  // One literal key per case and device, so the catalog test sees each.
+  /** @param {string} ifBoth @param {string} ifCamera @param {string} ifMic */
+  const pick = (ifBoth, ifCamera, ifMic) => `${both ? ifBoth : what === 'camera' ? ifCamera : ifMic} ${still}`;
   switch (name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return `${What} access was blocked. ${still}`;
+      return pick(t('media.blocked.both'), t('media.blocked.camera'), t('media.blocked.microphone'));
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return `No ${what} was found. ${still}`;
+      return pick(t('media.notFound.both'), t('media.notFound.camera'), t('media.notFound.microphone'));
     case 'NotReadableError':
     case 'AbortError':
-      return `Your ${what} is busy in another app. ${still}`;
+      return pick(t('media.busy.both'), t('media.busy.camera'), t('media.busy.microphone'));
     case 'NoMediaDevices':
-      return `This browser cannot use a ${what} here (the page needs https). ${still}`;
+      return pick(t('media.unsupported.both'), t('media.unsupported.camera'), t('media.unsupported.microphone'));
     default:
-      return `The ${what} could not be started. ${still}`;
+      return pick(t('media.failed.both'), t('media.failed.camera'), t('media.failed.microphone'));
   }
 }
 
 /** Errors after which asking for the other device alone may still work. */
 const RETRY_SEPARATELY = new Set(['NotFoundError', 'OverconstrainedError', 'NotReadableError', 'AbortError']);
+
+/**
+ * @param {MediaTrackConstraints} base
+ * @param {ConstrainDOMString|undefined} deviceId
+ * @returns {MediaTrackConstraints}
+ */
+function withDevice(base, deviceId) {
+  return deviceId ? { ...base, deviceId } : base;
+}
+
+/**
+ * getUserMedia with the remembered devices, and without them when they
+ * fail for a device reason (busy, unplugged): a remembered webcam that is
+ * busy elsewhere must not cost the call its camera.
+ * @param {MediaStreamConstraints} constraints
+ * @returns {Promise<MediaStream>}
+ */
+async function openPreferring(constraints) {
+  try {
+    return await navigator.mediaDevices.getUserMedia(constraints);
+  } catch (err) {
+    const name = err instanceof Error || err instanceof DOMException ? err.name : '';
+    /** @param {boolean|MediaTrackConstraints|undefined} c */
+    const plain = (c) => {
+      if (!c || typeof c !== 'object' || !('deviceId' in c)) return c;
+      const { deviceId, ...rest } = c;
+      return rest;
+    };
+    const pinned = [constraints.video, constraints.audio].some((c) => c && typeof c === 'object' && 'deviceId' in c);
+    if (!pinned || !RETRY_SEPARATELY.has(name)) throw err;
+    return navigator.mediaDevices.getUserMedia({ video: plain(constraints.video), audio: plain(constraints.audio) });
+  }
+}
 
 export class LocalMedia extends EventTarget {
   constructor() {
@@ -103,10 +142,12 @@ export class LocalMedia extends EventTarget {
     if (!LocalMedia.supported()) {
       return { error: describeMediaError(new DOMException('no mediaDevices', 'NoMediaDevices'), what) };
     }
+    // The devices picked on an earlier visit (devices.js), when they are here.
+    const prefer = await preferredConstraints();
     try {
-      this.adopt(await navigator.mediaDevices.getUserMedia({
-        video: video ? VIDEO_CONSTRAINTS : false,
-        audio: audio ? AUDIO_CONSTRAINTS : false,
+      this.adopt(await openPreferring({
+        video: video ? withDevice(VIDEO_CONSTRAINTS, prefer.camera) : false,
+        audio: audio ? withDevice(AUDIO_CONSTRAINTS, prefer.microphone) : false,
       }));
       return { error: null };
     } catch (err) {
@@ -115,9 +156,9 @@ export class LocalMedia extends EventTarget {
     }
     // The pair failed for a device reason: try each device alone.
     let firstError = null;
-    for (const constraints of [{ video: VIDEO_CONSTRAINTS }, { audio: AUDIO_CONSTRAINTS }]) {
+    for (const constraints of [{ video: withDevice(VIDEO_CONSTRAINTS, prefer.camera) }, { audio: withDevice(AUDIO_CONSTRAINTS, prefer.microphone) }]) {
       try {
-        this.adopt(await navigator.mediaDevices.getUserMedia(constraints));
+        this.adopt(await openPreferring(constraints));
       } catch (err) {
         firstError = firstError || err;
       }
@@ -136,10 +177,103 @@ export class LocalMedia extends EventTarget {
       if (source === Source.CAMERA) this.camera = track;
       else this.microphone = track;
       this.stream.addTrack(track);
-      // A device unplugged or revoked ends its track: tell the page.
-      track.addEventListener('ended', () => this.forget(source, track));
+      this.watchEnd(source, track);
     }
     this.dispatchEvent(new Event('change'));
+  }
+
+  /**
+   * A device unplugged or revoked ends its track: the default device of
+   * the kind takes its place if there is one (event `fallback`), else the
+   * page is told the source is gone (event `trackended`).
+   * @param {'camera'|'microphone'} source
+   * @param {MediaStreamTrack} track
+   */
+  watchEnd(source, track) {
+    track.addEventListener('ended', async () => {
+      if (this[source] !== track) return;
+      try {
+        const fresh = await navigator.mediaDevices.getUserMedia(
+          source === Source.CAMERA ? { video: VIDEO_CONSTRAINTS } : { audio: AUDIO_CONSTRAINTS },
+        );
+        const next = fresh.getTracks()[0];
+        if (this[source] !== track) {
+          next.stop(); // switched or stopped meanwhile
+          return;
+        }
+        await this.swap(source, next);
+        this.dispatchEvent(new CustomEvent('fallback', { detail: { source, track: next } }));
+      } catch {
+        this.forget(source, track);
+      }
+    });
+  }
+
+  /**
+   * Switches a source to another device, e.g. from the device picker. The
+   * new track inherits the old one's enabled state (a camera that is off
+   * stays off) and replaces it everywhere it is sent (event `replaced`).
+   * With no track open yet, this opens the device.
+   * @param {'camera'|'microphone'} source
+   * @param {string} deviceId
+   * @returns {Promise<void>} rejects when the device cannot be opened; the old one stays
+   */
+  async switchDevice(source, deviceId) {
+    if (!LocalMedia.supported()) throw new DOMException('no mediaDevices', 'NoMediaDevices');
+    const old = this[source];
+    if (old && old.readyState === 'live' && old.getSettings().deviceId === deviceId) return;
+    const kind = source === Source.CAMERA ? 'video' : 'audio';
+    const base = source === Source.CAMERA ? VIDEO_CONSTRAINTS : AUDIO_CONSTRAINTS;
+    const want = { [kind]: { ...base, deviceId: { exact: deviceId } } };
+    let fresh;
+    try {
+      fresh = await navigator.mediaDevices.getUserMedia(want);
+    } catch (err) {
+      const name = err instanceof Error || err instanceof DOMException ? err.name : '';
+      // Some cameras (phones, many laptops) cannot be open twice at once:
+      // free the old one and try again. If that fails too, the source is
+      // gone, as if unplugged.
+      if (!old || (name !== 'NotReadableError' && name !== 'AbortError')) throw err;
+      old.stop();
+      try {
+        fresh = await navigator.mediaDevices.getUserMedia(want);
+      } catch (again) {
+        this.forget(source, old);
+        throw again;
+      }
+    }
+    const track = fresh.getTracks()[0];
+    if (this[source] !== old) {
+      track.stop(); // stopped or switched again meanwhile: this one is stale
+      return;
+    }
+    await this.swap(source, track);
+  }
+
+  /**
+   * Puts track in the place of the source's current one (if any): in the
+   * main stream, whose id the receivers know, then in every sender (the
+   * `replaced` listeners add their replaceTrack promises to
+   * detail.pending), and only then stops the old track, so the receivers
+   * see no gap.
+   * @param {'camera'|'microphone'} source
+   * @param {MediaStreamTrack} track
+   */
+  async swap(source, track) {
+    const old = this[source];
+    if (old) {
+      track.enabled = old.enabled;
+      this.stream.removeTrack(old);
+    }
+    this[source] = track;
+    this.stream.addTrack(track);
+    this.watchEnd(source, track);
+    /** @type {Promise<unknown>[]} */
+    const pending = [];
+    this.dispatchEvent(new CustomEvent('replaced', { detail: { source, oldTrack: old, track, pending } }));
+    this.dispatchEvent(new Event('change'));
+    await Promise.allSettled(pending);
+    old?.stop();
   }
 
   /**

@@ -116,6 +116,17 @@ export class Mesh {
   }
 
   /**
+   * Sends track in place of oldTrack to every peer (another camera or
+   * microphone was picked): RTCRtpSender.replaceTrack, no renegotiation.
+   * @param {MediaStreamTrack} oldTrack
+   * @param {MediaStreamTrack} track
+   * @returns {Promise<void>}
+   */
+  async replaceTrack(oldTrack, track) {
+    await Promise.all([...this.peers.values()].map((peer) => peer.replaceTrack(oldTrack, track)));
+  }
+
+  /**
    * Sends a message to the peer's page on the pair's data channel, as soon
    * as the channel is open.
    * @param {string} peerId
@@ -390,6 +401,28 @@ class Peer {
     if (!sender) return;
     this.senders.delete(track);
     if (this.pc.signalingState !== 'closed') this.pc.removeTrack(sender);
+  }
+
+  /**
+   * @param {MediaStreamTrack} oldTrack
+   * @param {MediaStreamTrack} track
+   */
+  async replaceTrack(oldTrack, track) {
+    const sender = this.senders.get(oldTrack);
+    if (!sender) return; // not attached yet: attachLocal picks up the new track
+    this.senders.delete(oldTrack);
+    this.senders.set(track, sender);
+    if (this.pc.signalingState === 'closed') return;
+    try {
+      await sender.replaceTrack(track);
+    } catch (err) {
+      // Not expected for a track of the same kind; renegotiating still
+      // gets the new device through.
+      console.warn('mesh: replaceTrack to', this.id, 'failed; renegotiating', err);
+      this.senders.delete(track);
+      this.pc.removeTrack(sender);
+      this.senders.set(track, this.pc.addTrack(track, this.mesh.params.localTracks().find((t) => t.track === track)?.stream || new MediaStream([track])));
+    }
   }
 
   close() {

@@ -10,6 +10,7 @@
 // checks every one of those requests again.
 
 import { avatarClass, el, icon, initials } from './dom.js';
+import { language, t } from './i18n.js';
 import { Connection, Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
@@ -29,6 +30,7 @@ import { Connection, Role, Source, TrackState } from './protocol.js';
  * @property {(id: string) => void} mute
  * @property {(id: string) => void} makeOwner
  * @property {(id: string) => void} remove
+ * @property {() => void} [rename] opens the dialog that renames me (everyone has it)
  */
 
 /** @type {StageContext} */
@@ -68,7 +70,7 @@ export class PeopleList {
       (a, b) =>
         (ROLE_ORDER[a.role] ?? 1) - (ROLE_ORDER[b.role] ?? 1) ||
         Number(b.id === selfId) - Number(a.id === selfId) ||
-        a.name.localeCompare(b.name),
+        a.name.localeCompare(b.name, language()),
     );
     const seen = new Set();
     sorted.forEach((p, index) => {
@@ -106,37 +108,58 @@ export class PeopleList {
     const spectator = p.role === Role.SPECTATOR;
 
     const badges = [];
-    if (p.role === Role.OWNER) badges.push(el('span', { class: 'badge badge-owner', title: 'Room owner' }, [icon('crown'), 'owner']));
-    if (spectator) badges.push(el('span', { class: 'badge badge-spectator', title: 'Watching only' }, [icon('eye'), 'spectator']));
+    if (p.role === Role.OWNER) badges.push(el('span', { class: 'badge badge-owner', title: t('people.ownerTitle') }, [icon('crown'), t('people.owner')]));
+    if (spectator) badges.push(el('span', { class: 'badge badge-spectator', title: t('people.spectatorTitle') }, [icon('eye'), t('people.spectator')]));
     const onStage = this.ctx.onStage(p.userId);
-    if (onStage) badges.push(el('span', { class: 'badge badge-stage', 'data-testid': 'stage-badge', title: 'On the stage', text: 'on stage' }));
+    if (onStage) badges.push(el('span', { class: 'badge badge-stage', 'data-testid': 'stage-badge', title: t('people.onStageTitle'), text: t('people.onStage') }));
     if (p.connection === Connection.RECONNECTING) {
-      badges.push(el('span', { class: 'badge badge-reconnecting', 'data-testid': 'reconnecting-badge', title: 'Connection lost; coming back', text: 'reconnecting…' }));
+      badges.push(el('span', { class: 'badge badge-reconnecting', 'data-testid': 'reconnecting-badge', title: t('people.reconnectingTitle'), text: t('people.reconnecting') }));
     }
     const hand = this.ctx.handPosition(p.id);
-    if (hand) badges.push(el('span', { class: 'badge badge-hand', 'data-testid': 'hand-badge', title: `Hand raised (${hand} in the queue)`, text: `✋ ${hand}` }));
+    if (hand) badges.push(el('span', { class: 'badge badge-hand', 'data-testid': 'hand-badge', title: t('people.handTitle', { count: hand }), text: `✋ ${hand}` }));
 
     const states = [];
     if (!spectator || onStage) {
-      states.push(stateIcon(media[Source.MICROPHONE], 'mic', 'mic-off', 'Microphone'));
-      states.push(stateIcon(media[Source.CAMERA], 'camera', 'camera-off', 'Camera'));
-      if (media[Source.SCREEN]) states.push(stateIcon(media[Source.SCREEN], 'screen', 'screen-off', 'Screen share'));
+      states.push(stateIcon(media[Source.MICROPHONE], 'mic', 'mic-off', [t('people.mic.on'), t('people.mic.paused'), t('people.mic.off')]));
+      states.push(stateIcon(media[Source.CAMERA], 'camera', 'camera-off', [t('people.camera.on'), t('people.camera.paused'), t('people.camera.off')]));
+      if (media[Source.SCREEN]) states.push(stateIcon(media[Source.SCREEN], 'screen', 'screen-off', [t('people.screen.on'), t('people.screen.paused'), t('people.screen.off')]));
     }
 
     // A re-render (any media change) must not close a menu the owner has open.
     const menuOpen = !!(/** @type {HTMLDetailsElement|null} */ (li.querySelector('details.member-menu'))?.open);
+    // Nor drop the keyboard focus from its button: it moves to the new copy.
+    const focused = li.contains(document.activeElement) ? document.activeElement?.getAttribute('data-testid') : null;
     li.replaceChildren(
       el('span', { class: 'avatar avatar-sm ' + avatarClass(p.userId || p.id), 'aria-hidden': 'true', text: initials(p.name) }),
       el('span', { class: 'member-main' }, [
-        el('span', { class: 'member-name', text: p.name }, [isSelf ? el('span', { class: 'muted', text: ' (you)' }) : null]),
+        el('span', { class: 'member-name', text: p.name }, [isSelf ? el('span', { class: 'muted', text: t('people.you') }) : null]),
         badges.length ? el('span', { class: 'member-badges' }, badges) : null,
       ]),
       el('span', { class: 'member-states' }, states),
+      ...(isSelf && this.actions?.rename ? [this.renameButton(this.actions.rename)] : []),
       ...(this.ctx.owner && !isSelf && this.actions ? [this.menu(p, onStage, menuOpen)] : []),
     );
     li.classList.toggle('is-self', isSelf);
     li.classList.toggle('is-spectator', spectator);
+    if (focused && !li.contains(document.activeElement)) /** @type {HTMLElement|null} */ (li.querySelector(`[data-testid="${focused}"]`))?.focus();
     return li;
+  }
+
+  /**
+   * The button on my own entry that opens the rename dialog (rename.js).
+   * @param {() => void} run
+   * @returns {HTMLElement}
+   */
+  renameButton(run) {
+    const button = el('button', {
+      type: 'button',
+      class: 'icon-btn member-rename',
+      'data-testid': 'rename',
+      title: t('room.renameTitle'),
+      'aria-label': t('room.renameTitle'),
+    }, [icon('edit')]);
+    button.addEventListener('click', run);
+    return button;
   }
 
   /**
@@ -166,12 +189,12 @@ export class PeopleList {
     const micOn = (p.media || {})[Source.MICROPHONE] === TrackState.LIVE;
     const isOwner = p.role === Role.OWNER;
     details.append(
-      el('summary', { class: 'icon-btn', 'aria-label': `Actions for ${p.name}`, title: 'Owner actions', 'data-testid': 'member-menu', text: '⋯' }),
+      el('summary', { class: 'icon-btn', 'aria-label': t('people.actionsFor', { name: p.name }), title: t('people.ownerActions'), 'data-testid': 'member-menu', text: '⋯' }),
       el('div', { class: 'member-menu-list', role: 'menu' }, [
-        item('member-stage', onStage ? 'Take off stage' : 'Put on stage', () => actions.stage(p.id, !onStage)),
-        micOn ? item('member-mute', 'Ask to mute', () => actions.mute(p.id)) : null,
-        isOwner ? null : item('member-owner', 'Make owner', () => actions.makeOwner(p.id)),
-        isOwner ? null : item('member-remove', 'Remove from room', () => actions.remove(p.id)),
+        item('member-stage', onStage ? t('people.takeOffStage') : t('people.putOnStage'), () => actions.stage(p.id, !onStage)),
+        micOn ? item('member-mute', t('people.askMute'), () => actions.mute(p.id)) : null,
+        isOwner ? null : item('member-owner', t('people.makeOwner'), () => actions.makeOwner(p.id)),
+        isOwner ? null : item('member-remove', t('people.remove'), () => actions.remove(p.id)),
       ]),
     );
     return details;
@@ -183,12 +206,12 @@ export class PeopleList {
  * @param {string|undefined} state
  * @param {string} onIcon
  * @param {string} offIcon
- * @param {string} label
+ * @param {[string, string, string]} labels its text when on, paused and off
  * @returns {HTMLElement}
  */
-function stateIcon(state, onIcon, offIcon, label) {
+function stateIcon(state, onIcon, offIcon, labels) {
   const on = state === TrackState.LIVE;
-  const text = `${label} ${on ? 'on' : state === TrackState.PAUSED ? 'paused' : 'off'}`;
+  const text = on ? labels[0] : state === TrackState.PAUSED ? labels[1] : labels[2];
   return el('span', { class: 'state' + (on ? ' is-on' : ' is-off'), title: text, role: 'img', 'aria-label': text }, [
     icon(on ? onIcon : offIcon),
   ]);

@@ -5,6 +5,7 @@
 
 import { ApiError, rememberName, setMyName } from './api.js';
 import { initials, setIcon } from './dom.js';
+import { errorText, plural, t } from './i18n.js';
 import { Source } from './protocol.js';
 import { toast } from './toast.js';
 
@@ -23,10 +24,12 @@ export class PreJoin {
   /**
    * @param {LocalMedia} media
    * @param {(choice: JoinChoice) => void} onJoin
+   * @param {import('./devicesettings.js').DeviceSettings} [devices] the camera, microphone and speaker picker
    */
-  constructor(media, onJoin) {
+  constructor(media, onJoin, devices) {
     this.media = media;
     this.onJoin = onJoin;
+    this.devices = devices;
     this.spectatorOnly = false;
     this.busy = false;
     this.mediaError = '';
@@ -67,8 +70,8 @@ export class PreJoin {
     this.nameInput.value = name;
     this.avatar.textContent = initials(name);
     const meta = $('prejoin-meta');
-    const people = room.online === 1 ? '1 person is here' : `${room.online} people are here`;
-    meta.textContent = [room.owner?.name ? `Hosted by ${room.owner.name}` : '', room.online > 0 ? people : 'Nobody is here yet']
+    const people = plural('prejoin.peopleHere', room.online);
+    meta.textContent = [room.owner?.name ? t('prejoin.hostedBy', { name: room.owner.name }) : '', room.online > 0 ? people : t('prejoin.nobodyHere')]
       .filter(Boolean)
       .join(' · ');
 
@@ -76,11 +79,12 @@ export class PreJoin {
     this.frame.classList.toggle('is-spectator', spectatorOnly);
     $('spectator-note').hidden = !spectatorOnly;
     this.spectatorButton.hidden = spectatorOnly;
-    this.joinButton.textContent = spectatorOnly ? 'Join as spectator' : 'Join';
+    this.joinButton.textContent = spectatorOnly ? t('prejoin.joinSpectator') : t('prejoin.join');
     this.media.addEventListener('change', this.onMediaChange);
+    this.devices?.showPrejoin(!spectatorOnly);
     this.refresh();
     if (!spectatorOnly) {
-      this.note.textContent = 'Starting camera…';
+      this.note.textContent = t('prejoin.startingCamera');
       const { error } = await this.media.acquire({ video: true, audio: true });
       if (error) {
         this.mediaError = error;
@@ -94,6 +98,7 @@ export class PreJoin {
   /** Stops showing the preview (the tracks stay, for the call). */
   hide() {
     this.media.removeEventListener('change', this.onMediaChange);
+    this.devices?.hidePrejoin();
     this.video.srcObject = null;
   }
 
@@ -122,17 +127,17 @@ export class PreJoin {
     }
     this.frame.classList.toggle('camera-off', !cameraOn);
     this.note.textContent = this.spectatorOnly
-      ? 'Spectators watch and listen only.'
+      ? t('prejoin.spectatorPreview')
       : !camera
         ? this.mediaError
-          ? 'No camera'
+          ? t('prejoin.noCamera')
           : ''
         : cameraOn
           ? ''
-          : 'Camera is off';
+          : t('prejoin.cameraIsOff');
     this.note.hidden = !this.note.textContent;
-    toggleButton('prejoin-mic', micOn, 'mic', 'mic-off', 'Mic on', 'Mic off');
-    toggleButton('prejoin-camera', cameraOn, 'camera', 'camera-off', 'Camera on', 'Camera off');
+    toggleButton('prejoin-mic', micOn, 'mic', 'mic-off', t('prejoin.micOn'), t('prejoin.micOff'), t('prejoin.micTurnOff'), t('prejoin.micTurnOn'));
+    toggleButton('prejoin-camera', cameraOn, 'camera', 'camera-off', t('prejoin.cameraOn'), t('prejoin.cameraOff'), t('prejoin.cameraTurnOff'), t('prejoin.cameraTurnOn'));
   }
 
   /** @param {string} message */
@@ -150,7 +155,7 @@ export class PreJoin {
     if (this.busy) return;
     const name = this.nameInput.value.trim();
     if (!name) {
-      this.showError('Please enter your name.');
+      this.showError(t('prejoin.enterName'));
       this.nameInput.focus();
       return;
     }
@@ -163,7 +168,7 @@ export class PreJoin {
       // A rejected name is the user's to fix; a network hiccup is not a
       // reason to stay out (the socket carries the name too).
       if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
-        this.showError(err.message);
+        this.showError(errorText(err.code, err.message));
         this.busy = false;
         this.joinButton.disabled = false;
         this.spectatorButton.disabled = false;
@@ -187,13 +192,15 @@ export class PreJoin {
  * @param {string} iconOff
  * @param {string} labelOn
  * @param {string} labelOff
+ * @param {string} titleOn the title while on (how to turn it off)
+ * @param {string} titleOff the title while off
  */
-function toggleButton(id, on, iconOn, iconOff, labelOn, labelOff) {
+function toggleButton(id, on, iconOn, iconOff, labelOn, labelOff, titleOn, titleOff) {
   const button = $(id);
   button.setAttribute('aria-pressed', String(on));
   button.classList.toggle('is-off', !on);
   setIcon(button, on ? iconOn : iconOff);
   const label = button.querySelector('.control-label');
   if (label) label.textContent = on ? labelOn : labelOff;
-  button.title = on ? labelOn.replace(' on', ': click to turn off') : labelOff.replace(' off', ': click to turn on');
+  button.title = on ? titleOn : titleOff;
 }

@@ -9,13 +9,19 @@
 // In a classroom, whoever is not on the stage joins receive-only too (no
 // camera prompt), as a participant who may be put on the stage later.
 
+// The language first: its catalog loads before the modules below run.
+import { errorText, setupLanguageSelect, t } from './i18n.js';
+import { Announcer, setupFocusReturn } from './a11y.js';
 import { ApiError, getMe, getRoom, rememberedName } from './api.js';
 import { Call } from './call.js';
 import { Chat, showChatArchive } from './chat.js';
+import { DeviceSettings } from './devicesettings.js';
 import { setIcon } from './dom.js';
 import { LocalMedia } from './media.js';
 import { PreJoin } from './prejoin.js';
+import { Reactions } from './reactions.js';
 import { RoomStatus, Source } from './protocol.js';
+import { Shortcuts } from './shortcuts.js';
 import { toast } from './toast.js';
 import { setConnection, setRoomName, setupPanels, setupShareLink, showView } from './ui.js';
 
@@ -27,12 +33,22 @@ const wantsSpectator = params.get('spectator') === '1';
 
 const media = new LocalMedia();
 const call = new Call({ roomId, media, onEnd: ended });
-const prejoin = new PreJoin(media, join);
+const devices = new DeviceSettings(media, () => call.canPublish());
+const prejoin = new PreJoin(media, join, devices);
 const chat = new Chat({
   roomId,
   panel: /** @type {HTMLElement} */ (document.getElementById('chat-panel')),
   toggle: document.querySelector('.chat-toggle'),
 });
+// Emoji reactions (reactions.js): the picker in the controls bar, the
+// floating emoji over the sender's tile.
+const reactions = new Reactions({
+  controls: document.querySelector('#view-room .controls'),
+  nameOf: (id) => call.others.get(id)?.name || '',
+  isSelf: (id) => id === call.selfId,
+});
+/** Says what others do, for screen readers (a11y.js). */
+const announcer = new Announcer();
 
 /** How the user last joined, for "Rejoin". */
 let lastJoin = { name: '', spectator: false, camera: true, microphone: true };
@@ -66,7 +82,7 @@ async function load() {
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) showView('missing');
     else if (err instanceof ApiError && err.code === 'room_ended') showEnded();
-    else showLoadError(err instanceof Error ? err.message : 'The server did not answer.');
+    else showLoadError(err instanceof ApiError ? errorText(err.code, err.message) : t('room.error.text'));
     return;
   }
   setRoomName(room.name);
@@ -106,13 +122,12 @@ async function load() {
 function explainClassroom() {
   const note = document.getElementById('spectator-note');
   if (note) {
-    note.textContent =
-      'This room is a classroom: you will see and hear the people on the stage. Raise your hand in the room to ask to speak; no camera or microphone is used until the owner puts you on the stage.';
+    note.textContent = t('prejoin.classroomNote');
   }
   const joinButton = document.getElementById('join');
-  if (joinButton) joinButton.textContent = 'Join';
+  if (joinButton) joinButton.textContent = t('prejoin.join');
   const previewNote = document.getElementById('preview-note');
-  if (previewNote) previewNote.textContent = 'Classroom: you watch and listen';
+  if (previewNote) previewNote.textContent = t('prejoin.classroomPreview');
 }
 
 /** @param {string} message */
@@ -138,8 +153,13 @@ function join(choice) {
   setConnection('connecting');
   showView('room');
   call.join(choice);
-  // The chat shares the call's socket (a new one on every join).
-  if (call.signaling) chat.attach(call.signaling);
+  // The chat shares the call's socket (a new one on every join); the
+  // announcer listens first, as the chat claims its messages.
+  if (call.signaling) {
+    announcer.attach(call.signaling);
+    chat.attach(call.signaling);
+    reactions.attach(call.signaling);
+  }
 }
 
 /** The room is over: the ended view, with the chat still readable. */
@@ -168,7 +188,8 @@ async function rejoin() {
     media.setEnabled(Source.CAMERA, lastJoin.camera);
     media.setEnabled(Source.MICROPHONE, lastJoin.microphone);
   }
-  join({ name: lastJoin.name, spectator: lastJoin.spectator });
+  // A rename in the room (rename.js) is the name to come back with.
+  join({ name: call.name || lastJoin.name, spectator: lastJoin.spectator });
 }
 
 /**
@@ -196,16 +217,20 @@ function ended(reason, message) {
         .catch(() => showLoadError(message));
       break;
     default:
-      showLoadError(message || 'The room refused the connection.');
+      showLoadError(message || t('room.error.refused'));
   }
 }
 
 function wire() {
+  setupLanguageSelect(document.querySelector('#view-prejoin [data-testid="language-select"]'));
+  setupFocusReturn();
   setupPanels();
+  // M, V, S, H, C, ? and Space (push to talk), during the call only.
+  new Shortcuts({ active: () => document.body.dataset.currentView === 'room' });
   setupShareLink(`${location.origin}/r/${encodeURIComponent(roomId)}`);
   const leaveButton = /** @type {HTMLElement} */ (document.getElementById('leave'));
   setIcon(leaveButton, 'leave');
-  leaveButton.title = 'Leave the room';
+  leaveButton.title = t('call.leaveTitle');
 
   document.getElementById('toggle-mic')?.addEventListener('click', () => call.toggle(Source.MICROPHONE));
   document.getElementById('toggle-camera')?.addEventListener('click', () => call.toggle(Source.CAMERA));

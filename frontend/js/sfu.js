@@ -129,6 +129,20 @@ export class SFUClient {
     }
   }
 
+  /**
+   * Sends track in place of oldTrack (another camera or microphone was
+   * picked): RTCRtpSender.replaceTrack keeps the transceiver, its mid and
+   * what the SFU forwards, so nothing is renegotiated.
+   * @param {MediaStreamTrack} oldTrack
+   * @param {MediaStreamTrack} track
+   * @returns {Promise<void>}
+   */
+  async replaceTrack(oldTrack, track) {
+    if (!this.pub || this.closed) return;
+    const senders = this.pub.getSenders().filter((s) => s.track === oldTrack);
+    await Promise.all(senders.map((s) => s.replaceTrack(track)));
+  }
+
   /** @returns {RTCPeerConnection} */
   publishConnection() {
     if (this.pub) return this.pub;

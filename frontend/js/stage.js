@@ -17,7 +17,9 @@
 // [data-testid="hand-decline"] buttons.
 
 import { el } from './dom.js';
+import { t } from './i18n.js';
 import { MessageType, Role, handAnswerMessage, handMessage, stageSetMessage } from './protocol.js';
+import { shortcutTitle } from './shortcuts.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./protocol.js').Room} Room */
@@ -67,7 +69,7 @@ function labelButton(button, iconName, label, title) {
   else button.prepend(next);
   const text = button.querySelector('.control-label');
   if (text) text.textContent = label;
-  button.title = title;
+  button.title = shortcutTitle(button, title);
 }
 
 const $ = (/** @type {string} */ id) => document.getElementById(id);
@@ -120,7 +122,7 @@ export class Stage {
       this.send({ type: MessageType.ROOM_SETTINGS, allowStage: this.allowStageBox.checked }),
     );
     $('end-room')?.addEventListener('click', () => {
-      if (window.confirm('End the room for everyone? Nobody can join it again.')) this.onEndRoom?.();
+      if (window.confirm(t('stage.confirmEnd'))) this.onEndRoom?.();
     });
     this.queueList.addEventListener('click', (e) => {
       const button = /** @type {HTMLElement} */ (e.target).closest('button[data-answer]');
@@ -254,17 +256,17 @@ export class Stage {
     const hand = $('raise-hand');
     if (go) {
       go.hidden = !joined || on || !(owner || this.allowStage);
-      labelButton(go, 'stage', 'Go on stage', 'Step onto the stage: everyone sees you large');
+      labelButton(go, 'stage', t('stage.goOn'), t('stage.goOnTitle'));
     }
     if (leave) {
       leave.hidden = !joined || !on;
-      labelButton(leave, 'stage-off', 'Leave stage', 'Step down from the stage');
+      labelButton(leave, 'stage-off', t('stage.leave'), t('stage.leaveTitle'));
     }
     if (hand) {
       const up = this.handUp();
       hand.hidden = !joined || on || owner || this.allowStage;
       hand.setAttribute('aria-pressed', String(up));
-      labelButton(hand, 'hand', up ? 'Lower hand' : 'Raise hand', up ? 'Lower your hand' : 'Ask the owner for the stage');
+      labelButton(hand, 'hand', up ? t('stage.lowerHand') : t('stage.raiseHand'), up ? t('stage.lowerHandTitle') : t('stage.raiseHandTitle'));
     }
 
     // The owner's queue, in order.
@@ -273,8 +275,8 @@ export class Stage {
       el('li', { class: 'hand-item', 'data-testid': 'hand', 'data-hand-id': h.id }, [
         el('span', { class: 'hand-pos', text: String(i + 1) }),
         el('span', { class: 'hand-name', text: h.name }),
-        el('button', { class: 'btn btn-small btn-primary', type: 'button', 'data-answer': 'accept', 'data-testid': 'hand-accept', text: 'Accept', title: `Put ${h.name} on the stage` }),
-        el('button', { class: 'btn btn-small', type: 'button', 'data-answer': 'decline', 'data-testid': 'hand-decline', text: 'Decline' }),
+        el('button', { class: 'btn btn-small btn-primary', type: 'button', 'data-answer': 'accept', 'data-testid': 'hand-accept', text: t('stage.accept'), title: t('stage.acceptTitle', { name: h.name }) }),
+        el('button', { class: 'btn btn-small', type: 'button', 'data-answer': 'decline', 'data-testid': 'hand-decline', text: t('stage.decline') }),
       ]),
     );
     this.queueList.replaceChildren(...items);

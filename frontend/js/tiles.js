@@ -15,6 +15,7 @@
 // stops presenting frames, which would look like a freeze when it returns.
 
 import { avatarClass, el, icon, initials, setIcon } from './dom.js';
+import { t } from './i18n.js';
 import { Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
@@ -52,7 +53,7 @@ export class Tile {
     this.avatar = el('div', { class: 'tile-avatar', 'aria-hidden': 'true' }, [el('span', { class: 'avatar avatar-lg' })]);
     this.name = el('span', { class: 'tile-name' });
     this.badges = el('span', { class: 'tile-badges' });
-    this.mic = el('span', { class: 'tile-mic' });
+    this.mic = el('span', { class: 'tile-mic', role: 'img' });
     this.status = el('span', { class: 'tile-status', 'aria-live': 'polite' });
     this.root = el('article', { class: 'tile', 'data-participant-id': p.id, 'data-local': local }, [
       el('div', { class: 'tile-camera' }, [this.cameraVideo, this.avatar]),
@@ -69,7 +70,7 @@ export class Tile {
    */
   update(p) {
     const media = p.media || {};
-    const label = this.local ? `${p.name} (you)` : p.name;
+    const label = this.local ? t('tile.you', { name: p.name }) : p.name;
     if (this.name.textContent !== label) this.name.textContent = label;
     this.root.setAttribute('aria-label', label);
 
@@ -78,16 +79,16 @@ export class Tile {
     avatar.className = 'avatar avatar-lg ' + avatarClass(p.userId || p.id);
 
     this.badges.replaceChildren(
-      ...(p.role === Role.OWNER ? [el('span', { class: 'badge badge-owner', title: 'Room owner' }, [icon('crown'), 'owner'])] : []),
-      ...(p.role === Role.SPECTATOR ? [el('span', { class: 'badge badge-spectator', title: 'Watching only' }, [icon('eye'), 'spectator'])] : []),
+      ...(p.role === Role.OWNER ? [el('span', { class: 'badge badge-owner', title: t('people.ownerTitle') }, [icon('crown'), t('people.owner')])] : []),
+      ...(p.role === Role.SPECTATOR ? [el('span', { class: 'badge badge-spectator', title: t('people.spectatorTitle') }, [icon('eye'), t('people.spectator')])] : []),
     );
     this.root.toggleAttribute('data-spectator', p.role === Role.SPECTATOR);
 
     const micLive = media[Source.MICROPHONE] === TrackState.LIVE;
     this.mic.hidden = p.role === Role.SPECTATOR;
     this.mic.classList.toggle('is-off', !micLive);
-    this.mic.setAttribute('title', micLive ? 'Microphone on' : 'Microphone off');
-    this.mic.setAttribute('aria-label', micLive ? 'Microphone on' : 'Microphone off');
+    this.mic.setAttribute('title', micLive ? t('people.mic.on') : t('people.mic.off'));
+    this.mic.setAttribute('aria-label', micLive ? t('people.mic.on') : t('people.mic.off'));
     setIcon(this.mic, micLive ? 'mic' : 'mic-off');
 
     this.cameraLive = media[Source.CAMERA] === TrackState.LIVE;
@@ -145,7 +146,14 @@ export class Tile {
   /** @param {string} state RTCPeerConnectionState of this participant's connection */
   setConnectionState(state) {
     this.root.dataset.peerState = state;
-    const text = { new: 'Connecting…', connecting: 'Connecting…', disconnected: 'Reconnecting…', failed: 'Connection lost' }[state] || '';
+    const text =
+      state === 'new' || state === 'connecting'
+        ? t('tile.connecting')
+        : state === 'disconnected'
+          ? t('tile.reconnecting')
+          : state === 'failed'
+            ? t('tile.lost')
+            : '';
     this.status.textContent = text;
     this.status.hidden = !text;
   }

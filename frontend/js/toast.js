@@ -3,6 +3,7 @@
 // little longer and are announced assertively to screen readers.
 
 import { el, icon } from './dom.js';
+import { t } from './i18n.js';
 
 /** @typedef {'info'|'success'|'error'} ToastKind */
 
@@ -13,9 +14,10 @@ const MAX_VISIBLE = 4;
  * Shows a toast.
  * @param {string} text
  * @param {ToastKind} [kind]
- * @param {{action?: {label: string, run: () => void}, sticky?: boolean}} [opts]
+ * @param {{action?: {label: string, run: () => void}, sticky?: boolean, quiet?: boolean}} [opts]
  *   action adds a button (e.g. "Enable sound"); sticky keeps the toast until
- *   it is dismissed or its action runs.
+ *   it is dismissed or its action runs; quiet shows it without it being
+ *   read out (the news that a11y.js announces already, coalesced).
  * @returns {() => void} dismisses the toast
  */
 export function toast(text, kind = 'info', opts = {}) {
@@ -31,8 +33,8 @@ export function toast(text, kind = 'info', opts = {}) {
   }
   while (host.children.length >= MAX_VISIBLE) host.firstElementChild?.remove();
 
-  const close = el('button', { class: 'toast-close', type: 'button', 'aria-label': 'Dismiss' }, [icon('close')]);
-  const node = el('div', { class: 'toast toast-' + kind, role: kind === 'error' ? 'alert' : 'status' }, [
+  const close = el('button', { class: 'toast-close', type: 'button', 'aria-label': t('common.dismiss') }, [icon('close')]);
+  const node = el('div', { class: 'toast toast-' + kind, role: opts.quiet ? undefined : kind === 'error' ? 'alert' : 'status', 'aria-live': opts.quiet ? 'off' : undefined }, [
     el('span', { class: 'toast-text', text }),
   ]);
   let timer = 0;

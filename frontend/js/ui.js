@@ -4,7 +4,9 @@
 // that collapse behind buttons on phones.
 
 import { icon, setIcon } from './dom.js';
+import { t } from './i18n.js';
 import { Mode } from './protocol.js';
+import { shortcutTitle } from './shortcuts.js';
 import { toast } from './toast.js';
 
 /** @typedef {'loading'|'missing'|'ended'|'error'|'left'|'removed'|'prejoin'|'room'} ViewName */
@@ -27,16 +29,29 @@ export function showView(name) {
  */
 export function setRoomName(name) {
   for (const node of document.querySelectorAll('.room-name-text')) node.textContent = name;
-  document.title = `${name} · Meet`;
+  document.title = t('room.titleWithName', { name });
 }
 
-const CONNECTION_TEXT = {
-  idle: 'Not connected',
-  connecting: 'Connecting…',
-  connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-  disconnected: 'Disconnected',
-};
+/**
+ * @param {ConnectionState} state
+ * @returns {string}
+ */
+function connectionText(state) {
+  switch (state) {
+    case 'idle':
+      return t('conn.idle');
+    case 'connecting':
+      return t('conn.connecting');
+    case 'connected':
+      return t('conn.connected');
+    case 'reconnecting':
+      return t('conn.reconnecting');
+    case 'disconnected':
+      return t('conn.disconnected');
+    default:
+      return state;
+  }
+}
 
 /** @param {ConnectionState} state */
 export function setConnection(state) {
@@ -44,7 +59,7 @@ export function setConnection(state) {
   if (!conn) return;
   conn.dataset.state = state;
   const text = conn.querySelector('.conn-text');
-  if (text) text.textContent = CONNECTION_TEXT[state] || state;
+  if (text) text.textContent = connectionText(state);
 }
 
 /**
@@ -57,12 +72,9 @@ export function setModeIndicator(mode) {
   if (root) root.dataset.mode = mode;
   const badge = document.getElementById('mode-badge');
   if (badge) {
-    badge.textContent = mode === Mode.SFU ? 'SFU' : 'Mesh';
+    badge.textContent = mode === Mode.SFU ? t('mode.sfu') : t('mode.mesh');
     badge.dataset.mode = mode;
-    badge.title =
-      mode === Mode.SFU
-        ? 'SFU: everyone sends once to the server, which forwards to the others'
-        : 'Mesh: everyone sends directly to everyone else';
+    badge.title = mode === Mode.SFU ? t('mode.sfuTitle') : t('mode.meshTitle');
   }
 }
 
@@ -91,7 +103,7 @@ async function copyLink(url, button) {
   try {
     if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
     await navigator.clipboard.writeText(url);
-    toast('Link copied. Send it to the people you want to meet.', 'success');
+    toast(t('share.copied'), 'success');
   } catch {
     const input = /** @type {HTMLInputElement|null} */ (button.parentElement?.querySelector('.share-link'));
     const visible = input && !input.classList.contains('visually-hidden') ? input : null;
@@ -99,7 +111,7 @@ async function copyLink(url, button) {
       visible.focus();
       visible.select();
     }
-    toast(visible ? 'Copying is blocked here. The link is selected: press Ctrl+C (⌘C) to copy it.' : `Copying is blocked here. The link is ${url}`, 'info');
+    toast(visible ? t('share.blockedSelected') : t('share.blocked', { url }), 'info');
   }
 }
 
@@ -118,7 +130,8 @@ export function setControl(id, s) {
   const label = button.querySelector('.control-label');
   const text = s.on ? s.labelOn : s.labelOff;
   if (label) label.textContent = text;
-  button.title = s.title || text;
+  // The shortcut in the tooltip, not in a disabled button's reason.
+  button.title = s.disabled ? s.title || text : shortcutTitle(button, s.title || text);
 }
 
 /**
@@ -138,7 +151,10 @@ export function setupPanels() {
     button.addEventListener('click', () => togglePanel(/** @type {HTMLElement} */ (button).dataset.panel || '', false));
   }
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') closePanels();
+    // An Escape that closes a menu or a dialog (a11y.js, or the dialog
+    // itself) closes nothing else.
+    const inDialog = e.target instanceof Element && !!e.target.closest('dialog');
+    if (e.key === 'Escape' && !e.defaultPrevented && !inDialog) closePanels();
   });
 }
 
@@ -152,15 +168,31 @@ function togglePanel(panelId, open) {
   const next = open ?? !panel.classList.contains('is-open');
   // One drawer at a time: on a phone two would cover everything.
   if (next) closePanels();
+  const hadFocus = !next && panel.contains(document.activeElement);
   panel.classList.toggle('is-open', next);
   for (const b of document.querySelectorAll(`.panel-toggle[data-panel="${panelId}"]`)) {
     b.setAttribute('aria-expanded', String(next));
   }
   document.body.classList.toggle('has-drawer', !!document.querySelector('.side-panel.is-open'));
+  if (hadFocus) focusToggle(panelId);
+}
+
+/**
+ * A panel closed with the focus in it: the focus goes back to the button
+ * that opens it (when that button shows).
+ * @param {string} panelId
+ */
+function focusToggle(panelId) {
+  const toggles = /** @type {HTMLElement[]} */ ([...document.querySelectorAll(`.panel-toggle[data-panel="${panelId}"]`)]);
+  toggles.find((b) => b.getClientRects().length > 0)?.focus();
 }
 
 function closePanels() {
-  for (const panel of document.querySelectorAll('.side-panel.is-open')) panel.classList.remove('is-open');
+  for (const panel of document.querySelectorAll('.side-panel.is-open')) {
+    const hadFocus = panel.contains(document.activeElement);
+    panel.classList.remove('is-open');
+    if (hadFocus) focusToggle(panel.id);
+  }
   for (const b of document.querySelectorAll('.panel-toggle')) b.setAttribute('aria-expanded', 'false');
   document.body.classList.remove('has-drawer');
 }
