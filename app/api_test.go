@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 type apiError struct {
@@ -71,7 +71,7 @@ func TestCreateRoom(t *testing.T) {
 	a := newTestApp(t)
 	u := a.newUser()
 	for _, name := range []string{"Física 101", "数学课", "  padded  ", strings.Repeat("é", 100), "Team 👩‍👩‍👧 sync"} {
-		var room signal.Room
+		var room protocol.Room
 		body, _ := json.Marshal(map[string]string{"name": name})
 		if status := u.do("POST", "/api/rooms", string(body), &room); status != http.StatusCreated {
 			t.Fatalf("create %q = %d", name, status)
@@ -92,7 +92,7 @@ func TestCreateRoomWithoutIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var room signal.Room
+	var room protocol.Room
 	_ = json.NewDecoder(resp.Body).Decode(&room)
 	if resp.StatusCode != http.StatusCreated || room.ID == "" || room.Owner.ID == "" {
 		t.Fatalf("status %d room %+v", resp.StatusCode, room)
@@ -112,30 +112,30 @@ func TestBadInput(t *testing.T) {
 		status                   int
 		code                     string
 	}{
-		{"malformed json", "POST", "/api/rooms", `{"name":`, 400, CodeInvalidJSON},
-		{"not an object", "POST", "/api/rooms", `"Math"`, 400, CodeInvalidJSON},
-		{"two objects", "POST", "/api/rooms", `{"name":"a"}{"name":"b"}`, 400, CodeInvalidJSON},
-		{"empty body", "POST", "/api/rooms", ``, 400, CodeInvalidJSON},
-		{"wrong type", "POST", "/api/rooms", `{"name":42}`, 400, CodeInvalidJSON},
-		{"null name", "POST", "/api/rooms", `{"name":null}`, 400, CodeInvalidName},
-		{"missing name", "POST", "/api/rooms", `{}`, 400, CodeInvalidName},
-		{"empty name", "POST", "/api/rooms", `{"name":""}`, 400, CodeInvalidName},
-		{"blank name", "POST", "/api/rooms", `{"name":"   \t "}`, 400, CodeInvalidName},
-		{"too long", "POST", "/api/rooms", `{"name":"` + strings.Repeat("x", 101) + `"}`, 400, CodeInvalidName},
-		{"10k name", "POST", "/api/rooms", `{"name":"` + strings.Repeat("数", 10000) + `"}`, 400, CodeInvalidName},
-		{"control char", "POST", "/api/rooms", `{"name":"a\u0007b"}`, 400, CodeInvalidName},
-		{"newline", "POST", "/api/rooms", `{"name":"a\nb"}`, 400, CodeInvalidName},
-		{"bidi override", "POST", "/api/rooms", `{"name":"abc\u202Edef"}`, 400, CodeInvalidName},
-		{"body too large", "POST", "/api/rooms", big, 413, CodeTooLarge},
-		{"unknown room", "GET", "/api/rooms/zzzzzzzzzz", "", 404, CodeNotFound},
-		{"garbage room id", "GET", "/api/rooms/..%2F..%2Fetc", "", 404, CodeNotFound},
-		{"unknown room participants", "GET", "/api/rooms/zzzzzzzzzz/participants", "", 404, CodeNotFound},
-		{"end unknown room", "POST", "/api/rooms/zzzzzzzzzz/end", "", 404, CodeNotFound},
-		{"odd api path", "GET", "/api/nope", "", 404, CodeNotFound},
-		{"odd nested path", "GET", "/api/rooms/" + room.ID + "/nope/deeper", "", 404, CodeNotFound},
-		{"wrong method", "DELETE", "/api/rooms", "", 405, CodeMethod},
-		{"bad display name", "PUT", "/api/me", `{"name":"` + strings.Repeat("n", 51) + `"}`, 400, CodeInvalidName},
-		{"display name wrong type", "PUT", "/api/me", `{"name":true}`, 400, CodeInvalidJSON},
+		{"malformed json", "POST", "/api/rooms", `{"name":`, 400, protocol.CodeInvalidJSON},
+		{"not an object", "POST", "/api/rooms", `"Math"`, 400, protocol.CodeInvalidJSON},
+		{"two objects", "POST", "/api/rooms", `{"name":"a"}{"name":"b"}`, 400, protocol.CodeInvalidJSON},
+		{"empty body", "POST", "/api/rooms", ``, 400, protocol.CodeInvalidJSON},
+		{"wrong type", "POST", "/api/rooms", `{"name":42}`, 400, protocol.CodeInvalidJSON},
+		{"null name", "POST", "/api/rooms", `{"name":null}`, 400, protocol.CodeInvalidName},
+		{"missing name", "POST", "/api/rooms", `{}`, 400, protocol.CodeInvalidName},
+		{"empty name", "POST", "/api/rooms", `{"name":""}`, 400, protocol.CodeInvalidName},
+		{"blank name", "POST", "/api/rooms", `{"name":"   \t "}`, 400, protocol.CodeInvalidName},
+		{"too long", "POST", "/api/rooms", `{"name":"` + strings.Repeat("x", 101) + `"}`, 400, protocol.CodeInvalidName},
+		{"10k name", "POST", "/api/rooms", `{"name":"` + strings.Repeat("数", 10000) + `"}`, 400, protocol.CodeInvalidName},
+		{"control char", "POST", "/api/rooms", `{"name":"a\u0007b"}`, 400, protocol.CodeInvalidName},
+		{"newline", "POST", "/api/rooms", `{"name":"a\nb"}`, 400, protocol.CodeInvalidName},
+		{"bidi override", "POST", "/api/rooms", `{"name":"abc\u202Edef"}`, 400, protocol.CodeInvalidName},
+		{"body too large", "POST", "/api/rooms", big, 413, protocol.CodeTooLarge},
+		{"unknown room", "GET", "/api/rooms/zzzzzzzzzz", "", 404, protocol.CodeNotFound},
+		{"garbage room id", "GET", "/api/rooms/..%2F..%2Fetc", "", 404, protocol.CodeNotFound},
+		{"unknown room participants", "GET", "/api/rooms/zzzzzzzzzz/participants", "", 404, protocol.CodeNotFound},
+		{"end unknown room", "POST", "/api/rooms/zzzzzzzzzz/end", "", 404, protocol.CodeNotFound},
+		{"odd api path", "GET", "/api/nope", "", 404, protocol.CodeNotFound},
+		{"odd nested path", "GET", "/api/rooms/" + room.ID + "/nope/deeper", "", 404, protocol.CodeNotFound},
+		{"wrong method", "DELETE", "/api/rooms", "", 405, protocol.CodeMethod},
+		{"bad display name", "PUT", "/api/me", `{"name":"` + strings.Repeat("n", 51) + `"}`, 400, protocol.CodeInvalidName},
+		{"display name wrong type", "PUT", "/api/me", `{"name":true}`, 400, protocol.CodeInvalidJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +147,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// Nothing the bad requests sent created a room.
-	var list struct{ Rooms []signal.Room }
+	var list struct{ Rooms []protocol.Room }
 	u.do("GET", "/api/rooms", "", &list)
 	if len(list.Rooms) != 1 {
 		t.Fatalf("bad input changed the room list: %d rooms", len(list.Rooms))
@@ -160,7 +160,7 @@ func TestListAndGetRooms(t *testing.T) {
 	r1 := owner.createRoom("first")
 	r2 := owner.createRoom("second")
 	other := a.newUser()
-	var list struct{ Rooms []signal.Room }
+	var list struct{ Rooms []protocol.Room }
 	if status := other.do("GET", "/api/rooms", "", &list); status != 200 {
 		t.Fatalf("list = %d", status)
 	}
@@ -170,7 +170,7 @@ func TestListAndGetRooms(t *testing.T) {
 	if list.Rooms[0].Owner.ID != owner.id || list.Rooms[0].CreatedAt == "" {
 		t.Fatalf("room = %+v", list.Rooms[0])
 	}
-	var got signal.Room
+	var got protocol.Room
 	if status := other.do("GET", "/api/rooms/"+r1.ID, "", &got); status != 200 || got.Name != "first" {
 		t.Fatalf("get = %d %+v", status, got)
 	}
@@ -188,10 +188,10 @@ func TestEndRoomOwnerOnly(t *testing.T) {
 	room := owner.createRoom("r")
 	other := a.newUser()
 	var e apiError
-	if status := other.do("POST", "/api/rooms/"+room.ID+"/end", "", &e); status != 403 || e.Error.Code != CodeForbidden {
+	if status := other.do("POST", "/api/rooms/"+room.ID+"/end", "", &e); status != 403 || e.Error.Code != protocol.CodeForbidden {
 		t.Fatalf("non-owner end = %d %+v", status, e)
 	}
-	var got signal.Room
+	var got protocol.Room
 	owner.do("GET", "/api/rooms/"+room.ID, "", &got)
 	if got.Status != "open" {
 		t.Fatalf("refused end changed the status to %s", got.Status)

@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // newRecordedTestApp is newTestAppWith whose log is kept for inspection.
@@ -34,7 +34,7 @@ type badInputScene struct {
 	a                          *testApp
 	logs                       *logRecorder
 	owner, other               *user
-	roomA, roomB               signal.Room
+	roomA, roomB               protocol.Room
 	sender, witness, bystander *client
 }
 
@@ -47,11 +47,11 @@ func newBadInputScene(t *testing.T, cfg Config) *badInputScene {
 	sc.witness = sc.owner.dial(sc.roomA.ID, url.Values{"name": {"Witness"}})
 	sc.sender = sc.other.dial(sc.roomA.ID, url.Values{"name": {"Sender"}})
 	sc.bystander = sc.other.dial(sc.roomB.ID, url.Values{"name": {"Bystander"}})
-	var joined signal.ParticipantJoined
-	sc.witness.readInto(signal.TypeParticipantJoined, &joined)
+	var joined protocol.ParticipantJoined
+	sc.witness.readInto(protocol.TypeParticipantJoined, &joined)
 	for _, c := range []*client{sc.sender, sc.bystander} { // the witness's came before the join
-		var history signal.ChatHistory
-		c.readInto(signal.TypeChatHistory, &history)
+		var history protocol.ChatHistory
+		c.readInto(protocol.TypeChatHistory, &history)
 	}
 	logs.take()
 	return sc
@@ -60,21 +60,21 @@ func newBadInputScene(t *testing.T, cfg Config) *badInputScene {
 // probe asks the server something that always fails, and returns every
 // error the sender got before the probe's own answer: the socket is alive
 // and has handled everything sent before.
-func (sc *badInputScene) probe(t *testing.T) []signal.Error {
+func (sc *badInputScene) probe(t *testing.T) []protocol.Error {
 	t.Helper()
 	sc.sender.send(`{"type":"probe"}`)
-	var before []signal.Error
+	var before []protocol.Error
 	for {
 		typ, data, err := sc.sender.next()
 		if err != nil {
 			t.Fatalf("socket died: %v", err)
 		}
-		if typ != signal.TypeError {
+		if typ != protocol.TypeError {
 			continue
 		}
-		var e signal.Error
+		var e protocol.Error
 		_ = json.Unmarshal(data, &e)
-		if e.Code == CodeUnknownType && strings.Contains(e.Message, `"probe"`) {
+		if e.Code == protocol.CodeUnknownType && strings.Contains(e.Message, `"probe"`) {
 			return before
 		}
 		before = append(before, e)
@@ -94,7 +94,7 @@ func quiet(t *testing.T, c *client, who string, allowed ...string) {
 			}
 			return // the deadline passed
 		}
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(data, &env)
 		ok := false
 		for _, a := range allowed {
@@ -116,42 +116,42 @@ func TestBadInputOverTheSocket(t *testing.T) {
 		code, ref string // the sender's error; none when empty
 		check     func(t *testing.T)
 	}{
-		{name: "malformed JSON", frame: `{"type":"signal",`, code: signal.CodeInvalidJSON},
-		{name: "not JSON", frame: `hello`, code: signal.CodeInvalidJSON},
-		{name: "JSON but not an object", frame: `[1,2,3]`, code: signal.CodeInvalidJSON},
-		{name: "no type", frame: `{"to":"x"}`, code: signal.CodeInvalidMessage},
-		{name: "unknown type", frame: `{"type":"launch-missiles"}`, code: signal.CodeUnknownType},
-		{name: "type of the wrong type", frame: `{"type":["signal"]}`, code: signal.CodeInvalidJSON},
-		{name: "to of the wrong type", frame: `{"type":"signal","to":5,"kind":"offer","sdp":"v=0"}`, code: signal.CodeInvalidJSON, ref: signal.TypeSignal},
-		{name: "source of the wrong type", frame: `{"type":"media","source":["camera"],"action":"published"}`, code: signal.CodeInvalidJSON, ref: signal.TypeMedia},
-		{name: "name of the wrong type", frame: `{"type":"rename","name":{"first":"Ana"}}`, code: signal.CodeInvalidJSON, ref: signal.TypeRename},
-		{name: "chat text of the wrong type", frame: `{"type":"chat-send","text":5,"clientId":"c1"}`, code: signal.CodeInvalidJSON, ref: signal.TypeChatSend},
-		{name: "stage flag of the wrong type", frame: `{"type":"stage-set","on":"yes"}`, code: signal.CodeInvalidJSON, ref: signal.TypeStageSet},
-		{name: "frame over 64 KiB", frame: `{"type":"chat-send","clientId":"c2","text":"` + big + `"}`, code: signal.CodeInvalidMessage, ref: signal.TypeChatSend},
-		{name: "SDP garbage for a mesh peer", frame: `{"type":"signal","to":"` + witnessID + `","kind":"offer","sdp":"garbage"}`, code: signal.CodeInvalidMessage, ref: signal.TypeSignal},
-		{name: "SFU message in a mesh room", frame: `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0\r\nx"}`, code: CodeNotSFU, ref: signal.TypeSFU},
-		{name: "candidate for an unknown peer", frame: `{"type":"signal","to":"p_nobody","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`, code: CodeUnknownPeer, ref: signal.TypeSignal},
-		{name: "signal to another room", frame: `{"type":"signal","to":"` + bystanderID + `","kind":"offer","sdp":"v=0"}`, code: CodeUnknownPeer, ref: signal.TypeSignal},
-		{name: "stage request for another room", frame: `{"type":"stage-set","id":"` + bystanderID + `","on":true}`, code: "", ref: signal.TypeStageSet},
-		{name: "10,000-character name", frame: `{"type":"rename","name":"` + strings.Repeat("n", 10000) + `"}`, code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "control character in a name", frame: `{"type":"rename","name":"a\u0007b"}`, code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "line break in a name", frame: `{"type":"rename","name":"Ana\nOwner"}`, code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "bidi override in a name", frame: `{"type":"rename","name":"\u202eAna"}`, code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "invalid UTF-8 in a name", frame: "{\"type\":\"rename\",\"name\":\"\xff\xfe\"}", code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "empty name", frame: `{"type":"rename","name":"   "}`, code: CodeInvalidName, ref: signal.TypeRename},
-		{name: "non-owner puts someone on stage", frame: `{"type":"stage-set","id":"` + witnessID + `","on":true}`, code: CodeForbidden, ref: signal.TypeStageSet},
-		{name: "non-owner removes the owner", frame: `{"type":"remove","id":"` + witnessID + `"}`, code: CodeForbidden, ref: signal.TypeRemove},
-		{name: "non-owner mutes someone", frame: `{"type":"mute-request","id":"` + witnessID + `"}`, code: CodeForbidden, ref: signal.TypeMuteRequest},
-		{name: "non-owner takes the room", frame: `{"type":"owner-set","id":"` + witnessID + `"}`, code: CodeForbidden, ref: signal.TypeOwnerSet},
-		{name: "non-owner changes settings", frame: `{"type":"room-settings","classroom":true}`, code: CodeForbidden, ref: signal.TypeRoomSettings},
-		{name: "non-owner answers a hand", frame: `{"type":"hand-answer","id":"` + witnessID + `","accept":true}`, code: CodeForbidden, ref: signal.TypeHandAnswer},
-		{name: "non-owner ends the room", frame: `{"type":"end-room"}`, code: CodeForbidden, ref: signal.TypeEndRoom},
+		{name: "malformed JSON", frame: `{"type":"signal",`, code: protocol.CodeInvalidJSON},
+		{name: "not JSON", frame: `hello`, code: protocol.CodeInvalidJSON},
+		{name: "JSON but not an object", frame: `[1,2,3]`, code: protocol.CodeInvalidJSON},
+		{name: "no type", frame: `{"to":"x"}`, code: protocol.CodeInvalidMessage},
+		{name: "unknown type", frame: `{"type":"launch-missiles"}`, code: protocol.CodeUnknownType},
+		{name: "type of the wrong type", frame: `{"type":["signal"]}`, code: protocol.CodeInvalidJSON},
+		{name: "to of the wrong type", frame: `{"type":"signal","to":5,"kind":"offer","sdp":"v=0"}`, code: protocol.CodeInvalidJSON, ref: protocol.TypeSignal},
+		{name: "source of the wrong type", frame: `{"type":"media","source":["camera"],"action":"published"}`, code: protocol.CodeInvalidJSON, ref: protocol.TypeMedia},
+		{name: "name of the wrong type", frame: `{"type":"rename","name":{"first":"Ana"}}`, code: protocol.CodeInvalidJSON, ref: protocol.TypeRename},
+		{name: "chat text of the wrong type", frame: `{"type":"chat-send","text":5,"clientId":"c1"}`, code: protocol.CodeInvalidJSON, ref: protocol.TypeChatSend},
+		{name: "stage flag of the wrong type", frame: `{"type":"stage-set","on":"yes"}`, code: protocol.CodeInvalidJSON, ref: protocol.TypeStageSet},
+		{name: "frame over 64 KiB", frame: `{"type":"chat-send","clientId":"c2","text":"` + big + `"}`, code: protocol.CodeInvalidMessage, ref: protocol.TypeChatSend},
+		{name: "SDP garbage for a mesh peer", frame: `{"type":"signal","to":"` + witnessID + `","kind":"offer","sdp":"garbage"}`, code: protocol.CodeInvalidMessage, ref: protocol.TypeSignal},
+		{name: "SFU message in a mesh room", frame: `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0\r\nx"}`, code: protocol.CodeNotSFU, ref: protocol.TypeSFU},
+		{name: "candidate for an unknown peer", frame: `{"type":"signal","to":"p_nobody","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}}`, code: protocol.CodeUnknownPeer, ref: protocol.TypeSignal},
+		{name: "signal to another room", frame: `{"type":"signal","to":"` + bystanderID + `","kind":"offer","sdp":"v=0"}`, code: protocol.CodeUnknownPeer, ref: protocol.TypeSignal},
+		{name: "stage request for another room", frame: `{"type":"stage-set","id":"` + bystanderID + `","on":true}`, code: "", ref: protocol.TypeStageSet},
+		{name: "10,000-character name", frame: `{"type":"rename","name":"` + strings.Repeat("n", 10000) + `"}`, code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "control character in a name", frame: `{"type":"rename","name":"a\u0007b"}`, code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "line break in a name", frame: `{"type":"rename","name":"Ana\nOwner"}`, code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "bidi override in a name", frame: `{"type":"rename","name":"\u202eAna"}`, code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "invalid UTF-8 in a name", frame: "{\"type\":\"rename\",\"name\":\"\xff\xfe\"}", code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "empty name", frame: `{"type":"rename","name":"   "}`, code: protocol.CodeInvalidName, ref: protocol.TypeRename},
+		{name: "non-owner puts someone on stage", frame: `{"type":"stage-set","id":"` + witnessID + `","on":true}`, code: protocol.CodeForbidden, ref: protocol.TypeStageSet},
+		{name: "non-owner removes the owner", frame: `{"type":"remove","id":"` + witnessID + `"}`, code: protocol.CodeForbidden, ref: protocol.TypeRemove},
+		{name: "non-owner mutes someone", frame: `{"type":"mute-request","id":"` + witnessID + `"}`, code: protocol.CodeForbidden, ref: protocol.TypeMuteRequest},
+		{name: "non-owner takes the room", frame: `{"type":"owner-set","id":"` + witnessID + `"}`, code: protocol.CodeForbidden, ref: protocol.TypeOwnerSet},
+		{name: "non-owner changes settings", frame: `{"type":"room-settings","classroom":true}`, code: protocol.CodeForbidden, ref: protocol.TypeRoomSettings},
+		{name: "non-owner answers a hand", frame: `{"type":"hand-answer","id":"` + witnessID + `","accept":true}`, code: protocol.CodeForbidden, ref: protocol.TypeHandAnswer},
+		{name: "non-owner ends the room", frame: `{"type":"end-room"}`, code: protocol.CodeForbidden, ref: protocol.TypeEndRoom},
 		{
 			name:  "forged sender on a signal",
 			frame: `{"type":"signal","from":"` + bystanderID + `","to":"` + witnessID + `","kind":"offer","sdp":"v=0"}`,
 			check: func(t *testing.T) {
-				var got signal.Signal
-				sc.witness.readInto(signal.TypeSignal, &got)
+				var got protocol.Signal
+				sc.witness.readInto(protocol.TypeSignal, &got)
 				if got.From != sc.sender.self.ID {
 					t.Fatalf("relayed with from %q, want the sender %q", got.From, sc.sender.self.ID)
 				}
@@ -161,8 +161,8 @@ func TestBadInputOverTheSocket(t *testing.T) {
 			name:  "forged sender on media",
 			frame: `{"type":"media","from":"` + witnessID + `","source":"camera","action":"published","streamId":"s1"}`,
 			check: func(t *testing.T) {
-				var got signal.Media
-				sc.witness.readInto(signal.TypeMedia, &got)
+				var got protocol.Media
+				sc.witness.readInto(protocol.TypeMedia, &got)
 				if got.From != sc.sender.self.ID {
 					t.Fatalf("media announced from %q, want the sender %q", got.From, sc.sender.self.ID)
 				}
@@ -172,8 +172,8 @@ func TestBadInputOverTheSocket(t *testing.T) {
 			name:  "chat addressed to another room",
 			frame: `{"type":"chat-send","room":"` + sc.roomB.ID + `","roomId":"` + sc.roomB.ID + `","from":"` + bystanderID + `","text":"hi","clientId":"c3"}`,
 			check: func(t *testing.T) {
-				var got signal.ChatMessage
-				sc.witness.readInto(signal.TypeChatMessage, &got)
+				var got protocol.ChatMessage
+				sc.witness.readInto(protocol.TypeChatMessage, &got)
 				if got.From != sc.sender.self.ID || got.Text != "hi" {
 					t.Fatalf("chat-message = %+v", got)
 				}
@@ -200,7 +200,7 @@ func TestBadInputOverTheSocket(t *testing.T) {
 				tt.check(t)
 			}
 			for _, e := range errs {
-				if e.Code == CodeInternal {
+				if e.Code == protocol.CodeInternal {
 					t.Fatalf("bad input caused an internal error: %+v", e)
 				}
 			}
@@ -217,19 +217,19 @@ func TestBadInputOverTheSocket(t *testing.T) {
 	}
 
 	// Nobody else noticed anything, and the rooms are as they were.
-	quiet(t, sc.witness, "the witness", signal.TypeChatMessage)
+	quiet(t, sc.witness, "the witness", protocol.TypeChatMessage)
 	quiet(t, sc.bystander, "the bystander in another room")
 	for _, tt := range []struct {
-		room   signal.Room
+		room   protocol.Room
 		online int
 	}{{sc.roomA, 2}, {sc.roomB, 1}} {
-		var got signal.Room
+		var got protocol.Room
 		sc.owner.do("GET", "/api/rooms/"+tt.room.ID, "", &got)
 		if got.Online != tt.online || got.Status != "live" || got.Owner.ID != tt.room.Owner.ID {
 			t.Fatalf("room %s after bad input = %+v", tt.room.Name, got)
 		}
 	}
-	var parts struct{ Participants []signal.Participant }
+	var parts struct{ Participants []protocol.Participant }
 	sc.owner.do("GET", "/api/rooms/"+sc.roomA.ID+"/participants", "", &parts)
 	for _, p := range parts.Participants {
 		if p.ID == sc.sender.self.ID && p.Name != "Sender" {
@@ -244,7 +244,7 @@ func TestBinaryFrameIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := sc.probe(t)
-	if len(errs) != 1 || errs[0].Code != signal.CodeInvalidJSON || errs[0].Message == "" {
+	if len(errs) != 1 || errs[0].Code != protocol.CodeInvalidJSON || errs[0].Message == "" {
 		t.Fatalf("errors = %+v", errs)
 	}
 	quiet(t, sc.witness, "the witness")
@@ -274,9 +274,9 @@ func TestHugeFrameClosesOnlyThatSocket(t *testing.T) {
 		}
 	}
 	// The room goes on for the witness, and the other room never knew.
-	sc.witness.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "still here", ClientID: "w1"})
-	var echo signal.ChatMessage
-	sc.witness.readInto(signal.TypeChatMessage, &echo)
+	sc.witness.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "still here", ClientID: "w1"})
+	var echo protocol.ChatMessage
+	sc.witness.readInto(protocol.TypeChatMessage, &echo)
 	quiet(t, sc.bystander, "the bystander in another room")
 	// The same identity can join again at once.
 	sc.other.dial(sc.roomA.ID, nil)
@@ -299,27 +299,27 @@ func TestBadInputOnTheSFUPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := func(m signal.SFU) string {
-		m.Type = signal.TypeSFU
+	frame := func(m protocol.SFU) string {
+		m.Type = protocol.TypeSFU
 		data, _ := json.Marshal(m)
 		return string(data)
 	}
 	tracks := map[string]string{}
 	for i := 0; i < 20; i++ {
-		tracks[string(rune('a'+i))] = signal.SourceCamera
+		tracks[string(rune('a'+i))] = protocol.SourceCamera
 	}
 	for _, tt := range []struct {
 		name, frame string
 		code        string
 	}{
-		{"SDP garbage as a publish offer", frame(signal.SFU{PC: signal.PCPublish, Kind: signal.KindOffer, SDP: "v=0\r\nthis is not an offer\r\n"}), CodeBadRequest},
-		{"SDP that is not an SDP", frame(signal.SFU{PC: signal.PCPublish, Kind: signal.KindOffer, SDP: "garbage"}), signal.CodeInvalidMessage},
-		{"an offer on subscribe", frame(signal.SFU{PC: signal.PCSubscribe, Kind: signal.KindOffer, SDP: offer.SDP}), signal.CodeInvalidMessage},
-		{"an answer nobody asked for", frame(signal.SFU{PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: "v=0\r\n"}), CodeBadRequest},
-		{"too many tracks", frame(signal.SFU{PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: tracks}), signal.CodeInvalidMessage},
-		{"a good offer", frame(signal.SFU{PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: map[string]string{"0": signal.SourceMicrophone}}), ""},
-		{"candidate garbage", frame(signal.SFU{PC: signal.PCPublish, Kind: signal.KindCandidate, Candidate: &signal.Candidate{Candidate: "candidate:garbage"}}), CodeBadRequest},
-		{"candidate for an unknown connection", `{"type":"sfu","pc":"screen","kind":"candidate","candidate":null}`, signal.CodeInvalidMessage},
+		{"SDP garbage as a publish offer", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "v=0\r\nthis is not an offer\r\n"}), protocol.CodeBadRequest},
+		{"SDP that is not an SDP", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "garbage"}), protocol.CodeInvalidMessage},
+		{"an offer on subscribe", frame(protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindOffer, SDP: offer.SDP}), protocol.CodeInvalidMessage},
+		{"an answer nobody asked for", frame(protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: "v=0\r\n"}), protocol.CodeBadRequest},
+		{"too many tracks", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: tracks}), protocol.CodeInvalidMessage},
+		{"a good offer", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{"0": protocol.SourceMicrophone}}), ""},
+		{"candidate garbage", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindCandidate, Candidate: &protocol.Candidate{Candidate: "candidate:garbage"}}), protocol.CodeBadRequest},
+		{"candidate for an unknown connection", `{"type":"sfu","pc":"screen","kind":"candidate","candidate":null}`, protocol.CodeInvalidMessage},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sc.sender.send(tt.frame)
@@ -328,7 +328,7 @@ func TestBadInputOnTheSFUPath(t *testing.T) {
 				if len(errs) != 0 {
 					t.Fatalf("unexpected errors %+v", errs)
 				}
-			} else if len(errs) != 1 || errs[0].Code != tt.code || errs[0].Ref != signal.TypeSFU || errs[0].Message == "" {
+			} else if len(errs) != 1 || errs[0].Code != tt.code || errs[0].Ref != protocol.TypeSFU || errs[0].Message == "" {
 				t.Fatalf("errors = %+v, want one %s", errs, tt.code)
 			}
 			for _, r := range sc.logs.take() {
@@ -358,12 +358,12 @@ func TestBadJoinParameters(t *testing.T) {
 		query url.Values
 		code  string // refused with this; joined when empty
 	}{
-		{"no room", "", nil, CodeNotFound},
-		{"room id with a path", "../../api/rooms", nil, CodeNotFound},
-		{"room id of 10,000 characters", strings.Repeat("r", 10000), nil, CodeNotFound},
-		{"name of 10,000 characters", room.ID, url.Values{"name": {strings.Repeat("n", 10000)}}, CodeInvalidName},
-		{"name with a bidi override", room.ID, url.Values{"name": {"\u202eAna"}}, CodeInvalidName},
-		{"name with a NUL", room.ID, url.Values{"name": {"a\x00b"}}, CodeInvalidName},
+		{"no room", "", nil, protocol.CodeNotFound},
+		{"room id with a path", "../../api/rooms", nil, protocol.CodeNotFound},
+		{"room id of 10,000 characters", strings.Repeat("r", 10000), nil, protocol.CodeNotFound},
+		{"name of 10,000 characters", room.ID, url.Values{"name": {strings.Repeat("n", 10000)}}, protocol.CodeInvalidName},
+		{"name with a bidi override", room.ID, url.Values{"name": {"\u202eAna"}}, protocol.CodeInvalidName},
+		{"name with a NUL", room.ID, url.Values{"name": {"a\x00b"}}, protocol.CodeInvalidName},
 		{"resume of a participant that never was", room.ID, url.Values{"resume": {"p_nobody"}, "seen": {"3"}}, ""},
 		{"resume with a count that is not one", room.ID, url.Values{"resume": {"p_nobody"}, "seen": {"-1e9"}}, ""},
 		{"spectator flag that is neither", room.ID, url.Values{"spectator": {"perhaps"}}, ""},
@@ -375,16 +375,16 @@ func TestBadJoinParameters(t *testing.T) {
 				t.Fatalf("no answer: %v", err)
 			}
 			if tt.code == "" {
-				var w signal.Welcome
+				var w protocol.Welcome
 				_ = json.Unmarshal(data, &w)
-				if typ != signal.TypeWelcome || w.Self.Role != signal.RoleOwner {
+				if typ != protocol.TypeWelcome || w.Self.Role != protocol.RoleOwner {
 					t.Fatalf("got %s, want a fresh welcome", data)
 				}
 				c.conn.Close()
 			} else {
-				var e signal.Error
+				var e protocol.Error
 				_ = json.Unmarshal(data, &e)
-				if typ != signal.TypeError || e.Code != tt.code || e.Ref != "join" || e.Message == "" {
+				if typ != protocol.TypeError || e.Code != tt.code || e.Ref != "join" || e.Message == "" {
 					t.Fatalf("got %s, want error %s", data, tt.code)
 				}
 				if _, _, err := c.next(); err == nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"meet/app/signal"
 	"meet/chat"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -99,7 +99,7 @@ func (l *chatLink) join(p *participant) {
 		// p is a member all the same: live messages reach it, and the
 		// history can be asked for again.
 		l.log.Error("load chat history", "room", p.roomID, "participant", p.id, "err", err)
-		sendError(p, CodeInternal, "Could not load the earlier chat messages. Ask again with chat-sync.", signal.TypeChatSync)
+		sendError(p, protocol.CodeInternal, "Could not load the earlier chat messages. Ask again with chat-sync.", protocol.TypeChatSync)
 	}
 }
 
@@ -115,7 +115,7 @@ func (l *chatLink) leave(p *participant) {
 // with ref "chat-send".
 func (l *chatLink) handle(p *participant, room *liveRoom, msg any) bool {
 	switch m := msg.(type) {
-	case *signal.ChatSend:
+	case *protocol.ChatSend:
 		// The name is guarded by the room's lock; a rename may be under way.
 		room.mu.Lock()
 		name := p.name
@@ -124,9 +124,9 @@ func (l *chatLink) handle(p *participant, room *liveRoom, msg any) bool {
 		if err == nil {
 			l.accepted.Add(1)
 		}
-		l.reply(p, err, signal.TypeChatSend)
-	case *signal.ChatSync:
-		l.reply(p, l.svc.Sync(p.roomID, p.id, m.After), signal.TypeChatSync)
+		l.reply(p, err, protocol.TypeChatSend)
+	case *protocol.ChatSync:
+		l.reply(p, l.svc.Sync(p.roomID, p.id, m.After), protocol.TypeChatSync)
 	default:
 		return false
 	}
@@ -138,24 +138,24 @@ func (l *chatLink) reply(p *participant, err error, ref string) {
 	if err == nil {
 		return
 	}
-	var decodeErr *signal.DecodeError
+	var decodeErr *protocol.DecodeError
 	var limitErr *chat.RateLimitError
 	switch {
 	case errors.As(err, &decodeErr):
 		sendError(p, decodeErr.Code, decodeErr.Message, ref)
 	case errors.As(err, &limitErr):
-		sendError(p, CodeRateLimited, limitErr.Message(), ref)
+		sendError(p, protocol.CodeRateLimited, limitErr.Message(), ref)
 	case errors.Is(err, chat.ErrNotMember):
 		// join runs before the read loop starts, so this is a bug, not a
 		// client's doing.
 		l.log.Error("chat message from a non-member", "room", p.roomID, "participant", p.id)
-		sendError(p, CodeInternal, "You are not connected to this room's chat. Reload the page to reconnect.", ref)
+		sendError(p, protocol.CodeInternal, "You are not connected to this room's chat. Reload the page to reconnect.", ref)
 	default:
 		l.log.Error("chat failed", "room", p.roomID, "participant", p.id, "ref", ref, "err", err)
-		if ref == signal.TypeChatSend {
-			sendError(p, CodeInternal, "Your message could not be saved. Send it again.", ref)
+		if ref == protocol.TypeChatSend {
+			sendError(p, protocol.CodeInternal, "Your message could not be saved. Send it again.", ref)
 		} else {
-			sendError(p, CodeInternal, "Could not load the chat messages. Try again.", ref)
+			sendError(p, protocol.CodeInternal, "Could not load the chat messages. Try again.", ref)
 		}
 	}
 }
@@ -188,13 +188,13 @@ func messagesPage(c *gin.Context) (after int64, limit int, err error) {
 	if raw, ok := c.GetQuery("after"); ok {
 		after, err = strconv.ParseInt(raw, 10, 64)
 		if err != nil || after < 0 {
-			return 0, 0, newError(http.StatusBadRequest, CodeBadRequest, "after must be a message seq: a whole number, 0 or more.")
+			return 0, 0, newError(http.StatusBadRequest, protocol.CodeBadRequest, "after must be a message seq: a whole number, 0 or more.")
 		}
 	}
 	if raw, ok := c.GetQuery("limit"); ok {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > maxMessagesLimit {
-			return 0, 0, newError(http.StatusBadRequest, CodeBadRequest,
+			return 0, 0, newError(http.StatusBadRequest, protocol.CodeBadRequest,
 				fmt.Sprintf("limit must be a whole number from 1 to %d.", maxMessagesLimit))
 		}
 		limit = n

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
 	"meet/chat"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -25,11 +25,11 @@ import (
 // join/leave and the dispatch).
 
 type messagesBody struct {
-	Messages []signal.ChatMessage `json:"messages"`
-	HasMore  bool                 `json:"hasMore"`
+	Messages []protocol.ChatMessage `json:"messages"`
+	HasMore  bool                   `json:"hasMore"`
 }
 
-func pageSeqs(msgs []signal.ChatMessage) string {
+func pageSeqs(msgs []protocol.ChatMessage) string {
 	seqs := make([]int64, len(msgs))
 	for i, m := range msgs {
 		seqs[i] = m.Seq
@@ -74,7 +74,7 @@ func TestChatStoreAdapterSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		if err := svc.Send("roomaaaaaa", ana, &signal.ChatSend{Text: fmt.Sprint("before ", i), ClientID: fmt.Sprint("c-", i)}); err != nil {
+		if err := svc.Send("roomaaaaaa", ana, &protocol.ChatSend{Text: fmt.Sprint("before ", i), ClientID: fmt.Sprint("c-", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,13 +97,13 @@ func TestChatStoreAdapterSurvivesRestart(t *testing.T) {
 	if h := f.last(); !strings.Contains(h, `"seq":3`) || !strings.Contains(h, `"text":"before 1"`) || !strings.Contains(h, `"hasMore":false`) {
 		t.Fatalf("history after restart = %s", h)
 	}
-	if err := svc.Send("roomaaaaaa", ana, &signal.ChatSend{Text: "before 3", ClientID: "c-3"}); err != nil {
+	if err := svc.Send("roomaaaaaa", ana, &protocol.ChatSend{Text: "before 3", ClientID: "c-3"}); err != nil {
 		t.Fatal(err)
 	}
 	if ack := f.last(); !strings.Contains(ack, `"seq":3`) || !strings.Contains(ack, `"from":"p_1"`) {
 		t.Fatalf("resend across the restart was not recognised: %s", ack)
 	}
-	if err := svc.Send("roomaaaaaa", ana, &signal.ChatSend{Text: "after"}); err != nil {
+	if err := svc.Send("roomaaaaaa", ana, &protocol.ChatSend{Text: "after"}); err != nil {
 		t.Fatal(err)
 	}
 	if msg := f.last(); !strings.Contains(msg, `"seq":4`) || !strings.Contains(msg, `"from":"p_2"`) {
@@ -156,13 +156,13 @@ func TestGetMessages(t *testing.T) {
 
 	for _, query := range []string{"?after=-1", "?after=x", "?after=", "?after=1.5", "?limit=0", "?limit=501", "?limit=ten", "?limit=-3"} {
 		var e apiError
-		if status := u.do("GET", "/api/rooms/"+room.ID+"/messages"+query, "", &e); status != http.StatusBadRequest || e.Error.Code != CodeBadRequest || e.Error.Message == "" {
+		if status := u.do("GET", "/api/rooms/"+room.ID+"/messages"+query, "", &e); status != http.StatusBadRequest || e.Error.Code != protocol.CodeBadRequest || e.Error.Message == "" {
 			t.Fatalf("%s: %d %+v", query, status, e)
 		}
 	}
 	for _, id := range []string{"zzzzzzzzzz", "nope"} {
 		var e apiError
-		if status := u.do("GET", "/api/rooms/"+id+"/messages", "", &e); status != http.StatusNotFound || e.Error.Code != CodeNotFound {
+		if status := u.do("GET", "/api/rooms/"+id+"/messages", "", &e); status != http.StatusNotFound || e.Error.Code != protocol.CodeNotFound {
 			t.Fatalf("unknown room %s: %d %+v", id, status, e)
 		}
 	}
@@ -181,21 +181,21 @@ func TestChatOverWebSocket(t *testing.T) {
 	owner := a.newUser()
 	room := owner.createRoom("Chat")
 	c1 := owner.dial(room.ID, url.Values{"name": {"Ana"}})
-	var h signal.ChatHistory
-	c1.readInto(signal.TypeChatHistory, &h)
+	var h protocol.ChatHistory
+	c1.readInto(protocol.TypeChatHistory, &h)
 	if h.Messages == nil || len(h.Messages) != 0 || h.HasMore {
 		t.Fatalf("first joiner's history = %+v", h)
 	}
 	bob := a.newUser()
 	c2 := bob.dial(room.ID, url.Values{"name": {"Bob"}})
-	c2.readInto(signal.TypeChatHistory, &h)
+	c2.readInto(protocol.TypeChatHistory, &h)
 
 	// Markup and emoji go through as text; a forged sender is overwritten.
 	const markup = `<img src=x onerror=alert(1)> 👩‍🏫 olá`
 	c1.send(map[string]any{"type": "chat-send", "text": markup, "clientId": "c-1", "from": c2.self.ID, "fromName": "Bob", "userId": bob.id, "seq": 99})
 	for _, c := range []*client{c1, c2} {
-		var m signal.ChatMessage
-		c.readInto(signal.TypeChatMessage, &m)
+		var m protocol.ChatMessage
+		c.readInto(protocol.TypeChatMessage, &m)
 		if m.Seq != 1 || m.From != c1.self.ID || m.FromName != "Ana" || m.UserID != owner.id || m.Text != markup || m.ClientID != "c-1" {
 			t.Fatalf("chat-message = %+v", m)
 		}
@@ -206,42 +206,42 @@ func TestChatOverWebSocket(t *testing.T) {
 
 	// A late joiner, a spectator, sees the history and can chat.
 	spec := a.newUser().dial(room.ID, url.Values{"name": {"Carol"}, "spectator": {"1"}})
-	spec.readInto(signal.TypeChatHistory, &h)
+	spec.readInto(protocol.TypeChatHistory, &h)
 	if len(h.Messages) != 1 || h.Messages[0].Text != markup {
 		t.Fatalf("late joiner's history = %+v", h)
 	}
-	spec.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "A question from the back"})
-	var m signal.ChatMessage
-	c1.readInto(signal.TypeChatMessage, &m)
+	spec.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "A question from the back"})
+	var m protocol.ChatMessage
+	c1.readInto(protocol.TypeChatMessage, &m)
 	if m.Seq != 2 || m.From != spec.self.ID || m.FromName != "Carol" {
 		t.Fatalf("spectator's message = %+v", m)
 	}
 
 	// Each limit has its error, and the sender stays connected.
 	for _, tt := range []struct{ text, code string }{
-		{"", signal.CodeChatEmpty},
-		{"   \n ", signal.CodeChatEmpty},
-		{strings.Repeat("x", signal.MaxChatChars+1), signal.CodeChatTooLong},
+		{"", protocol.CodeChatEmpty},
+		{"   \n ", protocol.CodeChatEmpty},
+		{strings.Repeat("x", protocol.MaxChatChars+1), protocol.CodeChatTooLong},
 	} {
-		c2.send(signal.ChatSend{Type: signal.TypeChatSend, Text: tt.text})
-		var e signal.Error
-		c2.readInto(signal.TypeError, &e)
+		c2.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: tt.text})
+		var e protocol.Error
+		c2.readInto(protocol.TypeError, &e)
 		// Decoder refusals carry no ref today; chat-send is what they
 		// should name once the decoder reports the type it refused.
-		if e.Code != tt.code || (e.Ref != signal.TypeChatSend && e.Ref != "") || e.Message == "" {
+		if e.Code != tt.code || (e.Ref != protocol.TypeChatSend && e.Ref != "") || e.Message == "" {
 			t.Fatalf("error for %d chars = %+v, want %s", len(tt.text), e, tt.code)
 		}
 	}
 
 	// A rename shows on the next message; resync returns what came after.
-	c2.send(signal.Rename{Type: signal.TypeRename, Name: "Robert"})
-	c2.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "still here"})
-	c1.readInto(signal.TypeChatMessage, &m)
+	c2.send(protocol.Rename{Type: protocol.TypeRename, Name: "Robert"})
+	c2.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "still here"})
+	c1.readInto(protocol.TypeChatMessage, &m)
 	if m.Seq != 3 || m.FromName != "Robert" {
 		t.Fatalf("after rename = %+v", m)
 	}
-	c2.send(signal.ChatSync{Type: signal.TypeChatSync, After: 1})
-	c2.readInto(signal.TypeChatHistory, &h)
+	c2.send(protocol.ChatSync{Type: protocol.TypeChatSync, After: 1})
+	c2.readInto(protocol.TypeChatHistory, &h)
 	if got := pageSeqs(h.Messages); got != "[2 3]" || h.HasMore {
 		t.Fatalf("sync after 1 = %s more %v", got, h.HasMore)
 	}
@@ -254,7 +254,7 @@ func TestChatRateLimitOverWebSocket(t *testing.T) {
 	c := u.dial(room.ID, nil)
 	const sent = 15
 	for i := 0; i < sent; i++ {
-		c.send(signal.ChatSend{Type: signal.TypeChatSend, Text: fmt.Sprint("flood ", i), ClientID: fmt.Sprint("f-", i)})
+		c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: fmt.Sprint("flood ", i), ClientID: fmt.Sprint("f-", i)})
 	}
 	// Every send gets exactly one answer, in order: its echo or an error.
 	echoes, limited := 0, 0
@@ -264,14 +264,14 @@ func TestChatRateLimitOverWebSocket(t *testing.T) {
 			t.Fatalf("after %d echoes and %d errors: %v", echoes, limited, err)
 		}
 		switch typ {
-		case signal.TypeChatMessage:
+		case protocol.TypeChatMessage:
 			echoes++
-		case signal.TypeError:
-			var e signal.Error
+		case protocol.TypeError:
+			var e protocol.Error
 			if err := json.Unmarshal(data, &e); err != nil {
 				t.Fatal(err)
 			}
-			if e.Code != CodeRateLimited || e.Ref != signal.TypeChatSend || !strings.Contains(e.Message, "Try again in") {
+			if e.Code != protocol.CodeRateLimited || e.Ref != protocol.TypeChatSend || !strings.Contains(e.Message, "Try again in") {
 				t.Fatalf("error = %+v", e)
 			}
 			limited++
@@ -281,9 +281,9 @@ func TestChatRateLimitOverWebSocket(t *testing.T) {
 		t.Fatalf("%d echoes, %d rate limited: want the burst of 10 through and the rest refused", echoes, limited)
 	}
 	time.Sleep(600 * time.Millisecond)
-	c.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "after a pause"})
-	var m signal.ChatMessage
-	c.readInto(signal.TypeChatMessage, &m)
+	c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "after a pause"})
+	var m protocol.ChatMessage
+	c.readInto(protocol.TypeChatMessage, &m)
 	if m.Text != "after a pause" || m.Seq != int64(echoes+1) {
 		t.Fatalf("after the pause = %+v", m)
 	}
@@ -298,9 +298,9 @@ func TestChatSurvivesServerRestart(t *testing.T) {
 	room := u.createRoom("Restart")
 	c := u.dial(room.ID, nil)
 	for i := 1; i <= 3; i++ {
-		c.send(signal.ChatSend{Type: signal.TypeChatSend, Text: fmt.Sprint("before ", i), ClientID: fmt.Sprint("c-", i)})
-		var ack signal.ChatMessage
-		c.readInto(signal.TypeChatMessage, &ack)
+		c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: fmt.Sprint("before ", i), ClientID: fmt.Sprint("c-", i)})
+		var ack protocol.ChatMessage
+		c.readInto(protocol.TypeChatMessage, &ack)
 		if ack.ClientID != fmt.Sprint("c-", i) {
 			t.Fatalf("ack = %+v", ack)
 		}
@@ -310,21 +310,21 @@ func TestChatSurvivesServerRestart(t *testing.T) {
 	a2, _ := newTestAppAt(t, path)
 	u2 := &user{app: a2, token: u.token, id: u.id}
 	c = u2.dial(room.ID, nil)
-	var h signal.ChatHistory
-	c.readInto(signal.TypeChatHistory, &h)
+	var h protocol.ChatHistory
+	c.readInto(protocol.TypeChatHistory, &h)
 	if got := pageSeqs(h.Messages); got != "[1 2 3]" {
 		t.Fatalf("history after restart = %s", got)
 	}
 	// The client never saw the echo of c-3 (say): it resends, and gets the
 	// stored message back instead of a duplicate.
-	c.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "before 3", ClientID: "c-3"})
-	var m signal.ChatMessage
-	c.readInto(signal.TypeChatMessage, &m)
+	c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "before 3", ClientID: "c-3"})
+	var m protocol.ChatMessage
+	c.readInto(protocol.TypeChatMessage, &m)
 	if m.Seq != 3 {
 		t.Fatalf("resend = %+v", m)
 	}
-	c.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "after"})
-	c.readInto(signal.TypeChatMessage, &m)
+	c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "after"})
+	c.readInto(protocol.TypeChatMessage, &m)
 	if m.Seq != 4 {
 		t.Fatalf("first message after restart = %+v", m)
 	}

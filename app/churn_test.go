@@ -27,7 +27,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // The churn test: clients join and leave random rooms through the real
@@ -399,8 +399,8 @@ func (e *churnEnv) runClient(rng *rand.Rand, pion bool, stay time.Duration) {
 	c := &churnClient{env: e, conn: conn, pion: pion}
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, data, err := conn.ReadMessage()
-	var w signal.Welcome
-	if err != nil || json.Unmarshal(data, &w) != nil || w.Type != signal.TypeWelcome {
+	var w protocol.Welcome
+	if err != nil || json.Unmarshal(data, &w) != nil || w.Type != protocol.TypeWelcome {
 		e.stats.refusedJoins.Add(1)
 		e.stats.fail("no welcome: %q %v", data, err)
 		conn.Close()
@@ -422,15 +422,15 @@ func (e *churnEnv) runClient(rng *rand.Rand, pion bool, stay time.Duration) {
 	go c.read(done)
 
 	// Act like a participant: announce media, chat, rename, signal.
-	c.write(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "s-" + c.self})
+	c.write(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "s-" + c.self})
 	if rng.IntN(3) == 0 {
-		c.write(signal.ChatSend{Type: signal.TypeChatSend, Text: "hello from " + c.self, ClientID: c.self})
+		c.write(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "hello from " + c.self, ClientID: c.self})
 	}
 	if rng.IntN(4) == 0 {
-		c.write(signal.Rename{Type: signal.TypeRename, Name: "Renamed " + c.self[2:8]})
+		c.write(protocol.Rename{Type: protocol.TypeRename, Name: "Renamed " + c.self[2:8]})
 	}
 	if len(c.peers) > 0 {
-		c.write(signal.Signal{Type: signal.TypeSignal, To: c.peers[rng.IntN(len(c.peers))], Kind: signal.KindOffer, SDP: "v=0 churn"})
+		c.write(protocol.Signal{Type: protocol.TypeSignal, To: c.peers[rng.IntN(len(c.peers))], Kind: protocol.KindOffer, SDP: "v=0 churn"})
 	}
 	if pion && rng.IntN(2) == 0 {
 		c.publish(stay)
@@ -442,7 +442,7 @@ func (e *churnEnv) runClient(rng *rand.Rand, pion bool, stay time.Duration) {
 	}
 
 	if rng.IntN(10) < 7 {
-		c.write(signal.Leave{Type: signal.TypeLeave})
+		c.write(protocol.Leave{Type: protocol.TypeLeave})
 		e.stats.leaves.Add(1)
 		select {
 		case <-done: // the server closed the socket
@@ -466,18 +466,18 @@ func (c *churnClient) read(done chan<- struct{}) {
 		if err != nil {
 			return
 		}
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(data, &env)
 		switch env.Type {
-		case signal.TypeError:
-			var e signal.Error
+		case protocol.TypeError:
+			var e protocol.Error
 			_ = json.Unmarshal(data, &e)
-			if e.Code == CodeInternal {
+			if e.Code == protocol.CodeInternal {
 				c.env.stats.internals.Add(1)
 				c.env.stats.fail("internal error: %+v", e)
 			}
-		case signal.TypeSFU:
-			var m signal.SFU
+		case protocol.TypeSFU:
+			var m protocol.SFU
 			_ = json.Unmarshal(data, &m)
 			c.onSFU(&m)
 		}
@@ -491,7 +491,7 @@ func (c *churnClient) startSFU() error {
 	if err != nil {
 		return err
 	}
-	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCSubscribe, cand) })
+	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCSubscribe, cand) })
 	sub.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		for {
 			if _, _, err := track.ReadRTP(); err != nil {
@@ -507,18 +507,18 @@ func (c *churnClient) startSFU() error {
 }
 
 func (c *churnClient) trickle(pc string, cand *webrtc.ICECandidate) {
-	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
 	if cand != nil {
 		init := cand.ToJSON()
-		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
 	}
 	c.write(msg)
 }
 
-func (c *churnClient) onSFU(m *signal.SFU) {
+func (c *churnClient) onSFU(m *protocol.SFU) {
 	c.mu.Lock()
 	pc := c.sub
-	if m.PC == signal.PCPublish {
+	if m.PC == protocol.PCPublish {
 		pc = c.pub
 	}
 	c.mu.Unlock()
@@ -526,7 +526,7 @@ func (c *churnClient) onSFU(m *signal.SFU) {
 		return // a plain client: it never answers, as a broken browser would not
 	}
 	switch m.Kind {
-	case signal.KindOffer:
+	case protocol.KindOffer:
 		if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}) != nil {
 			return
 		}
@@ -534,10 +534,10 @@ func (c *churnClient) onSFU(m *signal.SFU) {
 		if err != nil || pc.SetLocalDescription(answer) != nil {
 			return
 		}
-		c.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
-	case signal.KindAnswer:
+		c.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP})
+	case protocol.KindAnswer:
 		_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
-	case signal.KindCandidate:
+	case protocol.KindCandidate:
 		if m.Candidate != nil {
 			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 		}
@@ -555,7 +555,7 @@ func (c *churnClient) publish(d time.Duration) {
 	c.mu.Lock()
 	c.pub = pub
 	c.mu.Unlock()
-	pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCPublish, cand) })
+	pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCPublish, cand) })
 	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic-"+c.self)
 	if _, err := pub.AddTrack(track); err != nil {
 		c.env.stats.fail("add track: %v", err)
@@ -568,7 +568,7 @@ func (c *churnClient) publish(d time.Duration) {
 		return
 	}
 	mid := pub.GetTransceivers()[0].Mid()
-	c.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: signal.SourceMicrophone}})
+	c.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: protocol.SourceMicrophone}})
 	payload := make([]byte, 80)
 	end := time.Now().Add(d)
 	for seq := uint16(1); time.Now().Before(end); seq++ {

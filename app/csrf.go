@@ -1,6 +1,7 @@
 package app
 
 import (
+	"meet/protocol"
 	"mime"
 	"net/http"
 	"net/url"
@@ -55,10 +56,10 @@ func requestOrigin(r *http.Request) string {
 	return u.Scheme + "://" + u.Host
 }
 
-var errCrossSite = newError(http.StatusForbidden, CodeBadOrigin,
+var errCrossSite = newError(http.StatusForbidden, protocol.CodeBadOrigin,
 	"This request came from a page of another site. Use the meeting app's own pages, or add that site to -allowed-origins.")
 
-var errNotJSON = newError(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
+var errNotJSON = newError(http.StatusUnsupportedMediaType, protocol.CodeUnsupportedMediaType,
 	"Send the request body as JSON, with Content-Type: application/json.")
 
 // checkRequestOrigin refuses a state-changing API request that the browser

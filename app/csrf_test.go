@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"io"
+	"meet/protocol"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,7 +91,7 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 				r := route
 				r.cookie, r.contentType, r.origin, r.referer = victim.token, ctype, how.origin, how.referer
 				status, code, resp := r.send(t, a)
-				if status != http.StatusForbidden || code != CodeBadOrigin {
+				if status != http.StatusForbidden || code != protocol.CodeBadOrigin {
 					t.Errorf("%s %s (%s, %s) = %d %q, want 403 bad_origin", r.method, r.path, how.name, ctype, status, code)
 				}
 				if resp.Header.Get(tokenHeader) != "" {
@@ -158,14 +159,14 @@ func TestJSONRoutesTakeOnlyJSON(t *testing.T) {
 				r.body = "{}"
 			}
 			status, code, _ := r.send(t, a)
-			if status != http.StatusUnsupportedMediaType || code != CodeUnsupportedMediaType {
+			if status != http.StatusUnsupportedMediaType || code != protocol.CodeUnsupportedMediaType {
 				t.Errorf("%s %s as %q = %d %q, want 415 unsupported_media_type", r.method, r.path, ctype, status, code)
 			}
 		}
 	}
 	// A body with no Content-Type is not JSON either.
 	status, code, _ := browserRequest{method: "POST", path: "/api/rooms", body: `{"name":"x"}`, bearer: u.token}.send(t, a)
-	if status != http.StatusUnsupportedMediaType || code != CodeUnsupportedMediaType {
+	if status != http.StatusUnsupportedMediaType || code != protocol.CodeUnsupportedMediaType {
 		t.Errorf("untyped body = %d %q", status, code)
 	}
 	// JSON with a charset parameter is JSON.
@@ -187,7 +188,7 @@ func TestBadCookieIsClearedNotReused(t *testing.T) {
 	forged := tokenSigner{secret: []byte("another secret, another server!!")}.sign(newIdentity(time.Now()))
 	status, code, resp := browserRequest{method: "POST", path: "/api/rooms", contentType: "application/json",
 		body: `{"name":"Orphan"}`, cookie: forged, origin: a.http.URL}.send(t, a)
-	if status != http.StatusUnauthorized || code != CodeUnauthorized {
+	if status != http.StatusUnauthorized || code != protocol.CodeUnauthorized {
 		t.Fatalf("POST with a forged cookie = %d %q, want 401 unauthorized", status, code)
 	}
 	cleared := cookieNamed(resp, tokenCookie)

@@ -20,7 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -167,7 +167,7 @@ func FuzzCreateRoom(f *testing.F) {
 		rec := serveOnce(h, req)
 		checkAPIAnswer(t, rec, "POST /api/rooms")
 		if rec.Code == http.StatusCreated {
-			var room signal.Room
+			var room protocol.Room
 			if err := json.Unmarshal(rec.Body.Bytes(), &room); err != nil {
 				t.Fatalf("created room %q: %v", rec.Body.Bytes(), err)
 			}
@@ -244,8 +244,8 @@ func FuzzMessagesQuery(f *testing.F) {
 		checkAPIAnswer(t, rec, "GET messages?"+rawQuery)
 		if rec.Code == http.StatusOK {
 			var page struct {
-				Messages []signal.ChatMessage `json:"messages"`
-				HasMore  *bool                `json:"hasMore"`
+				Messages []protocol.ChatMessage `json:"messages"`
+				HasMore  *bool                  `json:"hasMore"`
 			}
 			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil || page.HasMore == nil || len(page.Messages) > 3 {
 				t.Fatalf("messages?%s = %q (%v)", rawQuery, rec.Body.Bytes(), err)
@@ -281,7 +281,7 @@ func FuzzDisplayName(f *testing.F) {
 			}
 		} else {
 			var apiErr *Error
-			if !errors.As(err, &apiErr) || apiErr.Code != CodeInvalidName || apiErr.Status != http.StatusBadRequest {
+			if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeInvalidName || apiErr.Status != http.StatusBadRequest {
 				t.Fatalf("cleanDisplayName(%q) error %v", raw, err)
 			}
 		}
@@ -510,20 +510,20 @@ func FuzzSocketFrame(f *testing.F) {
 				// Only a leave, or a frame the socket will not read,
 				// closes the sender's own socket.
 				var ce *websocket.CloseError
-				if !errors.As(err, &ce) || (ce.Code != closeLeft && ce.Code != websocket.CloseMessageTooBig) {
+				if !errors.As(err, &ce) || (ce.Code != protocol.CloseLeft && ce.Code != websocket.CloseMessageTooBig) {
 					t.Fatalf("socket closed after %q: %v", frame, err)
 				}
 				sc.conn = nil
 				break
 			}
-			var e signal.Error
-			if json.Unmarshal(data, &e) != nil || e.Type != signal.TypeError {
+			var e protocol.Error
+			if json.Unmarshal(data, &e) != nil || e.Type != protocol.TypeError {
 				continue
 			}
-			if e.Code == "" || e.Message == "" || e.Code == CodeInternal {
+			if e.Code == "" || e.Message == "" || e.Code == protocol.CodeInternal {
 				t.Fatalf("frame %q answered with %+v", frame, e)
 			}
-			if e.Code == signal.CodeUnknownType && strings.Contains(e.Message, `"probe"`) {
+			if e.Code == protocol.CodeUnknownType && strings.Contains(e.Message, `"probe"`) {
 				break
 			}
 		}

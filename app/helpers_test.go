@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -118,9 +118,9 @@ func (u *user) raw(method, path, contentType string, body []byte) (int, []byte) 
 	return resp.StatusCode, data
 }
 
-func (u *user) createRoom(name string) signal.Room {
+func (u *user) createRoom(name string) protocol.Room {
 	u.app.t.Helper()
-	var room signal.Room
+	var room protocol.Room
 	body, _ := json.Marshal(map[string]string{"name": name})
 	if status := u.do("POST", "/api/rooms", string(body), &room); status != http.StatusCreated {
 		u.app.t.Fatalf("create room %q = %d", name, status)
@@ -132,8 +132,8 @@ func (u *user) createRoom(name string) signal.Room {
 type client struct {
 	t    *testing.T
 	conn *websocket.Conn
-	self signal.Participant
-	wel  signal.Welcome
+	self protocol.Participant
+	wel  protocol.Welcome
 }
 
 // dial opens a WebSocket for u in roomID and reads the welcome. query adds
@@ -141,8 +141,8 @@ type client struct {
 func (u *user) dial(roomID string, query url.Values) *client {
 	u.app.t.Helper()
 	c := u.dialRaw(roomID, query)
-	var w signal.Welcome
-	c.readInto(signal.TypeWelcome, &w)
+	var w protocol.Welcome
+	c.readInto(protocol.TypeWelcome, &w)
 	c.wel, c.self = w, w.Self
 	return c
 }
@@ -186,7 +186,7 @@ func (c *client) next() (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	var env signal.Envelope
+	var env protocol.Envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		c.t.Fatalf("server sent invalid JSON %q", data)
 	}
@@ -219,7 +219,7 @@ func (c *client) expectNothing(typ string, d time.Duration) {
 		if err != nil {
 			return // the deadline passed
 		}
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(data, &env)
 		if env.Type == typ {
 			c.t.Fatalf("unexpected %s: %s", typ, data)

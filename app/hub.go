@@ -3,7 +3,7 @@ package app
 import (
 	"sync"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // hub is the registry of live rooms on this node. Creating a live room and
@@ -97,7 +97,7 @@ func (h *hub) all() []*liveRoom {
 func (h *hub) online(id string) (int, string) {
 	r, ok := h.room(id)
 	if !ok {
-		return 0, signal.ModeMesh
+		return 0, protocol.ModeMesh
 	}
 	return r.counts()
 }

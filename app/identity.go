@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"meet/protocol"
 	"net/http"
 	"strings"
 	"time"
@@ -125,7 +126,7 @@ func tokenFrom(r *http.Request) (token string, fromCookie bool) {
 	return r.URL.Query().Get("token"), false
 }
 
-var errInvalidToken = newError(http.StatusUnauthorized, CodeUnauthorized,
+var errInvalidToken = newError(http.StatusUnauthorized, protocol.CodeUnauthorized,
 	"Your identity token is not valid here (it may come from another server, or have expired). Reload the page to get a new one.")
 
 // withIdentity makes sure every request has an identity: a valid token is

@@ -10,10 +10,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Defaults of the abuse limits (Config, and the flags of cmd/meet).
@@ -25,23 +24,15 @@ const (
 )
 
 // socketReadLimit is the WebSocket's hard read limit. It is above the
-// decoder's limit (signal.MaxFrameBytes) so that a frame somewhat too large
+// decoder's limit (protocol.MaxFrameBytes) so that a frame somewhat too large
 // gets a clear error and the connection stays; only a frame beyond this
 // closes the socket (1009, message too big) without being read.
-const socketReadLimit = 4 * signal.MaxFrameBytes
-
-// Close codes of refused joins, next to the others in participant.go. Each
-// follows an `error` with ref "join".
-const (
-	closeRoomFull    = 4011 // the room has -max-participants (4009 is a resumed socket's)
-	closeServerFull  = 4013 // the server has -max-rooms live rooms
-	closeRateLimited = 4029 // too many joins from this address
-)
+const socketReadLimit = 4 * protocol.MaxFrameBytes
 
 var (
-	errRoomFull = newError(http.StatusConflict, CodeRoomFull,
+	errRoomFull = newError(http.StatusConflict, protocol.CodeRoomFull,
 		"This room is full. Try again when someone leaves.")
-	errServerFull = newError(http.StatusServiceUnavailable, CodeServerFull,
+	errServerFull = newError(http.StatusServiceUnavailable, protocol.CodeServerFull,
 		"The server is hosting as many meetings as it can. Try again later.")
 )
 
@@ -184,7 +175,7 @@ func rateLimited(what string, retry time.Duration) *Error {
 	if secs < 1 {
 		secs = 1
 	}
-	return newError(http.StatusTooManyRequests, CodeRateLimited,
+	return newError(http.StatusTooManyRequests, protocol.CodeRateLimited,
 		fmt.Sprintf("Too many %s from your address. Try again in %d s.", what, secs))
 }
 
@@ -218,7 +209,7 @@ func (s *Server) allowJoin(ip string) *Error {
 
 // admit runs a join inside the hub's lock, which every join holds: the
 // room's head count cannot change between the check and the join.
-func (s *Server) admit(p *participant, welcome func([]signal.Participant, string, uint64) []byte) func(*liveRoom) error {
+func (s *Server) admit(p *participant, welcome func([]protocol.Participant, string, uint64) []byte) func(*liveRoom) error {
 	return func(r *liveRoom) error {
 		if n, _ := r.counts(); s.maxParticipants > 0 && n >= s.maxParticipants {
 			return errRoomFull
@@ -250,19 +241,19 @@ func (s *Server) joinWouldNotFit(roomID string) *Error {
 func closeCodeFor(err *Error) int {
 	switch err {
 	case errRoomFull:
-		return closeRoomFull
+		return protocol.CloseRoomFull
 	case errServerFull:
-		return closeServerFull
+		return protocol.CloseServerFull
 	case errRoomEnded:
-		return closeRoomEnded
+		return protocol.CloseRoomEnded
 	}
 	switch err.Code {
-	case CodeRateLimited:
-		return closeRateLimited
-	case CodeInternal:
+	case protocol.CodeRateLimited:
+		return protocol.CloseRateLimited
+	case protocol.CodeInternal:
 		// A fault of ours, maybe passing: the browser retries on 1011,
 		// where 4004 would make it give up.
-		return websocket.CloseInternalServerErr
+		return protocol.CloseInternal
 	}
-	return closeRoomGone
+	return protocol.CloseRoomGone
 }

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -133,7 +133,7 @@ func TestRoomCreationIsLimitedPerAddress(t *testing.T) {
 		}
 	}
 	status, header, e := postFrom(u, "", "r")
-	if status != http.StatusTooManyRequests || e.Error.Code != CodeRateLimited || e.Error.Message == "" {
+	if status != http.StatusTooManyRequests || e.Error.Code != protocol.CodeRateLimited || e.Error.Message == "" {
 		t.Fatalf("4th room = %d %+v", status, e)
 	}
 	if secs, err := strconv.Atoi(header.Get("Retry-After")); err != nil || secs < 1 || secs > 20 {
@@ -180,11 +180,11 @@ func TestNewRejectsBadProxyOrOrigin(t *testing.T) {
 }
 
 // refusedJoin dials and returns the join error and the close code.
-func refusedJoin(t *testing.T, u *user, roomID string) (signal.Error, int) {
+func refusedJoin(t *testing.T, u *user, roomID string) (protocol.Error, int) {
 	t.Helper()
 	c := u.dialRaw(roomID, nil)
-	var e signal.Error
-	c.readInto(signal.TypeError, &e)
+	var e protocol.Error
+	c.readInto(protocol.TypeError, &e)
 	_, _, err := c.next()
 	var ce *websocket.CloseError
 	if !errors.As(err, &ce) {
@@ -200,10 +200,10 @@ func TestJoinsAreLimitedPerAddress(t *testing.T) {
 	u.dial(room.ID, nil)
 	u.dial(room.ID, nil)
 	e, code := refusedJoin(t, u, room.ID)
-	if e.Code != CodeRateLimited || e.Ref != "join" || e.Message == "" || code != closeRateLimited {
+	if e.Code != protocol.CodeRateLimited || e.Ref != "join" || e.Message == "" || code != protocol.CloseRateLimited {
 		t.Fatalf("3rd join = %+v, close %d", e, code)
 	}
-	var got signal.Room
+	var got protocol.Room
 	u.do("GET", "/api/rooms/"+room.ID, "", &got)
 	if got.Online != 2 {
 		t.Fatalf("online = %d after a refused join, want 2", got.Online)
@@ -216,18 +216,18 @@ func TestRoomFull(t *testing.T) {
 	room := owner.createRoom("small")
 	first := owner.dial(room.ID, nil)
 	a.newUser().dial(room.ID, url.Values{"spectator": {"1"}}) // spectators count
-	var joined signal.ParticipantJoined
-	first.readInto(signal.TypeParticipantJoined, &joined)
+	var joined protocol.ParticipantJoined
+	first.readInto(protocol.TypeParticipantJoined, &joined)
 	e, code := refusedJoin(t, a.newUser(), room.ID)
-	if e.Code != CodeRoomFull || e.Ref != "join" || code != closeRoomFull {
+	if e.Code != protocol.CodeRoomFull || e.Ref != "join" || code != protocol.CloseRoomFull {
 		t.Fatalf("3rd join = %+v, close %d", e, code)
 	}
 	// The others saw nothing of the refused join.
-	first.expectNothing(signal.TypeParticipantJoined, 200*time.Millisecond)
+	first.expectNothing(protocol.TypeParticipantJoined, 200*time.Millisecond)
 	// A seat frees up when someone leaves.
-	first.send(signal.Leave{Type: signal.TypeLeave})
+	first.send(protocol.Leave{Type: protocol.TypeLeave})
 	waitFor(t, func() bool {
-		var got signal.Room
+		var got protocol.Room
 		owner.do("GET", "/api/rooms/"+room.ID, "", &got)
 		return got.Online == 1
 	})
@@ -242,16 +242,16 @@ func TestServerFull(t *testing.T) {
 	inA2 := u.dial(roomA.ID, nil) // joining a live room is fine
 
 	e, code := refusedJoin(t, u, roomB.ID)
-	if e.Code != CodeServerFull || e.Ref != "join" || code != closeServerFull {
+	if e.Code != protocol.CodeServerFull || e.Ref != "join" || code != protocol.CloseServerFull {
 		t.Fatalf("join of a 2nd live room = %+v, close %d", e, code)
 	}
-	var b signal.Room
+	var b protocol.Room
 	u.do("GET", "/api/rooms/"+roomB.ID, "", &b)
 	if b.Status != "open" {
 		t.Fatalf("a refused join marked the room %s", b.Status)
 	}
 	status, header, apiErr := postFrom(u, "", "C")
-	if status != http.StatusServiceUnavailable || apiErr.Error.Code != CodeServerFull || header.Get("Retry-After") == "" {
+	if status != http.StatusServiceUnavailable || apiErr.Error.Code != protocol.CodeServerFull || header.Get("Retry-After") == "" {
 		t.Fatalf("create while full = %d %+v", status, apiErr)
 	}
 
@@ -275,12 +275,12 @@ func TestCloseCodeFor(t *testing.T) {
 		err  *Error
 		want int
 	}{
-		{errRoomFull, closeRoomFull},
-		{errServerFull, closeServerFull},
-		{errRoomEnded, closeRoomEnded},
-		{rateLimited("joins", time.Second), closeRateLimited},
-		{newError(http.StatusInternalServerError, CodeInternal, "x"), websocket.CloseInternalServerErr},
-		{errRoomNotFound, closeRoomGone},
+		{errRoomFull, protocol.CloseRoomFull},
+		{errServerFull, protocol.CloseServerFull},
+		{errRoomEnded, protocol.CloseRoomEnded},
+		{rateLimited("joins", time.Second), protocol.CloseRateLimited},
+		{newError(http.StatusInternalServerError, protocol.CodeInternal, "x"), protocol.CloseInternal},
+		{errRoomNotFound, protocol.CloseRoomGone},
 	} {
 		if got := closeCodeFor(tt.err); got != tt.want {
 			t.Errorf("closeCodeFor(%s) = %d, want %d", tt.err.Code, got, tt.want)

@@ -10,7 +10,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // loopbackAPI builds a Pion API that gathers only loopback UDP candidates,
@@ -32,8 +32,8 @@ type pionPeer struct {
 	mu     sync.Mutex // serializes writes to the socket
 }
 
-func (p *pionPeer) sendSignal(s signal.Signal) {
-	s.Type, s.To = signal.TypeSignal, p.remote
+func (p *pionPeer) sendSignal(s protocol.Signal) {
+	s.Type, s.To = protocol.TypeSignal, p.remote
 	data, _ := json.Marshal(s)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -48,31 +48,31 @@ func (p *pionPeer) pump(t *testing.T) {
 		if err != nil {
 			return
 		}
-		if typ != signal.TypeSignal {
+		if typ != protocol.TypeSignal {
 			continue
 		}
-		var s signal.Signal
+		var s protocol.Signal
 		_ = json.Unmarshal(data, &s)
 		switch s.Kind {
-		case signal.KindOffer, signal.KindAnswer:
+		case protocol.KindOffer, protocol.KindAnswer:
 			sdpType := webrtc.SDPTypeOffer
-			if s.Kind == signal.KindAnswer {
+			if s.Kind == protocol.KindAnswer {
 				sdpType = webrtc.SDPTypeAnswer
 			}
 			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: sdpType, SDP: s.SDP}); err != nil {
 				t.Errorf("set remote %s: %v", s.Kind, err)
 				return
 			}
-			if s.Kind == signal.KindOffer {
+			if s.Kind == protocol.KindOffer {
 				answer, err := p.pc.CreateAnswer(nil)
 				if err != nil {
 					t.Errorf("create answer: %v", err)
 					return
 				}
 				_ = p.pc.SetLocalDescription(answer)
-				p.sendSignal(signal.Signal{Kind: signal.KindAnswer, SDP: answer.SDP})
+				p.sendSignal(protocol.Signal{Kind: protocol.KindAnswer, SDP: answer.SDP})
 			}
-		case signal.KindCandidate:
+		case protocol.KindCandidate:
 			if s.Candidate == nil {
 				continue
 			}
@@ -91,11 +91,11 @@ func newPionPeer(t *testing.T, c *client, remote string) *pionPeer {
 	// Trickle ICE, as the browsers do.
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
-			p.sendSignal(signal.Signal{Kind: signal.KindCandidate})
+			p.sendSignal(protocol.Signal{Kind: protocol.KindCandidate})
 			return
 		}
 		init := cand.ToJSON()
-		p.sendSignal(signal.Signal{Kind: signal.KindCandidate, Candidate: &signal.Candidate{
+		p.sendSignal(protocol.Signal{Kind: protocol.KindCandidate, Candidate: &protocol.Candidate{
 			Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex,
 		}})
 	})
@@ -154,7 +154,7 @@ func TestMeshRelayCarriesRealWebRTC(t *testing.T) {
 	if err := pa.pc.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
 	}
-	pa.sendSignal(signal.Signal{Kind: signal.KindOffer, SDP: offer.SDP})
+	pa.sendSignal(protocol.Signal{Kind: protocol.KindOffer, SDP: offer.SDP})
 
 	select {
 	case <-connected:

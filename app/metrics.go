@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/sfu"
 )
 
@@ -94,7 +94,7 @@ var participantsDesc = prometheus.NewDesc("meet_participants", "Connected partic
 func (c participantsByMode) Describe(ch chan<- *prometheus.Desc) { ch <- participantsDesc }
 
 func (c participantsByMode) Collect(ch chan<- prometheus.Metric) {
-	counts := map[string]int{signal.ModeMesh: 0, signal.ModeSFU: 0}
+	counts := map[string]int{protocol.ModeMesh: 0, protocol.ModeSFU: 0}
 	for _, r := range c.hub.all() {
 		n, mode := r.counts()
 		counts[mode] += n

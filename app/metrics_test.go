@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // scrape returns the value of one metric line (name plus labels, exactly
@@ -69,7 +69,7 @@ func TestMetricsFollowTheRooms(t *testing.T) {
 		t.Fatalf("websockets = %v", v)
 	}
 	track := alice.publishAudio()
-	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	key := alice.c.self.ID + "|" + protocol.SourceMicrophone
 	deadline := time.Now().Add(15 * time.Second)
 	for carol.count(key) == 0 {
 		if time.Now().After(deadline) {
@@ -97,6 +97,6 @@ func TestMetricsFollowTheRooms(t *testing.T) {
 			t.Errorf("%s is missing", series)
 		}
 	}
-	alice.write(map[string]string{"type": signal.TypeChatSend, "text": "hi", "clientId": "m1"})
+	alice.write(map[string]string{"type": protocol.TypeChatSend, "text": "hi", "clientId": "m1"})
 	waitFor(t, func() bool { return scrape(t, a, "meet_chat_messages_total") == 1 })
 }

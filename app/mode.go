@@ -3,7 +3,7 @@ package app
 import (
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/sfu"
 )
 
@@ -22,7 +22,7 @@ type modePolicy struct {
 // so that one participant reloading a page does not bounce the whole room
 // between topologies.
 func (r *liveRoom) reconsiderModeLocked() {
-	if r.ended || len(r.participants) == 0 || r.mode != signal.ModeSFU {
+	if r.ended || len(r.participants) == 0 || r.mode != protocol.ModeSFU {
 		return
 	}
 	big := len(r.participants) > r.policy.meshMax
@@ -40,13 +40,13 @@ func (r *liveRoom) reconsiderModeLocked() {
 // connections, while their mesh connections keep carrying media; each
 // client closes its mesh once the SFU delivers (make before break).
 func (r *liveRoom) switchToSFULocked(joiner *participant) {
-	r.mode = signal.ModeSFU
+	r.mode = protocol.ModeSFU
 	r.epoch++
 	if r.sfuCleanup != nil {
 		r.sfuCleanup.Stop()
 		r.sfuCleanup = nil
 	}
-	r.broadcastLocked(encode(signal.Mode{Type: signal.TypeMode, Mode: r.mode, Epoch: r.epoch}), joiner)
+	r.broadcastLocked(encode(protocol.Mode{Type: protocol.TypeMode, Mode: r.mode, Epoch: r.epoch}), joiner)
 }
 
 // tryBackToMesh returns the room to mesh if it is still small.
@@ -54,12 +54,12 @@ func (r *liveRoom) tryBackToMesh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.backToMesh = nil
-	if r.ended || r.mode != signal.ModeSFU || len(r.participants) > r.policy.meshMax || len(r.participants) == 0 {
+	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.policy.meshMax || len(r.participants) == 0 {
 		return
 	}
-	r.mode = signal.ModeMesh
+	r.mode = protocol.ModeMesh
 	r.epoch++
-	r.broadcastLocked(encode(signal.Mode{Type: signal.TypeMode, Mode: r.mode, Epoch: r.epoch}), nil)
+	r.broadcastLocked(encode(protocol.Mode{Type: protocol.TypeMode, Mode: r.mode, Epoch: r.epoch}), nil)
 	// Clients close their SFU connections once mesh media flows; this
 	// catches the ones that never say so.
 	r.sfuCleanup = time.AfterFunc(r.policy.sfuGrace, r.closeLeftoverSFU)
@@ -69,7 +69,7 @@ func (r *liveRoom) closeLeftoverSFU() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sfuCleanup = nil
-	if r.mode != signal.ModeMesh {
+	if r.mode != protocol.ModeMesh {
 		return
 	}
 	for _, p := range r.participants {
@@ -90,7 +90,7 @@ func (r *liveRoom) connectSFULocked(p *participant) {
 		// What p paused before it had SFU connections stays paused when
 		// it publishes there.
 		for source, state := range p.media {
-			if state == signal.TrackPaused {
+			if state == protocol.TrackPaused {
 				p.sfuPeer.SetPaused(source, true)
 			}
 		}
@@ -115,7 +115,7 @@ func (r *liveRoom) disconnectSFULocked(p *participant) {
 func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.sfuPeer == nil && r.mode == signal.ModeSFU && r.indexLocked(p.id) >= 0 {
+	if p.sfuPeer == nil && r.mode == protocol.ModeSFU && r.indexLocked(p.id) >= 0 {
 		r.connectSFULocked(p)
 	}
 	return p.sfuPeer
@@ -134,7 +134,7 @@ func (r *liveRoom) closeSFU(p *participant, epoch uint64) {
 		return
 	}
 	r.disconnectSFULocked(p)
-	if r.mode == signal.ModeSFU && r.indexLocked(p.id) >= 0 {
+	if r.mode == protocol.ModeSFU && r.indexLocked(p.id) >= 0 {
 		r.connectSFULocked(p)
 	}
 }

@@ -6,15 +6,15 @@ import (
 	"slices"
 	"testing"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // publishLive has c publish source and waits until watcher sees it.
 func publishLive(c, watcher *client, source string) {
 	c.t.Helper()
-	c.send(signal.Media{Type: signal.TypeMedia, Source: source, Action: signal.ActionPublished, StreamID: "s-" + c.self.ID})
-	watcher.readUntil(signal.TypeMedia, func(data []byte) bool {
-		var m signal.Media
+	c.send(protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished, StreamID: "s-" + c.self.ID})
+	watcher.readUntil(protocol.TypeMedia, func(data []byte) bool {
+		var m protocol.Media
 		return json.Unmarshal(data, &m) == nil && m.From == c.self.ID && m.Source == source
 	})
 }
@@ -36,23 +36,23 @@ func TestMuteAllAsksEveryoneButTheOwner(t *testing.T) {
 	everyone := []*client{laptop, phone, bob, carol, dan, eve}
 
 	for _, c := range []*client{laptop, phone, bob, carol, dan} {
-		publishLive(c, eve, signal.SourceMicrophone)
+		publishLive(c, eve, protocol.SourceMicrophone)
 	}
-	publishLive(dan, eve, signal.SourceCamera)
-	publishLive(bob, eve, signal.SourceCamera)
-	dan.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPaused})
-	eve.readUntil(signal.TypeMedia, func(data []byte) bool {
-		var m signal.Media
-		return json.Unmarshal(data, &m) == nil && m.From == dan.self.ID && m.Action == signal.ActionPaused
+	publishLive(dan, eve, protocol.SourceCamera)
+	publishLive(bob, eve, protocol.SourceCamera)
+	dan.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPaused})
+	eve.readUntil(protocol.TypeMedia, func(data []byte) bool {
+		var m protocol.Media
+		return json.Unmarshal(data, &m) == nil && m.From == dan.self.ID && m.Action == protocol.ActionPaused
 	})
 
 	// Up to a marker, nobody was asked anything yet.
 	if asked := scanMuteRequests(t, everyone, laptop); len(asked) != 0 {
 		t.Fatalf("asked to mute before mute-all: %+v", asked)
 	}
-	laptop.send(signal.MuteAll{Type: signal.TypeMuteAll})
+	laptop.send(protocol.MuteAll{Type: protocol.TypeMuteAll})
 	asked := scanMuteRequests(t, everyone, laptop)
-	want := map[string]string{"Bob": signal.SourceMicrophone, "Carol": signal.SourceMicrophone}
+	want := map[string]string{"Bob": protocol.SourceMicrophone, "Carol": protocol.SourceMicrophone}
 	if len(asked) != len(want) {
 		t.Fatalf("asked to mute: %+v, want only Bob and Carol", asked)
 	}
@@ -64,13 +64,13 @@ func TestMuteAllAsksEveryoneButTheOwner(t *testing.T) {
 	}
 
 	// The cameras: Bob's and Dan's.
-	phone.send(signal.MuteAll{Type: signal.TypeMuteAll, Source: signal.SourceCamera})
+	phone.send(protocol.MuteAll{Type: protocol.TypeMuteAll, Source: protocol.SourceCamera})
 	// The phone's request is handled on the phone's socket; wait until it
 	// is through before the laptop's marker.
 	for _, c := range []*client{bob, dan} {
-		var m signal.MuteRequest
-		c.readInto(signal.TypeMuteRequest, &m)
-		if m.Source != signal.SourceCamera || m.From != phone.self.ID {
+		var m protocol.MuteRequest
+		c.readInto(protocol.TypeMuteRequest, &m)
+		if m.Source != protocol.SourceCamera || m.From != phone.self.ID {
 			t.Fatalf("%s was asked %+v, want the camera by the owner's phone", c.self.Name, m)
 		}
 	}
@@ -81,7 +81,7 @@ func TestMuteAllAsksEveryoneButTheOwner(t *testing.T) {
 
 	// A bad source is refused and asks nobody.
 	laptop.send(`{"type":"mute-all","source":"screen"}`)
-	if e := laptop.readError(); e.Code != signal.CodeInvalidMessage || e.Ref != signal.TypeMuteAll {
+	if e := laptop.readError(); e.Code != protocol.CodeInvalidMessage || e.Ref != protocol.TypeMuteAll {
 		t.Fatalf("mute-all screen = %+v", e)
 	}
 	if asked := scanMuteRequests(t, everyone, laptop); len(asked) != 0 {
@@ -92,23 +92,23 @@ func TestMuteAllAsksEveryoneButTheOwner(t *testing.T) {
 // scanMuteRequests sends a marker reaction from marker and reads every
 // client's messages up to it, returning the mute-requests each got, by
 // name.
-func scanMuteRequests(t *testing.T, clients []*client, marker *client) map[string][]signal.MuteRequest {
+func scanMuteRequests(t *testing.T, clients []*client, marker *client) map[string][]protocol.MuteRequest {
 	t.Helper()
-	marker.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "✋"})
-	asked := map[string][]signal.MuteRequest{}
+	marker.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "✋"})
+	asked := map[string][]protocol.MuteRequest{}
 	for _, c := range clients {
 		for {
 			typ, data, err := c.next()
 			if err != nil {
 				t.Fatalf("%s: waiting for the marker: %v", c.self.Name, err)
 			}
-			if typ == signal.TypeMuteRequest {
-				var m signal.MuteRequest
+			if typ == protocol.TypeMuteRequest {
+				var m protocol.MuteRequest
 				_ = json.Unmarshal(data, &m)
 				asked[c.self.Name] = append(asked[c.self.Name], m)
 				continue
 			}
-			if typ == signal.TypeReaction && reactionFrom(marker.self.ID)(data) {
+			if typ == protocol.TypeReaction && reactionFrom(marker.self.ID)(data) {
 				break
 			}
 		}
@@ -133,16 +133,16 @@ func TestLowerHandsClearsTheQueue(t *testing.T) {
 		cs = append(cs, a.newUser().dial(room.ID, q))
 	}
 	// S1 is on the stage; the three others raise their hands.
-	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: cs[0].self.ID, On: true})
-	oc.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 })
+	oc.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: cs[0].self.ID, On: true})
+	oc.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 1 })
 	for _, c := range cs[1:] {
-		c.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+		c.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 	}
-	oc.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 3 })
+	oc.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 3 })
 
-	oc.send(signal.LowerHands{Type: signal.TypeLowerHands})
+	oc.send(protocol.LowerHands{Type: protocol.TypeLowerHands})
 	for _, c := range append([]*client{oc}, cs...) {
-		st := c.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 0 })
+		st := c.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 0 })
 		if !slices.Equal(memberIDs(st.Members), []string{cs[0].self.UserID}) {
 			t.Fatalf("the stage after lower-hands = %+v", st.Members)
 		}
@@ -153,21 +153,21 @@ func TestLowerHandsClearsTheQueue(t *testing.T) {
 
 	// Nothing to lower: nothing is sent. The owner's reaction after it
 	// is the next thing everyone gets, once what came before is read.
-	oc.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "🎉"})
+	oc.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "🎉"})
 	for _, c := range cs {
-		c.typesUntil(signal.TypeReaction, reactionFrom(oc.self.ID))
+		c.typesUntil(protocol.TypeReaction, reactionFrom(oc.self.ID))
 	}
-	oc.send(signal.LowerHands{Type: signal.TypeLowerHands})
-	oc.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "👍"})
+	oc.send(protocol.LowerHands{Type: protocol.TypeLowerHands})
+	oc.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "👍"})
 	for _, c := range cs {
-		if before := c.typesUntil(signal.TypeReaction, reactionFrom(oc.self.ID)); slices.Contains(before, signal.TypeStage) {
+		if before := c.typesUntil(protocol.TypeReaction, reactionFrom(oc.self.ID)); slices.Contains(before, protocol.TypeStage) {
 			t.Fatalf("lowering no hands sent %v", before)
 		}
 	}
 
 	// Hands go up again, in a fresh queue.
-	cs[2].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-	st := oc.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+	cs[2].send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+	st := oc.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
 	if st.Hands[0].ID != cs[2].self.ID {
 		t.Fatalf("queue = %+v", st.Hands)
 	}

@@ -6,44 +6,39 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
-
-// closeRemoved closes the socket of a participant the owner removed. The
-// participant-left message with its own id comes first, so the page stops
-// before it would reconnect.
-const closeRemoved = 4003
 
 // reasonRemoved is the participant-left reason of a removal.
 const reasonRemoved = "removed"
 
-var errStateUnavailable = newError(http.StatusInternalServerError, CodeInternal, "Could not load the room. Try again.")
+var errStateUnavailable = newError(http.StatusInternalServerError, protocol.CodeInternal, "Could not load the room. Try again.")
 
 // handleStage takes a decoded stage or owner message of p and reports
 // whether msg was one. Every permission is checked here, on the server;
 // a refusal is an error message and changes nothing.
 func (s *Server) handleStage(p *participant, room *liveRoom, msg any) bool {
 	switch m := msg.(type) {
-	case *signal.StageSet:
+	case *protocol.StageSet:
 		s.stageSet(p, room, m)
-	case *signal.RaiseHand:
+	case *protocol.RaiseHand:
 		s.raiseHand(p, room, m)
-	case *signal.HandAnswer:
+	case *protocol.HandAnswer:
 		s.answerHand(p, room, m)
-	case *signal.RoomSettings:
+	case *protocol.RoomSettings:
 		s.roomSettings(p, room, m)
-	case *signal.Remove:
+	case *protocol.Remove:
 		s.removeParticipant(p, room, m)
-	case *signal.MuteRequest:
+	case *protocol.MuteRequest:
 		s.askToMute(p, room, m)
-	case *signal.MuteAll:
+	case *protocol.MuteAll:
 		s.askAllToMute(p, room, m)
-	case *signal.LowerHands:
+	case *protocol.LowerHands:
 		s.lowerHands(p, room)
-	case *signal.OwnerSet:
+	case *protocol.OwnerSet:
 		s.handOwnership(p, room, m)
-	case *signal.EndRoom:
+	case *protocol.EndRoom:
 		s.endFromSocket(p, room)
 	default:
 		return false
@@ -54,10 +49,10 @@ func (s *Server) handleStage(p *participant, room *liveRoom, msg any) bool {
 // ownerLocked reports whether p owns the room, and answers a refusal with
 // what the action was. The caller holds r.mu.
 func ownerLocked(p *participant, ref, action string) bool {
-	if p.role == signal.RoleOwner {
+	if p.role == protocol.RoleOwner {
 		return true
 	}
-	sendError(p, CodeForbidden, "Only the room's owner can "+action+".", ref)
+	sendError(p, protocol.CodeForbidden, "Only the room's owner can "+action+".", ref)
 	return false
 }
 
@@ -66,13 +61,13 @@ func ownerLocked(p *participant, ref, action string) bool {
 func targetLocked(p *participant, r *liveRoom, id, ref string) *participant {
 	q := r.findLocked(id)
 	if q == nil {
-		sendError(p, CodeUnknownPeer, "That participant is not in this room.", ref)
+		sendError(p, protocol.CodeUnknownPeer, "That participant is not in this room.", ref)
 	}
 	return q
 }
 
 // liveViewLocked is the room's public view from the live room's state.
-func liveViewLocked(r *liveRoom, room *store.Room) signal.Room {
+func liveViewLocked(r *liveRoom, room *store.Room) protocol.Room {
 	v := roomViewWith(room, len(r.participants), r.mode)
 	r.state.applyTo(&v)
 	return v
@@ -87,11 +82,11 @@ func (r *liveRoom) applyRoomLocked(room *store.Room) {
 	for _, p := range r.participants {
 		if role := r.roleLocked(p); role != p.role {
 			p.role = role
-			r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), nil)
+			r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
 		}
 	}
 	r.revokeLocked(before)
-	r.broadcastLocked(encode(signal.RoomUpdated{Type: signal.TypeRoomUpdated, Room: liveViewLocked(r, room)}), nil)
+	r.broadcastLocked(encode(protocol.RoomUpdated{Type: protocol.TypeRoomUpdated, Room: liveViewLocked(r, room)}), nil)
 }
 
 // changeSettings writes a settings change and applies it to the live room
@@ -127,42 +122,42 @@ func (s *Server) changeSettings(roomID string, change store.SettingsChange) (*st
 	return room, nil
 }
 
-func (s *Server) roomSettings(p *participant, r *liveRoom, m *signal.RoomSettings) {
+func (s *Server) roomSettings(p *participant, r *liveRoom, m *protocol.RoomSettings) {
 	r.mu.Lock()
-	isOwner := ownerLocked(p, signal.TypeRoomSettings, "change the room's settings")
+	isOwner := ownerLocked(p, protocol.TypeRoomSettings, "change the room's settings")
 	r.mu.Unlock()
 	if !isOwner {
 		return
 	}
 	if _, err := s.changeSettings(r.id, store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage}); err != nil {
 		s.log.Error("change room settings", "room", r.id, "err", err)
-		sendError(p, CodeInternal, "The settings could not be saved. Try again.", signal.TypeRoomSettings)
+		sendError(p, protocol.CodeInternal, "The settings could not be saved. Try again.", protocol.TypeRoomSettings)
 		return
 	}
 	s.log.Info("room settings changed", "room", r.id, "by", p.id)
 }
 
 // removeParticipant handles remove: the participant is told, leaves the
-// stage and the room, and its socket closes with closeRemoved. Joining
+// stage and the room, and its socket closes with protocol.CloseRemoved. Joining
 // again through the link is possible; the owner can remove again.
-func (s *Server) removeParticipant(p *participant, r *liveRoom, m *signal.Remove) {
+func (s *Server) removeParticipant(p *participant, r *liveRoom, m *protocol.Remove) {
 	r.mu.Lock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeRemove, "remove participants") {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeRemove, "remove participants") {
 		r.mu.Unlock()
 		return
 	}
-	q := targetLocked(p, r, m.ID, signal.TypeRemove)
+	q := targetLocked(p, r, m.ID, protocol.TypeRemove)
 	switch {
 	case q == nil:
 		r.mu.Unlock()
 		return
 	case q == p:
 		r.mu.Unlock()
-		sendError(p, CodeBadRequest, "To leave the room yourself, use leave.", signal.TypeRemove)
+		sendError(p, protocol.CodeBadRequest, "To leave the room yourself, use leave.", protocol.TypeRemove)
 		return
-	case q.role == signal.RoleOwner:
+	case q.role == protocol.RoleOwner:
 		r.mu.Unlock()
-		sendError(p, CodeForbidden, "The room's owner cannot be removed.", signal.TypeRemove)
+		sendError(p, protocol.CodeForbidden, "The room's owner cannot be removed.", protocol.TypeRemove)
 		return
 	}
 	stageChanged := false
@@ -173,13 +168,13 @@ func (s *Server) removeParticipant(p *participant, r *liveRoom, m *signal.Remove
 			stageChanged = true
 		}
 	}
-	q.Send(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: q.id, Reason: reasonRemoved}))
+	q.Send(encode(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ID: q.id, Reason: reasonRemoved}))
 	q.left.Store(true) // gone for good: no reconnect grace
 	handUp := r.leaveLocked(q, reasonRemoved)
 	if stageChanged || handUp {
 		r.broadcastLocked(r.stageMessageLocked(), nil)
 	}
-	q.close(closeRemoved, "removed by the owner")
+	q.close(protocol.CloseRemoved, "removed by the owner")
 	r.mu.Unlock()
 	s.log.Info("participant removed", "room", r.id, "participant", q.id, "by", p.id)
 	s.recordLeave(q)
@@ -187,44 +182,44 @@ func (s *Server) removeParticipant(p *participant, r *liveRoom, m *signal.Remove
 
 // askToMute handles mute-request: the target is asked, and its page mutes
 // itself and announces it with a media message, as any mute.
-func (s *Server) askToMute(p *participant, r *liveRoom, m *signal.MuteRequest) {
+func (s *Server) askToMute(p *participant, r *liveRoom, m *protocol.MuteRequest) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeMuteRequest, "ask others to mute") {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeMuteRequest, "ask others to mute") {
 		return
 	}
-	q := targetLocked(p, r, m.ID, signal.TypeMuteRequest)
+	q := targetLocked(p, r, m.ID, protocol.TypeMuteRequest)
 	if q == nil {
 		return
 	}
 	source := m.Source
 	if source == "" {
-		source = signal.SourceMicrophone
+		source = protocol.SourceMicrophone
 	}
-	if q.media[source] != signal.TrackLive {
-		sendError(p, CodeBadRequest, q.name+"'s "+source+" is not on.", signal.TypeMuteRequest)
+	if q.media[source] != protocol.TrackLive {
+		sendError(p, protocol.CodeBadRequest, q.name+"'s "+source+" is not on.", protocol.TypeMuteRequest)
 		return
 	}
-	q.Send(encode(signal.MuteRequest{Type: signal.TypeMuteRequest, From: p.id, Source: source}))
+	q.Send(encode(protocol.MuteRequest{Type: protocol.TypeMuteRequest, From: p.id, Source: source}))
 }
 
 // askAllToMute handles mute-all: everyone whose source is live is asked
 // to mute it, with the same mute-request a single ask sends, except the
 // owner's own tabs. Nobody to ask is not an error: nothing is sent.
-func (s *Server) askAllToMute(p *participant, r *liveRoom, m *signal.MuteAll) {
+func (s *Server) askAllToMute(p *participant, r *liveRoom, m *protocol.MuteAll) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeMuteAll, "ask everyone to mute") {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeMuteAll, "ask everyone to mute") {
 		return
 	}
 	source := m.Source
 	if source == "" {
-		source = signal.SourceMicrophone
+		source = protocol.SourceMicrophone
 	}
-	msg := encode(signal.MuteRequest{Type: signal.TypeMuteRequest, From: p.id, Source: source})
+	msg := encode(protocol.MuteRequest{Type: protocol.TypeMuteRequest, From: p.id, Source: source})
 	asked := 0
 	for _, q := range r.participants {
-		if q.role == signal.RoleOwner || q.media[source] != signal.TrackLive {
+		if q.role == protocol.RoleOwner || q.media[source] != protocol.TrackLive {
 			continue
 		}
 		q.Send(msg)
@@ -236,24 +231,24 @@ func (s *Server) askAllToMute(p *participant, r *liveRoom, m *signal.MuteAll) {
 // handOwnership handles owner-set: the room goes to the identity of the
 // named participant, in the store, so ownership follows that identity in
 // every tab and after a restart.
-func (s *Server) handOwnership(p *participant, r *liveRoom, m *signal.OwnerSet) {
+func (s *Server) handOwnership(p *participant, r *liveRoom, m *protocol.OwnerSet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeOwnerSet, "hand the room to someone else") {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeOwnerSet, "hand the room to someone else") {
 		return
 	}
-	q := targetLocked(p, r, m.ID, signal.TypeOwnerSet)
+	q := targetLocked(p, r, m.ID, protocol.TypeOwnerSet)
 	if q == nil {
 		return
 	}
 	if q.identity.ID == r.state.ownerID {
-		sendError(p, CodeBadRequest, q.name+" owns the room already.", signal.TypeOwnerSet)
+		sendError(p, protocol.CodeBadRequest, q.name+" owns the room already.", protocol.TypeOwnerSet)
 		return
 	}
 	room, err := s.store.SetRoomOwner(r.id, q.identity.ID, q.name)
 	if err != nil {
 		s.log.Error("hand the room over", "room", r.id, "err", err)
-		sendError(p, CodeInternal, "The room could not be handed over. Try again.", signal.TypeOwnerSet)
+		sendError(p, protocol.CodeInternal, "The room could not be handed over. Try again.", protocol.TypeOwnerSet)
 		return
 	}
 	s.log.Info("room handed over", "room", r.id, "from", p.identity.ID, "to", q.identity.ID)
@@ -263,14 +258,14 @@ func (s *Server) handOwnership(p *participant, r *liveRoom, m *signal.OwnerSet) 
 // endFromSocket handles end-room: the same end as POST /api/rooms/:id/end.
 func (s *Server) endFromSocket(p *participant, r *liveRoom) {
 	r.mu.Lock()
-	isOwner := ownerLocked(p, signal.TypeEndRoom, "end the room")
+	isOwner := ownerLocked(p, protocol.TypeEndRoom, "end the room")
 	r.mu.Unlock()
 	if !isOwner {
 		return
 	}
 	if _, err := s.finishRoom(r.id); err != nil {
 		s.log.Error("end room", "room", r.id, "err", err)
-		sendError(p, CodeInternal, "The room could not be ended. Try again.", signal.TypeEndRoom)
+		sendError(p, protocol.CodeInternal, "The room could not be ended. Try again.", protocol.TypeEndRoom)
 	}
 }
 
@@ -293,7 +288,7 @@ func (s *Server) patchRoom(c *gin.Context) {
 		return
 	}
 	if req.Classroom == nil && req.AllowStage == nil {
-		s.abortWithError(c, newError(http.StatusBadRequest, CodeBadRequest, `Nothing to change: send "classroom" and/or "allowStage".`))
+		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom" and/or "allowStage".`))
 		return
 	}
 	if room.Status == store.StatusEnded {

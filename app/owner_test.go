@@ -10,7 +10,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // TestOwnerLeavingKeepsTheRoomWorking: when the owner's only tab leaves,
@@ -25,34 +25,34 @@ func TestOwnerLeavingKeepsTheRoomWorking(t *testing.T) {
 	bob := a.newUser().dial(room.ID, nil)
 	carol := a.newUser().dial(room.ID, url.Values{"spectator": {"1"}})
 
-	oc.send(signal.Leave{Type: signal.TypeLeave})
-	var left signal.ParticipantLeft
-	bob.readInto(signal.TypeParticipantLeft, &left)
+	oc.send(protocol.Leave{Type: protocol.TypeLeave})
+	var left protocol.ParticipantLeft
+	bob.readInto(protocol.TypeParticipantLeft, &left)
 	if left.ID != oc.self.ID || left.Reason != "left" {
 		t.Fatalf("left = %+v", left)
 	}
 	if got := owner.getRoom(room.ID); got.Status != "live" || got.Online != 2 {
 		t.Fatalf("room after the owner left = %+v", got)
 	}
-	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
-	var m signal.Media
-	carol.readInto(signal.TypeMedia, &m)
+	bob.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished, StreamID: "m"})
+	var m protocol.Media
+	carol.readInto(protocol.TypeMedia, &m)
 	if m.From != bob.self.ID {
 		t.Fatalf("media = %+v", m)
 	}
-	carol.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-	bob.waitStage(func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{carol.self.ID}) })
-	bob.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: carol.self.ID, Accept: true})
-	if e := bob.readError(); e.Code != CodeForbidden {
+	carol.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+	bob.waitStage(func(st protocol.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{carol.self.ID}) })
+	bob.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: carol.self.ID, Accept: true})
+	if e := bob.readError(); e.Code != protocol.CodeForbidden {
 		t.Fatalf("a participant answered a hand: %+v", e)
 	}
 
 	back := owner.dial(room.ID, nil)
-	if back.self.Role != signal.RoleOwner || !slices.Equal(handIDs(back.wel.Hands), []string{carol.self.ID}) {
+	if back.self.Role != protocol.RoleOwner || !slices.Equal(handIDs(back.wel.Hands), []string{carol.self.ID}) {
 		t.Fatalf("owner back: role %s, hands %+v", back.self.Role, back.wel.Hands)
 	}
-	back.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: carol.self.ID, Accept: true})
-	carol.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 && len(st.Hands) == 0 })
+	back.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: carol.self.ID, Accept: true})
+	carol.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 1 && len(st.Hands) == 0 })
 }
 
 // TestOwnershipFollowsIdentity hands the room over while the owner has two
@@ -68,10 +68,10 @@ func TestOwnershipFollowsIdentity(t *testing.T) {
 	bob := bobU.dial(room.ID, url.Values{"name": {"Bob"}})
 	bob2 := bobU.dial(room.ID, url.Values{"name": {"Bob phone"}, "spectator": {"1"}})
 
-	phone.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: bob.self.ID})
+	phone.send(protocol.OwnerSet{Type: protocol.TypeOwnerSet, ID: bob.self.ID})
 	roles := map[string]string{}
-	var upd signal.RoomUpdated
-	bob2.readUntil(signal.TypeRoomUpdated, func(data []byte) bool {
+	var upd protocol.RoomUpdated
+	bob2.readUntil(protocol.TypeRoomUpdated, func(data []byte) bool {
 		_ = json.Unmarshal(data, &upd)
 		return true
 	})
@@ -80,7 +80,7 @@ func TestOwnershipFollowsIdentity(t *testing.T) {
 	}
 	// The role changes came before the room-updated; read them from a
 	// fresh list instead of the socket.
-	var parts struct{ Participants []signal.Participant }
+	var parts struct{ Participants []protocol.Participant }
 	owner.do("GET", "/api/rooms/"+room.ID+"/participants", "", &parts)
 	for _, p := range parts.Participants {
 		roles[p.Name] = p.Role
@@ -95,18 +95,18 @@ func TestOwnershipFollowsIdentity(t *testing.T) {
 		t.Fatalf("stored owner = %s", got)
 	}
 	// The old owner may no longer act as one; the new one may.
-	laptop.send(signal.StageSet{Type: signal.TypeStageSet, ID: bob.self.ID, On: true})
-	if e := laptop.readError(); e.Code != CodeForbidden {
+	laptop.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: bob.self.ID, On: true})
+	if e := laptop.readError(); e.Code != protocol.CodeForbidden {
 		t.Fatalf("old owner = %+v", e)
 	}
 	if status := owner.do("POST", "/api/rooms/"+room.ID+"/end", "", nil); status != 403 {
 		t.Fatalf("old owner ends the room: %d", status)
 	}
-	bob2.send(signal.StageSet{Type: signal.TypeStageSet, ID: laptop.self.ID, On: true})
-	laptop.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{owner.id}) })
+	bob2.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: laptop.self.ID, On: true})
+	laptop.waitStage(func(st protocol.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{owner.id}) })
 	// Handing it to yourself is refused.
-	bob.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: bob2.self.ID})
-	if e := bob.readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeOwnerSet {
+	bob.send(protocol.OwnerSet{Type: protocol.TypeOwnerSet, ID: bob2.self.ID})
+	if e := bob.readError(); e.Code != protocol.CodeBadRequest || e.Ref != protocol.TypeOwnerSet {
 		t.Fatalf("hand to self = %+v", e)
 	}
 	if status := bobU.do("POST", "/api/rooms/"+room.ID+"/end", "", nil); status != 200 {
@@ -129,14 +129,14 @@ func TestRemoveAndMuteRefusals(t *testing.T) {
 		code string
 		ref  string
 	}{
-		{signal.Remove{Type: signal.TypeRemove, ID: oc.self.ID}, CodeBadRequest, signal.TypeRemove},
-		{signal.Remove{Type: signal.TypeRemove, ID: tab2.self.ID}, CodeForbidden, signal.TypeRemove},
-		{signal.Remove{Type: signal.TypeRemove, ID: "p_gone"}, CodeUnknownPeer, signal.TypeRemove},
-		{signal.MuteRequest{Type: signal.TypeMuteRequest, ID: bob.self.ID}, CodeBadRequest, signal.TypeMuteRequest},
-		{signal.MuteRequest{Type: signal.TypeMuteRequest, ID: "p_gone"}, CodeUnknownPeer, signal.TypeMuteRequest},
-		{signal.StageSet{Type: signal.TypeStageSet, ID: "p_gone", On: true}, CodeUnknownPeer, signal.TypeStageSet},
-		{signal.StageSet{Type: signal.TypeStageSet, UserID: "u_nobody", On: false}, CodeBadRequest, signal.TypeStageSet},
-		{`{"type":"remove"}`, signal.CodeInvalidMessage, signal.TypeRemove},
+		{protocol.Remove{Type: protocol.TypeRemove, ID: oc.self.ID}, protocol.CodeBadRequest, protocol.TypeRemove},
+		{protocol.Remove{Type: protocol.TypeRemove, ID: tab2.self.ID}, protocol.CodeForbidden, protocol.TypeRemove},
+		{protocol.Remove{Type: protocol.TypeRemove, ID: "p_gone"}, protocol.CodeUnknownPeer, protocol.TypeRemove},
+		{protocol.MuteRequest{Type: protocol.TypeMuteRequest, ID: bob.self.ID}, protocol.CodeBadRequest, protocol.TypeMuteRequest},
+		{protocol.MuteRequest{Type: protocol.TypeMuteRequest, ID: "p_gone"}, protocol.CodeUnknownPeer, protocol.TypeMuteRequest},
+		{protocol.StageSet{Type: protocol.TypeStageSet, ID: "p_gone", On: true}, protocol.CodeUnknownPeer, protocol.TypeStageSet},
+		{protocol.StageSet{Type: protocol.TypeStageSet, UserID: "u_nobody", On: false}, protocol.CodeBadRequest, protocol.TypeStageSet},
+		{`{"type":"remove"}`, protocol.CodeInvalidMessage, protocol.TypeRemove},
 	} {
 		oc.send(tt.msg)
 		if e := oc.readError(); e.Code != tt.code || e.Ref != tt.ref || e.Message == "" {
@@ -147,12 +147,12 @@ func TestRemoveAndMuteRefusals(t *testing.T) {
 		t.Fatalf("online = %d after refusals", got)
 	}
 	// A camera that is on can be asked to mute.
-	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished})
-	oc.readInto(signal.TypeMedia, &signal.Media{})
-	oc.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: bob.self.ID, Source: signal.SourceCamera})
-	var mr signal.MuteRequest
-	bob.readInto(signal.TypeMuteRequest, &mr)
-	if mr.Source != signal.SourceCamera || mr.From != oc.self.ID {
+	bob.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished})
+	oc.readInto(protocol.TypeMedia, &protocol.Media{})
+	oc.send(protocol.MuteRequest{Type: protocol.TypeMuteRequest, ID: bob.self.ID, Source: protocol.SourceCamera})
+	var mr protocol.MuteRequest
+	bob.readInto(protocol.TypeMuteRequest, &mr)
+	if mr.Source != protocol.SourceCamera || mr.From != oc.self.ID {
 		t.Fatalf("mute-request = %+v", mr)
 	}
 }
@@ -164,14 +164,14 @@ func TestRemoveAndMuteRefusals(t *testing.T) {
 func TestRoomSettingsAPI(t *testing.T) {
 	a := newTestApp(t)
 	owner := a.newUser()
-	var room signal.Room
+	var room protocol.Room
 	if status := owner.do("POST", "/api/rooms", `{"name":"Maths","classroom":true}`, &room); status != 201 {
 		t.Fatalf("create = %d", status)
 	}
 	if !room.Classroom || room.AllowStage || room.Stage == nil {
 		t.Fatalf("created = %+v", room)
 	}
-	var list struct{ Rooms []signal.Room }
+	var list struct{ Rooms []protocol.Room }
 	owner.do("GET", "/api/rooms", "", &list)
 	if len(list.Rooms) != 1 || !list.Rooms[0].Classroom {
 		t.Fatalf("list = %+v", list.Rooms)
@@ -184,8 +184,8 @@ func TestRoomSettingsAPI(t *testing.T) {
 	oc := owner.dial(plain.ID, nil)
 	bobU := a.newUser()
 	bob := bobU.dial(plain.ID, nil)
-	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
-	oc.readInto(signal.TypeMedia, &signal.Media{})
+	bob.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "cam"})
+	oc.readInto(protocol.TypeMedia, &protocol.Media{})
 
 	var e errorBody
 	for _, tt := range []struct {
@@ -194,10 +194,10 @@ func TestRoomSettingsAPI(t *testing.T) {
 		status int
 		code   string
 	}{
-		{bobU, `{"classroom":true}`, 403, CodeForbidden},
-		{owner, `{}`, 400, CodeBadRequest},
-		{owner, `{"classroom":"yes"}`, 400, CodeInvalidJSON},
-		{owner, `not json`, 400, CodeInvalidJSON},
+		{bobU, `{"classroom":true}`, 403, protocol.CodeForbidden},
+		{owner, `{}`, 400, protocol.CodeBadRequest},
+		{owner, `{"classroom":"yes"}`, 400, protocol.CodeInvalidJSON},
+		{owner, `not json`, 400, protocol.CodeInvalidJSON},
 	} {
 		if status := tt.who.do("PATCH", "/api/rooms/"+plain.ID, tt.body, &e); status != tt.status || e.Error.Code != tt.code {
 			t.Fatalf("PATCH %s = %d %+v, want %d %s", tt.body, status, e, tt.status, tt.code)
@@ -210,23 +210,23 @@ func TestRoomSettingsAPI(t *testing.T) {
 		t.Fatal("a refused PATCH changed the room")
 	}
 
-	var got signal.Room
+	var got protocol.Room
 	if status := owner.do("PATCH", "/api/rooms/"+plain.ID, `{"classroom":true,"allowStage":true}`, &got); status != 200 || !got.Classroom || !got.AllowStage {
 		t.Fatalf("PATCH = %d %+v", status, got)
 	}
 	// Bob is off the stage: his camera is withdrawn for everyone, and he
 	// hears that the room is a classroom now.
-	var m signal.Media
-	oc.readInto(signal.TypeMedia, &m)
-	if m.From != bob.self.ID || m.Action != signal.ActionUnpublished || m.Source != signal.SourceCamera {
+	var m protocol.Media
+	oc.readInto(protocol.TypeMedia, &m)
+	if m.From != bob.self.ID || m.Action != protocol.ActionUnpublished || m.Source != protocol.SourceCamera {
 		t.Fatalf("media after classroom on = %+v", m)
 	}
-	var upd signal.RoomUpdated
-	bob.readInto(signal.TypeRoomUpdated, &upd)
+	var upd protocol.RoomUpdated
+	bob.readInto(protocol.TypeRoomUpdated, &upd)
 	if !upd.Room.Classroom || !upd.Room.AllowStage || upd.Room.Online != 2 {
 		t.Fatalf("room-updated = %+v", upd.Room)
 	}
-	var parts struct{ Participants []signal.Participant }
+	var parts struct{ Participants []protocol.Participant }
 	owner.do("GET", "/api/rooms/"+plain.ID+"/participants", "", &parts)
 	for _, p := range parts.Participants {
 		if p.ID == bob.self.ID && len(p.Media) != 0 {
@@ -234,16 +234,16 @@ func TestRoomSettingsAPI(t *testing.T) {
 		}
 	}
 	// allowStage lets him step on, and then he publishes again.
-	bob.send(signal.StageSet{Type: signal.TypeStageSet, On: true})
-	bob.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 })
-	bob.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
-	oc.readInto(signal.TypeMedia, &m)
-	if m.Action != signal.ActionPublished {
+	bob.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true})
+	bob.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 1 })
+	bob.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "cam"})
+	oc.readInto(protocol.TypeMedia, &m)
+	if m.Action != protocol.ActionPublished {
 		t.Fatalf("media = %+v", m)
 	}
 
 	owner.do("POST", "/api/rooms/"+plain.ID+"/end", "", nil)
-	if status := owner.do("PATCH", "/api/rooms/"+plain.ID, `{"classroom":false}`, &e); status != 410 || e.Error.Code != CodeRoomEnded {
+	if status := owner.do("PATCH", "/api/rooms/"+plain.ID, `{"classroom":false}`, &e); status != 410 || e.Error.Code != protocol.CodeRoomEnded {
 		t.Fatalf("PATCH ended room = %d %+v", status, e)
 	}
 }
@@ -255,19 +255,19 @@ func TestRoomSettingsAPI(t *testing.T) {
 func TestClassroomSFUPublishing(t *testing.T) {
 	a := newTestAppWith(t, Config{MeshMax: 1})
 	owner := a.newUser()
-	var room signal.Room
+	var room protocol.Room
 	owner.do("POST", "/api/rooms", `{"name":"Lecture","classroom":true}`, &room)
 	oc := owner.dial(room.ID, nil)
 	student := newSFUClient(t, a.newUser(), room.ID)
 	listener := newSFUClient(t, a.newUser(), room.ID)
-	waitFor(t, func() bool { return listener.lastMode().Mode == signal.ModeSFU })
+	waitFor(t, func() bool { return listener.lastMode().Mode == protocol.ModeSFU })
 
 	forbidden := func() int {
 		student.mu.Lock()
 		defer student.mu.Unlock()
 		n := 0
 		for _, e := range student.errors {
-			if e.Code == CodeForbidden && e.Ref == signal.TypeSFU {
+			if e.Code == protocol.CodeForbidden && e.Ref == protocol.TypeSFU {
 				n++
 			}
 		}
@@ -276,16 +276,16 @@ func TestClassroomSFUPublishing(t *testing.T) {
 	// An offer that names a track is refused before its SDP is read; the
 	// helper's own publishing connection is made once, on the stage.
 	offerMic := func() {
-		student.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: "v=0", Tracks: map[string]string{"0": signal.SourceMicrophone}})
+		student.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "v=0", Tracks: map[string]string{"0": protocol.SourceMicrophone}})
 	}
 	offerMic()
 	waitFor(t, func() bool { return forbidden() == 1 })
 
-	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: student.c.self.ID, On: true})
-	oc.waitStage(func(st signal.Stage) bool { return len(st.Members) == 1 })
+	oc.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: student.c.self.ID, On: true})
+	oc.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 1 })
 	track := student.publishAudio()
-	student.write(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished})
-	key := student.c.self.ID + "|" + signal.SourceMicrophone
+	student.write(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished})
+	key := student.c.self.ID + "|" + protocol.SourceMicrophone
 	deadline := time.Now().Add(15 * time.Second)
 	for listener.count(key) == 0 {
 		if time.Now().After(deadline) {
@@ -294,11 +294,11 @@ func TestClassroomSFUPublishing(t *testing.T) {
 		sendAudio(track, 10)
 	}
 
-	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: student.c.self.ID, On: false})
-	oc.readUntil(signal.TypeMedia, func(data []byte) bool {
-		var m signal.Media
+	oc.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: student.c.self.ID, On: false})
+	oc.readUntil(protocol.TypeMedia, func(data []byte) bool {
+		var m protocol.Media
 		_ = json.Unmarshal(data, &m)
-		return m.From == student.c.self.ID && m.Action == signal.ActionUnpublished
+		return m.From == student.c.self.ID && m.Action == protocol.ActionUnpublished
 	})
 	// Whatever was in flight has arrived by now; nothing sent after the
 	// withdrawal may.
@@ -364,13 +364,13 @@ func TestOfferSendsMedia(t *testing.T) {
 		{"named track", recvonly, map[string]string{"0": "camera"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := offerSendsMedia(&signal.SFU{SDP: tt.sdp, Tracks: tt.tracks})
+			got, err := offerSendsMedia(&protocol.SFU{SDP: tt.sdp, Tracks: tt.tracks})
 			if err != nil || got != tt.sends {
 				t.Fatalf("offerSendsMedia = %v, %v; want %v", got, err, tt.sends)
 			}
 		})
 	}
-	if _, err := offerSendsMedia(&signal.SFU{SDP: "not sdp"}); err == nil {
+	if _, err := offerSendsMedia(&protocol.SFU{SDP: "not sdp"}); err == nil {
 		t.Fatal("garbage SDP was accepted")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/sfu"
 )
 
@@ -26,16 +26,6 @@ const (
 const (
 	pingPeriod = 10 * time.Second
 	pongWait   = 15 * time.Second
-)
-
-// Close codes the server uses, in the 4000-4999 private range.
-const (
-	closeTooSlow    = 4008
-	closeRoomEnded  = 4010
-	closeRoomGone   = 4004
-	closeLeft       = 4000
-	closeRestarting = websocket.CloseServiceRestart
-	closeReplaced   = 4009 // the participant resumed on a newer socket
 )
 
 // participant is one connected browser tab. Its mutable fields (name, role,
@@ -97,7 +87,7 @@ func (p *participant) Send(msg []byte) {
 	})
 	if tooSlow {
 		p.log.Warn("participant too slow, disconnecting", "participant", p.id, "room", p.roomID)
-		p.close(closeTooSlow, "too slow to keep up")
+		p.close(protocol.CloseTooSlow, "too slow to keep up")
 	}
 }
 
@@ -121,7 +111,7 @@ func (p *participant) close(code int, reason string) {
 
 // view is the public description of the participant. The caller holds the
 // room's lock.
-func (p *participant) view() signal.Participant {
+func (p *participant) view() protocol.Participant {
 	media := make(map[string]string, len(p.media))
 	for k, v := range p.media {
 		media[k] = v
@@ -133,9 +123,9 @@ func (p *participant) view() signal.Participant {
 			streams[k] = v
 		}
 	}
-	view := signal.Participant{ID: p.id, UserID: p.identity.ID, Name: p.name, Role: p.role, Media: media, Streams: streams}
+	view := protocol.Participant{ID: p.id, UserID: p.identity.ID, Name: p.name, Role: p.role, Media: media, Streams: streams}
 	if p.reconnecting {
-		view.Connection = signal.ConnectionReconnecting
+		view.Connection = protocol.ConnectionReconnecting
 	}
 	return view
 }
@@ -146,14 +136,14 @@ func (p *participant) applyMedia(source, action, streamID string) bool {
 	before, had := p.media[source]
 	beforeStream := p.streams[source]
 	switch action {
-	case signal.ActionPublished, signal.ActionResumed:
-		p.media[source] = signal.TrackLive
-		if action == signal.ActionPublished && streamID != "" {
+	case protocol.ActionPublished, protocol.ActionResumed:
+		p.media[source] = protocol.TrackLive
+		if action == protocol.ActionPublished && streamID != "" {
 			p.streams[source] = streamID
 		}
-	case signal.ActionPaused:
-		p.media[source] = signal.TrackPaused
-	case signal.ActionUnpublished:
+	case protocol.ActionPaused:
+		p.media[source] = protocol.TrackPaused
+	case protocol.ActionUnpublished:
 		delete(p.media, source)
 		delete(p.streams, source)
 		return had

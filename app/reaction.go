@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Each participant may send a burst of reactions, then a steady few a
@@ -48,15 +48,15 @@ var reactionLimitMessage = fmt.Sprintf("Too many reactions: at most %d at once, 
 // reaction within the sender's limit goes to everyone in the room, the
 // sender included, stamped with the sender's id; nothing is stored.
 func (s *Server) handleReaction(p *participant, r *liveRoom, msg any) bool {
-	m, ok := msg.(*signal.Reaction)
+	m, ok := msg.(*protocol.Reaction)
 	if !ok {
 		return false
 	}
 	if !p.reactions.take(time.Now()) {
-		sendError(p, CodeRateLimited, reactionLimitMessage, signal.TypeReaction)
+		sendError(p, protocol.CodeRateLimited, reactionLimitMessage, protocol.TypeReaction)
 		return true
 	}
-	out := encode(signal.Reaction{Type: signal.TypeReaction, From: p.id, Emoji: m.Emoji})
+	out := encode(protocol.Reaction{Type: protocol.TypeReaction, From: p.id, Emoji: m.Emoji})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {

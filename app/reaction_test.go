@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // readReaction reads messages until a reaction arrives, and returns it.
-func (c *client) readReaction() signal.Reaction {
+func (c *client) readReaction() protocol.Reaction {
 	c.t.Helper()
-	var m signal.Reaction
-	c.readInto(signal.TypeReaction, &m)
+	var m protocol.Reaction
+	c.readInto(protocol.TypeReaction, &m)
 	return m
 }
 
@@ -39,7 +39,7 @@ func (c *client) typesUntil(typ string, ok func(data []byte) bool) []string {
 // reactionFrom accepts a reaction of participant id.
 func reactionFrom(id string) func([]byte) bool {
 	return func(data []byte) bool {
-		var m signal.Reaction
+		var m protocol.Reaction
 		return json.Unmarshal(data, &m) == nil && m.From == id
 	}
 }
@@ -64,7 +64,7 @@ func TestReactionsReachEveryone(t *testing.T) {
 	}
 	// The spectator reacts too, with an emoji that has a variation
 	// selector.
-	carol.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "❤️"})
+	carol.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "❤️"})
 	for _, c := range everyone {
 		if m := c.readReaction(); m.From != carol.self.ID || m.Emoji != "❤️" {
 			t.Fatalf("%s got %+v", c.self.Name, m)
@@ -79,13 +79,13 @@ func TestReactionsReachEveryone(t *testing.T) {
 		t.Fatalf("chat history after reactions = %d %s", status, page.Messages)
 	}
 	late := a.newUser().dial(room.ID, nil)
-	var hist signal.ChatHistory
-	late.readInto(signal.TypeChatHistory, &hist)
+	var hist protocol.ChatHistory
+	late.readInto(protocol.TypeChatHistory, &hist)
 	if len(hist.Messages) != 0 {
 		t.Fatalf("a newcomer's chat history = %+v", hist.Messages)
 	}
 	// The newcomer's first reaction is one sent after it joined.
-	oc.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "🎉"})
+	oc.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "🎉"})
 	if m := late.readReaction(); m.From != oc.self.ID || m.Emoji != "🎉" {
 		t.Fatalf("newcomer got %+v", m)
 	}
@@ -104,25 +104,25 @@ func TestReactionRefusals(t *testing.T) {
 	for _, tt := range []struct {
 		frame, code string
 	}{
-		{`{"type":"reaction","emoji":"💩"}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction","emoji":""}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction"}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction","emoji":"👍👍"}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction","emoji":"❤"}`, signal.CodeInvalidMessage}, // no variation selector
-		{`{"type":"reaction","emoji":"<img src=x>"}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction","emoji":"` + "\u202e" + `👍"}`, signal.CodeInvalidMessage},
-		{`{"type":"reaction","emoji":7}`, signal.CodeInvalidJSON},
-		{`{"type":"reaction","emoji":["👍"]}`, signal.CodeInvalidJSON},
+		{`{"type":"reaction","emoji":"💩"}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction","emoji":""}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction"}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction","emoji":"👍👍"}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction","emoji":"❤"}`, protocol.CodeInvalidMessage}, // no variation selector
+		{`{"type":"reaction","emoji":"<img src=x>"}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction","emoji":"` + "\u202e" + `👍"}`, protocol.CodeInvalidMessage},
+		{`{"type":"reaction","emoji":7}`, protocol.CodeInvalidJSON},
+		{`{"type":"reaction","emoji":["👍"]}`, protocol.CodeInvalidJSON},
 	} {
 		bob.send(tt.frame)
-		if e := bob.readError(); e.Code != tt.code || e.Ref != signal.TypeReaction || e.Message == "" {
+		if e := bob.readError(); e.Code != tt.code || e.Ref != protocol.TypeReaction || e.Message == "" {
 			t.Fatalf("%s: error = %+v, want %s with ref reaction", tt.frame, e, tt.code)
 		}
 	}
 	// None reached the owner: the first reaction the owner sees is the
 	// valid one sent after them all. And none used up Bob's burst.
 	for range reactionBurst {
-		bob.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "😮"})
+		bob.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "😮"})
 	}
 	for i := range reactionBurst {
 		if m := oc.readReaction(); m.Emoji != "😮" || m.From != bob.self.ID {
@@ -146,7 +146,7 @@ func TestReactionRateLimit(t *testing.T) {
 
 	const sent = reactionBurst + 4
 	for range sent {
-		bob.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "👏"})
+		bob.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "👏"})
 	}
 	// Bob gets one answer per reaction, in order: his echo or an error.
 	accepted, refused := 0, 0
@@ -156,12 +156,12 @@ func TestReactionRateLimit(t *testing.T) {
 			t.Fatalf("after %d answers: %v", accepted+refused, err)
 		}
 		switch typ {
-		case signal.TypeReaction:
+		case protocol.TypeReaction:
 			accepted++
-		case signal.TypeError:
-			var e signal.Error
+		case protocol.TypeError:
+			var e protocol.Error
 			_ = json.Unmarshal(data, &e)
-			if e.Code != CodeRateLimited || e.Ref != signal.TypeReaction || e.Message == "" {
+			if e.Code != protocol.CodeRateLimited || e.Ref != protocol.TypeReaction || e.Message == "" {
 				t.Fatalf("refusal = %+v", e)
 			}
 			refused++
@@ -179,8 +179,8 @@ func TestReactionRateLimit(t *testing.T) {
 			t.Fatalf("owner got %+v", m)
 		}
 	}
-	oc.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "🎉"})
-	if before := oc.typesUntil(signal.TypeReaction, reactionFrom(oc.self.ID)); len(before) != 0 {
+	oc.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "🎉"})
+	if before := oc.typesUntil(protocol.TypeReaction, reactionFrom(oc.self.ID)); len(before) != 0 {
 		t.Fatalf("before the owner's own reaction came %v: a refused reaction was relayed", before)
 	}
 }

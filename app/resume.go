@@ -8,7 +8,7 @@ import (
 
 	"github.com/olahol/melody"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // A participant's server messages form one ordered stream that outlives
@@ -126,7 +126,7 @@ func (r *liveRoom) suspend(p *participant, grace time.Duration, expire func()) b
 			expire()
 		}
 	})
-	r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), p)
+	r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), p)
 	return true
 }
 
@@ -146,7 +146,7 @@ func (r *liveRoom) claimExpiry(p *participant, gen uint64) bool {
 
 // resumeFunc builds the fresh welcome for a resume whose messages fell out
 // of the window. It runs under the room's lock.
-type resumeWelcome func(r *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte
+type resumeWelcome func(r *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte
 
 // resume gives participant id its stream back on ss and reports whether it
 // did: false means a fresh join is in order (no such participant, another
@@ -171,13 +171,13 @@ func (r *liveRoom) resume(id, userID string, ss *melody.Session, seen uint64, we
 	ss.Set(participantKey, p)
 	p.pending.Store(0)
 	p.closing.Store(false)
-	resumed := encode(signal.Resumed{Type: signal.TypeResumed, Self: p.view(), Mode: r.mode, Epoch: r.epoch})
+	resumed := encode(protocol.Resumed{Type: protocol.TypeResumed, Self: p.view(), Mode: r.mode, Epoch: r.epoch})
 	replayed, old, ok := p.stream.resume(ss, seen, resumed)
 	if !ok {
 		// What the client missed is gone: it starts over from a welcome,
 		// and from fresh SFU connections, whose negotiation it lost.
 		old = p.stream.restart(ss)
-		others := make([]signal.Participant, 0, len(r.participants)-1)
+		others := make([]protocol.Participant, 0, len(r.participants)-1)
 		for _, o := range r.participants {
 			if o != p {
 				others = append(others, o.view())
@@ -195,10 +195,10 @@ func (r *liveRoom) resume(id, userID string, ss *melody.Session, seen uint64, we
 	if old != nil && old != ss {
 		// A socket the server had not seen drop yet (a network blink gives
 		// no close): this one replaces it.
-		_ = old.CloseWithMsg(closeMessage(closeReplaced, "resumed on a new connection"))
+		_ = old.CloseWithMsg(closeMessage(protocol.CloseReplaced, "resumed on a new connection"))
 	}
 	if wasReconnecting {
-		r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), p)
+		r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), p)
 	}
 	return p, true
 }

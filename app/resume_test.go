@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // pumped reads a client's socket on a goroutine, so that a test can wait
@@ -40,7 +40,7 @@ func pump(c *client) *pumped {
 }
 
 func typeOf(data []byte) string {
-	var env signal.Envelope
+	var env protocol.Envelope
 	_ = json.Unmarshal(data, &env)
 	return env.Type
 }
@@ -110,14 +110,14 @@ func TestResumeReplaysWhatWasMissed(t *testing.T) {
 	bobID := bob.c.self.ID
 	_ = bob.c.conn.Close() // no close frame: a dropped connection
 
-	var upd signal.ParticipantUpdated
-	alice.await(signal.TypeParticipantUpdated, &upd)
-	if upd.Participant.ID != bobID || upd.Participant.Connection != signal.ConnectionReconnecting {
+	var upd protocol.ParticipantUpdated
+	alice.await(protocol.TypeParticipantUpdated, &upd)
+	if upd.Participant.ID != bobID || upd.Participant.Connection != protocol.ConnectionReconnecting {
 		t.Fatalf("while Bob is away Alice sees %+v", upd.Participant)
 	}
-	alice.c.send(signal.Rename{Type: signal.TypeRename, Name: "Alice B"})
-	alice.c.send(signal.Signal{Type: signal.TypeSignal, To: bobID, Kind: signal.KindOffer, SDP: "v=0\r\n"})
-	alice.await(signal.TypeParticipantUpdated, &upd) // her rename, so both are through
+	alice.c.send(protocol.Rename{Type: protocol.TypeRename, Name: "Alice B"})
+	alice.c.send(protocol.Signal{Type: protocol.TypeSignal, To: bobID, Kind: protocol.KindOffer, SDP: "v=0\r\n"})
+	alice.await(protocol.TypeParticipantUpdated, &upd) // her rename, so both are through
 	if upd.Participant.Name != "Alice B" {
 		t.Fatalf("rename echo = %+v", upd.Participant)
 	}
@@ -130,34 +130,34 @@ func TestResumeReplaysWhatWasMissed(t *testing.T) {
 			t.Fatalf("after %v: %v", types, err)
 		}
 		if len(types) == 0 {
-			var r signal.Resumed
+			var r protocol.Resumed
 			_ = json.Unmarshal(data, &r)
-			if typ != signal.TypeResumed || r.Self.ID != bobID || r.Self.Connection != "" {
+			if typ != protocol.TypeResumed || r.Self.ID != bobID || r.Self.Connection != "" {
 				t.Fatalf("first message on the new socket: %s", data)
 			}
 		}
 		types = append(types, typ)
 	}
-	want := []string{signal.TypeResumed, signal.TypeParticipantUpdated, signal.TypeSignal}
+	want := []string{protocol.TypeResumed, protocol.TypeParticipantUpdated, protocol.TypeSignal}
 	for i := range want {
 		if types[i] != want[i] {
 			t.Fatalf("after the resume Bob got %v, want %v", types, want)
 		}
 	}
 
-	alice.await(signal.TypeParticipantUpdated, &upd)
+	alice.await(protocol.TypeParticipantUpdated, &upd)
 	if upd.Participant.ID != bobID || upd.Participant.Connection != "" {
 		t.Fatalf("Bob back: Alice sees %+v", upd.Participant)
 	}
 	seenByAlice := alice.drain()
 	for _, typ := range seenByAlice {
-		if typ == signal.TypeParticipantLeft || typ == signal.TypeParticipantJoined {
+		if typ == protocol.TypeParticipantLeft || typ == protocol.TypeParticipantJoined {
 			t.Fatalf("a resume looked like a leave and a join to Alice: %v", seenByAlice)
 		}
 	}
 	// The resumed socket is a working one.
-	back.send(signal.Rename{Type: signal.TypeRename, Name: "Bob again"})
-	alice.await(signal.TypeParticipantUpdated, &upd)
+	back.send(protocol.Rename{Type: protocol.TypeRename, Name: "Bob again"})
+	alice.await(protocol.TypeParticipantUpdated, &upd)
 	if upd.Participant.ID != bobID || upd.Participant.Name != "Bob again" {
 		t.Fatalf("rename after resume: %+v", upd.Participant)
 	}
@@ -169,22 +169,22 @@ func TestResumeReplaysWhatWasMissed(t *testing.T) {
 func TestResumeReplacesASocketNotYetSeenToDrop(t *testing.T) {
 	_, roomID, alice, bob, bobUser, seen := resumeRoom(t, 5*time.Second)
 	back := bobUser.dialRaw(roomID, resumeQuery(bob.c.self.ID, seen))
-	var r signal.Resumed
-	back.readInto(signal.TypeResumed, &r)
+	var r protocol.Resumed
+	back.readInto(protocol.TypeResumed, &r)
 	if r.Self.ID != bob.c.self.ID {
 		t.Fatalf("resumed as %s, want %s", r.Self.ID, bob.c.self.ID)
 	}
 	select {
 	case err := <-bob.end:
 		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != closeReplaced {
-			t.Fatalf("old socket ended with %v, want close %d", err, closeReplaced)
+		if !errors.As(err, &ce) || ce.Code != protocol.CloseReplaced {
+			t.Fatalf("old socket ended with %v, want close %d", err, protocol.CloseReplaced)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the replaced socket stays open")
 	}
 	for _, typ := range alice.drain() {
-		if typ == signal.TypeParticipantLeft {
+		if typ == protocol.TypeParticipantLeft {
 			t.Fatal("Alice saw Bob leave")
 		}
 	}
@@ -196,13 +196,13 @@ func TestResumeRefusals(t *testing.T) {
 	a, roomID, alice, bob, bobUser, _ := resumeRoom(t, 5*time.Second)
 	bobID := bob.c.self.ID
 	_ = bob.c.conn.Close()
-	var upd signal.ParticipantUpdated
-	alice.await(signal.TypeParticipantUpdated, &upd)
+	var upd protocol.ParticipantUpdated
+	alice.await(protocol.TypeParticipantUpdated, &upd)
 
 	// Carol cannot take Bob's place: she joins as herself.
 	carol := a.newUser().dialRaw(roomID, resumeQuery(bobID, 1))
-	var w signal.Welcome
-	carol.readInto(signal.TypeWelcome, &w)
+	var w protocol.Welcome
+	carol.readInto(protocol.TypeWelcome, &w)
 	if w.Self.ID == bobID {
 		t.Fatal("another identity resumed Bob's participant")
 	}
@@ -211,7 +211,7 @@ func TestResumeRefusals(t *testing.T) {
 	// his own id, and nobody sees him leave.
 	back := bobUser.dialRaw(roomID, resumeQuery(bobID, 1_000_000))
 	typ, data, err := back.next()
-	if err != nil || typ != signal.TypeWelcome {
+	if err != nil || typ != protocol.TypeWelcome {
 		t.Fatalf("resume from an impossible count: %s %v", data, err)
 	}
 	_ = json.Unmarshal(data, &w)
@@ -220,7 +220,7 @@ func TestResumeRefusals(t *testing.T) {
 	}
 	types := alice.drain()
 	for _, typ := range types {
-		if typ == signal.TypeParticipantLeft {
+		if typ == protocol.TypeParticipantLeft {
 			t.Fatalf("Alice saw Bob leave: %v", types)
 		}
 	}
@@ -232,14 +232,14 @@ func TestGraceRunsOut(t *testing.T) {
 	_, roomID, alice, bob, bobUser, seen := resumeRoom(t, 300*time.Millisecond)
 	bobID := bob.c.self.ID
 	_ = bob.c.conn.Close()
-	var left signal.ParticipantLeft
-	alice.await(signal.TypeParticipantLeft, &left)
+	var left protocol.ParticipantLeft
+	alice.await(protocol.TypeParticipantLeft, &left)
 	if left.ID != bobID || left.Reason != "disconnected" {
 		t.Fatalf("left = %+v", left)
 	}
 	late := bobUser.dialRaw(roomID, resumeQuery(bobID, seen))
-	var w signal.Welcome
-	late.readInto(signal.TypeWelcome, &w)
+	var w protocol.Welcome
+	late.readInto(protocol.TypeWelcome, &w)
 	if w.Self.ID == bobID {
 		t.Fatal("a participant resumed after its grace ran out")
 	}

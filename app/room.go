@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
-	"meet/app/signal"
 	"meet/mesh"
+	"meet/protocol"
 )
 
 // liveRoom is the in-memory state of a room that has participants now:
@@ -27,7 +27,7 @@ type liveRoom struct {
 }
 
 func newLiveRoom(id string, policy modePolicy) *liveRoom {
-	return &liveRoom{id: id, policy: policy, mode: signal.ModeMesh, epoch: 1}
+	return &liveRoom{id: id, policy: policy, mode: protocol.ModeMesh, epoch: 1}
 }
 
 // encode marshals a server message. Every message type is a plain struct of
@@ -44,7 +44,7 @@ func encode(msg any) []byte {
 // participant sees joins and leaves in one order. Sends only queue (they
 // never block), so holding the lock across them is cheap. It returns false
 // if the room has ended in the meantime.
-func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant, mode string, epoch uint64) []byte) bool {
+func (r *liveRoom) join(p *participant, welcome func(others []protocol.Participant, mode string, epoch uint64) []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.ended {
@@ -53,14 +53,14 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 	// The live owner decides the role: the stored room read before the
 	// join may predate a hand-over.
 	p.role = r.roleLocked(p)
-	others := make([]signal.Participant, 0, len(r.participants))
+	others := make([]protocol.Participant, 0, len(r.participants))
 	for _, o := range r.participants {
 		others = append(others, o.view())
 	}
 	r.participants = append(r.participants, p)
 	// The joiner that tips the room over learns the new mode from its
 	// welcome; the others from a mode message just before it joins.
-	if r.mode == signal.ModeMesh && len(r.participants) > r.policy.meshMax {
+	if r.mode == protocol.ModeMesh && len(r.participants) > r.policy.meshMax {
 		r.switchToSFULocked(p)
 		// SFU connections left over from the last SFU period may be
 		// closed on the client's side already (its sfu-close can be on
@@ -70,8 +70,8 @@ func (r *liveRoom) join(p *participant, welcome func(others []signal.Participant
 		}
 	}
 	p.Send(welcome(others, r.mode, r.epoch))
-	r.broadcastLocked(encode(signal.ParticipantJoined{Type: signal.TypeParticipantJoined, Participant: p.view()}), p)
-	if r.mode == signal.ModeSFU {
+	r.broadcastLocked(encode(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: p.view()}), p)
+	if r.mode == protocol.ModeSFU {
 		// Everyone without SFU connections gets them now: all of the
 		// room on a switch, only the joiner otherwise.
 		for _, q := range r.participants {
@@ -100,7 +100,7 @@ func (r *liveRoom) leaveLocked(p *participant, reason string) bool {
 	}
 	handUp := r.dropHandLocked(p)
 	r.participants = append(r.participants[:i], r.participants[i+1:]...)
-	r.broadcastLocked(encode(signal.ParticipantLeft{Type: signal.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
+	r.broadcastLocked(encode(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
 	if handUp {
 		r.broadcastLocked(r.stageMessageLocked(), nil)
 	}
@@ -132,13 +132,13 @@ func (r *liveRoom) broadcastLocked(msg []byte, except *participant) {
 // updateMedia records a media change of p and announces it to the others.
 // It returns why the change was refused, or "": only those who may publish
 // (stage.go) may announce a track, while anyone may withdraw one.
-func (r *liveRoom) updateMedia(p *participant, m *signal.Media) string {
+func (r *liveRoom) updateMedia(p *participant, m *protocol.Media) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {
 		return ""
 	}
-	if m.Action != signal.ActionUnpublished && !r.mayPublishLocked(p) {
+	if m.Action != protocol.ActionUnpublished && !r.mayPublishLocked(p) {
 		return r.publishRefusalLocked()
 	}
 	if !p.applyMedia(m.Source, m.Action, m.StreamID) {
@@ -148,15 +148,15 @@ func (r *liveRoom) updateMedia(p *participant, m *signal.Media) string {
 		// Forwarding follows the publisher's own word: a paused camera
 		// costs subscribers nothing.
 		switch m.Action {
-		case signal.ActionPaused:
+		case protocol.ActionPaused:
 			peer.SetPaused(m.Source, true)
-		case signal.ActionResumed, signal.ActionPublished:
+		case protocol.ActionResumed, protocol.ActionPublished:
 			peer.SetPaused(m.Source, false)
-		case signal.ActionUnpublished:
+		case protocol.ActionUnpublished:
 			peer.Unpublish(m.Source)
 		}
 	}
-	out := signal.Media{Type: signal.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
+	out := protocol.Media{Type: protocol.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
 	r.broadcastLocked(encode(out), p)
 	return ""
 }
@@ -170,7 +170,7 @@ func (r *liveRoom) rename(p *participant, name string) {
 		return
 	}
 	p.name = name
-	r.broadcastLocked(encode(signal.ParticipantUpdated{Type: signal.TypeParticipantUpdated, Participant: p.view()}), nil)
+	r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
 }
 
 // end marks the room ended, sends msg to everyone and closes their sockets
@@ -191,10 +191,10 @@ func (r *liveRoom) end(msg []byte, code int, reason string) []*participant {
 }
 
 // snapshot returns the participants' public views in join order.
-func (r *liveRoom) snapshot() []signal.Participant {
+func (r *liveRoom) snapshot() []protocol.Participant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]signal.Participant, 0, len(r.participants))
+	out := make([]protocol.Participant, 0, len(r.participants))
 	for _, p := range r.participants {
 		out = append(out, p.view())
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -26,7 +26,7 @@ func decodeBody(c *gin.Context, dst any) error {
 	if err == nil {
 		// A second value after the object is as malformed as a broken one.
 		if dec.Decode(&struct{}{}) != io.EOF {
-			return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body must be one JSON object.")
+			return newError(http.StatusBadRequest, protocol.CodeInvalidJSON, "Request body must be one JSON object.")
 		}
 		return nil
 	}
@@ -34,20 +34,20 @@ func decodeBody(c *gin.Context, dst any) error {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &tooLarge):
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+		return newError(http.StatusRequestEntityTooLarge, protocol.CodeTooLarge,
 			fmt.Sprintf("Request body is larger than %d KiB.", tooLarge.Limit>>10))
 	case errors.As(err, &typeErr):
-		return newError(http.StatusBadRequest, CodeInvalidJSON,
+		return newError(http.StatusBadRequest, protocol.CodeInvalidJSON,
 			fmt.Sprintf("Field %q must be a %s, not a %s.", typeErr.Field, typeErr.Type, typeErr.Value))
 	case errors.Is(err, io.EOF):
-		return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body is empty; send a JSON object.")
+		return newError(http.StatusBadRequest, protocol.CodeInvalidJSON, "Request body is empty; send a JSON object.")
 	default:
-		return newError(http.StatusBadRequest, CodeInvalidJSON, "Request body is not valid JSON.")
+		return newError(http.StatusBadRequest, protocol.CodeInvalidJSON, "Request body is not valid JSON.")
 	}
 }
 
 // roomView joins a stored room with its live state and its stage.
-func (s *Server) roomView(r *store.Room) signal.Room {
+func (s *Server) roomView(r *store.Room) protocol.Room {
 	online, mode := s.hub.online(r.ID)
 	v := roomViewWith(r, online, mode)
 	members, err := s.store.StageMembers(r.ID)
@@ -60,18 +60,18 @@ func (s *Server) roomView(r *store.Room) signal.Room {
 
 // roomViewWith builds the public view from live state the caller already
 // holds, for callers inside the hub's lock.
-func roomViewWith(r *store.Room, online int, mode string) signal.Room {
-	v := signal.Room{
+func roomViewWith(r *store.Room, online int, mode string) protocol.Room {
+	v := protocol.Room{
 		ID:         r.ID,
 		Name:       r.Name,
 		Status:     r.Status,
-		Owner:      signal.Owner{ID: r.OwnerID, Name: r.OwnerName},
+		Owner:      protocol.Owner{ID: r.OwnerID, Name: r.OwnerName},
 		Online:     online,
 		Mode:       mode,
 		CreatedAt:  r.CreatedAt.UTC().Format(time.RFC3339),
 		Classroom:  r.Classroom,
 		AllowStage: r.AllowStage,
-		Stage:      []signal.StageMember{},
+		Stage:      []protocol.StageMember{},
 	}
 	if r.EndedAt != nil {
 		v.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
@@ -138,7 +138,7 @@ func (s *Server) listRooms(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	out := make([]signal.Room, 0, len(rooms))
+	out := make([]protocol.Room, 0, len(rooms))
 	for i := range rooms {
 		online, mode := s.hub.online(rooms[i].ID)
 		v := roomViewWith(&rooms[i], online, mode)
@@ -197,7 +197,7 @@ func (s *Server) getParticipants(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	participants := []signal.Participant{}
+	participants := []protocol.Participant{}
 	if live, ok := s.hub.room(room.ID); ok {
 		participants = live.snapshot()
 	}
@@ -229,7 +229,7 @@ func (s *Server) finishRoom(id string) (*store.Room, error) {
 	}
 	if live, ok := s.hub.remove(room.ID); ok {
 		view := s.roomView(room)
-		for _, p := range live.end(encode(signal.RoomEnded{Type: signal.TypeRoomEnded, Room: view}), closeRoomEnded, "room ended") {
+		for _, p := range live.end(encode(protocol.RoomEnded{Type: protocol.TypeRoomEnded, Room: view}), protocol.CloseRoomEnded, "room ended") {
 			s.recordLeave(p)
 		}
 	}

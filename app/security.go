@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/olahol/melody"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // contentSecurityPolicy allows only the app's own scripts, styles and
@@ -125,14 +125,14 @@ func withoutDefaultPort(host, scheme string) string {
 	return host
 }
 
-var errBadOrigin = newError(http.StatusForbidden, CodeBadOrigin,
+var errBadOrigin = newError(http.StatusForbidden, protocol.CodeBadOrigin,
 	"This page's origin may not open the meeting socket. Open the meeting from the server's own address, or add the origin to -allowed-origins.")
 
 // onBinaryMessage answers a binary frame, which the protocol does not use:
 // melody would otherwise drop it in silence.
 func (s *Server) onBinaryMessage(ss *melody.Session, _ []byte) {
 	if p := participantOf(ss); p != nil {
-		sendError(p, signal.CodeInvalidJSON, "Messages are JSON text frames; binary frames are not part of the protocol.", "")
+		sendError(p, protocol.CodeInvalidJSON, "Messages are JSON text frames; binary frames are not part of the protocol.", "")
 	}
 }
 
@@ -147,9 +147,9 @@ func (s *Server) recoverMessage(ss *melody.Session) {
 	}
 	s.log.Error("panic handling a message", "panic", v, "stack", string(debug.Stack()))
 	if p := participantOf(ss); p != nil {
-		sendError(p, CodeInternal, "The server failed on your last message; reconnecting.", "")
-		p.close(websocket.CloseInternalServerErr, "internal error")
+		sendError(p, protocol.CodeInternal, "The server failed on your last message; reconnecting.", "")
+		p.close(protocol.CloseInternal, "internal error")
 		return
 	}
-	_ = ss.CloseWithMsg(websocket.FormatCloseMessage(websocket.CloseInternalServerErr, "internal error"))
+	_ = ss.CloseWithMsg(websocket.FormatCloseMessage(protocol.CloseInternal, "internal error"))
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"io"
+	"meet/protocol"
 	"net/http"
 	"net/url"
 	"strings"
@@ -137,8 +138,8 @@ func TestWebSocketOriginCheck(t *testing.T) {
 			room := u.createRoom("r")
 			conn, status, code := dialWithOrigin(t, u, room.ID, tt.origin)
 			if !tt.ok {
-				if status != http.StatusForbidden || code != CodeBadOrigin {
-					t.Fatalf("handshake from %q = %d %q, want 403 %s", tt.origin, status, code, CodeBadOrigin)
+				if status != http.StatusForbidden || code != protocol.CodeBadOrigin {
+					t.Fatalf("handshake from %q = %d %q, want 403 %s", tt.origin, status, code, protocol.CodeBadOrigin)
 				}
 				return
 			}

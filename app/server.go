@@ -15,7 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/olahol/melody"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/sfu"
 	"meet/store"
 )
@@ -26,7 +26,7 @@ type Config struct {
 	Store      *store.Store
 	Secret     []byte // HMAC key for identity tokens; at least 32 bytes
 	MeshMax    int    // a room with more participants than this leaves mesh
-	ICEServers []signal.ICEServer
+	ICEServers []protocol.ICEServer
 	Logger     *slog.Logger
 
 	// BackToMeshDelay is how long an SFU room must stay at or below
@@ -66,7 +66,7 @@ type Server struct {
 	log        *slog.Logger
 	tokens     tokenSigner
 	meshMax    int
-	iceServers []signal.ICEServer
+	iceServers []protocol.ICEServer
 	hub        *hub
 	sfu        *sfu.SFU
 	chat       *chatLink
@@ -101,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MeshMax = 4
 	}
 	if cfg.ICEServers == nil {
-		cfg.ICEServers = []signal.ICEServer{}
+		cfg.ICEServers = []protocol.ICEServer{}
 	}
 	if cfg.BackToMeshDelay <= 0 {
 		cfg.BackToMeshDelay = 10 * time.Second
@@ -150,7 +150,7 @@ func New(cfg Config) (*Server, error) {
 		sfu:       media,
 		onSFUError: func(p *participant, err error) {
 			s.log.Error("connect participant to the SFU", "participant", p.id, "err", err)
-			sendError(p, CodeInternal, "Could not connect you to the media server.", signal.TypeMode)
+			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
 		},
 	}
 	s.hub = newHub(func(id string) *liveRoom { return newLiveRoom(id, policy) })
@@ -182,10 +182,10 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 // away, closes their sockets and records that they left.
 func (s *Server) Shutdown(ctx context.Context) error {
 	for _, room := range s.hub.all() {
-		room.end(encode(signal.Error{
-			Type: signal.TypeError, Code: CodeRestarting,
+		room.end(encode(protocol.Error{
+			Type: protocol.TypeError, Code: protocol.CodeRestarting,
 			Message: "The server is restarting. Reconnect in a moment.",
-		}), closeRestarting, "server restarting")
+		}), protocol.CloseRestarting, "server restarting")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -235,7 +235,7 @@ func (s *Server) routes() *gin.Engine {
 
 	r.NoRoute(s.notFound)
 	r.NoMethod(func(c *gin.Context) {
-		s.abortWithError(c, newError(http.StatusMethodNotAllowed, CodeMethod, "Method not allowed here."))
+		s.abortWithError(c, newError(http.StatusMethodNotAllowed, protocol.CodeMethod, "Method not allowed here."))
 	})
 	return r
 }

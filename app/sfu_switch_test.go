@@ -12,7 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // sfuClient is a Pion participant that speaks the app's SFU protocol over
@@ -27,17 +27,17 @@ type sfuClient struct {
 	wmu sync.Mutex // one writer on the socket
 
 	mu       sync.Mutex
-	modes    []signal.Mode
+	modes    []protocol.Mode
 	tracks   map[string]string // subscribe mid → "participant|source"
 	received map[string]int    // "participant|source" → packets
-	errors   []signal.Error
+	errors   []protocol.Error
 }
 
 func newSFUClient(t *testing.T, u *user, roomID string) *sfuClient {
 	t.Helper()
 	c := u.dial(roomID, url.Values{})
 	sc := &sfuClient{t: t, c: c, api: loopbackAPI(), tracks: map[string]string{}, received: map[string]int{}}
-	sc.modes = append(sc.modes, signal.Mode{Mode: c.wel.Mode, Epoch: c.wel.Epoch})
+	sc.modes = append(sc.modes, protocol.Mode{Mode: c.wel.Mode, Epoch: c.wel.Epoch})
 	sc.sub = sc.newSubscriber()
 	t.Cleanup(func() {
 		_ = sc.subscriber().Close()
@@ -56,7 +56,7 @@ func (sc *sfuClient) newSubscriber() *webrtc.PeerConnection {
 	if err != nil {
 		sc.t.Fatal(err)
 	}
-	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCSubscribe, cand) })
+	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(protocol.PCSubscribe, cand) })
 	sub.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		var key string
 		for _, tr := range sub.GetTransceivers() {
@@ -106,10 +106,10 @@ func (sc *sfuClient) write(v any) {
 }
 
 func (sc *sfuClient) trickle(pc string, cand *webrtc.ICECandidate) {
-	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
 	if cand != nil {
 		init := cand.ToJSON()
-		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
 	}
 	sc.write(msg)
 }
@@ -121,36 +121,36 @@ func (sc *sfuClient) pump() {
 		if err != nil {
 			return
 		}
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(data, &env)
 		switch env.Type {
-		case signal.TypeMode:
-			var m signal.Mode
+		case protocol.TypeMode:
+			var m protocol.Mode
 			_ = json.Unmarshal(data, &m)
 			sc.mu.Lock()
 			sc.modes = append(sc.modes, m)
 			sc.mu.Unlock()
-		case signal.TypeError:
-			var e signal.Error
+		case protocol.TypeError:
+			var e protocol.Error
 			_ = json.Unmarshal(data, &e)
 			sc.mu.Lock()
 			sc.errors = append(sc.errors, e)
 			sc.mu.Unlock()
-		case signal.TypeSFU:
-			var m signal.SFU
+		case protocol.TypeSFU:
+			var m protocol.SFU
 			_ = json.Unmarshal(data, &m)
 			sc.onSFU(m)
 		}
 	}
 }
 
-func (sc *sfuClient) onSFU(m signal.SFU) {
+func (sc *sfuClient) onSFU(m protocol.SFU) {
 	pc := sc.subscriber()
-	if m.PC == signal.PCPublish {
+	if m.PC == protocol.PCPublish {
 		pc = sc.pub
 	}
 	switch m.Kind {
-	case signal.KindOffer:
+	case protocol.KindOffer:
 		sc.mu.Lock()
 		for mid, what := range m.Tracks {
 			sc.tracks[mid] = what
@@ -164,12 +164,12 @@ func (sc *sfuClient) onSFU(m signal.SFU) {
 		}
 		answer, _ := pc.CreateAnswer(nil)
 		_ = pc.SetLocalDescription(answer)
-		sc.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
-	case signal.KindAnswer:
+		sc.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP})
+	case protocol.KindAnswer:
 		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
 			sc.t.Errorf("publish answer: %v", err)
 		}
-	case signal.KindCandidate:
+	case protocol.KindCandidate:
 		if m.Candidate != nil {
 			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 		}
@@ -187,7 +187,7 @@ func (sc *sfuClient) publishAudio() *webrtc.TrackLocalStaticRTP {
 	if err != nil {
 		sc.t.Fatal(err)
 	}
-	sc.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(signal.PCPublish, cand) })
+	sc.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(protocol.PCPublish, cand) })
 	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic")
 	if _, err := sc.pub.AddTrack(track); err != nil {
 		sc.t.Fatal(err)
@@ -195,11 +195,11 @@ func (sc *sfuClient) publishAudio() *webrtc.TrackLocalStaticRTP {
 	offer, _ := sc.pub.CreateOffer(nil)
 	_ = sc.pub.SetLocalDescription(offer)
 	mid := sc.pub.GetTransceivers()[0].Mid()
-	sc.write(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: signal.SourceMicrophone}})
+	sc.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: protocol.SourceMicrophone}})
 	return track
 }
 
-func (sc *sfuClient) lastMode() signal.Mode {
+func (sc *sfuClient) lastMode() protocol.Mode {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	return sc.modes[len(sc.modes)-1]
@@ -235,28 +235,28 @@ func TestRoomSwitchesToSFUAndBack(t *testing.T) {
 	room := owner.createRoom("switch")
 	alice := newSFUClient(t, owner, room.ID)
 	bob := newSFUClient(t, a.newUser(), room.ID)
-	if alice.lastMode().Mode != signal.ModeMesh || bob.lastMode().Mode != signal.ModeMesh {
+	if alice.lastMode().Mode != protocol.ModeMesh || bob.lastMode().Mode != protocol.ModeMesh {
 		t.Fatal("a room of two is not mesh")
 	}
 	carol := newSFUClient(t, a.newUser(), room.ID)
-	if carol.lastMode().Mode != signal.ModeSFU {
+	if carol.lastMode().Mode != protocol.ModeSFU {
 		t.Fatalf("the third joiner's welcome says %s", carol.lastMode().Mode)
 	}
 	first := carol.lastMode().Epoch
 	for _, c := range []*sfuClient{alice, bob} {
-		waitFor(t, func() bool { return c.lastMode().Mode == signal.ModeSFU })
+		waitFor(t, func() bool { return c.lastMode().Mode == protocol.ModeSFU })
 		if c.lastMode().Epoch != first {
 			t.Fatalf("mode epoch %d, want %d", c.lastMode().Epoch, first)
 		}
 	}
-	var got signal.Room
+	var got protocol.Room
 	owner.do("GET", "/api/rooms/"+room.ID, "", &got)
-	if got.Mode != signal.ModeSFU || got.Online != 3 {
+	if got.Mode != protocol.ModeSFU || got.Online != 3 {
 		t.Fatalf("room = %+v", got)
 	}
 
 	track := alice.publishAudio()
-	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	key := alice.c.self.ID + "|" + protocol.SourceMicrophone
 	deadline := time.Now().Add(15 * time.Second)
 	for bob.count(key) == 0 || carol.count(key) == 0 {
 		if time.Now().After(deadline) {
@@ -270,10 +270,12 @@ func TestRoomSwitchesToSFUAndBack(t *testing.T) {
 	// delay, never before it.
 	carol.c.conn.Close()
 	time.Sleep(100 * time.Millisecond)
-	if alice.lastMode().Mode != signal.ModeSFU {
+	if alice.lastMode().Mode != protocol.ModeSFU {
 		t.Fatal("the room left the SFU before the back-to-mesh delay")
 	}
-	waitFor(t, func() bool { return alice.lastMode().Mode == signal.ModeMesh && bob.lastMode().Mode == signal.ModeMesh })
+	waitFor(t, func() bool {
+		return alice.lastMode().Mode == protocol.ModeMesh && bob.lastMode().Mode == protocol.ModeMesh
+	})
 	if alice.lastMode().Epoch <= first {
 		t.Fatalf("back-to-mesh epoch %d is not newer than %d", alice.lastMode().Epoch, first)
 	}
@@ -282,8 +284,8 @@ func TestRoomSwitchesToSFUAndBack(t *testing.T) {
 	before := bob.count(key)
 	sendAudio(track, 20)
 	waitFor(t, func() bool { return bob.count(key) > before })
-	alice.write(signal.SFUClose{Type: signal.TypeSFUClose})
-	bob.write(signal.SFUClose{Type: signal.TypeSFUClose})
+	alice.write(protocol.SFUClose{Type: protocol.TypeSFUClose})
+	bob.write(protocol.SFUClose{Type: protocol.TypeSFUClose})
 	waitFor(t, func() bool {
 		r, err := a.srv.sfu.Room(room.ID)
 		return err == nil && r.Stats().Peers == 0
@@ -297,10 +299,10 @@ func TestSFUMessagesInMeshRoomAreRefused(t *testing.T) {
 	u := a.newUser()
 	room := u.createRoom("mesh")
 	c := u.dial(room.ID, nil)
-	c.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: "v=0"})
-	var e signal.Error
-	c.readInto(signal.TypeError, &e)
-	if e.Code != CodeNotSFU {
+	c.send(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "v=0"})
+	var e protocol.Error
+	c.readInto(protocol.TypeError, &e)
+	if e.Code != protocol.CodeNotSFU {
 		t.Fatalf("error = %+v", e)
 	}
 }
@@ -316,8 +318,8 @@ func TestSwitchBackToSFUStartsAfresh(t *testing.T) {
 	alice := newSFUClient(t, owner, room.ID)
 	bob := newSFUClient(t, a.newUser(), room.ID)
 	carol := newSFUClient(t, a.newUser(), room.ID)
-	waitFor(t, func() bool { return bob.lastMode().Mode == signal.ModeSFU })
-	key := alice.c.self.ID + "|" + signal.SourceMicrophone
+	waitFor(t, func() bool { return bob.lastMode().Mode == protocol.ModeSFU })
+	key := alice.c.self.ID + "|" + protocol.SourceMicrophone
 	receive := func(what string, track *webrtc.TrackLocalStaticRTP) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -331,18 +333,20 @@ func TestSwitchBackToSFUStartsAfresh(t *testing.T) {
 	receive("first SFU period", alice.publishAudio())
 
 	carol.c.conn.Close()
-	waitFor(t, func() bool { return bob.lastMode().Mode == signal.ModeMesh })
+	waitFor(t, func() bool { return bob.lastMode().Mode == protocol.ModeMesh })
 	meshEpoch := bob.lastMode().Epoch
 	// Bob's page closes its SFU connections; before its sfu-close leaves,
 	// someone joins and the room is SFU again.
 	bob.replaceSubscriber()
 	newSFUClient(t, a.newUser(), room.ID)
-	waitFor(t, func() bool { return bob.lastMode().Mode == signal.ModeSFU && alice.lastMode().Mode == signal.ModeSFU })
+	waitFor(t, func() bool {
+		return bob.lastMode().Mode == protocol.ModeSFU && alice.lastMode().Mode == protocol.ModeSFU
+	})
 	// Alice's page too starts afresh and publishes again.
 	track := alice.publishAudio()
 	receive("second SFU period", track)
 
-	bob.write(signal.SFUClose{Type: signal.TypeSFUClose, Epoch: meshEpoch})
+	bob.write(protocol.SFUClose{Type: protocol.TypeSFUClose, Epoch: meshEpoch})
 	before := bob.count(key)
 	sendAudio(track, 20)
 	waitFor(t, func() bool { return bob.count(key) > before })

@@ -6,7 +6,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -22,7 +22,7 @@ type roomState struct {
 	ownerName  string
 	classroom  bool
 	allowStage bool
-	members    []signal.StageMember
+	members    []protocol.StageMember
 	hands      []string // participant ids, in the order the hands went up
 }
 
@@ -37,26 +37,26 @@ func (st *roomState) setMembers(rows []store.StageMember) {
 	st.members = stageView(rows)
 }
 
-func stageView(rows []store.StageMember) []signal.StageMember {
-	out := make([]signal.StageMember, 0, len(rows))
+func stageView(rows []store.StageMember) []protocol.StageMember {
+	out := make([]protocol.StageMember, 0, len(rows))
 	for _, m := range rows {
-		out = append(out, signal.StageMember{UserID: m.UserID, Name: m.Name})
+		out = append(out, protocol.StageMember{UserID: m.UserID, Name: m.Name})
 	}
 	return out
 }
 
 // onStage reports whether an identity is on the stage.
 func (st *roomState) onStage(userID string) bool {
-	return slices.ContainsFunc(st.members, func(m signal.StageMember) bool { return m.UserID == userID })
+	return slices.ContainsFunc(st.members, func(m protocol.StageMember) bool { return m.UserID == userID })
 }
 
 // applyTo writes the live owner, settings and stage into a room's view.
-func (st *roomState) applyTo(v *signal.Room) {
-	v.Owner = signal.Owner{ID: st.ownerID, Name: st.ownerName}
+func (st *roomState) applyTo(v *protocol.Room) {
+	v.Owner = protocol.Owner{ID: st.ownerID, Name: st.ownerName}
 	v.Classroom, v.AllowStage = st.classroom, st.allowStage
 	v.Stage = slices.Clone(st.members)
 	if v.Stage == nil {
-		v.Stage = []signal.StageMember{}
+		v.Stage = []protocol.StageMember{}
 	}
 }
 
@@ -90,11 +90,11 @@ func (s *Server) loadState(r *liveRoom) error {
 func (r *liveRoom) roleLocked(p *participant) string {
 	switch {
 	case p.identity.ID == r.state.ownerID:
-		return signal.RoleOwner
+		return protocol.RoleOwner
 	case p.spectator:
-		return signal.RoleSpectator
+		return protocol.RoleSpectator
 	default:
-		return signal.RoleParticipant
+		return protocol.RoleParticipant
 	}
 }
 
@@ -133,27 +133,27 @@ func (r *liveRoom) revokeLocked(before map[*participant]bool) {
 		if !before[p] || r.mayPublishLocked(p) {
 			continue
 		}
-		for _, source := range []string{signal.SourceCamera, signal.SourceMicrophone, signal.SourceScreen} {
+		for _, source := range []string{protocol.SourceCamera, protocol.SourceMicrophone, protocol.SourceScreen} {
 			if _, ok := p.media[source]; !ok {
 				continue
 			}
-			p.applyMedia(source, signal.ActionUnpublished, "")
+			p.applyMedia(source, protocol.ActionUnpublished, "")
 			if p.sfuPeer != nil {
 				p.sfuPeer.Unpublish(source)
 			}
-			out := signal.Media{Type: signal.TypeMedia, From: p.id, Source: source, Action: signal.ActionUnpublished}
+			out := protocol.Media{Type: protocol.TypeMedia, From: p.id, Source: source, Action: protocol.ActionUnpublished}
 			r.broadcastLocked(encode(out), p)
 		}
 	}
 }
 
 // handsLocked lists the raised hands in order.
-func (r *liveRoom) handsLocked() []signal.Hand {
-	out := make([]signal.Hand, 0, len(r.state.hands))
+func (r *liveRoom) handsLocked() []protocol.Hand {
+	out := make([]protocol.Hand, 0, len(r.state.hands))
 	for _, id := range r.state.hands {
 		if i := r.indexLocked(id); i >= 0 {
 			p := r.participants[i]
-			out = append(out, signal.Hand{ID: p.id, UserID: p.identity.ID, Name: p.name})
+			out = append(out, protocol.Hand{ID: p.id, UserID: p.identity.ID, Name: p.name})
 		}
 	}
 	return out
@@ -163,9 +163,9 @@ func (r *liveRoom) handsLocked() []signal.Hand {
 func (r *liveRoom) stageMessageLocked() []byte {
 	members := slices.Clone(r.state.members)
 	if members == nil {
-		members = []signal.StageMember{}
+		members = []protocol.StageMember{}
 	}
-	return encode(signal.Stage{Type: signal.TypeStage, Members: members, Hands: r.handsLocked()})
+	return encode(protocol.Stage{Type: protocol.TypeStage, Members: members, Hands: r.handsLocked()})
 }
 
 // dropHandsLocked lowers the hands of the participants that match, and
@@ -225,7 +225,7 @@ func (s *Server) takeOffStageLocked(r *liveRoom, userID string) error {
 
 // stageSet handles stage-set: anyone may step down; stepping on needs the
 // owner or a room that allows it; moving others is the owner's.
-func (s *Server) stageSet(p *participant, r *liveRoom, m *signal.StageSet) {
+func (s *Server) stageSet(p *participant, r *liveRoom, m *protocol.StageSet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {
@@ -236,7 +236,7 @@ func (s *Server) stageSet(p *participant, r *liveRoom, m *signal.StageSet) {
 	case m.ID != "":
 		q := r.findLocked(m.ID)
 		if q == nil {
-			sendError(p, CodeUnknownPeer, "That participant is not in this room.", signal.TypeStageSet)
+			sendError(p, protocol.CodeUnknownPeer, "That participant is not in this room.", protocol.TypeStageSet)
 			return
 		}
 		userID, name = q.identity.ID, q.name
@@ -244,17 +244,17 @@ func (s *Server) stageSet(p *participant, r *liveRoom, m *signal.StageSet) {
 		userID = m.UserID
 	}
 	self := userID == p.identity.ID
-	owner := p.role == signal.RoleOwner
+	owner := p.role == protocol.RoleOwner
 	switch {
 	case !self && !owner:
-		sendError(p, CodeForbidden, "Only the room's owner can put others on the stage or take them off.", signal.TypeStageSet)
+		sendError(p, protocol.CodeForbidden, "Only the room's owner can put others on the stage or take them off.", protocol.TypeStageSet)
 		return
 	case self && m.On && !owner && !r.state.allowStage:
-		sendError(p, CodeForbidden, "Only the owner can put you on the stage here. Raise your hand to ask.", signal.TypeStageSet)
+		sendError(p, protocol.CodeForbidden, "Only the owner can put you on the stage here. Raise your hand to ask.", protocol.TypeStageSet)
 		return
 	}
 	if m.UserID != "" && !r.state.onStage(userID) {
-		sendError(p, CodeBadRequest, "Nobody with that user id is on the stage.", signal.TypeStageSet)
+		sendError(p, protocol.CodeBadRequest, "Nobody with that user id is on the stage.", protocol.TypeStageSet)
 		return
 	}
 	if r.state.onStage(userID) == m.On {
@@ -268,7 +268,7 @@ func (s *Server) stageSet(p *participant, r *liveRoom, m *signal.StageSet) {
 	}
 	if err != nil {
 		s.log.Error("change the stage", "room", r.id, "user", userID, "err", err)
-		sendError(p, CodeInternal, "The stage could not be changed. Try again.", signal.TypeStageSet)
+		sendError(p, protocol.CodeInternal, "The stage could not be changed. Try again.", protocol.TypeStageSet)
 		return
 	}
 	s.log.Info("stage changed", "room", r.id, "user", userID, "on", m.On, "by", p.id)
@@ -277,7 +277,7 @@ func (s *Server) stageSet(p *participant, r *liveRoom, m *signal.StageSet) {
 
 // raiseHand handles hand: a hand keeps its place in the queue until it is
 // lowered, answered, or its participant leaves.
-func (s *Server) raiseHand(p *participant, r *liveRoom, m *signal.RaiseHand) {
+func (s *Server) raiseHand(p *participant, r *liveRoom, m *protocol.RaiseHand) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {
@@ -286,7 +286,7 @@ func (s *Server) raiseHand(p *participant, r *liveRoom, m *signal.RaiseHand) {
 	up := slices.Contains(r.state.hands, p.id)
 	switch {
 	case m.Raised && r.state.onStage(p.identity.ID):
-		sendError(p, CodeBadRequest, "You are on the stage already.", signal.TypeHand)
+		sendError(p, protocol.CodeBadRequest, "You are on the stage already.", protocol.TypeHand)
 		return
 	case m.Raised == up:
 		return
@@ -304,7 +304,7 @@ func (s *Server) raiseHand(p *participant, r *liveRoom, m *signal.RaiseHand) {
 func (s *Server) lowerHands(p *participant, r *liveRoom) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, signal.TypeLowerHands, "lower everyone's hands") {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeLowerHands, "lower everyone's hands") {
 		return
 	}
 	n := len(r.state.hands)
@@ -318,25 +318,25 @@ func (s *Server) lowerHands(p *participant, r *liveRoom) {
 
 // answerHand handles hand-answer, the owner's: accept puts the identity on
 // the stage (which gives it the right to publish), decline lowers the hand.
-func (s *Server) answerHand(p *participant, r *liveRoom, m *signal.HandAnswer) {
+func (s *Server) answerHand(p *participant, r *liveRoom, m *protocol.HandAnswer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {
 		return
 	}
-	if p.role != signal.RoleOwner {
-		sendError(p, CodeForbidden, "Only the room's owner can answer raised hands.", signal.TypeHandAnswer)
+	if p.role != protocol.RoleOwner {
+		sendError(p, protocol.CodeForbidden, "Only the room's owner can answer raised hands.", protocol.TypeHandAnswer)
 		return
 	}
 	q := r.findLocked(m.ID)
 	if q == nil || !slices.Contains(r.state.hands, q.id) {
-		sendError(p, CodeBadRequest, "That participant has no raised hand.", signal.TypeHandAnswer)
+		sendError(p, protocol.CodeBadRequest, "That participant has no raised hand.", protocol.TypeHandAnswer)
 		return
 	}
 	if m.Accept {
 		if err := s.putOnStageLocked(r, q.identity.ID, q.name); err != nil {
 			s.log.Error("accept a raised hand", "room", r.id, "participant", q.id, "err", err)
-			sendError(p, CodeInternal, "The stage could not be changed. Try again.", signal.TypeHandAnswer)
+			sendError(p, protocol.CodeInternal, "The stage could not be changed. Try again.", protocol.TypeHandAnswer)
 			return
 		}
 	} else {
@@ -349,7 +349,7 @@ func (s *Server) answerHand(p *participant, r *liveRoom, m *signal.HandAnswer) {
 // offerSendsMedia reports whether a publish offer would send anything: a
 // named track, or an m-section whose direction sends. A client that may
 // not publish can still renegotiate a connection whose tracks it removed.
-func offerSendsMedia(m *signal.SFU) (bool, error) {
+func offerSendsMedia(m *protocol.SFU) (bool, error) {
 	if len(m.Tracks) > 0 {
 		return true, nil
 	}
@@ -377,8 +377,8 @@ func offerSendsMedia(m *signal.SFU) (bool, error) {
 
 // mayPublishOffer checks an SFU publish offer against p's right to
 // publish, and answers a refusal.
-func (s *Server) mayPublishOffer(p *participant, r *liveRoom, m *signal.SFU) bool {
-	if m.PC != signal.PCPublish || m.Kind != signal.KindOffer {
+func (s *Server) mayPublishOffer(p *participant, r *liveRoom, m *protocol.SFU) bool {
+	if m.PC != protocol.PCPublish || m.Kind != protocol.KindOffer {
 		return true
 	}
 	r.mu.Lock()
@@ -390,11 +390,11 @@ func (s *Server) mayPublishOffer(p *participant, r *liveRoom, m *signal.SFU) boo
 	}
 	sends, err := offerSendsMedia(m)
 	if err != nil {
-		sendError(p, CodeBadRequest, "The media server refused that message: "+err.Error(), signal.TypeSFU)
+		sendError(p, protocol.CodeBadRequest, "The media server refused that message: "+err.Error(), protocol.TypeSFU)
 		return false
 	}
 	if sends {
-		sendError(p, CodeForbidden, refusal, signal.TypeSFU)
+		sendError(p, protocol.CodeForbidden, refusal, protocol.TypeSFU)
 		return false
 	}
 	return true

@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -35,11 +35,11 @@ func (c *client) readUntil(typ string, ok func(data []byte) bool) []byte {
 }
 
 // waitStage reads stage messages until ok accepts one.
-func (c *client) waitStage(ok func(signal.Stage) bool) signal.Stage {
+func (c *client) waitStage(ok func(protocol.Stage) bool) protocol.Stage {
 	c.t.Helper()
-	var st signal.Stage
-	c.readUntil(signal.TypeStage, func(data []byte) bool {
-		st = signal.Stage{}
+	var st protocol.Stage
+	c.readUntil(protocol.TypeStage, func(data []byte) bool {
+		st = protocol.Stage{}
 		_ = json.Unmarshal(data, &st)
 		return ok(st)
 	})
@@ -47,14 +47,14 @@ func (c *client) waitStage(ok func(signal.Stage) bool) signal.Stage {
 }
 
 // readError reads the next error message.
-func (c *client) readError() signal.Error {
+func (c *client) readError() protocol.Error {
 	c.t.Helper()
-	var e signal.Error
-	c.readInto(signal.TypeError, &e)
+	var e protocol.Error
+	c.readInto(protocol.TypeError, &e)
 	return e
 }
 
-func memberIDs(members []signal.StageMember) []string {
+func memberIDs(members []protocol.StageMember) []string {
 	out := make([]string, 0, len(members))
 	for _, m := range members {
 		out = append(out, m.UserID)
@@ -62,7 +62,7 @@ func memberIDs(members []signal.StageMember) []string {
 	return out
 }
 
-func handIDs(hands []signal.Hand) []string {
+func handIDs(hands []protocol.Hand) []string {
 	out := make([]string, 0, len(hands))
 	for _, h := range hands {
 		out = append(out, h.ID)
@@ -71,9 +71,9 @@ func handIDs(hands []signal.Hand) []string {
 }
 
 // getRoom reads the room through the REST API.
-func (u *user) getRoom(id string) signal.Room {
+func (u *user) getRoom(id string) protocol.Room {
 	u.app.t.Helper()
-	var r signal.Room
+	var r protocol.Room
 	if status := u.do("GET", "/api/rooms/"+id, "", &r); status != 200 {
 		u.app.t.Fatalf("GET room = %d", status)
 	}
@@ -85,7 +85,7 @@ func (u *user) getRoom(id string) signal.Room {
 // third participant the actions target.
 type matrixEnv struct {
 	a                      *testApp
-	room                   signal.Room
+	room                   protocol.Room
 	owner, actorU, targetU *user
 	ownerC, actor, target  *client
 }
@@ -96,9 +96,9 @@ func newMatrixEnv(t *testing.T, role string) *matrixEnv {
 	e.room = e.owner.createRoom("matrix " + role)
 	e.ownerC = e.owner.dial(e.room.ID, url.Values{"name": {"Owner"}})
 	switch role {
-	case signal.RoleOwner:
+	case protocol.RoleOwner:
 		e.actorU, e.actor = e.owner, e.ownerC
-	case signal.RoleSpectator:
+	case protocol.RoleSpectator:
 		e.actorU = a.newUser()
 		e.actor = e.actorU.dial(e.room.ID, url.Values{"name": {"Actor"}, "spectator": {"1"}})
 	default:
@@ -116,16 +116,16 @@ func newMatrixEnv(t *testing.T, role string) *matrixEnv {
 // ownerPuts has the owner put a participant on the stage and waits until
 // c sees it.
 func (e *matrixEnv) ownerPuts(c *client, participantID, userID string) {
-	e.ownerC.send(signal.StageSet{Type: signal.TypeStageSet, ID: participantID, On: true})
-	c.waitStage(func(st signal.Stage) bool { return slices.Contains(memberIDs(st.Members), userID) })
+	e.ownerC.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: participantID, On: true})
+	c.waitStage(func(st protocol.Stage) bool { return slices.Contains(memberIDs(st.Members), userID) })
 }
 
 // setClassroom has the owner turn the classroom on and waits until c sees it.
 func (e *matrixEnv) setClassroom(c *client) {
 	on := true
-	e.ownerC.send(signal.RoomSettings{Type: signal.TypeRoomSettings, Classroom: &on})
-	c.readUntil(signal.TypeRoomUpdated, func(data []byte) bool {
-		var m signal.RoomUpdated
+	e.ownerC.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, Classroom: &on})
+	c.readUntil(protocol.TypeRoomUpdated, func(data []byte) bool {
+		var m protocol.RoomUpdated
 		return json.Unmarshal(data, &m) == nil && m.Room.Classroom
 	})
 }
@@ -146,65 +146,65 @@ func TestStagePermissionMatrix(t *testing.T) {
 		// unchanged checks that a refused action changed nothing.
 		unchanged func(t *testing.T, e *matrixEnv)
 	}
-	all := map[string]bool{signal.RoleOwner: true, signal.RoleParticipant: true, signal.RoleSpectator: true}
-	ownerOnly := map[string]bool{signal.RoleOwner: true}
+	all := map[string]bool{protocol.RoleOwner: true, protocol.RoleParticipant: true, protocol.RoleSpectator: true}
+	ownerOnly := map[string]bool{protocol.RoleOwner: true}
 	stageEmpty := func(t *testing.T, e *matrixEnv) {
 		if st := e.owner.getRoom(e.room.ID).Stage; len(st) != 0 {
 			t.Fatalf("stage changed to %+v", st)
 		}
 	}
 	publish := func(e *matrixEnv) {
-		e.actor.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "s1"})
+		e.actor.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "s1"})
 	}
 	published := func(t *testing.T, e *matrixEnv) {
-		var m signal.Media
-		e.target.readInto(signal.TypeMedia, &m)
-		if m.From != e.actor.self.ID || m.Action != signal.ActionPublished {
+		var m protocol.Media
+		e.target.readInto(protocol.TypeMedia, &m)
+		if m.From != e.actor.self.ID || m.Action != protocol.ActionPublished {
 			t.Fatalf("target saw %+v", m)
 		}
 	}
 	notPublished := func(t *testing.T, e *matrixEnv) {
-		e.target.expectNothing(signal.TypeMedia, 150*time.Millisecond)
+		e.target.expectNothing(protocol.TypeMedia, 150*time.Millisecond)
 	}
 	actions := []action{
 		{
-			name: "go on stage", ref: signal.TypeStageSet, allowed: ownerOnly,
-			act: func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: true}) },
+			name: "go on stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
+				e.target.waitStage(func(st protocol.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
 			},
 			unchanged: stageEmpty,
 		},
 		{
-			name: "go on stage when the owner allows it", ref: signal.TypeStageSet, allowed: all,
+			name: "go on stage when the owner allows it", ref: protocol.TypeStageSet, allowed: all,
 			setup: func(t *testing.T, e *matrixEnv) {
 				on := true
-				e.ownerC.send(signal.RoomSettings{Type: signal.TypeRoomSettings, AllowStage: &on})
-				e.actor.readUntil(signal.TypeRoomUpdated, func([]byte) bool { return true })
+				e.ownerC.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, AllowStage: &on})
+				e.actor.readUntil(protocol.TypeRoomUpdated, func([]byte) bool { return true })
 			},
-			act: func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: true}) },
+			act: func(e *matrixEnv) { e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
+				e.target.waitStage(func(st protocol.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
 			},
 		},
 		{
-			name: "put someone else on stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			name: "put someone else on stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, ID: e.target.self.ID, On: true})
+				e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: e.target.self.ID, On: true})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.targetU.id}) })
+				e.target.waitStage(func(st protocol.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.targetU.id}) })
 			},
 			unchanged: stageEmpty,
 		},
 		{
-			name: "take someone else off stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			name: "take someone else off stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) { e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id) },
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, ID: e.target.self.ID, On: false})
+				e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: e.target.self.ID, On: false})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+				e.target.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 0 })
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
 				if st := memberIDs(e.owner.getRoom(e.room.ID).Stage); !slices.Equal(st, []string{e.targetU.id}) {
@@ -213,17 +213,17 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "take an absent identity off stage", ref: signal.TypeStageSet, allowed: ownerOnly,
+			name: "take an absent identity off stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id)
 				e.target.conn.Close()
-				e.actor.readInto(signal.TypeParticipantLeft, &signal.ParticipantLeft{})
+				e.actor.readInto(protocol.TypeParticipantLeft, &protocol.ParticipantLeft{})
 			},
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.StageSet{Type: signal.TypeStageSet, UserID: e.targetU.id, On: false})
+				e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, UserID: e.targetU.id, On: false})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 0 })
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
 				if st := memberIDs(e.owner.getRoom(e.room.ID).Stage); !slices.Equal(st, []string{e.targetU.id}) {
@@ -232,63 +232,63 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "step down from the stage", ref: signal.TypeStageSet, allowed: all,
+			name: "step down from the stage", ref: protocol.TypeStageSet, allowed: all,
 			setup: func(t *testing.T, e *matrixEnv) { e.ownerPuts(e.actor, e.actor.self.ID, e.actorU.id) },
-			act:   func(e *matrixEnv) { e.actor.send(signal.StageSet{Type: signal.TypeStageSet, On: false}) },
+			act:   func(e *matrixEnv) { e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, On: false}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 })
+				e.target.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 0 })
 			},
 		},
 		{
-			name: "raise a hand", ref: signal.TypeHand, allowed: all,
-			act: func(e *matrixEnv) { e.actor.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true}) },
+			name: "raise a hand", ref: protocol.TypeHand, allowed: all,
+			act: func(e *matrixEnv) { e.actor.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{e.actor.self.ID}) })
+				e.target.waitStage(func(st protocol.Stage) bool { return slices.Equal(handIDs(st.Hands), []string{e.actor.self.ID}) })
 			},
 		},
 		{
-			name: "accept a raised hand", ref: signal.TypeHandAnswer, allowed: ownerOnly,
+			name: "accept a raised hand", ref: protocol.TypeHandAnswer, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
-				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
 			},
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: e.target.self.ID, Accept: true})
+				e.actor.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: e.target.self.ID, Accept: true})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool {
+				e.target.waitStage(func(st protocol.Stage) bool {
 					return slices.Equal(memberIDs(st.Members), []string{e.targetU.id}) && len(st.Hands) == 0
 				})
 			},
 			unchanged: stageEmpty,
 		},
 		{
-			name: "decline a raised hand", ref: signal.TypeHandAnswer, allowed: ownerOnly,
+			name: "decline a raised hand", ref: protocol.TypeHandAnswer, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
-				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
 			},
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: e.target.self.ID, Accept: false})
+				e.actor.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: e.target.self.ID, Accept: false})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return len(st.Members) == 0 && len(st.Hands) == 0 })
+				e.target.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 0 && len(st.Hands) == 0 })
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
 				// The hand is still up: lowering it reaches everyone.
-				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: false})
-				e.ownerC.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 0 })
+				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: false})
+				e.ownerC.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 0 })
 			},
 		},
 		{
-			name: "change the room's settings", ref: signal.TypeRoomSettings, allowed: ownerOnly,
+			name: "change the room's settings", ref: protocol.TypeRoomSettings, allowed: ownerOnly,
 			act: func(e *matrixEnv) {
 				on := true
-				e.actor.send(signal.RoomSettings{Type: signal.TypeRoomSettings, Classroom: &on})
+				e.actor.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, Classroom: &on})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				var m signal.RoomUpdated
-				e.target.readInto(signal.TypeRoomUpdated, &m)
+				var m protocol.RoomUpdated
+				e.target.readInto(protocol.TypeRoomUpdated, &m)
 				if !m.Room.Classroom || !e.owner.getRoom(e.room.ID).Classroom {
 					t.Fatalf("room-updated = %+v", m.Room)
 				}
@@ -300,20 +300,20 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "remove a participant", ref: signal.TypeRemove, allowed: ownerOnly,
-			act: func(e *matrixEnv) { e.actor.send(signal.Remove{Type: signal.TypeRemove, ID: e.target.self.ID}) },
+			name: "remove a participant", ref: protocol.TypeRemove, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(protocol.Remove{Type: protocol.TypeRemove, ID: e.target.self.ID}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				var left signal.ParticipantLeft
-				e.target.readInto(signal.TypeParticipantLeft, &left)
+				var left protocol.ParticipantLeft
+				e.target.readInto(protocol.TypeParticipantLeft, &left)
 				if left.ID != e.target.self.ID || left.Reason != "removed" {
 					t.Fatalf("target told %+v", left)
 				}
 				_, _, err := e.target.next()
 				var ce *websocket.CloseError
-				if !errors.As(err, &ce) || ce.Code != closeRemoved {
-					t.Fatalf("target's socket: %v, want close %d", err, closeRemoved)
+				if !errors.As(err, &ce) || ce.Code != protocol.CloseRemoved {
+					t.Fatalf("target's socket: %v, want close %d", err, protocol.CloseRemoved)
 				}
-				var parts struct{ Participants []signal.Participant }
+				var parts struct{ Participants []protocol.Participant }
 				e.owner.do("GET", "/api/rooms/"+e.room.ID+"/participants", "", &parts)
 				for _, p := range parts.Participants {
 					if p.ID == e.target.self.ID {
@@ -328,31 +328,31 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "ask a participant to mute", ref: signal.TypeMuteRequest, allowed: ownerOnly,
+			name: "ask a participant to mute", ref: protocol.TypeMuteRequest, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
-				e.target.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
-				e.actor.readInto(signal.TypeMedia, &signal.Media{})
+				e.target.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished, StreamID: "m"})
+				e.actor.readInto(protocol.TypeMedia, &protocol.Media{})
 			},
 			act: func(e *matrixEnv) {
-				e.actor.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: e.target.self.ID})
+				e.actor.send(protocol.MuteRequest{Type: protocol.TypeMuteRequest, ID: e.target.self.ID})
 			},
 			done: func(t *testing.T, e *matrixEnv) {
-				var m signal.MuteRequest
-				e.target.readInto(signal.TypeMuteRequest, &m)
-				if m.From != e.actor.self.ID || m.Source != signal.SourceMicrophone {
+				var m protocol.MuteRequest
+				e.target.readInto(protocol.TypeMuteRequest, &m)
+				if m.From != e.actor.self.ID || m.Source != protocol.SourceMicrophone {
 					t.Fatalf("mute-request = %+v", m)
 				}
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
-				e.target.expectNothing(signal.TypeMuteRequest, 150*time.Millisecond)
+				e.target.expectNothing(protocol.TypeMuteRequest, 150*time.Millisecond)
 			},
 		},
 		{
-			name: "hand the room to someone else", ref: signal.TypeOwnerSet, allowed: ownerOnly,
-			act: func(e *matrixEnv) { e.actor.send(signal.OwnerSet{Type: signal.TypeOwnerSet, ID: e.target.self.ID}) },
+			name: "hand the room to someone else", ref: protocol.TypeOwnerSet, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(protocol.OwnerSet{Type: protocol.TypeOwnerSet, ID: e.target.self.ID}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				var m signal.RoomUpdated
-				e.target.readInto(signal.TypeRoomUpdated, &m)
+				var m protocol.RoomUpdated
+				e.target.readInto(protocol.TypeRoomUpdated, &m)
 				if m.Room.Owner.ID != e.targetU.id || e.owner.getRoom(e.room.ID).Owner.ID != e.targetU.id {
 					t.Fatalf("owner after hand-over: %+v", m.Room.Owner)
 				}
@@ -364,10 +364,10 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "end the room", ref: signal.TypeEndRoom, allowed: ownerOnly,
-			act: func(e *matrixEnv) { e.actor.send(signal.EndRoom{Type: signal.TypeEndRoom}) },
+			name: "end the room", ref: protocol.TypeEndRoom, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.actor.send(protocol.EndRoom{Type: protocol.TypeEndRoom}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.readInto(signal.TypeRoomEnded, &signal.RoomEnded{})
+				e.target.readInto(protocol.TypeRoomEnded, &protocol.RoomEnded{})
 				if got := e.owner.getRoom(e.room.ID).Status; got != "ended" {
 					t.Fatalf("status = %s", got)
 				}
@@ -379,39 +379,39 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "ask everyone to mute", ref: signal.TypeMuteAll, allowed: ownerOnly,
+			name: "ask everyone to mute", ref: protocol.TypeMuteAll, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
-				e.target.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceMicrophone, Action: signal.ActionPublished, StreamID: "m"})
-				e.actor.readInto(signal.TypeMedia, &signal.Media{})
+				e.target.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished, StreamID: "m"})
+				e.actor.readInto(protocol.TypeMedia, &protocol.Media{})
 			},
-			act: func(e *matrixEnv) { e.actor.send(signal.MuteAll{Type: signal.TypeMuteAll}) },
+			act: func(e *matrixEnv) { e.actor.send(protocol.MuteAll{Type: protocol.TypeMuteAll}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				var m signal.MuteRequest
-				e.target.readInto(signal.TypeMuteRequest, &m)
-				if m.From != e.actor.self.ID || m.Source != signal.SourceMicrophone {
+				var m protocol.MuteRequest
+				e.target.readInto(protocol.TypeMuteRequest, &m)
+				if m.From != e.actor.self.ID || m.Source != protocol.SourceMicrophone {
 					t.Fatalf("mute-request = %+v", m)
 				}
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
 				// The owner asks next: the first request the target
 				// gets must be the owner's, not the refused one.
-				e.ownerC.send(signal.MuteRequest{Type: signal.TypeMuteRequest, ID: e.target.self.ID})
-				var m signal.MuteRequest
-				e.target.readInto(signal.TypeMuteRequest, &m)
+				e.ownerC.send(protocol.MuteRequest{Type: protocol.TypeMuteRequest, ID: e.target.self.ID})
+				var m protocol.MuteRequest
+				e.target.readInto(protocol.TypeMuteRequest, &m)
 				if m.From != e.ownerC.self.ID {
 					t.Fatalf("the target was asked by %s, want only the owner %s", m.From, e.ownerC.self.ID)
 				}
 			},
 		},
 		{
-			name: "lower all hands", ref: signal.TypeLowerHands, allowed: ownerOnly,
+			name: "lower all hands", ref: protocol.TypeLowerHands, allowed: ownerOnly,
 			setup: func(t *testing.T, e *matrixEnv) {
-				e.target.send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-				e.actor.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 1 })
+				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
 			},
-			act: func(e *matrixEnv) { e.actor.send(signal.LowerHands{Type: signal.TypeLowerHands}) },
+			act: func(e *matrixEnv) { e.actor.send(protocol.LowerHands{Type: protocol.TypeLowerHands}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				e.target.waitStage(func(st signal.Stage) bool { return len(st.Hands) == 0 })
+				e.target.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 0 })
 			},
 			unchanged: func(t *testing.T, e *matrixEnv) {
 				// A newcomer's welcome still lists the hand.
@@ -422,28 +422,28 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "react", ref: signal.TypeReaction, allowed: all,
-			act: func(e *matrixEnv) { e.actor.send(signal.Reaction{Type: signal.TypeReaction, Emoji: "👏"}) },
+			name: "react", ref: protocol.TypeReaction, allowed: all,
+			act: func(e *matrixEnv) { e.actor.send(protocol.Reaction{Type: protocol.TypeReaction, Emoji: "👏"}) },
 			done: func(t *testing.T, e *matrixEnv) {
-				var m signal.Reaction
-				e.target.readInto(signal.TypeReaction, &m)
+				var m protocol.Reaction
+				e.target.readInto(protocol.TypeReaction, &m)
 				if m.From != e.actor.self.ID || m.Emoji != "👏" {
 					t.Fatalf("reaction = %+v", m)
 				}
 			},
 		},
 		{
-			name: "publish", ref: signal.TypeMedia,
-			allowed: map[string]bool{signal.RoleOwner: true, signal.RoleParticipant: true},
+			name: "publish", ref: protocol.TypeMedia,
+			allowed: map[string]bool{protocol.RoleOwner: true, protocol.RoleParticipant: true},
 			act:     publish, done: published, unchanged: notPublished,
 		},
 		{
-			name: "publish in a classroom, off the stage", ref: signal.TypeMedia, allowed: map[string]bool{},
+			name: "publish in a classroom, off the stage", ref: protocol.TypeMedia, allowed: map[string]bool{},
 			setup: func(t *testing.T, e *matrixEnv) { e.setClassroom(e.actor) },
 			act:   publish, unchanged: notPublished,
 		},
 		{
-			name: "publish in a classroom, on the stage", ref: signal.TypeMedia, allowed: all,
+			name: "publish in a classroom, on the stage", ref: protocol.TypeMedia, allowed: all,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.setClassroom(e.actor)
 				e.ownerPuts(e.actor, e.actor.self.ID, e.actorU.id)
@@ -451,7 +451,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			act: publish, done: published,
 		},
 	}
-	for _, role := range []string{signal.RoleOwner, signal.RoleParticipant, signal.RoleSpectator} {
+	for _, role := range []string{protocol.RoleOwner, protocol.RoleParticipant, protocol.RoleSpectator} {
 		for _, ac := range actions {
 			t.Run(role+"/"+ac.name, func(t *testing.T) {
 				e := newMatrixEnv(t, role)
@@ -464,7 +464,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 					return
 				}
 				err := e.actor.readError()
-				if err.Code != CodeForbidden || err.Ref != ac.ref || err.Message == "" {
+				if err.Code != protocol.CodeForbidden || err.Ref != ac.ref || err.Message == "" {
 					t.Fatalf("refusal = %+v, want forbidden with ref %s", err, ac.ref)
 				}
 				if ac.unchanged != nil {
@@ -499,13 +499,13 @@ func TestRaiseHandQueueOrder(t *testing.T) {
 		}
 		return out
 	}
-	queueIs := func(want []string) func(signal.Stage) bool {
-		return func(st signal.Stage) bool { return slices.Equal(handIDs(st.Hands), want) }
+	queueIs := func(want []string) func(protocol.Stage) bool {
+		return func(st protocol.Stage) bool { return slices.Equal(handIDs(st.Hands), want) }
 	}
 	// Up in the order 2, 0, 3, 1; each raise is seen before the next, so
 	// the order is the order they were sent in.
 	for n, i := range []int{2, 0, 3, 1} {
-		cs[i].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+		cs[i].send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 		oc.waitStage(queueIs(ids([]int{2, 0, 3, 1}[:n+1]...)))
 	}
 	// Everyone sees the same queue, names included.
@@ -519,40 +519,40 @@ func TestRaiseHandQueueOrder(t *testing.T) {
 		t.Fatalf("welcome hands = %v", got)
 	}
 	// Raising again keeps the place and announces nothing.
-	cs[2].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
+	cs[2].send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 	// Lowering takes that hand out; the rest keep their order.
-	cs[0].send(signal.RaiseHand{Type: signal.TypeHand, Raised: false})
+	cs[0].send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: false})
 	oc.waitStage(queueIs(ids(2, 3, 1)))
 	// Leaving lowers the hand.
-	cs[3].send(signal.Leave{Type: signal.TypeLeave})
+	cs[3].send(protocol.Leave{Type: protocol.TypeLeave})
 	oc.waitStage(queueIs(ids(2, 1)))
 	// Declining takes the hand out and puts nobody on the stage.
-	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[2].self.ID, Accept: false})
+	oc.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: cs[2].self.ID, Accept: false})
 	st = oc.waitStage(queueIs(ids(1)))
 	if len(st.Members) != 0 {
 		t.Fatalf("decline put %v on the stage", st.Members)
 	}
 	// Answering a hand that is not up is an error.
-	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[2].self.ID, Accept: true})
-	if e := oc.readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeHandAnswer {
+	oc.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: cs[2].self.ID, Accept: true})
+	if e := oc.readError(); e.Code != protocol.CodeBadRequest || e.Ref != protocol.TypeHandAnswer {
 		t.Fatalf("answer to a lowered hand = %+v", e)
 	}
 	// Accepting a spectator puts its identity on the stage, and it may
 	// publish from then on.
-	oc.send(signal.HandAnswer{Type: signal.TypeHandAnswer, ID: cs[1].self.ID, Accept: true})
+	oc.send(protocol.HandAnswer{Type: protocol.TypeHandAnswer, ID: cs[1].self.ID, Accept: true})
 	st = cs[1].waitStage(queueIs([]string{}))
 	if !slices.Equal(memberIDs(st.Members), []string{cs[1].self.UserID}) {
 		t.Fatalf("stage after accept = %+v", st.Members)
 	}
-	cs[1].send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
-	var m signal.Media
-	oc.readInto(signal.TypeMedia, &m)
-	if m.From != cs[1].self.ID || m.Action != signal.ActionPublished {
+	cs[1].send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "cam"})
+	var m protocol.Media
+	oc.readInto(protocol.TypeMedia, &m)
+	if m.From != cs[1].self.ID || m.Action != protocol.ActionPublished {
 		t.Fatalf("media = %+v", m)
 	}
 	// On the stage, a hand cannot go up.
-	cs[1].send(signal.RaiseHand{Type: signal.TypeHand, Raised: true})
-	if e := cs[1].readError(); e.Code != CodeBadRequest || e.Ref != signal.TypeHand {
+	cs[1].send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
+	if e := cs[1].readError(); e.Code != protocol.CodeBadRequest || e.Ref != protocol.TypeHand {
 		t.Fatalf("raise on stage = %+v", e)
 	}
 }
@@ -597,19 +597,19 @@ func TestStagePersistsAcrossRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meet.db")
 	a := restartableApp(t, path)
 	owner := a.newUser()
-	var room signal.Room
+	var room protocol.Room
 	if status := owner.do("POST", "/api/rooms", `{"name":"Physics","classroom":true}`, &room); status != 201 || !room.Classroom {
 		t.Fatalf("create classroom = %d %+v", status, room)
 	}
 	oc := owner.dial(room.ID, nil)
 	student := a.newUser()
 	sc := student.dial(room.ID, url.Values{"spectator": {"1"}})
-	oc.send(signal.StageSet{Type: signal.TypeStageSet, On: true})
-	oc.send(signal.StageSet{Type: signal.TypeStageSet, ID: sc.self.ID, On: true})
+	oc.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true})
+	oc.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: sc.self.ID, On: true})
 	on := true
-	oc.send(signal.RoomSettings{Type: signal.TypeRoomSettings, AllowStage: &on})
-	sc.waitStage(func(st signal.Stage) bool { return len(st.Members) == 2 })
-	sc.readUntil(signal.TypeRoomUpdated, func([]byte) bool { return true })
+	oc.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, AllowStage: &on})
+	sc.waitStage(func(st protocol.Stage) bool { return len(st.Members) == 2 })
+	sc.readUntil(protocol.TypeRoomUpdated, func([]byte) bool { return true })
 
 	a.stop()
 	b := restartableApp(t, path)
@@ -629,16 +629,16 @@ func TestStagePersistsAcrossRestart(t *testing.T) {
 		t.Fatalf("welcome after restart: %+v", sc2.wel.Room)
 	}
 	oc2 := owner.dial(room.ID, nil)
-	sc2.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "cam"})
-	var m signal.Media
-	oc2.readInto(signal.TypeMedia, &m)
+	sc2.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "cam"})
+	var m protocol.Media
+	oc2.readInto(protocol.TypeMedia, &m)
 	if m.From != sc2.self.ID {
 		t.Fatalf("media = %+v", m)
 	}
 	// Someone never put on the stage still may not.
 	oc3 := b.newUser().dial(room.ID, nil)
-	oc3.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished})
-	if e := oc3.readError(); e.Code != CodeForbidden {
+	oc3.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished})
+	if e := oc3.readError(); e.Code != protocol.CodeForbidden {
 		t.Fatalf("off-stage publish after restart = %+v", e)
 	}
 }

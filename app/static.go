@@ -2,6 +2,7 @@ package app
 
 import (
 	"io/fs"
+	"meet/protocol"
 	"net/http"
 	"strings"
 
@@ -51,7 +52,7 @@ func (s *Server) servePage(c *gin.Context, name string, status int) {
 func (s *Server) notFound(c *gin.Context) {
 	path := c.Request.URL.Path
 	if strings.HasPrefix(path, "/api/") || path == "/api" || path == "/ws" {
-		s.abortWithError(c, newError(http.StatusNotFound, CodeNotFound, "No such API route: "+c.Request.Method+" "+path))
+		s.abortWithError(c, newError(http.StatusNotFound, protocol.CodeNotFound, "No such API route: "+c.Request.Method+" "+path))
 		return
 	}
 	s.servePage(c, "index.html", http.StatusNotFound)

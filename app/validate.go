@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"meet/protocol"
 	"net/http"
 	"strings"
 	"unicode"
@@ -19,26 +20,26 @@ const (
 // what names the field in the error ("Room name", "Display name").
 func cleanName(raw, what string, maxChars int) (string, error) {
 	if !utf8.ValidString(raw) {
-		return "", newError(http.StatusBadRequest, CodeInvalidName, what+" is not valid UTF-8.")
+		return "", newError(http.StatusBadRequest, protocol.CodeInvalidName, what+" is not valid UTF-8.")
 	}
 	name := strings.TrimSpace(raw)
 	n := utf8.RuneCountInString(name)
 	if n == 0 {
-		return "", newError(http.StatusBadRequest, CodeInvalidName, what+" must not be empty.")
+		return "", newError(http.StatusBadRequest, protocol.CodeInvalidName, what+" must not be empty.")
 	}
 	if n > maxChars {
-		return "", newError(http.StatusBadRequest, CodeInvalidName,
+		return "", newError(http.StatusBadRequest, protocol.CodeInvalidName,
 			fmt.Sprintf("%s must be at most %d characters (it has %d).", what, maxChars, n))
 	}
 	for _, r := range name {
 		// JSON decoding turns invalid UTF-8 into U+FFFD; no real name has it.
 		if r == utf8.RuneError {
-			return "", newError(http.StatusBadRequest, CodeInvalidName, what+" is not valid UTF-8 (it has U+FFFD).")
+			return "", newError(http.StatusBadRequest, protocol.CodeInvalidName, what+" is not valid UTF-8 (it has U+FFFD).")
 		}
 		// Control and format characters (including bidi overrides) let one
 		// name disguise itself as another in every participant's list.
 		if unicode.IsControl(r) || isBidiControl(r) {
-			return "", newError(http.StatusBadRequest, CodeInvalidName,
+			return "", newError(http.StatusBadRequest, protocol.CodeInvalidName,
 				fmt.Sprintf("%s must not contain control characters (found U+%04X).", what, r))
 		}
 	}

@@ -7,8 +7,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/olahol/melody"
 
-	"meet/app/signal"
 	"meet/mesh"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -76,7 +76,7 @@ func (s *Server) serveWS(c *gin.Context) {
 // refuse tells a socket why it cannot join, then closes it.
 func (s *Server) refuse(ss *melody.Session, err *Error, code int) {
 	s.log.Debug("join refused", "code", err.Code, "remote", ss.Request.RemoteAddr)
-	_ = ss.Write(encode(signal.Error{Type: signal.TypeError, Code: err.Code, Message: err.Message, Ref: "join"}))
+	_ = ss.Write(encode(protocol.Error{Type: protocol.TypeError, Code: err.Code, Message: err.Message, Ref: "join"}))
 	_ = ss.CloseWithMsg(closeMessage(code, err.Message))
 }
 
@@ -85,24 +85,24 @@ func (s *Server) onConnect(ss *melody.Session) {
 	roomID, _ := ss.Keys["room"].(string)
 	ip, _ := ss.Keys["ip"].(string)
 	if err := s.allowJoin(ip); err != nil {
-		s.refuse(ss, err, closeRateLimited)
+		s.refuse(ss, err, protocol.CloseRateLimited)
 		return
 	}
 
 	room, err := s.store.Room(roomID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.refuse(ss, errRoomNotFound, closeRoomGone)
+		s.refuse(ss, errRoomNotFound, protocol.CloseRoomGone)
 		return
 	case err != nil:
 		s.log.Error("load room for join", "room", roomID, "err", err)
-		s.refuse(ss, newError(http.StatusInternalServerError, CodeInternal, "Could not load the room. Try again."), closeRoomGone)
+		s.refuse(ss, newError(http.StatusInternalServerError, protocol.CodeInternal, "Could not load the room. Try again."), protocol.CloseRoomGone)
 		return
 	case room.Status == store.StatusEnded:
-		s.refuse(ss, errRoomEnded, closeRoomEnded)
+		s.refuse(ss, errRoomEnded, protocol.CloseRoomEnded)
 		return
 	}
-	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte {
+	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte {
 		return s.welcomeMessage(room, r, p, others, mode, epoch)
 	}) {
 		return
@@ -114,7 +114,7 @@ func (s *Server) onConnect(ss *melody.Session) {
 		if err != nil {
 			var apiErr *Error
 			errors.As(err, &apiErr)
-			s.refuse(ss, apiErr, closeRoomGone)
+			s.refuse(ss, apiErr, protocol.CloseRoomGone)
 			return
 		}
 		name = clean
@@ -151,7 +151,7 @@ func (s *Server) onConnect(ss *melody.Session) {
 	room.Status = store.StatusLive
 
 	var live *liveRoom // the room being joined; set under the hub's lock
-	welcome := func(others []signal.Participant, mode string, epoch uint64) []byte {
+	welcome := func(others []protocol.Participant, mode string, epoch uint64) []byte {
 		return s.welcomeMessage(room, live, p, others, mode, epoch)
 	}
 	admit := s.admit(p, welcome)
@@ -182,11 +182,11 @@ func (s *Server) onConnect(ss *melody.Session) {
 // view is built from what the room passes in, not by asking the hub again.
 // The room's lock is held too, so its owner, settings, stage and hands can
 // be read.
-func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant, others []signal.Participant, mode string, epoch uint64) []byte {
+func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte {
 	view := roomViewWith(room, len(others)+1, mode)
 	live.state.applyTo(&view)
-	return encode(signal.Welcome{
-		Type: signal.TypeWelcome, Self: p.view(), Room: view, Participants: others,
+	return encode(protocol.Welcome{
+		Type: protocol.TypeWelcome, Self: p.view(), Room: view, Participants: others,
 		Mode: mode, Epoch: epoch, ICEServers: s.iceServers, Hands: live.handsLocked(),
 	})
 }
@@ -196,11 +196,11 @@ func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant
 func (s *Server) roleOf(room *store.Room, p *participant) string {
 	switch {
 	case room.OwnerID == p.identity.ID:
-		return signal.RoleOwner
+		return protocol.RoleOwner
 	case p.spectator:
-		return signal.RoleSpectator
+		return protocol.RoleSpectator
 	default:
-		return signal.RoleParticipant
+		return protocol.RoleParticipant
 	}
 }
 
@@ -257,7 +257,7 @@ func (s *Server) onSocketError(ss *melody.Session, err error) {
 // sendError answers a failed request on the socket; the connection stays.
 func sendError(p *participant, code, message, ref string) {
 	p.log.Debug("request refused", "participant", p.id, "code", code, "ref", ref)
-	p.Send(encode(signal.Error{Type: signal.TypeError, Code: code, Message: message, Ref: ref}))
+	p.Send(encode(protocol.Error{Type: protocol.TypeError, Code: code, Message: message, Ref: ref}))
 }
 
 // onMessage handles one client frame. Melody calls it from the session's
@@ -272,9 +272,9 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 	if !ok {
 		return
 	}
-	msg, err := signal.Decode(data)
+	msg, err := protocol.Decode(data)
 	if err != nil {
-		var de *signal.DecodeError
+		var de *protocol.DecodeError
 		if errors.As(err, &de) {
 			s.log.Debug("bad message", "participant", p.id, "code", de.Code)
 			sendError(p, de.Code, de.Message, de.Ref)
@@ -285,54 +285,54 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		return
 	}
 	switch m := msg.(type) {
-	case *signal.Signal:
+	case *protocol.Signal:
 		if err := mesh.Forward(room, p.id, m); err != nil {
 			s.log.Debug("signal refused", "participant", p.id, "to", m.To, "err", err)
 			switch {
 			case errors.Is(err, mesh.ErrUnknownPeer):
-				sendError(p, CodeUnknownPeer, "That participant is not in this room.", signal.TypeSignal)
+				sendError(p, protocol.CodeUnknownPeer, "That participant is not in this room.", protocol.TypeSignal)
 			case errors.Is(err, mesh.ErrSelf):
-				sendError(p, CodeBadRequest, "You cannot signal yourself.", signal.TypeSignal)
+				sendError(p, protocol.CodeBadRequest, "You cannot signal yourself.", protocol.TypeSignal)
 			default:
 				s.log.Error("relay signal", "err", err)
-				sendError(p, CodeInternal, "Could not relay the message.", signal.TypeSignal)
+				sendError(p, protocol.CodeInternal, "Could not relay the message.", protocol.TypeSignal)
 			}
 		}
-	case *signal.Media:
+	case *protocol.Media:
 		if refusal := room.updateMedia(p, m); refusal != "" {
-			sendError(p, CodeForbidden, refusal, signal.TypeMedia)
+			sendError(p, protocol.CodeForbidden, refusal, protocol.TypeMedia)
 		}
-	case *signal.Rename:
+	case *protocol.Rename:
 		name, err := cleanDisplayName(m.Name)
 		if err != nil {
 			var apiErr *Error
 			errors.As(err, &apiErr)
-			sendError(p, apiErr.Code, apiErr.Message, signal.TypeRename)
+			sendError(p, apiErr.Code, apiErr.Message, protocol.TypeRename)
 			return
 		}
 		room.rename(p, name)
-	case *signal.SFU:
+	case *protocol.SFU:
 		s.handleSFU(p, room, m)
-	case *signal.SFUClose:
+	case *protocol.SFUClose:
 		room.closeSFU(p, m.Epoch)
-	case *signal.Leave:
+	case *protocol.Leave:
 		p.left.Store(true)
-		p.close(closeLeft, "left")
+		p.close(protocol.CloseLeft, "left")
 	}
 }
 
 // handleSFU passes a negotiation message to the participant's SFU peer.
-func (s *Server) handleSFU(p *participant, room *liveRoom, m *signal.SFU) {
+func (s *Server) handleSFU(p *participant, room *liveRoom, m *protocol.SFU) {
 	if !s.mayPublishOffer(p, room, m) {
 		return
 	}
 	peer := room.sfuPeerOf(p)
 	if peer == nil {
-		sendError(p, CodeNotSFU, "This room is not using the SFU.", signal.TypeSFU)
+		sendError(p, protocol.CodeNotSFU, "This room is not using the SFU.", protocol.TypeSFU)
 		return
 	}
 	if err := peer.HandleSignal(m); err != nil {
 		s.log.Debug("sfu signal refused", "participant", p.id, "pc", m.PC, "kind", m.Kind, "err", err)
-		sendError(p, CodeBadRequest, "The media server refused that message: "+err.Error(), signal.TypeSFU)
+		sendError(p, protocol.CodeBadRequest, "The media server refused that message: "+err.Error(), protocol.TypeSFU)
 	}
 }

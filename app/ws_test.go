@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 func TestWelcomeAndPresence(t *testing.T) {
@@ -17,23 +17,23 @@ func TestWelcomeAndPresence(t *testing.T) {
 	room := owner.createRoom("Class")
 
 	c1 := owner.dial(room.ID, url.Values{"name": {"Ana"}})
-	if c1.self.Role != signal.RoleOwner || c1.self.Name != "Ana" || c1.self.ID == "" || c1.self.UserID != owner.id {
+	if c1.self.Role != protocol.RoleOwner || c1.self.Name != "Ana" || c1.self.ID == "" || c1.self.UserID != owner.id {
 		t.Fatalf("owner self = %+v", c1.self)
 	}
-	if len(c1.wel.Participants) != 0 || c1.wel.Mode != signal.ModeMesh || c1.wel.Epoch == 0 || c1.wel.Room.ID != room.ID {
+	if len(c1.wel.Participants) != 0 || c1.wel.Mode != protocol.ModeMesh || c1.wel.Epoch == 0 || c1.wel.Room.ID != room.ID {
 		t.Fatalf("welcome = %+v", c1.wel)
 	}
 
 	bob := a.newUser()
 	c2 := bob.dial(room.ID, url.Values{"name": {"Bob"}})
-	if c2.self.Role != signal.RoleParticipant {
+	if c2.self.Role != protocol.RoleParticipant {
 		t.Fatalf("bob role = %s", c2.self.Role)
 	}
 	if len(c2.wel.Participants) != 1 || c2.wel.Participants[0].ID != c1.self.ID {
 		t.Fatalf("bob's welcome lists %+v", c2.wel.Participants)
 	}
-	var joined signal.ParticipantJoined
-	c1.readInto(signal.TypeParticipantJoined, &joined)
+	var joined protocol.ParticipantJoined
+	c1.readInto(protocol.TypeParticipantJoined, &joined)
 	if joined.Participant.ID != c2.self.ID || joined.Participant.Name != "Bob" {
 		t.Fatalf("joined = %+v", joined)
 	}
@@ -42,11 +42,11 @@ func TestWelcomeAndPresence(t *testing.T) {
 	// participant who is still the owner.
 	carol := a.newUser()
 	c3 := carol.dial(room.ID, url.Values{"name": {"Carol"}, "spectator": {"1"}})
-	if c3.self.Role != signal.RoleSpectator {
+	if c3.self.Role != protocol.RoleSpectator {
 		t.Fatalf("spectator role = %s", c3.self.Role)
 	}
 	c4 := owner.dial(room.ID, url.Values{"name": {"Ana (phone)"}})
-	if c4.self.Role != signal.RoleOwner || c4.self.ID == c1.self.ID {
+	if c4.self.Role != protocol.RoleOwner || c4.self.ID == c1.self.ID {
 		t.Fatalf("second tab = %+v", c4.self)
 	}
 	if len(c4.wel.Participants) != 3 {
@@ -54,55 +54,55 @@ func TestWelcomeAndPresence(t *testing.T) {
 	}
 
 	// The room list and participants API follow.
-	var got signal.Room
+	var got protocol.Room
 	bob.do("GET", "/api/rooms/"+room.ID, "", &got)
 	if got.Online != 4 || got.Status != "live" {
 		t.Fatalf("room after joins = %+v", got)
 	}
-	var parts struct{ Participants []signal.Participant }
+	var parts struct{ Participants []protocol.Participant }
 	bob.do("GET", "/api/rooms/"+room.ID+"/participants", "", &parts)
 	if len(parts.Participants) != 4 || parts.Participants[0].Name != "Ana" {
 		t.Fatalf("participants = %+v", parts.Participants)
 	}
 
 	// Media state reaches the others, and later joiners see it.
-	c2.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished, StreamID: "s-cam"})
-	c2.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPaused})
-	var media signal.Media
-	c1.readInto(signal.TypeMedia, &media)
-	if media.From != c2.self.ID || media.Action != signal.ActionPublished || media.StreamID != "s-cam" {
+	c2.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished, StreamID: "s-cam"})
+	c2.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPaused})
+	var media protocol.Media
+	c1.readInto(protocol.TypeMedia, &media)
+	if media.From != c2.self.ID || media.Action != protocol.ActionPublished || media.StreamID != "s-cam" {
 		t.Fatalf("media = %+v", media)
 	}
-	c1.readInto(signal.TypeMedia, &media)
-	if media.Action != signal.ActionPaused {
+	c1.readInto(protocol.TypeMedia, &media)
+	if media.Action != protocol.ActionPaused {
 		t.Fatalf("media = %+v", media)
 	}
 	dave := a.newUser()
 	c5 := dave.dial(room.ID, nil)
 	for _, p := range c5.wel.Participants {
-		if p.ID == c2.self.ID && (p.Media[signal.SourceCamera] != signal.TrackPaused || p.Streams[signal.SourceCamera] != "s-cam") {
+		if p.ID == c2.self.ID && (p.Media[protocol.SourceCamera] != protocol.TrackPaused || p.Streams[protocol.SourceCamera] != "s-cam") {
 			t.Fatalf("late joiner sees bob as %+v", p)
 		}
 	}
 
 	// A rename is broadcast to everyone, the renamer included.
-	c2.send(signal.Rename{Type: signal.TypeRename, Name: "Robert"})
-	var upd signal.ParticipantUpdated
-	c1.readInto(signal.TypeParticipantUpdated, &upd)
+	c2.send(protocol.Rename{Type: protocol.TypeRename, Name: "Robert"})
+	var upd protocol.ParticipantUpdated
+	c1.readInto(protocol.TypeParticipantUpdated, &upd)
 	if upd.Participant.ID != c2.self.ID || upd.Participant.Name != "Robert" {
 		t.Fatalf("update = %+v", upd)
 	}
-	c2.readInto(signal.TypeParticipantUpdated, &upd)
+	c2.readInto(protocol.TypeParticipantUpdated, &upd)
 
 	// A leave and a dropped socket both reach the others, with the reason.
-	c2.send(signal.Leave{Type: signal.TypeLeave})
-	var left signal.ParticipantLeft
-	c1.readInto(signal.TypeParticipantLeft, &left)
+	c2.send(protocol.Leave{Type: protocol.TypeLeave})
+	var left protocol.ParticipantLeft
+	c1.readInto(protocol.TypeParticipantLeft, &left)
 	if left.ID != c2.self.ID || left.Reason != "left" {
 		t.Fatalf("left = %+v", left)
 	}
 	c3.conn.Close()
-	c1.readInto(signal.TypeParticipantLeft, &left)
+	c1.readInto(protocol.TypeParticipantLeft, &left)
 	if left.ID != c3.self.ID || left.Reason != "disconnected" {
 		t.Fatalf("dropped = %+v", left)
 	}
@@ -131,47 +131,47 @@ func TestRelayRules(t *testing.T) {
 
 	// A forged from is overwritten with the sender's real id.
 	c1.send(map[string]any{"type": "signal", "from": c3.self.ID, "to": c2.self.ID, "kind": "offer", "sdp": "v=0 fake"})
-	var sig signal.Signal
-	c2.readInto(signal.TypeSignal, &sig)
-	if sig.From != c1.self.ID || sig.SDP != "v=0 fake" || sig.Kind != signal.KindOffer {
+	var sig protocol.Signal
+	c2.readInto(protocol.TypeSignal, &sig)
+	if sig.From != c1.self.ID || sig.SDP != "v=0 fake" || sig.Kind != protocol.KindOffer {
 		t.Fatalf("relayed = %+v", sig)
 	}
 
 	// Candidates pass through with their fields.
 	c2.send(`{"type":"signal","to":"` + c1.self.ID + `","kind":"candidate","candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}`)
-	c1.readInto(signal.TypeSignal, &sig)
+	c1.readInto(protocol.TypeSignal, &sig)
 	if sig.From != c2.self.ID || sig.Candidate == nil || !strings.Contains(sig.Candidate.Candidate, "127.0.0.1") || *sig.Candidate.SDPMid != "0" {
 		t.Fatalf("candidate = %+v", sig)
 	}
 
 	// A target in another room is refused, and nothing reaches it.
-	c1.send(signal.Signal{Type: signal.TypeSignal, To: c3.self.ID, Kind: signal.KindOffer, SDP: "v=0"})
-	var e signal.Error
-	c1.readInto(signal.TypeError, &e)
-	if e.Code != CodeUnknownPeer || e.Ref != signal.TypeSignal {
+	c1.send(protocol.Signal{Type: protocol.TypeSignal, To: c3.self.ID, Kind: protocol.KindOffer, SDP: "v=0"})
+	var e protocol.Error
+	c1.readInto(protocol.TypeError, &e)
+	if e.Code != protocol.CodeUnknownPeer || e.Ref != protocol.TypeSignal {
 		t.Fatalf("cross-room error = %+v", e)
 	}
 	// Signalling oneself is refused too.
-	c1.send(signal.Signal{Type: signal.TypeSignal, To: c1.self.ID, Kind: signal.KindOffer, SDP: "v=0"})
-	c1.readInto(signal.TypeError, &e)
-	if e.Code != CodeBadRequest {
+	c1.send(protocol.Signal{Type: protocol.TypeSignal, To: c1.self.ID, Kind: protocol.KindOffer, SDP: "v=0"})
+	c1.readInto(protocol.TypeError, &e)
+	if e.Code != protocol.CodeBadRequest {
 		t.Fatalf("self signal error = %+v", e)
 	}
 
 	// Bad frames get an error and the connection stays up.
 	for _, bad := range []string{`not json`, `{"type":"warp"}`, `{"type":"signal","to":5}`, `{"type":"media","source":"x","action":"published"}`} {
 		c1.send(bad)
-		c1.readInto(signal.TypeError, &e)
+		c1.readInto(protocol.TypeError, &e)
 		if e.Code == "" || e.Message == "" {
 			t.Fatalf("error for %s = %+v", bad, e)
 		}
 	}
-	c1.send(signal.Signal{Type: signal.TypeSignal, To: c2.self.ID, Kind: signal.KindAnswer, SDP: "v=0 still here"})
-	c2.readInto(signal.TypeSignal, &sig)
+	c1.send(protocol.Signal{Type: protocol.TypeSignal, To: c2.self.ID, Kind: protocol.KindAnswer, SDP: "v=0 still here"})
+	c2.readInto(protocol.TypeSignal, &sig)
 	if sig.SDP != "v=0 still here" {
 		t.Fatalf("after bad frames = %+v", sig)
 	}
-	c3.expectNothing(signal.TypeSignal, 300*time.Millisecond)
+	c3.expectNothing(protocol.TypeSignal, 300*time.Millisecond)
 }
 
 func TestSpectatorCannotPublish(t *testing.T) {
@@ -180,13 +180,13 @@ func TestSpectatorCannotPublish(t *testing.T) {
 	room := owner.createRoom("r")
 	c1 := owner.dial(room.ID, nil)
 	spec := a.newUser().dial(room.ID, url.Values{"spectator": {"1"}})
-	spec.send(signal.Media{Type: signal.TypeMedia, Source: signal.SourceCamera, Action: signal.ActionPublished})
-	var e signal.Error
-	spec.readInto(signal.TypeError, &e)
-	if e.Code != CodeForbidden {
+	spec.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceCamera, Action: protocol.ActionPublished})
+	var e protocol.Error
+	spec.readInto(protocol.TypeError, &e)
+	if e.Code != protocol.CodeForbidden {
 		t.Fatalf("error = %+v", e)
 	}
-	c1.expectNothing(signal.TypeMedia, 200*time.Millisecond)
+	c1.expectNothing(protocol.TypeMedia, 200*time.Millisecond)
 }
 
 func TestJoinRefusals(t *testing.T) {
@@ -198,15 +198,15 @@ func TestJoinRefusals(t *testing.T) {
 		query      url.Values
 		code       string
 	}{
-		{"unknown room", "zzzzzzzzzz", nil, CodeNotFound},
-		{"garbage room", "../x", nil, CodeNotFound},
-		{"bad name", room.ID, url.Values{"name": {strings.Repeat("n", 10000)}}, CodeInvalidName},
-		{"control name", room.ID, url.Values{"name": {"a\x00b"}}, CodeInvalidName},
+		{"unknown room", "zzzzzzzzzz", nil, protocol.CodeNotFound},
+		{"garbage room", "../x", nil, protocol.CodeNotFound},
+		{"bad name", room.ID, url.Values{"name": {strings.Repeat("n", 10000)}}, protocol.CodeInvalidName},
+		{"control name", room.ID, url.Values{"name": {"a\x00b"}}, protocol.CodeInvalidName},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := owner.dialRaw(tt.room, tt.query)
-			var e signal.Error
-			c.readInto(signal.TypeError, &e)
+			var e protocol.Error
+			c.readInto(protocol.TypeError, &e)
 			if e.Code != tt.code {
 				t.Fatalf("error = %+v, want %s", e, tt.code)
 			}
@@ -215,7 +215,7 @@ func TestJoinRefusals(t *testing.T) {
 			}
 		})
 	}
-	var got signal.Room
+	var got protocol.Room
 	owner.do("GET", "/api/rooms/"+room.ID, "", &got)
 	if got.Online != 0 || got.Status != "open" {
 		t.Fatalf("refused joins changed the room: %+v", got)
@@ -232,8 +232,8 @@ func TestEndRoomDisconnectsEveryone(t *testing.T) {
 		t.Fatalf("end = %d", status)
 	}
 	for _, c := range []*client{c1, c2} {
-		var ended signal.RoomEnded
-		c.readInto(signal.TypeRoomEnded, &ended)
+		var ended protocol.RoomEnded
+		c.readInto(protocol.TypeRoomEnded, &ended)
 		if ended.Room.Status != "ended" {
 			t.Fatalf("room-ended = %+v", ended)
 		}
@@ -243,9 +243,9 @@ func TestEndRoomDisconnectsEveryone(t *testing.T) {
 	}
 	// Joining an ended room is refused with a clear code.
 	c3 := owner.dialRaw(room.ID, nil)
-	var e signal.Error
-	c3.readInto(signal.TypeError, &e)
-	if e.Code != CodeRoomEnded {
+	var e protocol.Error
+	c3.readInto(protocol.TypeError, &e)
+	if e.Code != protocol.CodeRoomEnded {
 		t.Fatalf("join ended room = %+v", e)
 	}
 	rows, _ := a.store.AttendanceOf(room.ID)
@@ -293,15 +293,15 @@ func TestConcurrentFirstJoins(t *testing.T) {
 					t.Fatalf("round %d client %d knows %d of %d: %v", round, i, len(known), n-1, err)
 				}
 				switch typ {
-				case signal.TypeWelcome:
-					var w signal.Welcome
+				case protocol.TypeWelcome:
+					var w protocol.Welcome
 					_ = json.Unmarshal(data, &w)
 					self = w.Self.ID
 					for _, p := range w.Participants {
 						known[p.ID] = true
 					}
-				case signal.TypeParticipantJoined:
-					var j signal.ParticipantJoined
+				case protocol.TypeParticipantJoined:
+					var j protocol.ParticipantJoined
 					_ = json.Unmarshal(data, &j)
 					known[j.Participant.ID] = true
 				}
@@ -310,7 +310,7 @@ func TestConcurrentFirstJoins(t *testing.T) {
 				t.Fatalf("client %d was told about itself", i)
 			}
 		}
-		var got signal.Room
+		var got protocol.Room
 		owner.do("GET", "/api/rooms/"+room.ID, "", &got)
 		if got.Online != n {
 			t.Fatalf("round %d: online = %d, want %d", round, got.Online, n)

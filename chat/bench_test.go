@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // counter is a Member that only counts, so the benchmark measures the
@@ -68,7 +68,7 @@ func benchFanout(b *testing.B, members int, parallel bool) {
 			i := next.Add(1) % int64(members)
 			from := Sender{ID: fmt.Sprint("p_", i), UserID: fmt.Sprint("u_", i), Name: "Someone"}
 			for pb.Next() {
-				if err := s.Send("room1", from, &signal.ChatSend{Type: signal.TypeChatSend, Text: text}); err != nil {
+				if err := s.Send("room1", from, &protocol.ChatSend{Type: protocol.TypeChatSend, Text: text}); err != nil {
 					b.Error(err) // Fatal may only be called from the benchmark's goroutine
 					return
 				}
@@ -77,7 +77,7 @@ func benchFanout(b *testing.B, members int, parallel bool) {
 	} else {
 		from := Sender{ID: "p_0", UserID: "u_0", Name: "Ana"}
 		for b.Loop() {
-			if err := s.Send("room1", from, &signal.ChatSend{Type: signal.TypeChatSend, Text: text}); err != nil {
+			if err := s.Send("room1", from, &protocol.ChatSend{Type: protocol.TypeChatSend, Text: text}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,7 +1,7 @@
 // Package chat is the room chat: a star in which the server numbers each
 // message, stores it, and only then fans it out to the sender's room.
 //
-// It is a leaf: it knows the wire types of app/signal and nothing else of
+// It is a leaf: it knows the wire types of protocol/ and nothing else of
 // the application. app hands it a Store (the database), the Members of each
 // room (anything that can queue a frame) and the Sender identity of each
 // message, which app takes from the authenticated connection, never from
@@ -14,7 +14,7 @@ import (
 	"fmt"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Message is a stored chat message as the Store sees it.
@@ -58,7 +58,7 @@ type Sender struct {
 	Name   string // the display name now
 }
 
-// Errors returned by the service. Validation errors are *signal.DecodeError,
+// Errors returned by the service. Validation errors are *protocol.DecodeError,
 // with their protocol code and message.
 var (
 	// ErrNotMember means the sender or syncer has not joined the room (or
@@ -69,21 +69,21 @@ var (
 )
 
 // Wire is the protocol form of a stored message.
-func Wire(m Message) signal.ChatMessage {
-	return signal.ChatMessage{
-		Type:     signal.TypeChatMessage,
+func Wire(m Message) protocol.ChatMessage {
+	return protocol.ChatMessage{
+		Type:     protocol.TypeChatMessage,
 		Seq:      m.Seq,
 		From:     m.SenderID,
 		FromName: m.SenderName,
 		UserID:   m.UserID,
 		Text:     m.Text,
-		Time:     m.Time.UTC().Format(signal.ChatTimeLayout),
+		Time:     m.Time.UTC().Format(protocol.ChatTimeLayout),
 		ClientID: m.ClientID,
 	}
 }
 
-func wireAll(msgs []Message) []signal.ChatMessage {
-	out := make([]signal.ChatMessage, len(msgs))
+func wireAll(msgs []Message) []protocol.ChatMessage {
+	out := make([]protocol.ChatMessage, len(msgs))
 	for i, m := range msgs {
 		out[i] = Wire(m)
 	}
@@ -93,31 +93,31 @@ func wireAll(msgs []Message) []signal.ChatMessage {
 // After reads the page of a room's messages that follows seq after: at most
 // limit of them, with HasMore set when more follow. The WebSocket resync and
 // the REST API both answer with it.
-func After(st Store, roomID string, after int64, limit int) (signal.ChatHistory, error) {
+func After(st Store, roomID string, after int64, limit int) (protocol.ChatHistory, error) {
 	// One extra row tells whether there is more, without a COUNT.
 	msgs, err := st.After(roomID, after, limit+1)
 	if err != nil {
-		return signal.ChatHistory{}, fmt.Errorf("chat: read messages of %s after %d: %w", roomID, after, err)
+		return protocol.ChatHistory{}, fmt.Errorf("chat: read messages of %s after %d: %w", roomID, after, err)
 	}
 	more := len(msgs) > limit
 	if more {
 		msgs = msgs[:limit]
 	}
-	return signal.ChatHistory{Type: signal.TypeChatHistory, Messages: wireAll(msgs), HasMore: more}, nil
+	return protocol.ChatHistory{Type: protocol.TypeChatHistory, Messages: wireAll(msgs), HasMore: more}, nil
 }
 
 // Recent reads a room's last limit messages, with HasMore set when older
 // ones exist: what a joiner sees first.
-func Recent(st Store, roomID string, limit int) (signal.ChatHistory, error) {
+func Recent(st Store, roomID string, limit int) (protocol.ChatHistory, error) {
 	msgs, err := st.Recent(roomID, limit+1)
 	if err != nil {
-		return signal.ChatHistory{}, fmt.Errorf("chat: read recent messages of %s: %w", roomID, err)
+		return protocol.ChatHistory{}, fmt.Errorf("chat: read recent messages of %s: %w", roomID, err)
 	}
 	more := len(msgs) > limit
 	if more {
 		msgs = msgs[1:]
 	}
-	return signal.ChatHistory{Type: signal.TypeChatHistory, Messages: wireAll(msgs), HasMore: more}, nil
+	return protocol.ChatHistory{Type: protocol.TypeChatHistory, Messages: wireAll(msgs), HasMore: more}, nil
 }
 
 // encode marshals a frame. The chat types are plain structs of strings and

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // memStore is a Store in memory with the same contract as the database:
@@ -110,16 +110,16 @@ func (r *recorder) all() [][]byte {
 }
 
 // messages decodes the chat-message frames received, in order.
-func (r *recorder) messages(t *testing.T) []signal.ChatMessage {
+func (r *recorder) messages(t *testing.T) []protocol.ChatMessage {
 	t.Helper()
-	var out []signal.ChatMessage
+	var out []protocol.ChatMessage
 	for _, f := range r.all() {
-		var env signal.Envelope
+		var env protocol.Envelope
 		if err := json.Unmarshal(f, &env); err != nil {
 			t.Fatalf("frame is not JSON: %s", f)
 		}
-		if env.Type == signal.TypeChatMessage {
-			var m signal.ChatMessage
+		if env.Type == protocol.TypeChatMessage {
+			var m protocol.ChatMessage
 			if err := json.Unmarshal(f, &m); err != nil {
 				t.Fatal(err)
 			}
@@ -130,14 +130,14 @@ func (r *recorder) messages(t *testing.T) []signal.ChatMessage {
 }
 
 // histories decodes the chat-history frames received, in order.
-func (r *recorder) histories(t *testing.T) []signal.ChatHistory {
+func (r *recorder) histories(t *testing.T) []protocol.ChatHistory {
 	t.Helper()
-	var out []signal.ChatHistory
+	var out []protocol.ChatHistory
 	for _, f := range r.all() {
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(f, &env)
-		if env.Type == signal.TypeChatHistory {
-			var h signal.ChatHistory
+		if env.Type == protocol.TypeChatHistory {
+			var h protocol.ChatHistory
 			if err := json.Unmarshal(f, &h); err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +147,7 @@ func (r *recorder) histories(t *testing.T) []signal.ChatHistory {
 	return out
 }
 
-func seqsOf(msgs []signal.ChatMessage) []int64 {
+func seqsOf(msgs []protocol.ChatMessage) []int64 {
 	out := make([]int64, len(msgs))
 	for i, m := range msgs {
 		out[i] = m.Seq
@@ -176,7 +176,7 @@ func mustJoin(t testing.TB, s *Service, roomID, id string) *recorder {
 
 func send(s *Service, roomID, from, text, clientID string) error {
 	return s.Send(roomID, Sender{ID: from, UserID: "u_" + from, Name: "Name " + from},
-		&signal.ChatSend{Type: signal.TypeChatSend, Text: text, ClientID: clientID})
+		&protocol.ChatSend{Type: protocol.TypeChatSend, Text: text, ClientID: clientID})
 }
 
 func mustSend(t testing.TB, s *Service, roomID, from, text string) {
@@ -187,7 +187,7 @@ func mustSend(t testing.TB, s *Service, roomID, from, text string) {
 }
 
 func decodeCode(err error) string {
-	var de *signal.DecodeError
+	var de *protocol.DecodeError
 	if errors.As(err, &de) {
 		return de.Code
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Page sizes.
@@ -112,7 +112,7 @@ func (s *Service) Join(roomID, memberID string, out Member) error {
 			s.forget(r)
 			continue
 		}
-		err := s.sendLocked(out, func() (signal.ChatHistory, error) {
+		err := s.sendLocked(out, func() (protocol.ChatHistory, error) {
 			return Recent(s.store, roomID, s.historyLimit)
 		})
 		if old, ok := r.members[memberID]; ok {
@@ -161,10 +161,10 @@ func (s *Service) Leave(roomID, memberID string) {
 // carries its clientId, is the acknowledgement. A resend of a clientId
 // already stored is acknowledged to the sender alone and stored once.
 //
-// Errors: *signal.DecodeError (empty, too long, malformed), a
+// Errors: *protocol.DecodeError (empty, too long, malformed), a
 // *RateLimitError, ErrNotMember, or a store failure. The message was not
 // stored in any of these cases, and the caller should say so to the sender.
-func (s *Service) Send(roomID string, from Sender, msg *signal.ChatSend) error {
+func (s *Service) Send(roomID string, from Sender, msg *protocol.ChatSend) error {
 	if err := msg.Validate(); err != nil {
 		return err
 	}
@@ -229,13 +229,13 @@ func (s *Service) Sync(roomID, memberID string, after int64) error {
 	if m == nil {
 		return ErrNotMember
 	}
-	return s.sendLocked(m.out, func() (signal.ChatHistory, error) {
+	return s.sendLocked(m.out, func() (protocol.ChatHistory, error) {
 		return After(s.store, roomID, after, s.syncLimit)
 	})
 }
 
 // sendLocked reads a history page and queues it to out.
-func (s *Service) sendLocked(out Member, read func() (signal.ChatHistory, error)) error {
+func (s *Service) sendLocked(out Member, read func() (protocol.ChatHistory, error)) error {
 	page, err := read()
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 func TestSendStampsStoresAndFansOutToTheRoom(t *testing.T) {
@@ -19,8 +19,8 @@ func TestSendStampsStoresAndFansOutToTheRoom(t *testing.T) {
 	if err := send(s, "room1", "p_a", "  hello, class  ", "c-1"); err != nil {
 		t.Fatal(err)
 	}
-	want := signal.ChatMessage{
-		Type: signal.TypeChatMessage, Seq: 1, From: "p_a", FromName: "Name p_a", UserID: "u_p_a",
+	want := protocol.ChatMessage{
+		Type: protocol.TypeChatMessage, Seq: 1, From: "p_a", FromName: "Name p_a", UserID: "u_p_a",
 		Text: "hello, class", Time: "2026-03-01T09:30:00.123Z", ClientID: "c-1",
 	}
 	for name, r := range map[string]*recorder{"sender": a, "b": b, "c": c} {
@@ -55,10 +55,10 @@ func TestSendRefusals(t *testing.T) {
 		code                   string
 		err                    error
 	}{
-		{"empty", "room1", "p_a", "", signal.CodeChatEmpty, nil},
-		{"blank", "room1", "p_a", " \n\t ", signal.CodeChatEmpty, nil},
-		{"too long", "room1", "p_a", strings.Repeat("ç", signal.MaxChatChars+1), signal.CodeChatTooLong, nil},
-		{"control character", "room1", "p_a", "bell\a", signal.CodeInvalidMessage, nil},
+		{"empty", "room1", "p_a", "", protocol.CodeChatEmpty, nil},
+		{"blank", "room1", "p_a", " \n\t ", protocol.CodeChatEmpty, nil},
+		{"too long", "room1", "p_a", strings.Repeat("ç", protocol.MaxChatChars+1), protocol.CodeChatTooLong, nil},
+		{"control character", "room1", "p_a", "bell\a", protocol.CodeInvalidMessage, nil},
 		{"not joined", "room1", "p_stranger", "hi", "", ErrNotMember},
 		{"member of another room", "room1", "p_x", "hi", "", ErrNotMember},
 		{"room nobody is in", "room9", "p_a", "hi", "", ErrNotMember},
@@ -80,7 +80,7 @@ func TestSendRefusals(t *testing.T) {
 		t.Fatalf("refused messages were broadcast: %d", n)
 	}
 	// The limit is in characters: 2000 four-byte emoji pass.
-	mustSend(t, s, "room1", "p_a", strings.Repeat("😀", signal.MaxChatChars))
+	mustSend(t, s, "room1", "p_a", strings.Repeat("😀", protocol.MaxChatChars))
 }
 
 func TestRateLimit(t *testing.T) {
@@ -158,7 +158,7 @@ func TestResendIsAcknowledgedOnce(t *testing.T) {
 	mustJoin(t, s, "room1", "p_old")
 	b := mustJoin(t, s, "room1", "p_b")
 	alice := Sender{ID: "p_old", UserID: "u_alice", Name: "Alice"}
-	if err := s.Send("room1", alice, &signal.ChatSend{Text: "did this arrive?", ClientID: "c-42"}); err != nil {
+	if err := s.Send("room1", alice, &protocol.ChatSend{Text: "did this arrive?", ClientID: "c-42"}); err != nil {
 		t.Fatal(err)
 	}
 	s.Leave("room1", "p_old")
@@ -166,7 +166,7 @@ func TestResendIsAcknowledgedOnce(t *testing.T) {
 	fresh := mustJoin(t, s, "room1", "p_new")
 	alice.ID = "p_new"
 	for i := 0; i < 3; i++ { // more resends than the burst allows: they are free
-		if err := s.Send("room1", alice, &signal.ChatSend{Text: "did this arrive?", ClientID: "c-42"}); err != nil {
+		if err := s.Send("room1", alice, &protocol.ChatSend{Text: "did this arrive?", ClientID: "c-42"}); err != nil {
 			t.Fatalf("resend %d: %v", i, err)
 		}
 	}

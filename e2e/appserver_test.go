@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"meet/app"
-	"meet/app/signal"
+	"meet/protocol"
 	"meet/store"
 )
 
@@ -144,9 +144,9 @@ func (c *apiClient) call(method, path string, body any, want int, out any) {
 	}
 }
 
-func (c *apiClient) createRoom(name string) signal.Room {
+func (c *apiClient) createRoom(name string) protocol.Room {
 	c.s.t.Helper()
-	var r signal.Room
+	var r protocol.Room
 	c.call(http.MethodPost, "/api/rooms", map[string]string{"name": name}, http.StatusCreated, &r)
 	if r.ID == "" {
 		c.s.t.Fatalf("POST /api/rooms gave a room without an id: %+v", r)
@@ -154,24 +154,24 @@ func (c *apiClient) createRoom(name string) signal.Room {
 	return r
 }
 
-func (c *apiClient) room(id string) signal.Room {
+func (c *apiClient) room(id string) protocol.Room {
 	c.s.t.Helper()
-	var r signal.Room
+	var r protocol.Room
 	c.call(http.MethodGet, "/api/rooms/"+url.PathEscape(id), nil, http.StatusOK, &r)
 	return r
 }
 
-func (c *apiClient) participants(id string) []signal.Participant {
+func (c *apiClient) participants(id string) []protocol.Participant {
 	c.s.t.Helper()
 	var out struct {
-		Participants []signal.Participant `json:"participants"`
+		Participants []protocol.Participant `json:"participants"`
 	}
 	c.call(http.MethodGet, "/api/rooms/"+url.PathEscape(id)+"/participants", nil, http.StatusOK, &out)
 	return out.Participants
 }
 
 // waitParticipants polls the participants of a room until ok accepts them.
-func (c *apiClient) waitParticipants(id, what string, timeout time.Duration, ok func([]signal.Participant) bool) []signal.Participant {
+func (c *apiClient) waitParticipants(id, what string, timeout time.Duration, ok func([]protocol.Participant) bool) []protocol.Participant {
 	c.s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

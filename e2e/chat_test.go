@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // chatWait bounds each wait of the chat tests.
@@ -444,24 +444,24 @@ func postChat(t *testing.T, srv *appServer, api *apiClient, roomID string, texts
 			t.Fatalf("dialing the room's socket: %v", err)
 		}
 		for i, text := range texts[:n] {
-			msg := signal.ChatSend{Type: signal.TypeChatSend, Text: text, ClientID: fmt.Sprintf("bot-%d-%d", len(texts), i)}
+			msg := protocol.ChatSend{Type: protocol.TypeChatSend, Text: text, ClientID: fmt.Sprintf("bot-%d-%d", len(texts), i)}
 			if err := conn.WriteJSON(msg); err != nil {
 				t.Fatalf("sending %q: %v", text, err)
 			}
 			for acked := false; !acked; {
 				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 				var m struct {
-					signal.ChatMessage
+					protocol.ChatMessage
 					Code    string `json:"code"`
 					Message string `json:"message"`
 				}
 				if err := conn.ReadJSON(&m); err != nil {
 					t.Fatalf("waiting for the echo of %q: %v", text, err)
 				}
-				if m.Type == signal.TypeError {
+				if m.Type == protocol.TypeError {
 					t.Fatalf("sending %q: refused: %s: %s", text, m.Code, m.Message)
 				}
-				acked = m.Type == signal.TypeChatMessage && m.ClientID == msg.ClientID
+				acked = m.Type == protocol.TypeChatMessage && m.ClientID == msg.ClientID
 			}
 		}
 		conn.Close()

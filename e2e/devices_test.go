@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // devicesWait bounds each wait of the device test.
@@ -93,9 +93,9 @@ func TestDevices(t *testing.T) {
 
 	// Ana mutes her microphone, then switches camera and microphone.
 	a.click(`[data-testid="toggle-mic"]`)
-	api.waitParticipants(room.ID, "Ana's microphone is paused", devicesWait, func(list []signal.Participant) bool {
+	api.waitParticipants(room.ID, "Ana's microphone is paused", devicesWait, func(list []protocol.Participant) bool {
 		p, ok := find(list, aID)
-		return ok && p.Media[signal.SourceMicrophone] == signal.TrackPaused
+		return ok && p.Media[protocol.SourceMicrophone] == protocol.TrackPaused
 	})
 	before := deviceSenders(a)
 	t.Logf("senders before: %s", jsonString(before))
@@ -145,7 +145,7 @@ func TestDevices(t *testing.T) {
 		t.Errorf("negotiationneeded fired %d times after the switch (%d before)", n, negotiationsBefore)
 	}
 	list := api.participants(room.ID)
-	if p, ok := find(list, aID); !ok || p.Media[signal.SourceMicrophone] != signal.TrackPaused || p.Media[signal.SourceCamera] != signal.TrackLive {
+	if p, ok := find(list, aID); !ok || p.Media[protocol.SourceMicrophone] != protocol.TrackPaused || p.Media[protocol.SourceCamera] != protocol.TrackLive {
 		t.Errorf("Ana's media after the switch: %v, want camera live and microphone paused", p.Media)
 	}
 	waitFor[bool](bo, devicesWait, "Bo sees Ana's microphone still off",

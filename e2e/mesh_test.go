@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // meshWait bounds each wait of the mesh test: generous, because three tabs
@@ -77,9 +77,9 @@ func testMesh(t *testing.T, kinds []browserKind) {
 		t.Logf("join_to_first_remote_frame_ms=%.0f participant=%s others_at_join=%d", ms, names[i], i)
 	}
 	api.waitParticipants(room.ID, "the three are in the room with their cameras live", meshWait,
-		func(list []signal.Participant) bool {
-			return len(list) == 3 && all(list, func(p signal.Participant) bool {
-				return p.Media[signal.SourceCamera] == signal.TrackLive
+		func(list []protocol.Participant) bool {
+			return len(list) == 3 && all(list, func(p protocol.Participant) bool {
+				return p.Media[protocol.SourceCamera] == protocol.TrackLive
 			})
 		})
 
@@ -89,9 +89,9 @@ func testMesh(t *testing.T, kinds []browserKind) {
 		waitFor[bool](p, meshWait, "P1's tile shows the camera off", cameraOffJS(ids[0]))
 	}
 	list := api.waitParticipants(room.ID, "P1's camera is not live", meshWait,
-		func(list []signal.Participant) bool {
+		func(list []protocol.Participant) bool {
 			p, ok := find(list, ids[0])
-			return ok && p.Media[signal.SourceCamera] != signal.TrackLive
+			return ok && p.Media[protocol.SourceCamera] != protocol.TrackLive
 		})
 	p1, _ := find(list, ids[0])
 	t.Logf("P1's media after the camera is off: %v", p1.Media)
@@ -106,9 +106,9 @@ func testMesh(t *testing.T, kinds []browserKind) {
 		t.Logf("%s receives P2's camera and screen: %s", p.name, jsonString(stats))
 	}
 	api.waitParticipants(room.ID, "P2's screen is live", meshWait,
-		func(list []signal.Participant) bool {
+		func(list []protocol.Participant) bool {
 			p, ok := find(list, ids[1])
-			return ok && p.Media[signal.SourceScreen] == signal.TrackLive
+			return ok && p.Media[protocol.SourceScreen] == protocol.TrackLive
 		})
 
 	// P3 leaves: the others' tiles for P3 go away, and P1 and P2 still get
@@ -117,7 +117,7 @@ func testMesh(t *testing.T, kinds []browserKind) {
 	waitRemoteTiles(ps[0], []string{ids[1]})
 	waitRemoteTiles(ps[1], []string{ids[0]})
 	api.waitParticipants(room.ID, "P3 is gone", meshWait,
-		func(list []signal.Participant) bool {
+		func(list []protocol.Participant) bool {
 			_, ok := find(list, ids[2])
 			return len(list) == 2 && !ok
 		})
@@ -157,13 +157,13 @@ func dedupe(ids []string) []string {
 	return slices.Compact(s)
 }
 
-func find(list []signal.Participant, id string) (signal.Participant, bool) {
+func find(list []protocol.Participant, id string) (protocol.Participant, bool) {
 	for _, p := range list {
 		if p.ID == id {
 			return p, true
 		}
 	}
-	return signal.Participant{}, false
+	return protocol.Participant{}, false
 }
 
 func all[T any](list []T, ok func(T) bool) bool {

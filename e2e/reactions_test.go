@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // reactionsWait bounds each wait of the reactions test.
@@ -85,9 +85,9 @@ func TestReactions(t *testing.T) {
 	for i, p := range everyone {
 		waitTilesOfOthers(p, without(ids, i), reactionsWait)
 	}
-	api.waitParticipants(roomID, "the three are in, microphones on", reactionsWait, func(list []signal.Participant) bool {
-		return len(list) == 3 && all(list, func(p signal.Participant) bool {
-			return p.Media[signal.SourceMicrophone] == signal.TrackLive
+	api.waitParticipants(roomID, "the three are in, microphones on", reactionsWait, func(list []protocol.Participant) bool {
+		return len(list) == 3 && all(list, func(p protocol.Participant) bool {
+			return p.Media[protocol.SourceMicrophone] == protocol.TrackLive
 		})
 	})
 	waitFor[bool](owner, reactionsWait, "the owner's page knows it owns the room",
@@ -137,13 +137,13 @@ func TestReactions(t *testing.T) {
 		waitFor[bool](owner, reactionsWait, "the owner sees the microphone off on the tile",
 			`!!document.querySelector(`+jsonString(tileSelector(id)+" .tile-mic.is-off")+`)`)
 	}
-	list := api.waitParticipants(roomID, "Bea's and Carl's microphones are paused", reactionsWait, func(list []signal.Participant) bool {
+	list := api.waitParticipants(roomID, "Bea's and Carl's microphones are paused", reactionsWait, func(list []protocol.Participant) bool {
 		b, _ := find(list, beaID)
 		c, _ := find(list, carlID)
-		return b.Media[signal.SourceMicrophone] == signal.TrackPaused && c.Media[signal.SourceMicrophone] == signal.TrackPaused
+		return b.Media[protocol.SourceMicrophone] == protocol.TrackPaused && c.Media[protocol.SourceMicrophone] == protocol.TrackPaused
 	})
-	if o, _ := find(list, ownerID); o.Media[signal.SourceMicrophone] != signal.TrackLive {
-		t.Errorf("the owner's microphone is %q after mute-all, want live", o.Media[signal.SourceMicrophone])
+	if o, _ := find(list, ownerID); o.Media[protocol.SourceMicrophone] != protocol.TrackLive {
+		t.Errorf("the owner's microphone is %q after mute-all, want live", o.Media[protocol.SourceMicrophone])
 	}
 	if on := evalJS[string](owner, `document.querySelector('[data-testid="toggle-mic"]').getAttribute('aria-pressed')`); on != "true" {
 		t.Errorf("the owner's own mic button is aria-pressed=%s after mute-all", on)
@@ -194,7 +194,7 @@ func TestReactions(t *testing.T) {
 			return !!tile && !!item && tile.querySelector('.tile-name').textContent.includes(%q) && item.textContent.includes(%q);
 		})()`, tileSelector(carlID), fmt.Sprintf(`[data-member-id=%q]`, carlID), newName, newName))
 	}
-	api.waitParticipants(roomID, "the server has the new name", reactionsWait, func(list []signal.Participant) bool {
+	api.waitParticipants(roomID, "the server has the new name", reactionsWait, func(list []protocol.Participant) bool {
 		c, ok := find(list, carlID)
 		return ok && c.Name == newName
 	})

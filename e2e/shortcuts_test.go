@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // keysWait bounds each wait of the keyboard test.
@@ -91,7 +91,7 @@ func TestShortcuts(t *testing.T) {
 	// M: the mic goes off and on; Olga's server-side view follows.
 	anaMedia := func(what string, ok func(m map[string]string) bool) {
 		t.Helper()
-		api.waitParticipants(roomID, what, keysWait, func(list []signal.Participant) bool {
+		api.waitParticipants(roomID, what, keysWait, func(list []protocol.Participant) bool {
 			p, found := find(list, anaID)
 			if !found {
 				return false

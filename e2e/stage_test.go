@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // stageWait bounds each wait of the stage test: six tabs on a small
@@ -102,8 +102,8 @@ func testStage(t *testing.T, kinds map[string]browserKind) {
 	teacher.click(`[data-testid="go-on-stage"]`)
 	waitFor[bool](teacher, stageWait, "the teacher's tile is on the stage", `!!document.querySelector(`+jsonString(stageTile(teacherID))+`)`)
 	waitFramesAdvance(teacher, stageTile(teacherID), 1, stageWait)
-	api.waitParticipants(roomID, "the teacher publishes a camera", stageWait, func(list []signal.Participant) bool {
-		return len(list) == 1 && list[0].Media[signal.SourceCamera] == signal.TrackLive
+	api.waitParticipants(roomID, "the teacher publishes a camera", stageWait, func(list []protocol.Participant) bool {
+		return len(list) == 1 && list[0].Media[protocol.SourceCamera] == protocol.TrackLive
 	})
 
 	// 2. Five students join receive-only and each sees the teacher play.
@@ -124,7 +124,7 @@ func testStage(t *testing.T, kinds map[string]browserKind) {
 			t.Errorf("%s joined with ?spectator=1 and still called getUserMedia %d times", s.name, n)
 		}
 	}
-	api.waitParticipants(roomID, "six people are in the room", stageWait, func(list []signal.Participant) bool { return len(list) == 6 })
+	api.waitParticipants(roomID, "six people are in the room", stageWait, func(list []protocol.Participant) bool { return len(list) == 6 })
 	t.Logf("room mode with six: %s", api.room(roomID).Mode)
 
 	// 3. Student 3 raises a hand; the teacher accepts it from the queue.

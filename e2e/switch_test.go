@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"meet/app"
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // switchWait bounds each wait of the switch test.
@@ -92,7 +92,7 @@ func testSwitch(t *testing.T, kinds []browserKind) {
 	waitFor[bool](ps[3], switchWait, "the pre-join preview plays",
 		`(document.getElementById('preview-video')?.__e2eFrames || 0) > 10`)
 	for i, p := range ps[:3] {
-		waitMode(p, signal.ModeMesh)
+		waitMode(p, protocol.ModeMesh)
 		waitRemoteTiles(p, without(ids[:3], i))
 	}
 	for _, p := range ps[:3] {
@@ -108,10 +108,10 @@ func testSwitch(t *testing.T, kinds []browserKind) {
 	joinAt := evalJS[float64](ps[3], `(() => { const t = performance.now(); document.querySelector('[data-testid="join"]').click(); return t; })()`)
 	ownTile(3)
 	for i, p := range ps {
-		waitMode(p, signal.ModeSFU)
+		waitMode(p, protocol.ModeSFU)
 		waitRemoteTiles(p, without(ids, i))
 	}
-	sw := waitSwitchDone(ps[:3], signal.ModeSFU, "sfu")
+	sw := waitSwitchDone(ps[:3], protocol.ModeSFU, "sfu")
 	for _, p := range ps {
 		stats := waitFramesAdvance(p, remoteTiles, 3, switchWait)
 		t.Logf("%s receives over the SFU: %s", p.name, jsonString(stats))
@@ -132,10 +132,10 @@ func testSwitch(t *testing.T, kinds []browserKind) {
 	if time.Duration(gap.ms*float64(time.Millisecond)) >= maxSwitchGap {
 		t.Errorf("a remote video froze for %.0f ms during the mesh->SFU switch (must be under %v): %s", gap.ms, maxSwitchGap, gap.detail)
 	}
-	api.waitParticipants(room.ID, "the room is in SFU mode with four", switchWait, func(list []signal.Participant) bool {
+	api.waitParticipants(room.ID, "the room is in SFU mode with four", switchWait, func(list []protocol.Participant) bool {
 		return len(list) == 4
 	})
-	if m := api.room(room.ID).Mode; m != signal.ModeSFU {
+	if m := api.room(room.ID).Mode; m != protocol.ModeSFU {
 		t.Fatalf("room mode %q, want sfu", m)
 	}
 
@@ -170,9 +170,9 @@ func testSwitch(t *testing.T, kinds []browserKind) {
 	waitRemoteTiles(ps[0], []string{ids[1]})
 	waitRemoteTiles(ps[1], []string{ids[0]})
 	for _, p := range ps[:2] {
-		waitMode(p, signal.ModeMesh)
+		waitMode(p, protocol.ModeMesh)
 	}
-	back := waitSwitchDone(ps[:2], signal.ModeMesh, "mesh")
+	back := waitSwitchDone(ps[:2], protocol.ModeMesh, "mesh")
 	for _, p := range ps[:2] {
 		waitFor[bool](p, switchWait, "the SFU connections are closed",
 			`(() => { const s = window.meetDebug.switch(); return s.sfu === null && Object.values(s.mesh || {}).length === 1 && Object.values(s.mesh).every(c => c.connection === 'connected'); })()`)
@@ -185,7 +185,7 @@ func testSwitch(t *testing.T, kinds []browserKind) {
 	if time.Duration(backGap.ms*float64(time.Millisecond)) >= maxSwitchGap {
 		t.Errorf("a remote video froze for %.0f ms during the SFU->mesh switch (must be under %v): %s", backGap.ms, maxSwitchGap, backGap.detail)
 	}
-	if m := api.room(room.ID).Mode; m != signal.ModeMesh {
+	if m := api.room(room.ID).Mode; m != protocol.ModeMesh {
 		t.Errorf("room mode %q, want mesh", m)
 	}
 	// The clients said sfu-close: the server has no SFU peer left.

@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Errors the relay refuses a message with. app maps them to protocol codes.
@@ -34,7 +34,7 @@ type Room interface {
 // Forward validates a signal from the participant fromID and delivers it to
 // its target in room. The sender's id is stamped by the server: whatever the
 // client put in From is overwritten.
-func Forward(room Room, fromID string, msg *signal.Signal) error {
+func Forward(room Room, fromID string, msg *protocol.Signal) error {
 	if msg.To == fromID {
 		return ErrSelf
 	}
@@ -43,7 +43,7 @@ func Forward(room Room, fromID string, msg *signal.Signal) error {
 		return fmt.Errorf("%w: %q", ErrUnknownPeer, msg.To)
 	}
 	out := *msg
-	out.Type = signal.TypeSignal
+	out.Type = protocol.TypeSignal
 	out.From = fromID
 	data, err := json.Marshal(&out)
 	if err != nil {

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 type fakePeer struct{ got [][]byte }
@@ -25,18 +25,18 @@ func (r fakeRoom) Peer(id string) (Peer, bool) {
 func TestForwardStampsSender(t *testing.T) {
 	bob := &fakePeer{}
 	room := fakeRoom{"alice": {}, "bob": bob}
-	msg := &signal.Signal{Type: signal.TypeSignal, From: "mallory", To: "bob", Kind: signal.KindOffer, SDP: "v=0"}
+	msg := &protocol.Signal{Type: protocol.TypeSignal, From: "mallory", To: "bob", Kind: protocol.KindOffer, SDP: "v=0"}
 	if err := Forward(room, "alice", msg); err != nil {
 		t.Fatal(err)
 	}
 	if len(bob.got) != 1 {
 		t.Fatalf("bob got %d messages", len(bob.got))
 	}
-	var out signal.Signal
+	var out protocol.Signal
 	if err := json.Unmarshal(bob.got[0], &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.From != "alice" || out.Type != signal.TypeSignal || out.SDP != "v=0" || out.To != "bob" {
+	if out.From != "alice" || out.Type != protocol.TypeSignal || out.SDP != "v=0" || out.To != "bob" {
 		t.Fatalf("relayed %+v", out)
 	}
 	if msg.From != "mallory" {
@@ -46,11 +46,11 @@ func TestForwardStampsSender(t *testing.T) {
 
 func TestForwardRefusals(t *testing.T) {
 	room := fakeRoom{"alice": {}}
-	err := Forward(room, "alice", &signal.Signal{To: "carol", Kind: signal.KindOffer, SDP: "v=0"})
+	err := Forward(room, "alice", &protocol.Signal{To: "carol", Kind: protocol.KindOffer, SDP: "v=0"})
 	if !errors.Is(err, ErrUnknownPeer) {
 		t.Fatalf("unknown target: %v", err)
 	}
-	err = Forward(room, "alice", &signal.Signal{To: "alice", Kind: signal.KindOffer, SDP: "v=0"})
+	err = Forward(room, "alice", &protocol.Signal{To: "alice", Kind: protocol.KindOffer, SDP: "v=0"})
 	if !errors.Is(err, ErrSelf) {
 		t.Fatalf("self target: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // testClient plays a browser against the SFU: a publish connection it
@@ -62,7 +62,7 @@ func joinClient(t *testing.T, room *Room, id string, noRead bool) *testClient {
 		t.Fatal(err)
 	}
 	c.sub.OnTrack(c.onTrack)
-	c.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCSubscribe, cand) })
+	c.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCSubscribe, cand) })
 	c.peer, err = room.Join(id, func(b []byte) {
 		select {
 		case c.in <- b:
@@ -89,8 +89,8 @@ func (c *testClient) trickle(pc string, cand *webrtc.ICECandidate) {
 		return
 	}
 	init := cand.ToJSON()
-	err := c.peer.HandleSignal(&signal.SFU{PC: pc, Kind: signal.KindCandidate,
-		Candidate: &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
+	err := c.peer.HandleSignal(&protocol.SFU{PC: pc, Kind: protocol.KindCandidate,
+		Candidate: &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
 	if err != nil && err != ErrPeerClosed {
 		c.t.Errorf("candidate: %v", err)
 	}
@@ -99,14 +99,14 @@ func (c *testClient) trickle(pc string, cand *webrtc.ICECandidate) {
 // pump handles what the SFU sends this client.
 func (c *testClient) pump() {
 	for data := range c.in {
-		var m signal.SFU
+		var m protocol.SFU
 		_ = json.Unmarshal(data, &m)
 		pc := c.sub
-		if m.PC == signal.PCPublish {
+		if m.PC == protocol.PCPublish {
 			pc = c.pub
 		}
 		switch m.Kind {
-		case signal.KindOffer:
+		case protocol.KindOffer:
 			c.mu.Lock()
 			for mid, what := range m.Tracks {
 				c.tracks[mid] = what
@@ -120,14 +120,14 @@ func (c *testClient) pump() {
 			_ = pc.SetLocalDescription(answer)
 			// An answer that crosses the end of the test (the SFU closing
 			// its peers) finds the connection closed: that is no failure.
-			if err := c.peer.HandleSignal(&signal.SFU{PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP}); err != nil && !c.peer.closed.Load() {
+			if err := c.peer.HandleSignal(&protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP}); err != nil && !c.peer.closed.Load() {
 				c.t.Errorf("answer: %v", err)
 			}
-		case signal.KindAnswer:
+		case protocol.KindAnswer:
 			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
 				c.t.Errorf("publish answer: %v", err)
 			}
-		case signal.KindCandidate:
+		case protocol.KindCandidate:
 			if m.Candidate != nil {
 				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 			}
@@ -172,7 +172,7 @@ func (c *testClient) publish(tracks map[string]*webrtc.TrackLocalStaticRTP) {
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCPublish, cand) })
+		c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCPublish, cand) })
 	}
 	for _, tr := range tracks {
 		if _, err := c.pub.AddTrack(tr); err != nil {
@@ -194,7 +194,7 @@ func (c *testClient) publish(tracks map[string]*webrtc.TrackLocalStaticRTP) {
 			}
 		}
 	}
-	if err := c.peer.HandleSignal(&signal.SFU{PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
+	if err := c.peer.HandleSignal(&protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 func replayingAPI() *webrtc.API {
@@ -32,7 +32,7 @@ func joinClientWith(t *testing.T, room *Room, id string, api *webrtc.API) *testC
 	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
-	c.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(signal.PCSubscribe, cand) })
+	c.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCSubscribe, cand) })
 	if c.peer, err = room.Join(id, func(b []byte) { c.in <- b }); err != nil {
 		t.Fatal(err)
 	}

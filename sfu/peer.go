@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Peer is one participant's two connections to the SFU: publish (the
@@ -32,13 +32,13 @@ type Peer struct {
 	// before the track does (a camera paused while the room was mesh).
 	paused map[string]bool
 	// early holds publish candidates that overtook their offer.
-	early []*signal.Candidate
+	early []*protocol.Candidate
 
 	subMu       sync.Mutex
 	sub         *webrtc.PeerConnection
 	downs       map[*upTrack]*downTrack
 	awaiting    []*downTrack // in the offer the client has not answered yet
-	earlySub    []*signal.Candidate
+	earlySub    []*protocol.Candidate
 	negotiating bool // an offer is out
 	again       bool // something changed while it was out
 
@@ -75,7 +75,7 @@ func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
 		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
 	}
 	p.sub = sub
-	sub.OnICECandidate(p.trickle(signal.PCSubscribe))
+	sub.OnICECandidate(p.trickle(protocol.PCSubscribe))
 	return p, nil
 }
 
@@ -85,14 +85,14 @@ func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
 // gets a candidate it cannot apply yet.
 func (p *Peer) trickle(pc string) func(*webrtc.ICECandidate) {
 	q := &p.subCands
-	if pc == signal.PCPublish {
+	if pc == protocol.PCPublish {
 		q = &p.pubCands
 	}
 	return func(c *webrtc.ICECandidate) {
-		msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+		msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
 		if c != nil {
 			init := c.ToJSON()
-			msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+			msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
 		}
 		q.mu.Lock()
 		defer q.mu.Unlock()
@@ -109,12 +109,12 @@ func (p *Peer) trickle(pc string) func(*webrtc.ICECandidate) {
 type candidateQueue struct {
 	mu        sync.Mutex
 	described bool
-	held      []signal.SFU
+	held      []protocol.SFU
 }
 
 // sendDescription emits a description and then any candidates that were
 // waiting for it.
-func (p *Peer) sendDescription(q *candidateQueue, msg signal.SFU) {
+func (p *Peer) sendDescription(q *candidateQueue, msg protocol.SFU) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	p.emit(msg)
@@ -140,14 +140,14 @@ func (p *Peer) emit(msg any) {
 func (p *Peer) publishPC() *webrtc.PeerConnection { return p.pub.Load() }
 
 // HandleSignal applies one negotiation message from the client.
-func (p *Peer) HandleSignal(m *signal.SFU) error {
+func (p *Peer) HandleSignal(m *protocol.SFU) error {
 	if p.closed.Load() {
 		return ErrPeerClosed
 	}
 	switch {
-	case m.PC == signal.PCPublish && m.Kind == signal.KindOffer:
+	case m.PC == protocol.PCPublish && m.Kind == protocol.KindOffer:
 		return p.answerPublish(m)
-	case m.PC == signal.PCPublish && m.Kind == signal.KindCandidate:
+	case m.PC == protocol.PCPublish && m.Kind == protocol.KindCandidate:
 		p.pubMu.Lock()
 		defer p.pubMu.Unlock()
 		pc := p.pub.Load()
@@ -160,9 +160,9 @@ func (p *Peer) HandleSignal(m *signal.SFU) error {
 			return nil
 		}
 		return addCandidate(pc, m.Candidate)
-	case m.PC == signal.PCSubscribe && m.Kind == signal.KindAnswer:
+	case m.PC == protocol.PCSubscribe && m.Kind == protocol.KindAnswer:
 		return p.applyAnswer(m.SDP)
-	case m.PC == signal.PCSubscribe && m.Kind == signal.KindCandidate:
+	case m.PC == protocol.PCSubscribe && m.Kind == protocol.KindCandidate:
 		p.subMu.Lock()
 		defer p.subMu.Unlock()
 		if p.sub.RemoteDescription() == nil {
@@ -177,7 +177,7 @@ func (p *Peer) HandleSignal(m *signal.SFU) error {
 	return fmt.Errorf("sfu: unexpected %s on %s", m.Kind, m.PC)
 }
 
-func addCandidate(pc *webrtc.PeerConnection, c *signal.Candidate) error {
+func addCandidate(pc *webrtc.PeerConnection, c *protocol.Candidate) error {
 	if c == nil {
 		return nil // end of candidates: nothing to do for a full ICE agent
 	}
@@ -186,7 +186,7 @@ func addCandidate(pc *webrtc.PeerConnection, c *signal.Candidate) error {
 
 // answerPublish answers the client's offer for its publish connection,
 // creating the connection on the first offer.
-func (p *Peer) answerPublish(m *signal.SFU) error {
+func (p *Peer) answerPublish(m *protocol.SFU) error {
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	pc := p.pub.Load()
@@ -196,7 +196,7 @@ func (p *Peer) answerPublish(m *signal.SFU) error {
 		if err != nil {
 			return fmt.Errorf("sfu: publish connection: %w", err)
 		}
-		pc.OnICECandidate(p.trickle(signal.PCPublish))
+		pc.OnICECandidate(p.trickle(protocol.PCPublish))
 		pc.OnTrack(p.onTrack)
 		p.pub.Store(pc)
 	}
@@ -219,7 +219,7 @@ func (p *Peer) answerPublish(m *signal.SFU) error {
 	if err := pc.SetLocalDescription(answer); err != nil {
 		return fmt.Errorf("sfu: publish answer: %w", err)
 	}
-	p.sendDescription(&p.pubCands, signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindAnswer, SDP: answer.SDP, Epoch: m.Epoch})
+	p.sendDescription(&p.pubCands, protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindAnswer, SDP: answer.SDP, Epoch: m.Epoch})
 	return nil
 }
 
@@ -265,9 +265,9 @@ func (p *Peer) sourceOf(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver
 		}
 	}
 	if remote.Kind() == webrtc.RTPCodecTypeAudio {
-		return signal.SourceMicrophone
+		return protocol.SourceMicrophone
 	}
-	return signal.SourceCamera
+	return protocol.SourceCamera
 }
 
 // drainRTCP reads a receiver's RTCP so the interceptors see the
@@ -408,7 +408,7 @@ func (p *Peer) negotiateLocked() {
 		}
 	}
 	p.negotiating = true
-	p.sendDescription(&p.subCands, signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: tracks})
+	p.sendDescription(&p.subCands, protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: tracks})
 }
 
 // applyAnswer completes a subscribe negotiation: the client's receivers

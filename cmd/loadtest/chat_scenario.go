@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // chatClient is one WebSocket participant of the chat scenario. Every
@@ -41,7 +41,7 @@ func parseChatStamp(text string) (uint32, time.Time, bool) {
 	return uint32(n), time.Unix(0, at), true
 }
 
-func (c *chatClient) onChat(m signal.ChatMessage, at time.Time) {
+func (c *chatClient) onChat(m protocol.ChatMessage, at time.Time) {
 	n, sent, ok := parseChatStamp(m.Text)
 	if !ok {
 		return
@@ -55,8 +55,8 @@ func (c *chatClient) onChat(m signal.ChatMessage, at time.Time) {
 	}
 }
 
-func (c *chatClient) onError(e signal.Error) {
-	if e.Ref != signal.TypeChatSend {
+func (c *chatClient) onError(e protocol.Error) {
+	if e.Ref != protocol.TypeChatSend {
 		c.mu.Lock()
 		if len(c.errs) < 3 {
 			c.errs = append(c.errs, e.Code+": "+e.Message)
@@ -99,7 +99,7 @@ func (c *chatClient) send(n uint32) error {
 	c.waiting = append(c.waiting, n)
 	c.mu.Unlock()
 	id := strconv.FormatUint(uint64(n), 10)
-	return c.ss.send(signal.ChatSend{Type: signal.TypeChatSend, Text: "lt " + id + " " + strconv.FormatInt(time.Now().UnixNano(), 10), ClientID: "lt-" + id})
+	return c.ss.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "lt " + id + " " + strconv.FormatInt(time.Now().UnixNano(), 10), ClientID: "lt-" + id})
 }
 
 // runChat joins -clients participants to one room and has them send

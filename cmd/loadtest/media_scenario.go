@@ -9,7 +9,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // Settling times around the measured window: after everyone receives,
@@ -118,7 +118,7 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 		if err != nil {
 			return nil, err
 		}
-		if err := presenter.ss.send(signal.StageSet{Type: signal.TypeStageSet, On: true}); err != nil {
+		if err := presenter.ss.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}); err != nil {
 			return nil, fmt.Errorf("presenter: go on stage: %w", err)
 		}
 		publishers = []*participant{presenter}

@@ -13,7 +13,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // newClientAPI is what every Pion client of the tool uses: VP8 and Opus,
@@ -72,7 +72,7 @@ type participant struct {
 	api  *webrtc.API
 	rx   *rxStats
 	ss   *session
-	self signal.Participant
+	self protocol.Participant
 
 	sub *webrtc.PeerConnection
 	pub *webrtc.PeerConnection
@@ -102,7 +102,7 @@ func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxSt
 	if p.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, err
 	}
-	p.sub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(signal.PCSubscribe, c) })
+	p.sub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(protocol.PCSubscribe, c) })
 	p.sub.OnTrack(p.onTrack)
 	p.sub.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		if st == webrtc.PeerConnectionStateConnected {
@@ -116,20 +116,20 @@ func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxSt
 		return nil, err
 	}
 	p.self = p.ss.welcome.Self
-	if p.ss.welcome.Mode == signal.ModeSFU {
+	if p.ss.welcome.Mode == protocol.ModeSFU {
 		p.joinedSFU = true
 		p.sfuOne.Do(func() { close(p.sfu) })
 	}
 	return p, nil
 }
 
-func (p *participant) onMode(m signal.Mode) {
-	if m.Mode == signal.ModeSFU {
+func (p *participant) onMode(m protocol.Mode) {
+	if m.Mode == protocol.ModeSFU {
 		p.sfuOne.Do(func() { close(p.sfu) })
 	}
 }
 
-func (p *participant) onError(e signal.Error) {
+func (p *participant) onError(e protocol.Error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.errs) < 5 {
@@ -138,28 +138,28 @@ func (p *participant) onError(e signal.Error) {
 }
 
 func (p *participant) trickle(pc string, c *webrtc.ICECandidate) {
-	msg := signal.SFU{Type: signal.TypeSFU, PC: pc, Kind: signal.KindCandidate}
+	msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
 	if c != nil {
 		init := c.ToJSON()
-		msg.Candidate = &signal.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
+		msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
 	}
 	_ = p.ss.send(msg)
 }
 
 // onSFU applies one negotiation message from the SFU.
-func (p *participant) onSFU(m signal.SFU) {
+func (p *participant) onSFU(m protocol.SFU) {
 	pc := p.sub
-	if m.PC == signal.PCPublish {
+	if m.PC == protocol.PCPublish {
 		p.mu.Lock()
 		pc = p.pub
 		p.mu.Unlock()
 		if pc == nil {
-			p.onError(signal.Error{Code: "unexpected", Ref: "sfu", Message: "publish message before an offer"})
+			p.onError(protocol.Error{Code: "unexpected", Ref: "sfu", Message: "publish message before an offer"})
 			return
 		}
 	}
 	switch m.Kind {
-	case signal.KindOffer:
+	case protocol.KindOffer:
 		p.offerAt.CompareAndSwap(0, time.Now().UnixNano())
 		p.mu.Lock()
 		for mid, what := range m.Tracks {
@@ -175,15 +175,15 @@ func (p *participant) onSFU(m signal.SFU) {
 			err = pc.SetLocalDescription(answer)
 		}
 		if err != nil {
-			p.onError(signal.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
+			p.onError(protocol.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
 			return
 		}
-		_ = p.ss.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCSubscribe, Kind: signal.KindAnswer, SDP: answer.SDP})
-	case signal.KindAnswer:
+		_ = p.ss.send(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP})
+	case protocol.KindAnswer:
 		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
-			p.onError(signal.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
+			p.onError(protocol.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
 		}
-	case signal.KindCandidate:
+	case protocol.KindCandidate:
 		if m.Candidate != nil {
 			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 		}
@@ -265,7 +265,7 @@ func (p *participant) publish() error {
 	p.mu.Lock()
 	p.pub = pub
 	p.mu.Unlock()
-	pub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(signal.PCPublish, c) })
+	pub.OnICECandidate(func(c *webrtc.ICECandidate) { p.trickle(protocol.PCPublish, c) })
 	streamID := "lt-" + p.self.ID
 	videoTrack, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", streamID)
 	if err != nil {
@@ -275,8 +275,8 @@ func (p *participant) publish() error {
 	if err != nil {
 		return err
 	}
-	p.video = newStream(p.self.ID+"|"+signal.SourceCamera, true, videoTrack)
-	p.audio = newStream(p.self.ID+"|"+signal.SourceMicrophone, false, audioTrack)
+	p.video = newStream(p.self.ID+"|"+protocol.SourceCamera, true, videoTrack)
+	p.audio = newStream(p.self.ID+"|"+protocol.SourceMicrophone, false, audioTrack)
 	videoSender, err := pub.AddTrack(videoTrack)
 	if err != nil {
 		return err
@@ -311,16 +311,16 @@ func (p *participant) publish() error {
 	for _, tr := range pub.GetTransceivers() {
 		switch tr.Sender().Track() {
 		case videoTrack:
-			labels[tr.Mid()] = signal.SourceCamera
+			labels[tr.Mid()] = protocol.SourceCamera
 		case audioTrack:
-			labels[tr.Mid()] = signal.SourceMicrophone
+			labels[tr.Mid()] = protocol.SourceMicrophone
 		}
 	}
-	if err := p.ss.send(signal.SFU{Type: signal.TypeSFU, PC: signal.PCPublish, Kind: signal.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
+	if err := p.ss.send(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
 		return err
 	}
-	for _, source := range []string{signal.SourceCamera, signal.SourceMicrophone} {
-		if err := p.ss.send(signal.Media{Type: signal.TypeMedia, Source: source, Action: signal.ActionPublished, StreamID: streamID}); err != nil {
+	for _, source := range []string{protocol.SourceCamera, protocol.SourceMicrophone} {
+		if err := p.ss.send(protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished, StreamID: streamID}); err != nil {
 			return err
 		}
 	}

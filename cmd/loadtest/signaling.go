@@ -14,7 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // server is the app under test, reached over its public API only.
@@ -86,8 +86,8 @@ func (s *server) newIdentity(ctx context.Context) (identity, error) {
 
 // createRoom creates a room owned by owner; a classroom room lets only
 // its stage members publish.
-func (s *server) createRoom(ctx context.Context, owner identity, name string, classroom bool) (signal.Room, error) {
-	var room signal.Room
+func (s *server) createRoom(ctx context.Context, owner identity, name string, classroom bool) (protocol.Room, error) {
+	var room protocol.Room
 	err := s.do(ctx, http.MethodPost, "/api/rooms", owner.Token, map[string]any{"name": name, "classroom": classroom}, &room)
 	return room, err
 }
@@ -95,16 +95,16 @@ func (s *server) createRoom(ctx context.Context, owner identity, name string, cl
 // handlers receive what a session's socket carries. Each is called from
 // the session's one reader goroutine, in arrival order; nil ones skip.
 type handlers struct {
-	sfu   func(signal.SFU)
-	mode  func(signal.Mode)
-	chat  func(m signal.ChatMessage, at time.Time)
-	error func(signal.Error)
+	sfu   func(protocol.SFU)
+	mode  func(protocol.Mode)
+	chat  func(m protocol.ChatMessage, at time.Time)
+	error func(protocol.Error)
 }
 
 // session is one participant's WebSocket, speaking the app's protocol.
 type session struct {
 	conn    *websocket.Conn
-	welcome signal.Welcome
+	welcome protocol.Welcome
 	wmu     sync.Mutex
 	done    chan struct{}
 }
@@ -133,15 +133,15 @@ func (s *server) join(ctx context.Context, id identity, roomID string, spectator
 			conn.Close()
 			return nil, fmt.Errorf("join room %s: waiting for welcome: %w", roomID, err)
 		}
-		var env signal.Envelope
+		var env protocol.Envelope
 		_ = json.Unmarshal(data, &env)
-		if env.Type == signal.TypeError {
-			var e signal.Error
+		if env.Type == protocol.TypeError {
+			var e protocol.Error
 			_ = json.Unmarshal(data, &e)
 			conn.Close()
 			return nil, fmt.Errorf("join room %s refused: %s: %s", roomID, e.Code, e.Message)
 		}
-		if env.Type == signal.TypeWelcome {
+		if env.Type == protocol.TypeWelcome {
 			if err := json.Unmarshal(data, &ss.welcome); err != nil {
 				conn.Close()
 				return nil, fmt.Errorf("join room %s: bad welcome: %w", roomID, err)
@@ -162,28 +162,28 @@ func (ss *session) pump(h handlers) {
 			return
 		}
 		at := time.Now()
-		var env signal.Envelope
+		var env protocol.Envelope
 		if json.Unmarshal(data, &env) != nil {
 			continue
 		}
 		switch env.Type {
-		case signal.TypeSFU:
-			var m signal.SFU
+		case protocol.TypeSFU:
+			var m protocol.SFU
 			if h.sfu != nil && json.Unmarshal(data, &m) == nil {
 				h.sfu(m)
 			}
-		case signal.TypeMode:
-			var m signal.Mode
+		case protocol.TypeMode:
+			var m protocol.Mode
 			if h.mode != nil && json.Unmarshal(data, &m) == nil {
 				h.mode(m)
 			}
-		case signal.TypeChatMessage:
-			var m signal.ChatMessage
+		case protocol.TypeChatMessage:
+			var m protocol.ChatMessage
 			if h.chat != nil && json.Unmarshal(data, &m) == nil {
 				h.chat(m, at)
 			}
-		case signal.TypeError:
-			var m signal.Error
+		case protocol.TypeError:
+			var m protocol.Error
 			if h.error != nil && json.Unmarshal(data, &m) == nil {
 				h.error(m)
 			}
@@ -205,7 +205,7 @@ func (ss *session) send(v any) error {
 
 // close says goodbye and waits briefly for the server to close the socket.
 func (ss *session) close() {
-	_ = ss.send(signal.Leave{Type: signal.TypeLeave})
+	_ = ss.send(protocol.Leave{Type: protocol.TypeLeave})
 	select {
 	case <-ss.done:
 	case <-time.After(2 * time.Second):

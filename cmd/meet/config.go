@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"meet/app"
-	"meet/app/signal"
+	"meet/protocol"
 )
 
 // config is every setting of the binary. Each flag has a MEET_* twin in the
@@ -160,25 +160,25 @@ func (c *config) level() (slog.Level, error) {
 	return lvl, nil
 }
 
-func (c *config) parseICEServers() ([]signal.ICEServer, error) {
+func (c *config) parseICEServers() ([]protocol.ICEServer, error) {
 	raw := strings.TrimSpace(c.iceServers)
 	if raw == "" {
-		return []signal.ICEServer{}, nil
+		return []protocol.ICEServer{}, nil
 	}
 	if strings.HasPrefix(raw, "[") {
-		var servers []signal.ICEServer
+		var servers []protocol.ICEServer
 		if err := json.Unmarshal([]byte(raw), &servers); err != nil {
 			return nil, fmt.Errorf("-ice-servers is not a JSON array of ICE servers: %w", err)
 		}
 		return servers, nil
 	}
-	var servers []signal.ICEServer
+	var servers []protocol.ICEServer
 	for _, u := range strings.Split(raw, ",") {
 		u = strings.TrimSpace(u)
 		if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
 			return nil, fmt.Errorf("-ice-servers: %q is not a stun:, turn: or turns: URL", u)
 		}
-		servers = append(servers, signal.ICEServer{URLs: []string{u}})
+		servers = append(servers, protocol.ICEServer{URLs: []string{u}})
 	}
 	return servers, nil
 }

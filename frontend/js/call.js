@@ -31,6 +31,7 @@ import { Mesh } from './mesh.js';
 import { Moderation } from './moderation.js';
 import {
   Action,
+  CloseCode,
   Connection,
   ErrorCode,
   LeaveReason,
@@ -208,7 +209,7 @@ export class Call {
       onRetry: (attempt) => this.checkRoom(attempt),
       onFinalClose: (code) => {
         if (!this.signaling) return; // already handled through an error message
-        this.finish(code === 4010 ? 'ended' : 'missing', '');
+        this.finish(code === CloseCode.ROOM_ENDED ? 'ended' : 'missing', '');
       },
     });
     this.signaling.connect();

@@ -1,6 +1,6 @@
 // @ts-check
 // The wire protocol of the room WebSocket, mirrored once from the Go
-// definitions in app/signal (messages.go, sfu.go, chat.go) and documented
+// definitions in protocol/ (messages.go, sfu.go, chat.go) and documented
 // in docs/PROTOCOL.md.
 // Every other module imports its constants from here, so a renamed message
 // type is a one-line change on each side.
@@ -23,18 +23,18 @@ export const MessageType = Object.freeze({
   RENAME: 'rename', // change my display name
   LEAVE: 'leave', // I am leaving; the server closes the socket
 
-  // Mode switch and SFU (app/signal/sfu.go).
+  // Mode switch and SFU (protocol/sfu.go).
   MODE: 'mode', // server -> client: the room's topology changed
   SFU: 'sfu', // both ways: negotiation of one of my two PeerConnections with the SFU
   SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
 
-  // Chat (app/signal/chat.go).
+  // Chat (protocol/chat.go).
   CHAT_SEND: 'chat-send', // client -> server: post a message to my room
   CHAT_SYNC: 'chat-sync', // client -> server: send me the messages after a seq
   CHAT_MESSAGE: 'chat-message', // server -> client: one new message (my own copy is the ack)
   CHAT_HISTORY: 'chat-history', // server -> client: a page of stored messages
 
-  // Stage, raised hands and owner controls (app/signal/stage.go).
+  // Stage, raised hands and owner controls (protocol/stage.go).
   STAGE: 'stage', // server -> client: the stage or the queue of raised hands changed
   ROOM_UPDATED: 'room-updated', // server -> client: the room's settings or owner changed
   STAGE_SET: 'stage-set', // client -> server: put a participant (or myself) on or off the stage
@@ -48,10 +48,10 @@ export const MessageType = Object.freeze({
   MUTE_ALL: 'mute-all', // client -> server, owner: ask everyone else to mute (a mute-request each)
   LOWER_HANDS: 'lower-hands', // client -> server, owner: lower every raised hand
 
-  // Reactions (app/signal/reaction.go).
+  // Reactions (protocol/reaction.go).
   REACTION: 'reaction', // both ways: an emoji of REACTIONS; the server relays it to everyone with from
 
-  // Resume (app/signal/resume.go).
+  // Resume (protocol/resume.go).
   RESUMED: 'resumed', // server -> client: my stream resumed on this socket; what I missed follows
 });
 
@@ -66,12 +66,12 @@ export const SFUConnection = Object.freeze({
   SUBSCRIBE: 'subscribe', // everyone else's tracks down; the server offers
 });
 
-/** Chat limits (app/signal/chat.go). */
+/** Chat limits (protocol/chat.go). */
 export const MAX_CHAT_CHARS = 2000;
 export const MAX_CHAT_CLIENT_ID_BYTES = 64;
 
 /**
- * The reactions a client may send, in the picker's order (app/signal
+ * The reactions a client may send, in the picker's order (protocol/
  * reaction.go): matched exactly, the heart with its variation selector.
  */
 export const REACTIONS = Object.freeze(['👍', '👏', '😂', '❤️', '🎉', '😮', '🤔', '✋']);
@@ -138,7 +138,7 @@ export const RoomStatus = Object.freeze({
 
 /**
  * Error codes of the REST API and of the WebSocket `error` message
- * (app/errors.go; invalid_message and the chat codes come from app/signal).
+ * (app/errors.go; invalid_message and the chat codes come from protocol/).
  */
 export const ErrorCode = Object.freeze({
   BAD_REQUEST: 'bad_request',
@@ -163,6 +163,26 @@ export const ErrorCode = Object.freeze({
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
+});
+
+/**
+ * WebSocket close codes of the server (protocol/codes.go): the private
+ * 4000-4999 range for the app's own reasons, and the standard codes it
+ * means. signaling.js decides from them whether to reconnect.
+ */
+export const CloseCode = Object.freeze({
+  LEFT: 4000, // I sent leave
+  REMOVED: 4003, // the owner removed me
+  ROOM_GONE: 4004, // join refused: unknown room, bad name, ...
+  TOO_SLOW: 4008, // my send queue overflowed: reconnect and resume
+  REPLACED: 4009, // I resumed on a newer socket
+  ROOM_ENDED: 4010, // the room ended
+  ROOM_FULL: 4011, // join refused: the room is full (retried with backoff)
+  SERVER_FULL: 4013, // join refused: the server is full (retried with backoff)
+  RATE_LIMITED: 4029, // join refused: too many joins from my address (retried)
+  TOO_BIG: 1009, // I sent a frame over the read limit
+  INTERNAL: 1011, // a fault of the server's (retried)
+  RESTARTING: 1012, // the server is restarting (retried)
 });
 
 /**
@@ -525,7 +545,7 @@ export function applyMediaAction(media, source, action) {
   }
 }
 
-// --- Chat (app/signal/chat.go) ----------------------------------------------
+// --- Chat (protocol/chat.go) ----------------------------------------------
 
 /**
  * Builds a `chat-send` message.
@@ -547,7 +567,7 @@ export function chatSyncMessage(after) {
   return { type: MessageType.CHAT_SYNC, after };
 }
 
-// --- Stage and owner controls (app/signal/stage.go) -------------------------
+// --- Stage and owner controls (protocol/stage.go) -------------------------
 
 /**
  * Builds a `stage-set` message.
@@ -595,7 +615,7 @@ export function lowerHandsMessage() {
   return { type: MessageType.LOWER_HANDS };
 }
 
-// --- Reactions (app/signal/reaction.go) --------------------------------------
+// --- Reactions (protocol/reaction.go) --------------------------------------
 
 /**
  * @param {string} emoji One of REACTIONS.

@@ -10,6 +10,8 @@
 // messages are too many) it sends a welcome instead, and the page rebuilds
 // its state from it.
 
+import { CloseCode } from './protocol.js';
+
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 
@@ -18,11 +20,11 @@
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const MAX_BACKOFF_MS = 10000;
 /**
- * Close codes after which reconnecting cannot help (app/participant.go):
- * 4000 left, 4004 room unknown or join refused, 4010 room ended. Others
- * (4008 too slow, 1012 server restart, network loss) are retried.
+ * Close codes after which reconnecting cannot help: I left, the room is
+ * unknown or refused me, the room ended. Others (too slow, server restart,
+ * network loss) are retried.
  */
-const FINAL_CLOSE_CODES = new Set([4000, 4004, 4010]);
+const FINAL_CLOSE_CODES = new Set([CloseCode.LEFT, CloseCode.ROOM_GONE, CloseCode.ROOM_ENDED]);
 /** A socket still connecting after this time is given up and retried. */
 const OPEN_TIMEOUT_MS = 10000;
 /** A socket that opens but sends no welcome within this time is retried. */
@@ -118,7 +120,7 @@ export class Signaling {
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
       this.welcomeTimer = window.setTimeout(() => {
-        if (this.ws === ws && !this.welcomed) ws.close(4000, 'no welcome');
+        if (this.ws === ws && !this.welcomed) ws.close(CloseCode.LEFT, 'no welcome');
       }, WELCOME_TIMEOUT_MS);
     });
     ws.addEventListener('message', (event) => {

@@ -1,8 +1,10 @@
-// Package signal defines every message that travels on a participant's
-// WebSocket. It is the one definition shared by app and mesh (and later sfu
-// and chat); frontend/js/protocol.js mirrors it and docs/PROTOCOL.md
-// documents it.
-package signal
+// Package protocol defines the wire protocol: every message that travels
+// on a participant's WebSocket, every error code and every close code. It
+// is a leaf that imports nothing of the project, shared by app, mesh, sfu,
+// chat and the load tool; frontend/js/protocol.js mirrors it and
+// docs/PROTOCOL.md documents it (protocol_sync_test.go keeps the three in
+// step).
+package protocol
 
 // Message types. Client-to-server and server-to-client types share one
 // namespace; the comment says who sends each.

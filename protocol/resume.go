@@ -1,4 +1,4 @@
-package signal
+package protocol
 
 // TypeResumed is the server's first message on a socket that resumed a
 // participant's stream (?resume=<id>&seen=<count>): what follows is every

@@ -1,4 +1,4 @@
-package signal
+package protocol
 
 // Messages of the stage, the raised hands, the owner's controls and the
 // room's settings. The server checks every permission: a request the

@@ -1,4 +1,4 @@
-package signal
+package protocol
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package signal
+package protocol
 
 // Message types of the SFU and of the mode switch.
 const (
