@@ -103,8 +103,8 @@ func resumeRoom(t *testing.T, grace time.Duration) (a *testApp, roomID string, a
 }
 
 // TestResumeReplaysWhatWasMissed drops Bob's socket: Alice sees him
-// reconnecting, not gone; what the server sent him meanwhile (a rename, a
-// relayed offer) comes after "resumed", in order; and Alice sees him back.
+// reconnecting, not gone; what the server sent him meanwhile (a relayed offer, a
+// rename) comes after "resumed", in order; and Alice sees him back.
 func TestResumeReplaysWhatWasMissed(t *testing.T) {
 	_, roomID, alice, bob, bobUser, seen := resumeRoom(t, 5*time.Second)
 	bobID := bob.c.self.ID
@@ -115,9 +115,11 @@ func TestResumeReplaysWhatWasMissed(t *testing.T) {
 	if upd.Participant.ID != bobID || upd.Participant.Connection != protocol.ConnectionReconnecting {
 		t.Fatalf("while Bob is away Alice sees %+v", upd.Participant)
 	}
-	alice.c.send(protocol.Rename{Type: protocol.TypeRename, Name: "Alice B"})
+	// The server handles one socket's messages in order: once the echo of
+	// the rename sent last is back, the offer sent before it went through.
 	alice.c.send(protocol.Signal{Type: protocol.TypeSignal, To: bobID, Kind: protocol.KindOffer, SDP: "v=0\r\n"})
-	alice.await(protocol.TypeParticipantUpdated, &upd) // her rename, so both are through
+	alice.c.send(protocol.Rename{Type: protocol.TypeRename, Name: "Alice B"})
+	alice.await(protocol.TypeParticipantUpdated, &upd)
 	if upd.Participant.Name != "Alice B" {
 		t.Fatalf("rename echo = %+v", upd.Participant)
 	}
@@ -138,7 +140,7 @@ func TestResumeReplaysWhatWasMissed(t *testing.T) {
 		}
 		types = append(types, typ)
 	}
-	want := []string{protocol.TypeResumed, protocol.TypeParticipantUpdated, protocol.TypeSignal}
+	want := []string{protocol.TypeResumed, protocol.TypeSignal, protocol.TypeParticipantUpdated}
 	for i := range want {
 		if types[i] != want[i] {
 			t.Fatalf("after the resume Bob got %v, want %v", types, want)
