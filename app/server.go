@@ -23,9 +23,12 @@ import (
 // Config is everything the application needs. cmd/meet fills it from flags
 // and environment variables.
 type Config struct {
-	Store      *store.Store
-	Secret     []byte // HMAC key for identity tokens; at least 32 bytes
-	MeshMax    int    // a room with more participants than this leaves mesh
+	Store  *store.Store
+	Secret []byte // HMAC key for identity tokens; at least 32 bytes
+	// MeshMax: a room with more participants than this leaves mesh. 0
+	// takes the default (4); negative means every room uses the SFU from
+	// its first participant (webinars, large classes).
+	MeshMax    int
 	ICEServers []protocol.ICEServer
 	Logger     *slog.Logger
 
@@ -97,8 +100,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.MeshMax <= 0 {
+	switch {
+	case cfg.MeshMax == 0:
 		cfg.MeshMax = 4
+	case cfg.MeshMax < 0:
+		cfg.MeshMax = 0 // one participant is already past it
 	}
 	if cfg.ICEServers == nil {
 		cfg.ICEServers = []protocol.ICEServer{}

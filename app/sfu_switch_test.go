@@ -356,3 +356,44 @@ func TestSwitchBackToSFUStartsAfresh(t *testing.T) {
 		t.Errorf("bob got an error: %+v", e)
 	}
 }
+
+// TestAlwaysSFU: with a negative MeshMax (cmd/meet's -mesh-max 0) a room
+// uses the SFU from its first participant. A presenter alone publishes at
+// once (no not_sfu), and a viewer who arrives receives the media; a room
+// of two never goes back to mesh.
+func TestAlwaysSFU(t *testing.T) {
+	a := newTestAppWith(t, Config{MeshMax: -1, BackToMeshDelay: 200 * time.Millisecond})
+	owner := a.newUser()
+	room := owner.createRoom("webinar")
+	presenter := newSFUClient(t, owner, room.ID)
+	if m := presenter.lastMode().Mode; m != protocol.ModeSFU {
+		t.Fatalf("the first participant's welcome says %s, want sfu", m)
+	}
+	track := presenter.publishAudio()
+	viewer := newSFUClient(t, a.newUser(), room.ID)
+	if m := viewer.lastMode().Mode; m != protocol.ModeSFU {
+		t.Fatalf("the viewer's welcome says %s, want sfu", m)
+	}
+	key := presenter.c.self.ID + "|" + protocol.SourceMicrophone
+	deadline := time.Now().Add(15 * time.Second)
+	for viewer.count(key) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the viewer got no media; presenter errors %v, viewer errors %v", presenter.errors, viewer.errors)
+		}
+		sendAudio(track, 10)
+	}
+	// Several back-to-mesh delays later the room is still on the SFU, and
+	// media still flows.
+	time.Sleep(5 * 200 * time.Millisecond)
+	before := viewer.count(key)
+	sendAudio(track, 20)
+	waitFor(t, func() bool { return viewer.count(key) > before })
+	for _, c := range []*sfuClient{presenter, viewer} {
+		if m := c.lastMode(); m.Mode != protocol.ModeSFU {
+			t.Fatalf("the room went to %s", m.Mode)
+		}
+		if len(c.errors) > 0 {
+			t.Fatalf("errors: %v", c.errors)
+		}
+	}
+}

@@ -57,7 +57,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.addr, "addr", ":8080", "HTTP listen address")
 	fs.StringVar(&cfg.dbPath, "db", "./data/meet.db", "SQLite database file; its directory is the data directory")
-	fs.IntVar(&cfg.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU")
+	fs.IntVar(&cfg.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU; 0 = every room uses the SFU")
 	fs.StringVar(&cfg.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
 	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
@@ -101,8 +101,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		// needs a word to turn the listener off.
 		cfg.metricsAddr = ""
 	}
-	if cfg.meshMax < 1 {
-		return nil, fmt.Errorf("-mesh-max must be at least 1, got %d", cfg.meshMax)
+	if cfg.meshMax < 0 {
+		return nil, fmt.Errorf("-mesh-max must be 0 (always the SFU) or more, got %d", cfg.meshMax)
 	}
 	if cfg.udpPort < 0 || cfg.udpPort > 65535 {
 		return nil, fmt.Errorf("-udp-port must be 0-65535, got %d", cfg.udpPort)

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	srv, err := app.New(app.Config{
 		Store:      db,
 		Secret:     secret,
-		MeshMax:    cfg.meshMax,
+		MeshMax:    alwaysSFUIfZero(cfg.meshMax),
 		ICEServers: iceServers,
 		Logger:     logger,
 
@@ -168,6 +168,15 @@ func profilerMux() http.Handler {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// alwaysSFUIfZero maps -mesh-max 0 (every room on the SFU) to app.Config's
+// negative MeshMax; the app's 0 takes its default.
+func alwaysSFUIfZero(meshMax int) int {
+	if meshMax == 0 {
+		return -1
+	}
+	return meshMax
 }
 
 // reconnectGrace maps the flag, where 0 turns resuming off, to the app's

@@ -52,7 +52,7 @@ func TestParseConfigErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"-mesh-max", "0"}, nil, "mesh-max"},
+		{[]string{"-mesh-max", "-1"}, nil, "mesh-max"},
 		{nil, map[string]string{"MEET_MESH_MAX": "many"}, "MEET_MESH_MAX"},
 		{[]string{"-log-level", "loud"}, nil, "log-level"},
 		{[]string{"-ice-servers", "http://x"}, nil, "ice-servers"},
@@ -213,5 +213,18 @@ func TestMetricsAddrDefaultAndOff(t *testing.T) {
 	defer stop()
 	if at.metricsAddr != "" {
 		t.Fatalf("-metrics-addr \"\" still listens on %s", at.metricsAddr)
+	}
+}
+
+func TestMeshMaxZeroMeansAlwaysSFU(t *testing.T) {
+	cfg, err := parseConfig([]string{"-mesh-max", "0"}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatalf("-mesh-max 0 refused: %v", err)
+	}
+	if got := alwaysSFUIfZero(cfg.meshMax); got >= 0 {
+		t.Fatalf("-mesh-max 0 gives app.Config.MeshMax %d, want negative (always the SFU)", got)
+	}
+	if got := alwaysSFUIfZero(3); got != 3 {
+		t.Fatalf("-mesh-max 3 gives %d", got)
 	}
 }
