@@ -54,8 +54,9 @@ for b in "$chromium" "$firefox"; do
 	fi
 done
 
-# Test tools from npm (package.json), installed from the lock file.
-if [ ! -d node_modules/axe-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# Test tools from npm (package.json: axe-core, TypeScript), installed from
+# the lock file.
+if [ ! -d node_modules/axe-core ] || [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
 	step "npm ci (test tools: package.json)"
 	npm ci --no-audit --no-fund
 fi
@@ -67,8 +68,11 @@ go mod download
 step "go vet ./..."
 go vet ./...
 
+step "tsc --checkJs over the frontend (types of the JSDoc; no output, no build step)"
+node_modules/.bin/tsc -p frontend/jsconfig.json
+
 step "node --test frontend/test/ (the frontend's pure logic)"
-node --test frontend/test/
+node --test --test-reporter=spec frontend/test/
 
 # unshare -n needs root (CAP_SYS_ADMIN). Without root, a user namespace
 # (unshare -r) gives the same private network if the kernel allows it.

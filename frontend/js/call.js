@@ -349,7 +349,7 @@ export class Call {
     const known = msg.self.media || {};
     const live = new Map(this.media.tracks().map(({ source, track }) => [source, track]));
     for (const source of Object.keys(known)) {
-      if (!live.has(source)) this.announce(/** @type {any} */ (source), Action.UNPUBLISHED);
+      if (!live.has(/** @type {any} */ (source))) this.announce(/** @type {any} */ (source), Action.UNPUBLISHED);
     }
     for (const [source, track] of live) {
       const want = source === Source.SCREEN || track.enabled ? TrackState.LIVE : TrackState.PAUSED;

@@ -251,7 +251,9 @@ export class SFUClient {
     const next = new Map();
     for (const t of this.sub.getTransceivers()) {
       const dir = t.currentDirection;
-      if (t.stopped || !(dir === 'recvonly' || dir === 'sendrecv')) continue;
+      // A stopped transceiver says so in direction at once, and in
+      // currentDirection after the next negotiation.
+      if (t.direction === 'stopped' || !(dir === 'recvonly' || dir === 'sendrecv')) continue;
       const track = t.receiver.track;
       let name = t.mid !== null ? this.names[t.mid] : undefined;
       if (!name) {

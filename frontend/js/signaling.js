@@ -24,6 +24,7 @@ const MAX_BACKOFF_MS = 10000;
  * unknown or refused me, the room ended. Others (too slow, server restart,
  * network loss) are retried.
  */
+/** @type {Set<number>} */
 const FINAL_CLOSE_CODES = new Set([CloseCode.LEFT, CloseCode.ROOM_GONE, CloseCode.ROOM_ENDED]);
 /** A socket still connecting after this time is given up and retried. */
 const OPEN_TIMEOUT_MS = 10000;
