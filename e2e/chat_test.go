@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,25 +124,6 @@ func waitUnread(tb *tab, want int) unreadBadge {
 
 const panelShownJS = `document.querySelector('[data-testid="chat-panel"]').getClientRects().length > 0`
 
-// saveChatScreenshot saves a screenshot of the tab to $MEET_E2E_SCREENSHOTS
-// when that is set.
-func saveChatScreenshot(tb *tab, name string) {
-	dir := os.Getenv("MEET_E2E_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png := tb.screenshot()
-	if png == nil {
-		return
-	}
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		tb.t.Logf("screenshot of %s: %v", tb.name, err)
-		return
-	}
-	tb.t.Logf("screenshot of %s in %s", tb.name, p)
-}
-
 // TestChat is issue 5's browser test, in real Chromium: two participants
 // chat, one message with emoji and CJK, the other an <img onerror> that
 // must show as text; both see both, in order. The unread badge counts what
@@ -262,8 +241,8 @@ func testChat(t *testing.T, kinds map[string]browserKind) {
 	waitUnread(bob, 0)
 	checkChatSafe(t, bob)
 
-	saveChatScreenshot(alice, "chat-desktop")
-	saveChatScreenshot(bob, "chat-narrow-drawer")
+	alice.saveScreenshot("chat-desktop")
+	bob.saveScreenshot("chat-narrow-drawer")
 
 	// Too long: the server refuses, its reason shows, and the text is back
 	// in the input so nothing typed is lost.
@@ -328,7 +307,7 @@ func testChat(t *testing.T, kinds map[string]browserKind) {
 		t.Error("the ended room's chat has an input; it should be read-only")
 	}
 	checkChatSafe(t, dave)
-	saveChatScreenshot(dave, "chat-ended")
+	dave.saveScreenshot("chat-ended")
 	checkChatSafe(t, alice)
 }
 

@@ -298,9 +298,9 @@ func saveDeviceScreenshots(tb *tab, name string) {
 	if os.Getenv("MEET_E2E_SCREENSHOTS") == "" {
 		return
 	}
-	saveChatScreenshot(tb, name)
+	tb.saveScreenshot(name)
 	tb.setViewport(390, 800)
 	time.Sleep(300 * time.Millisecond) // let the layout settle
-	saveChatScreenshot(tb, name+"-phone")
+	tb.saveScreenshot(name + "-phone")
 	tb.setViewport(1280, 800)
 }

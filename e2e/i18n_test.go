@@ -5,8 +5,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +18,7 @@ import (
 // in Chinese, and the language picker switches to Español, a choice that
 // survives a reload and holds on the other page.
 //
-// With MEET_I18N_SCREENSHOTS=<dir> it saves what a person would see there.
+// With MEET_E2E_SCREENSHOTS=<dir> it saves what a person would see there.
 func TestI18nChinese(t *testing.T) {
 	zh := readCatalogFile(t, "zh-CN")
 	es := readCatalogFile(t, "es")
@@ -75,7 +73,7 @@ func TestI18nChinese(t *testing.T) {
 	if want := []string{"en English", "zh-CN 简体中文", "es Español"}; picker.Value != "zh-CN" || strings.Join(picker.Options, "|") != strings.Join(want, "|") || picker.Label != zh["language.label"] {
 		t.Errorf("the home page's language picker is %+v, want zh-CN chosen of %q, labelled %q", picker, want, zh["language.label"])
 	}
-	saveI18nScreenshot(t, li, "home-zh-CN")
+	li.saveScreenshot("i18n-home-zh-CN")
 
 	// A server error, in Chinese: a room with no name.
 	li.click(`[data-testid="create-room"]`)
@@ -104,7 +102,7 @@ func TestI18nChinese(t *testing.T) {
 		t.Errorf("the room's title is %q", got)
 	}
 	waitFor[bool](li, wait, "the camera preview is on", `document.querySelector('[data-testid="prejoin-camera"]').getAttribute('aria-pressed') === 'true'`)
-	saveI18nScreenshot(t, li, "prejoin-zh-CN")
+	li.saveScreenshot("i18n-prejoin-zh-CN")
 
 	// In the call: the controls and the connection, in Chinese, and no
 	// language picker (it reloads the page).
@@ -128,7 +126,7 @@ func TestI18nChinese(t *testing.T) {
 	if n := evalJS[int](li, `document.querySelectorAll('#view-room [data-testid="language-select"]').length`); n != 0 {
 		t.Errorf("%d language pickers inside the call, want none", n)
 	}
-	saveI18nScreenshot(t, li, "call-zh-CN")
+	li.saveScreenshot("i18n-call-zh-CN")
 	li.click(`[data-testid="leave"]`)
 	waitText(li, wait, "the left view", `[data-testid="room-left"] h1`, zh["room.left.title"])
 	if got := evalJS[string](li, `document.querySelector('[data-testid="room-left"] p').textContent`); got != strings.ReplaceAll(zh["room.left.text"], "{name}", "数学课 i18n") {
@@ -145,7 +143,7 @@ func TestI18nChinese(t *testing.T) {
 	if lang := evalJS[string](li, `document.documentElement.lang`); lang != "es" {
 		t.Errorf("<html lang=%q> after choosing Español, want es", lang)
 	}
-	saveI18nScreenshot(t, li, "prejoin-es")
+	li.saveScreenshot("i18n-prejoin-es")
 	li.navigate(srv.roomURL(room.ID, nil)) // a reload
 	waitText(li, wait, "the pre-join screen in Spanish after a reload", `[data-testid="join"]`, es["prejoin.join"])
 	li.navigate(srv.URL + "/")
@@ -155,7 +153,7 @@ func TestI18nChinese(t *testing.T) {
 	}
 	li.click(`[data-testid="create-room"]`)
 	waitText(li, wait, "the refusal of an empty room name in Spanish", `#create-error`, es["error.invalid_name"])
-	saveI18nScreenshot(t, li, "home-es")
+	li.saveScreenshot("i18n-home-es")
 
 	// And back to English from the home page's picker: the texts the other
 	// tests read.
@@ -189,17 +187,4 @@ func waitText(tb *tab, timeout time.Duration, what, sel, want string) {
 	}
 	waitFor[bool](tb, timeout, what+" shows "+jsonString(want),
 		`(() => { const n = document.querySelector(`+jsonString(sel)+`); return !!n && n.getClientRects().length > 0 && n.textContent.trim() === `+jsonString(want)+`; })()`)
-}
-
-// saveI18nScreenshot writes a PNG of the tab to $MEET_I18N_SCREENSHOTS/i18n-<name>.png.
-func saveI18nScreenshot(t *testing.T, tb *tab, name string) {
-	dir := os.Getenv("MEET_I18N_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	if png := tb.screenshot(); png != nil {
-		if err := os.WriteFile(filepath.Join(dir, "i18n-"+name+".png"), png, 0o644); err != nil {
-			t.Logf("saving a screenshot: %v", err)
-		}
-	}
 }

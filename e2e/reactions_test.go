@@ -3,8 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,11 +97,11 @@ func TestReactions(t *testing.T) {
 		const o = document.querySelector('[data-testid="reaction-option"][data-emoji="🎉"]');
 		return !!o && o.getClientRects().length > 0 && document.querySelector('[data-testid="reaction"]').getAttribute('aria-expanded') === 'true';
 	})()`)
-	saveReactionShot(bea, "react-picker")
+	bea.saveScreenshot("react-picker")
 	bea.click(`[data-testid="reaction-option"][data-emoji="🎉"]`)
 	float := fmt.Sprintf(`%s [data-testid="reaction-float"][data-emoji="🎉"]`, tileSelector(beaID))
 	waitFor[bool](owner, reactionsWait, "a 🎉 floats over Bea's tile", `!!document.querySelector(`+jsonString(float)+`)`)
-	saveReactionShot(owner, "react-float")
+	owner.saveScreenshot("react-float")
 	for _, p := range everyone {
 		waitFor[bool](p, reactionsWait, "a 🎉 floated over Bea's tile", floatSeenJS(beaID, "🎉"))
 	}
@@ -155,7 +153,7 @@ func TestReactions(t *testing.T) {
 	}
 	waitFor[bool](owner, reactionsWait, "two hands are in the owner's queue, with lower-hands",
 		`document.querySelectorAll('[data-testid="hand"]').length === 2 && document.querySelector('[data-testid="lower-hands"]').getClientRects().length > 0`)
-	saveReactionShot(owner, "react-hands")
+	owner.saveScreenshot("react-hands")
 	owner.click(`[data-testid="lower-hands"]`)
 	waitFor[bool](owner, reactionsWait, "the queue is empty and hidden",
 		`document.querySelector('[data-testid="hand-queue"]').hidden && document.querySelectorAll('[data-testid="hand"]').length === 0`)
@@ -179,7 +177,7 @@ func TestReactions(t *testing.T) {
 		return e && !e.hidden && e.textContent;
 	})()`)
 	t.Logf("a 51-character name: %q", refusal)
-	saveReactionShot(carl, "react-rename-error")
+	carl.saveScreenshot("react-rename-error")
 	if !evalJS[bool](carl, `document.querySelector('[data-testid="rename-dialog"]').open`) {
 		t.Error("a refused name closed the dialog")
 	}
@@ -216,7 +214,7 @@ func TestReactions(t *testing.T) {
 	})()`)
 	bea.click(`[data-testid="reaction-option"][data-emoji="👏"]`)
 	waitFor[bool](bea, reactionsWait, "👏 floats over my own tile", `!!document.querySelector(`+jsonString(tileSelector(beaID)+` [data-testid="reaction-float"][data-emoji="👏"]`)+`)`)
-	saveReactionShot(bea, "react-phone")
+	bea.saveScreenshot("react-phone")
 	waitFor[bool](carl, reactionsWait, "Carl saw Bea's 👏 too", floatSeenJS(beaID, "👏"))
 }
 
@@ -228,23 +226,4 @@ func waitTilesOfOthers(p *tab, ids []string, timeout time.Duration) {
 	waitFor[bool](p, timeout, fmt.Sprintf("the remote tiles are %v", ids),
 		fmt.Sprintf(`(() => { const want = %s.sort(); const got = [...document.querySelectorAll(%q)]
 			.map(e => e.getAttribute('data-participant-id')).sort(); return JSON.stringify(got) === JSON.stringify(want); })()`, want, remoteTiles))
-}
-
-// saveReactionShot saves a screenshot of the tab to $MEET_E2E_SCREENSHOTS
-// when that is set.
-func saveReactionShot(tb *tab, name string) {
-	dir := os.Getenv("MEET_E2E_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png := tb.screenshot()
-	if png == nil {
-		return
-	}
-	p := filepath.Join(dir, name+".png")
-	if err := os.WriteFile(p, png, 0o644); err != nil {
-		tb.t.Logf("screenshot of %s: %v", tb.name, err)
-		return
-	}
-	tb.t.Logf("screenshot of %s in %s", tb.name, p)
 }

@@ -183,7 +183,7 @@ func TestShortcuts(t *testing.T) {
 	// A shortcut does nothing while the help is open.
 	ana.pressKey("", "v", false)
 	time.Sleep(300 * time.Millisecond) // the dialog's fade-in, for the screenshot
-	saveChatScreenshot(ana, "keys-help")
+	ana.saveScreenshot("keys-help")
 	ana.pressKey("", keyEscape, false)
 	waitFor[bool](ana, keysWait, "Escape closed the help", `!document.querySelector('[data-testid="shortcuts-help"]').open`)
 	if got := evalJS[string](ana, activeTestIDJS); got != "toggle-camera" {
@@ -195,7 +195,7 @@ func TestShortcuts(t *testing.T) {
 	if !evalJS[bool](ana, `document.activeElement.matches(':focus-visible')`) {
 		t.Error("the focus returned by the keyboard is not :focus-visible")
 	}
-	saveChatScreenshot(ana, "keys-focus")
+	ana.saveScreenshot("keys-focus")
 	// The help button opens it too, and its close button closes it.
 	ana.click(`[data-testid="shortcuts-open"]`)
 	waitFor[bool](ana, keysWait, "the help button opened the help", `document.querySelector('[data-testid="shortcuts-help"]').open`)

@@ -113,6 +113,26 @@ func (tb *tab) screenshot() []byte {
 	return png
 }
 
+// saveScreenshot saves a screenshot of the tab as name.png in
+// $MEET_E2E_SCREENSHOTS when that is set, to look at a page as a person
+// would.
+func (tb *tab) saveScreenshot(name string) {
+	dir := os.Getenv("MEET_E2E_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png := tb.screenshot()
+	if png == nil {
+		return
+	}
+	p := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.t.Logf("screenshot of %s: %v", tb.name, err)
+		return
+	}
+	tb.t.Logf("screenshot of %s in %s", tb.name, p)
+}
+
 // evalJS evaluates js (awaiting a promise) and decodes its JSON value into T.
 func evalJS[T any](tb *tab, js string) T {
 	tb.t.Helper()
