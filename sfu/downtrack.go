@@ -65,13 +65,9 @@ type downTrack struct {
 	// read by the RTCP reader. Video only.
 	history []atomic.Uint64
 
-	dropped       atomic.Uint64
-	sent          atomic.Uint64
-	sentBytes     atomic.Uint64 // RTP payload bytes
-	nacked        atomic.Uint64 // packets the subscriber asked for again
-	retransmitted atomic.Uint64 // of those, the ones still cached and resent
-	plis          atomic.Uint64 // keyframe requests (PLI, FIR) from the subscriber
-	replays       atomic.Uint64 // starts from the cached keyframe
+	// counters: sent, sentBytes, dropped, nacked, retransmitted, plis and
+	// replays are this subscription's.
+	counters
 }
 
 func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
@@ -356,13 +352,6 @@ func (d *downTrack) retransmit(seq uint16) {
 func (d *downTrack) close() {
 	d.once.Do(func() {
 		close(d.done)
-		retired := &d.up.publisher.room.sfu.retired
-		retired.sent.Add(d.sent.Load())
-		retired.sentBytes.Add(d.sentBytes.Load())
-		retired.dropped.Add(d.dropped.Load())
-		retired.nacked.Add(d.nacked.Load())
-		retired.retransmitted.Add(d.retransmitted.Load())
-		retired.plis.Add(d.plis.Load())
-		retired.replays.Add(d.replays.Load())
+		d.counters.retire(&d.up.publisher.room.sfu.retired)
 	})
 }

@@ -161,17 +161,9 @@ func (r *Room) Stats() Stats {
 	defer r.mu.Unlock()
 	st := Stats{Peers: len(r.peers), Tracks: len(r.tracks)}
 	for _, up := range r.tracks {
-		st.Forwarded += up.forwarded.Load()
-		st.ForwardedBytes += up.forwardedBytes.Load()
-		st.Keyframes += up.keyframes.Load()
+		up.counters.addTo(&st)
 		for _, d := range *up.downs.Load() {
-			st.Sent += d.sent.Load()
-			st.SentBytes += d.sentBytes.Load()
-			st.Dropped += d.dropped.Load()
-			st.NACKs += d.nacked.Load()
-			st.Resent += d.retransmitted.Load()
-			st.PLIs += d.plis.Load()
-			st.Replays += d.replays.Load()
+			d.counters.addTo(&st)
 		}
 	}
 	return st

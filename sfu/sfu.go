@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -43,12 +42,7 @@ type SFU struct {
 
 	// retired holds the counters of tracks and subscriptions that have
 	// ended, so Totals stays monotonic.
-	retired struct {
-		forwarded, sent, dropped, keyframes atomic.Uint64
-		forwardedBytes, sentBytes           atomic.Uint64
-		nacked, retransmitted, plis         atomic.Uint64
-		replays                             atomic.Uint64
-	}
+	retired counters
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -189,32 +183,10 @@ func (s *SFU) Totals() Stats {
 		rooms = append(rooms, r)
 	}
 	s.mu.Unlock()
-	t := Stats{
-		Forwarded:      s.retired.forwarded.Load(),
-		ForwardedBytes: s.retired.forwardedBytes.Load(),
-		Sent:           s.retired.sent.Load(),
-		SentBytes:      s.retired.sentBytes.Load(),
-		Dropped:        s.retired.dropped.Load(),
-		Keyframes:      s.retired.keyframes.Load(),
-		NACKs:          s.retired.nacked.Load(),
-		Resent:         s.retired.retransmitted.Load(),
-		PLIs:           s.retired.plis.Load(),
-		Replays:        s.retired.replays.Load(),
-	}
+	var t Stats
+	s.retired.addTo(&t)
 	for _, r := range rooms {
-		st := r.Stats()
-		t.Peers += st.Peers
-		t.Tracks += st.Tracks
-		t.Forwarded += st.Forwarded
-		t.Sent += st.Sent
-		t.ForwardedBytes += st.ForwardedBytes
-		t.SentBytes += st.SentBytes
-		t.Dropped += st.Dropped
-		t.Keyframes += st.Keyframes
-		t.NACKs += st.NACKs
-		t.Resent += st.Resent
-		t.PLIs += st.PLIs
-		t.Replays += st.Replays
+		t.Add(r.Stats())
 	}
 	return t
 }
@@ -222,7 +194,5 @@ func (s *SFU) Totals() Stats {
 // retireTrack moves an ended track's own counters to the totals; its
 // subscriptions retire themselves as they close.
 func (s *SFU) retireTrack(up *upTrack) {
-	s.retired.forwarded.Add(up.forwarded.Load())
-	s.retired.forwardedBytes.Add(up.forwardedBytes.Load())
-	s.retired.keyframes.Add(up.keyframes.Load())
+	up.counters.retire(&s.retired)
 }

@@ -39,9 +39,8 @@ type upTrack struct {
 	paused       atomic.Bool
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
 
-	forwarded      atomic.Uint64
-	forwardedBytes atomic.Uint64 // RTP payload bytes
-	keyframes      atomic.Uint64
+	// counters: forwarded, forwardedBytes and keyframes are this track's.
+	counters
 }
 
 func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upTrack {
