@@ -29,6 +29,7 @@ import { LocalMedia } from './media.js';
 import { Handover } from './handover.js';
 import { Mesh } from './mesh.js';
 import { Moderation } from './moderation.js';
+import { applyMediaAction, leaveMessage, mayPublish, mediaMessage, stageSetMessage } from './messages.js';
 import {
   Action,
   CloseCode,
@@ -41,11 +42,6 @@ import {
   RoomStatus,
   Source,
   TrackState,
-  applyMediaAction,
-  leaveMessage,
-  mayPublish,
-  mediaMessage,
-  stageSetMessage,
 } from './protocol.js';
 import { SFUClient, trackProgress } from './sfu.js';
 import { Signaling } from './signaling.js';

@@ -23,7 +23,8 @@
 
 import { el } from './dom.js';
 import { errorText, formatDateTime, formatFullDateTime, formatTime, plural, t } from './i18n.js';
-import { ErrorCode, MAX_CHAT_CHARS, MessageType, chatSendMessage, chatSyncMessage } from './protocol.js';
+import { chatSendMessage, chatSyncMessage } from './messages.js';
+import { ErrorCode, MAX_CHAT_CHARS, MessageType } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ChatMessage} ChatMessage */
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -457,11 +458,7 @@ export class Chat {
   attach(signaling) {
     this.untap?.();
     this.signaling = signaling;
-    this.untap = signaling.addTap({
-      onMessage: (msg) => this.handle(msg),
-      onState: (state) => this.stateChanged(state),
-    });
-    this.stateChanged(signaling.state);
+    this.untap = signaling.follow(this);
   }
 
   /**

@@ -20,7 +20,8 @@
 // themselves; the mode switch uses it to agree when the pair's connection
 // is no longer needed (see call.js).
 
-import { SignalKind, signalMessage } from './protocol.js';
+import { signalMessage } from './messages.js';
+import { SignalKind } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Signal} Signal */
 /** @typedef {import('./protocol.js').ICEServer} ICEServer */

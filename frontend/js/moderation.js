@@ -10,7 +10,7 @@
 
 import { el, icon } from './dom.js';
 import { t } from './i18n.js';
-import { lowerHandsMessage, muteAllMessage } from './protocol.js';
+import { lowerHandsMessage, muteAllMessage } from './messages.js';
 import { toast } from './toast.js';
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */

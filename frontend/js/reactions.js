@@ -15,7 +15,8 @@
 
 import { el } from './dom.js';
 import { errorText, t } from './i18n.js';
-import { ErrorCode, MessageType, REACTIONS, REACTION_BURST, REACTIONS_PER_SECOND, reactionMessage } from './protocol.js';
+import { reactionMessage } from './messages.js';
+import { ErrorCode, MessageType, REACTIONS, REACTION_BURST, REACTIONS_PER_SECOND } from './protocol.js';
 import { toast } from './toast.js';
 
 /** @typedef {import('./signaling.js').Signaling} Signaling */
@@ -177,11 +178,7 @@ export class Reactions {
   attach(signaling) {
     this.untap?.();
     this.signaling = signaling;
-    this.untap = signaling.addTap({
-      onMessage: (msg) => this.handle(msg),
-      onState: (state) => this.stateChanged(state),
-    });
-    this.stateChanged(signaling.state);
+    this.untap = signaling.follow(this);
   }
 
   /** @returns {boolean} */

@@ -12,7 +12,7 @@
 
 import { el } from './dom.js';
 import { errorText, t } from './i18n.js';
-import { renameMessage } from './protocol.js';
+import { renameMessage } from './messages.js';
 
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 /** @typedef {import('./protocol.js').ErrorMessage} ErrorMessage */

@@ -87,6 +87,22 @@ export class Signaling {
     };
   }
 
+  /**
+   * Lets a panel that shares this socket (the chat, reactions) follow it:
+   * its handle() sees every message (returning true claims it) and its
+   * stateChanged() every connection state, the current one at once.
+   * @param {{handle: (msg: ServerMessage) => boolean|void, stateChanged: (state: ConnectionState) => void}} panel
+   * @returns {() => void} stops following
+   */
+  follow(panel) {
+    const untap = this.addTap({
+      onMessage: (msg) => panel.handle(msg) === true,
+      onState: (state) => panel.stateChanged(state),
+    });
+    panel.stateChanged(this.state);
+    return untap;
+  }
+
   /** The WebSocket URL of the contract: /ws?room=ID&name=NAME[&spectator=1]. */
   url() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';

@@ -18,7 +18,8 @@
 
 import { el } from './dom.js';
 import { t } from './i18n.js';
-import { MessageType, Role, handAnswerMessage, handMessage, stageSetMessage } from './protocol.js';
+import { handAnswerMessage, handMessage, stageSetMessage } from './messages.js';
+import { MessageType, Role } from './protocol.js';
 import { shortcutTitle } from './shortcuts.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
