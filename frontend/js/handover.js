@@ -6,9 +6,15 @@
 // here (set); a tile shows the tracks of the topology that is active for
 // its participant. A switch makes the new topology active participant by
 // participant, as soon as it delivers that participant's media (the
-// caller's ready(), see call.js), so nobody waits for the slowest; after a
-// timeout the rest switch anyway. Swapping only changes the tracks the
-// tile's existing <video> and <audio> elements play (tiles.js).
+// caller's ready(), see topology.js), so nobody waits for the slowest;
+// after a timeout the rest switch anyway. Swapping only changes the tracks
+// the tile's existing <video> and <audio> elements play (tiles.js).
+//
+// The rules the switch follows (when a topology delivers, when the old one
+// may close) are pure functions here too, so that they can be tested apart
+// from the connections they judge.
+
+import { Source, TrackState } from './protocol.js';
 
 /** @typedef {'mesh'|'sfu'} Topology */
 
@@ -186,4 +192,122 @@ export class Handover {
     clearTimeout(this.runTimer);
     this.running = null;
   }
+}
+
+// --- the rules of a switch ----------------------------------------------------
+
+/** A switch shows everyone from the new topology after this, ready or not. */
+export const SWITCH_TIMEOUT_MS = 5000;
+/** How many looks in a row (100 ms apart) must find new frames of a video. */
+export const FLOWING_POLLS = 3;
+/** How long after that the old topology waits for the others' word. */
+export const LINGER_MS = 1500;
+/** The shortest time between two restarts of failed SFU connections. */
+export const SFU_RESTART_MIN_MS = 5000;
+/** The message on a mesh pair's data channel: "I show you from `via`". */
+export const HAVE = 'have';
+
+/**
+ * The tracks a topology must deliver before a participant is shown from it:
+ * each live video it publishes (camera, screen), or, with no live video, its
+ * live microphone. Someone with nothing live needs nothing (the SFU
+ * forwards nothing paused).
+ * @param {Object<string, string>} media the participant's media state
+ * @param {Tracks} tracks the participant's tracks in that topology
+ * @returns {(MediaStreamTrack|null)[]} null for a track that has not arrived
+ */
+export function neededTracks(media, tracks) {
+  /** @type {(MediaStreamTrack|null)[]} */
+  const needed = [];
+  if (media[Source.CAMERA] === TrackState.LIVE) needed.push(tracks.camera);
+  if (media[Source.SCREEN] === TrackState.LIVE) needed.push(tracks.screen);
+  if (needed.length === 0 && media[Source.MICROPHONE] === TrackState.LIVE) needed.push(tracks.audio);
+  return needed;
+}
+
+/**
+ * @typedef {Object} FrameLook
+ * @property {number} frames frames decoded at this look
+ * @property {number} streak looks in a row that found new frames
+ */
+
+/**
+ * One more look at a received video. It flows once the streak reaches
+ * FLOWING_POLLS: one frame is not enough, as a new sender starts slowly (a
+ * keyframe, then a low bitrate), and a tile swapped to it at once would
+ * show a freeze.
+ * @param {FrameLook|undefined} last the previous look, if any
+ * @param {number} frames frames decoded now
+ * @returns {FrameLook}
+ */
+export function nextLook(last, frames) {
+  const seen = last || { frames: 0, streak: 0 };
+  return { frames, streak: frames > seen.frames ? seen.streak + 1 : 0 };
+}
+
+/**
+ * The word a page sends its mesh peer once it shows that peer from `via`.
+ * @param {Topology} via
+ * @param {number} epoch
+ */
+export function haveMessage(via, epoch) {
+  return { type: HAVE, via, epoch };
+}
+
+/**
+ * Whether a data channel message is a peer's word about the switch of
+ * this epoch (a word of an earlier switch is stale).
+ * @param {any} msg
+ * @param {number} epoch
+ * @returns {boolean}
+ */
+export function isCurrentHave(msg, epoch) {
+  return !!msg && msg.type === HAVE && msg.epoch === epoch;
+}
+
+/**
+ * SFU to mesh: who still needs what I publish to the SFU, because they were
+ * here when the switch began (newcomers never used the SFU) and have not
+ * said they show me from the mesh. Nobody, when I publish nothing.
+ * @param {{publishes: boolean, others: Iterable<string>, switchFrom: Set<string>, theyHave: Set<string>}} s
+ * @returns {string[]}
+ */
+export function stillNeedSFU(s) {
+  if (!s.publishes) return [];
+  return [...s.others].filter((id) => s.switchFrom.has(id) && !s.theyHave.has(id));
+}
+
+/**
+ * How long after a switch ends the old topology waits before closing what
+ * nobody confirmed: until every page has switched (each times out after
+ * SWITCH_TIMEOUT_MS), and LINGER_MS more for their word.
+ * @param {number} startedAt performance.now() of the mode message
+ * @param {number} now
+ * @returns {number} milliseconds, never negative
+ */
+export function lingerDelay(startedAt, now) {
+  return Math.max(0, startedAt + SWITCH_TIMEOUT_MS + LINGER_MS - now);
+}
+
+/**
+ * Whether the SFU connections should be replaced: the path to the server
+ * broke for good (ICE gave up), and the last restart is not too recent.
+ * @param {string} state the SFU connections' state
+ * @param {number} now
+ * @param {number} lastRestart performance.now() of the last restart, -Infinity if none
+ * @returns {boolean}
+ */
+export function shouldRestartSFU(state, now, lastRestart) {
+  return state === 'failed' && now - lastRestart > SFU_RESTART_MIN_MS;
+}
+
+/**
+ * Who offers when the mesh is built again after the SFU: everyone rebuilds
+ * at once, so nobody is a newcomer, and of each pair the smaller id offers.
+ * @param {string} selfId
+ * @param {string} otherId
+ * @returns {boolean}
+ */
+export function offersOnReturn(selfId, otherId) {
+  return selfId < otherId;
 }

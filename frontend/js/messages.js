@@ -3,7 +3,7 @@
 // types of protocol.js (the mirror of the Go definitions in protocol/), and
 // the rules both sides apply to them (media state, publish rights).
 
-import { Action, MessageType, TrackState } from './protocol.js';
+import { Action, MessageType, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Candidate} Candidate */
 /** @typedef {import('./protocol.js').Signal} Signal */
@@ -83,6 +83,29 @@ export function applyMediaAction(media, source, action) {
       delete media[source];
       break;
   }
+}
+
+/**
+ * The media changes that bring the server's view of my tracks up to what
+ * this tab sends, after a resume: whatever I opened, closed, paused or
+ * resumed while offline. A screen is never paused.
+ * @param {Object<string, string>} known my media as the server has it (resumed.self.media)
+ * @param {Map<'camera'|'microphone'|'screen', boolean>} live the sources this tab sends, and whether each is enabled
+ * @returns {['camera'|'microphone'|'screen', 'published'|'paused'|'resumed'|'unpublished'][]} in the order to send them
+ */
+export function resyncActions(known, live) {
+  /** @type {['camera'|'microphone'|'screen', 'published'|'paused'|'resumed'|'unpublished'][]} */
+  const actions = [];
+  for (const source of Object.keys(known)) {
+    if (!live.has(/** @type {any} */ (source))) actions.push([/** @type {any} */ (source), Action.UNPUBLISHED]);
+  }
+  for (const [source, enabled] of live) {
+    const want = source === Source.SCREEN || enabled ? TrackState.LIVE : TrackState.PAUSED;
+    if (!known[source]) actions.push([source, Action.PUBLISHED]);
+    if (known[source] !== want && want === TrackState.PAUSED) actions.push([source, Action.PAUSED]);
+    if (known[source] === TrackState.PAUSED && want === TrackState.LIVE) actions.push([source, Action.RESUMED]);
+  }
+  return actions;
 }
 
 // --- Chat (protocol/chat.go) ----------------------------------------------

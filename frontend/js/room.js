@@ -14,7 +14,8 @@ import { errorText, setupLanguageSelect, t } from './i18n.js';
 import { Announcer, setupFocusReturn } from './a11y.js';
 import { ApiError, getMe, getRoom, rememberedName } from './api.js';
 import { Call } from './call.js';
-import { Chat, showChatArchive } from './chat.js';
+import { Chat } from './chat.js';
+import { showChatArchive } from './chatlist.js';
 import { DeviceSettings } from './devicesettings.js';
 import { setIcon } from './dom.js';
 import { LocalMedia } from './media.js';
@@ -33,7 +34,7 @@ const wantsSpectator = params.get('spectator') === '1';
 
 const media = new LocalMedia();
 const call = new Call({ roomId, media, onEnd: ended });
-const devices = new DeviceSettings(media, () => call.canPublish());
+const devices = new DeviceSettings(media, () => call.publisher.canPublish());
 const prejoin = new PreJoin(media, join, devices);
 const chat = new Chat({
   roomId,
@@ -232,9 +233,9 @@ function wire() {
   setIcon(leaveButton, 'leave');
   leaveButton.title = t('call.leaveTitle');
 
-  document.getElementById('toggle-mic')?.addEventListener('click', () => call.toggle(Source.MICROPHONE));
-  document.getElementById('toggle-camera')?.addEventListener('click', () => call.toggle(Source.CAMERA));
-  document.getElementById('toggle-screen')?.addEventListener('click', () => call.toggleScreen());
+  document.getElementById('toggle-mic')?.addEventListener('click', () => call.publisher.toggle(Source.MICROPHONE));
+  document.getElementById('toggle-camera')?.addEventListener('click', () => call.publisher.toggle(Source.CAMERA));
+  document.getElementById('toggle-screen')?.addEventListener('click', () => call.publisher.toggleScreen());
   leaveButton.addEventListener('click', leave);
   document.getElementById('rejoin')?.addEventListener('click', rejoin);
   document.getElementById('retry-load')?.addEventListener('click', load);
@@ -254,10 +255,10 @@ function wire() {
   Object.defineProperty(window, 'meetDebug', {
     value: Object.freeze({
       selfId: () => call.selfId,
-      mode: () => call.mode,
-      epoch: () => call.epoch,
-      peers: () => call.peerStates(),
-      switch: () => call.switchState(),
+      mode: () => call.topology.mode,
+      epoch: () => call.topology.epoch,
+      peers: () => call.topology.peerStates(),
+      switch: () => call.topology.switchState(),
       chat: () => chat.debugState(),
     }),
     writable: false,
