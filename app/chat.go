@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -83,8 +84,8 @@ type chatLink struct {
 	accepted atomic.Uint64
 }
 
-func newChatLink(db *store.Store, log *slog.Logger) (*chatLink, error) {
-	svc, err := chat.New(chat.Config{Store: chatStore{db: db}, Logger: log})
+func newChatLink(db *store.Store, log *slog.Logger, now func() time.Time) (*chatLink, error) {
+	svc, err := chat.New(chat.Config{Store: chatStore{db: db}, Logger: log, Now: now})
 	if err != nil {
 		return nil, err
 	}

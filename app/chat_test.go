@@ -177,7 +177,8 @@ func TestGetMessages(t *testing.T) {
 }
 
 func TestChatOverWebSocket(t *testing.T) {
-	a := newTestApp(t)
+	clock := newChatClock()
+	a := newTestAppWith(t, Config{Now: clock.now})
 	owner := a.newUser()
 	room := owner.createRoom("Chat")
 	c1 := owner.dial(room.ID, url.Values{"name": {"Ana"}})
@@ -199,8 +200,8 @@ func TestChatOverWebSocket(t *testing.T) {
 		if m.Seq != 1 || m.From != c1.self.ID || m.FromName != "Ana" || m.UserID != owner.id || m.Text != markup || m.ClientID != "c-1" {
 			t.Fatalf("chat-message = %+v", m)
 		}
-		if at, err := time.Parse(time.RFC3339, m.Time); err != nil || time.Since(at) > time.Minute {
-			t.Fatalf("time %q: %v", m.Time, err)
+		if want := clock.now().Format(protocol.ChatTimeLayout); m.Time != want {
+			t.Fatalf("time %q, want %q: the chat's clock", m.Time, want)
 		}
 	}
 
@@ -248,7 +249,8 @@ func TestChatOverWebSocket(t *testing.T) {
 }
 
 func TestChatRateLimitOverWebSocket(t *testing.T) {
-	a := newTestApp(t)
+	clock := newChatClock()
+	a := newTestAppWith(t, Config{Now: clock.now})
 	u := a.newUser()
 	room := u.createRoom("Flood")
 	c := u.dial(room.ID, nil)
@@ -271,22 +273,47 @@ func TestChatRateLimitOverWebSocket(t *testing.T) {
 			if err := json.Unmarshal(data, &e); err != nil {
 				t.Fatal(err)
 			}
-			if e.Code != protocol.CodeRateLimited || e.Ref != protocol.TypeChatSend || !strings.Contains(e.Message, "Try again in") {
+			if e.Code != protocol.CodeRateLimited || e.Ref != protocol.TypeChatSend || !strings.Contains(e.Message, "Try again in 0.5 s") {
 				t.Fatalf("error = %+v", e)
 			}
 			limited++
 		}
 	}
-	if echoes < 10 || limited == 0 {
-		t.Fatalf("%d echoes, %d rate limited: want the burst of 10 through and the rest refused", echoes, limited)
+	// The clock stood still: exactly the burst went through.
+	if echoes != chat.DefaultBurst || limited != sent-chat.DefaultBurst {
+		t.Fatalf("%d echoes, %d rate limited: want the burst of %d through and the rest refused", echoes, limited, chat.DefaultBurst)
 	}
-	time.Sleep(600 * time.Millisecond)
+	// One token comes back after 1/rate; the member may send again.
+	clock.advance(time.Duration(float64(time.Second) / chat.DefaultRate))
 	c.send(protocol.ChatSend{Type: protocol.TypeChatSend, Text: "after a pause"})
 	var m protocol.ChatMessage
 	c.readInto(protocol.TypeChatMessage, &m)
 	if m.Text != "after a pause" || m.Seq != int64(echoes+1) {
 		t.Fatalf("after the pause = %+v", m)
 	}
+}
+
+// chatClock is the chat's clock in these tests: it stands still until the
+// test moves it. The server reads it from its own goroutines, hence the lock.
+type chatClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newChatClock() *chatClock {
+	return &chatClock{t: time.Date(2026, 3, 1, 9, 30, 0, 123456789, time.UTC)}
+}
+
+func (c *chatClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *chatClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 // TestChatSurvivesServerRestart stops the whole server mid-conversation and

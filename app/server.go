@@ -61,6 +61,10 @@ type Config struct {
 	// X-Forwarded-For names the client. None by default: the client is
 	// the connection's peer, so nobody can pick their own address.
 	TrustedProxies []string
+
+	// Now is the chat's clock: it stamps messages and refills the chat
+	// rate limit. nil means time.Now; tests pass a clock they move.
+	Now func() time.Time
 }
 
 // Server is the running application.
@@ -91,32 +95,9 @@ const maxBodyBytes = 64 << 10
 
 // New builds the application. It does not listen: serve Handler().
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("app: Config.Store is required")
-	}
-	if len(cfg.Secret) < 32 {
-		return nil, errors.New("app: Config.Secret must be at least 32 bytes")
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	switch {
-	case cfg.MeshMax == 0:
-		cfg.MeshMax = 4
-	case cfg.MeshMax < 0:
-		cfg.MeshMax = 0 // one participant is already past it
-	}
-	if cfg.ICEServers == nil {
-		cfg.ICEServers = []protocol.ICEServer{}
-	}
-	if cfg.BackToMeshDelay <= 0 {
-		cfg.BackToMeshDelay = 10 * time.Second
-	}
-	if cfg.SFUGrace <= 0 {
-		cfg.SFUGrace = 30 * time.Second
-	}
-	if cfg.ReconnectGrace == 0 {
-		cfg.ReconnectGrace = 15 * time.Second
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	origins, err := newOriginPolicy(cfg.AllowedOrigins)
 	if err != nil {
@@ -145,20 +126,11 @@ func New(cfg Config) (*Server, error) {
 		origins:         origins,
 		trustedProxies:  cfg.TrustedProxies,
 	}
-	if s.chat, err = newChatLink(cfg.Store, cfg.Logger); err != nil {
+	if s.chat, err = newChatLink(cfg.Store, cfg.Logger, cfg.Now); err != nil {
 		_ = media.Close()
 		return nil, err
 	}
-	policy := modePolicy{
-		meshMax:   cfg.MeshMax,
-		backDelay: cfg.BackToMeshDelay,
-		sfuGrace:  cfg.SFUGrace,
-		sfu:       media,
-		onSFUError: func(p *participant, err error) {
-			s.log.Error("connect participant to the SFU", "participant", p.id, "err", err)
-			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
-		},
-	}
+	policy := s.roomPolicy(cfg, media)
 	s.hub = newHub(func(id string) *liveRoom { return newLiveRoom(id, policy) })
 	s.hub.maxRooms = limitOrDefault(cfg.MaxRooms, DefaultMaxRooms)
 	// Nobody is connected to a process that has just started: close what a
@@ -171,6 +143,54 @@ func New(cfg Config) (*Server, error) {
 	s.router = s.routes()
 	s.metrics = s.metricsHandler()
 	return s, nil
+}
+
+// withDefaults checks the fields New cannot do without and fills in the
+// defaults of the others.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Store == nil {
+		return cfg, errors.New("app: Config.Store is required")
+	}
+	if len(cfg.Secret) < 32 {
+		return cfg, errors.New("app: Config.Secret must be at least 32 bytes")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	switch {
+	case cfg.MeshMax == 0:
+		cfg.MeshMax = 4
+	case cfg.MeshMax < 0:
+		cfg.MeshMax = 0 // one participant is already past it
+	}
+	if cfg.ICEServers == nil {
+		cfg.ICEServers = []protocol.ICEServer{}
+	}
+	if cfg.BackToMeshDelay <= 0 {
+		cfg.BackToMeshDelay = 10 * time.Second
+	}
+	if cfg.SFUGrace <= 0 {
+		cfg.SFUGrace = 30 * time.Second
+	}
+	if cfg.ReconnectGrace == 0 {
+		cfg.ReconnectGrace = 15 * time.Second
+	}
+	return cfg, nil
+}
+
+// roomPolicy is the mode policy every live room gets: when to leave mesh and
+// come back, and how a failed SFU connection is reported to its participant.
+func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) modePolicy {
+	return modePolicy{
+		meshMax:   cfg.MeshMax,
+		backDelay: cfg.BackToMeshDelay,
+		sfuGrace:  cfg.SFUGrace,
+		sfu:       media,
+		onSFUError: func(p *participant, err error) {
+			s.log.Error("connect participant to the SFU", "participant", p.id, "err", err)
+			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
+		},
+	}
 }
 
 // SFUPort is the UDP port the SFU listens on.

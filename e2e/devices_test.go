@@ -50,6 +50,7 @@ func TestDevices(t *testing.T) {
 	// --- pre-join: the lists, the meter, the preview -------------------
 	a := b.newIdentity("Ana")
 	a.addInitScript(probeScript)
+	a.addInitScript(keepSocketScript)
 	a.navigate(srv.roomURL(room.ID, url.Values{"name": {"Ana"}}))
 	cams := waitDeviceOptions(a, deviceCamera, 3)
 	mics := waitDeviceOptions(a, deviceMicrophone, 2)
@@ -101,8 +102,14 @@ func TestDevices(t *testing.T) {
 	t.Logf("senders before: %s", jsonString(before))
 	// The probe's WebSocket log keeps only the last 300 lines: count the
 	// offers from now on, by their time stamps.
-	sinceA, sinceBo := devPageNow(a), devPageNow(bo)
+	sinceA, sinceBo := pageNow(a), pageNow(bo)
 	negotiationsBefore := devCountNegotiationNeeded(a)
+	// The tracks the switch replaces: media.js stops them only once every
+	// connection has taken the new ones (replaceTrack, or the removeTrack
+	// and addTrack of its renegotiating fallback), so their end is the
+	// switch done.
+	evalJS[bool](a, `(window.__replacedTracks = window.__e2e.pcs.filter(pc => pc.connectionState !== 'closed')
+		.flatMap(pc => pc.getSenders()).map(s => s.track).filter(Boolean)).length > 0`)
 
 	a.click(deviceSettings)
 	waitFor[bool](a, devicesWait, "the Devices dialog is open again", `document.querySelector('[data-testid="devices-dialog"]').open`)
@@ -119,6 +126,15 @@ func TestDevices(t *testing.T) {
 		fmt.Sprintf(`(() => { const s = %s; return s.length > 0 && s.every(x => x.video === %q && x.audio === %q) && s; })()`,
 			deviceSendersJS, newCam.Value, newMic.Value))
 	t.Logf("senders after: %s", jsonString(after))
+	waitFor[bool](a, devicesWait, "the replaced camera and microphone are stopped: every connection has the new ones",
+		`window.__replacedTracks.every(t => t.readyState === 'ended')`)
+	// A renegotiation needs a transceiver added, removed or redirected
+	// (the fallback's removeTrack and addTrack): once the switch is done,
+	// unchanged transceivers show that none is coming.
+	after = deviceSenders(a)
+	if len(after) != len(before) {
+		t.Errorf("%d connections after the switch, %d before", len(after), len(before))
+	}
 	for i, s := range after {
 		if !s.VideoEnabled {
 			t.Errorf("connection %d: the camera, live before, is off after the switch", i)
@@ -132,13 +148,15 @@ func TestDevices(t *testing.T) {
 	}
 	waitFor[bool](a, devicesWait, "sound plays on the chosen speaker",
 		fmt.Sprintf(`(() => { const a = [...document.querySelectorAll('audio')]; return a.length > 0 && a.every(x => x.sinkId === %q); })()`, newSpeaker.Value))
-	// Bo keeps getting Ana's video, and nobody negotiated again.
+	// Bo keeps getting Ana's video, and nobody negotiated again: Ana's log
+	// holds what she sent, and a marker she sends now reaches Bo after
+	// anything she sent before it.
 	waitFramesAdvance(bo, tileSelector(aID), 1, devicesWait)
-	time.Sleep(2 * time.Second) // an offer, if any, would be out by now
-	if n := devCountWSSince(a, " out signal offer", sinceA); n != 0 {
+	sendMarker(a, bo, sinceBo)
+	if n := countWSSince(a, " out signal offer", sinceA); n != 0 {
 		t.Errorf("Ana sent %d offers after the switch: it renegotiated", n)
 	}
-	if n := devCountWSSince(bo, " in signal offer", sinceBo); n != 0 {
+	if n := countWSSince(bo, " in signal offer", sinceBo); n != 0 {
 		t.Errorf("Bo got %d offers after the switch", n)
 	}
 	if n := devCountNegotiationNeeded(a); n != negotiationsBefore {
@@ -161,7 +179,7 @@ func TestDevices(t *testing.T) {
 	waitFor[bool](a, devicesWait, "a toast tells about the fallback",
 		`[...document.querySelectorAll('.toast-text')].some(e => e.textContent.includes('camera was disconnected'))`)
 	waitFramesAdvance(bo, tileSelector(aID), 1, devicesWait)
-	if n := devCountWSSince(a, " out signal offer", sinceA); n != 0 {
+	if n := countWSSince(a, " out signal offer", sinceA); n != 0 {
 		t.Errorf("Ana sent %d offers after the switch and the fallback", n)
 	}
 
@@ -265,15 +283,15 @@ func waitMicMeterMoves(tb *tab) micMeterReading {
 		})()`, micLevel))
 }
 
-// devPageNow is the page's performance.now(), the clock of the probe's logs.
-func devPageNow(tb *tab) float64 {
+// pageNow is the page's performance.now(), the clock of the probe's logs.
+func pageNow(tb *tab) float64 {
 	tb.t.Helper()
 	return evalJS[float64](tb, `performance.now()`)
 }
 
-// devCountWSSince counts the probe's WebSocket log lines ("<ms>ms out signal
+// countWSSince counts the probe's WebSocket log lines ("<ms>ms out signal
 // offer ...") stamped at or after since that contain what.
-func devCountWSSince(tb *tab, what string, since float64) int {
+func countWSSince(tb *tab, what string, since float64) int {
 	tb.t.Helper()
 	return evalJS[int](tb, fmt.Sprintf(`window.__e2e.ws.filter(l => l.includes(%q) && parseFloat(l) >= %f).length`, what, since))
 }
@@ -283,6 +301,25 @@ func devCountWSSince(tb *tab, what string, since float64) int {
 func devCountNegotiationNeeded(tb *tab) int {
 	tb.t.Helper()
 	return evalJS[int](tb, `window.__e2e.pcs.reduce((n, pc) => n + pc.__e2eLog.filter(l => l.endsWith('negotiationneeded')).length, 0)`)
+}
+
+// keepSocketScript keeps the WebSocket the page last sent on in
+// window.__lastSocket, for the test to send a frame of its own on it.
+const keepSocketScript = `(() => {
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) { window.__lastSocket = this; return send.call(this, data); };
+})()`
+
+// sendMarker sends a chat message on from's socket (keepSocketScript) and
+// waits until to has it. The server handles one participant's frames in
+// order and queues each to the others in that order, so once to has the
+// marker it has every frame from sent before it: to's log of what it got
+// (probeScript) is complete up to there.
+func sendMarker(from, to *tab, toSince float64) {
+	from.t.Helper()
+	evalJS[bool](from, `(window.__lastSocket.send(JSON.stringify({type: 'chat-send', text: 'marker', clientId: 'e2e-marker-' + performance.now()})), true)`)
+	waitFor[bool](to, devicesWait, to.name+" got the marker "+from.name+" sent",
+		fmt.Sprintf(`window.__e2e.ws.some(l => l.includes(' in chat-message') && parseFloat(l) >= %f)`, toSince))
 }
 
 // devicesWaitRemoteTile waits for exactly the remote tile of id.

@@ -28,6 +28,19 @@ func senderEnabledJS(kind string, want bool) string {
 	})()`, kind, want)
 }
 
+// spaceRepeatsJS dispatches n auto-repeat keydowns of Space, as a held key
+// makes, at the focused element, and returns the mic button's aria-pressed
+// after them.
+func spaceRepeatsJS(n int) string {
+	return fmt.Sprintf(`(() => {
+		const target = document.activeElement || document.body;
+		for (let i = 0; i < %d; i++) {
+			target.dispatchEvent(new KeyboardEvent('keydown', {key: ' ', code: 'Space', repeat: true, bubbles: true, cancelable: true}));
+		}
+		return %s;
+	})()`, n, pressedJS("toggle-mic"))
+}
+
 // announcedJS is the text of the screen-reader announcer.
 const announcedJS = `document.querySelector('[data-testid="announcer"]').textContent`
 
@@ -153,21 +166,26 @@ func TestShortcuts(t *testing.T) {
 	waitFor[bool](ana, keysWait, "the chat input has the focus", activeTestIDJS+` === 'chat-input'`)
 
 	// Typing m in the chat input types it and leaves the mic alone; Enter
-	// sends it, and Olga hears about it.
+	// sends it, and Olga hears about it. Her hearing it is the proof that
+	// the m was handled: a toggle it made would have gone out before the
+	// message.
+	typedAt := pageNow(ana)
 	ana.pressKey(`[data-testid="chat-input"]`, "m", false)
 	if v := evalJS[string](ana, `document.querySelector('[data-testid="chat-input"]').value`); v != "m" {
 		t.Errorf("the chat input holds %q after typing m, want \"m\"", v)
 	}
-	time.Sleep(300 * time.Millisecond)
+	ana.pressKey(`[data-testid="chat-input"]`, keyEnter, false)
+	waitFor[bool](olga, keysWait, "Olga's announcer reads Ana's message",
+		announcedJS+`.includes('New message from Ana: m')`)
 	if got := evalJS[string](ana, pressedJS("toggle-mic")); got != "true" {
 		t.Errorf("typing m in the chat input toggled the mic: aria-pressed=%s", got)
 	}
 	if !evalJS[bool](ana, senderEnabledJS("audio", true)) {
 		t.Error("typing m in the chat input disabled the sent audio track")
 	}
-	ana.pressKey(`[data-testid="chat-input"]`, keyEnter, false)
-	waitFor[bool](olga, keysWait, "Olga's announcer reads Ana's message",
-		announcedJS+`.includes('New message from Ana: m')`)
+	if n := countWSSince(ana, " out media microphone:", typedAt); n != 0 {
+		t.Errorf("typing m in the chat input sent %d microphone changes", n)
+	}
 
 	// ?: the help opens as a modal dialog; Escape closes it and the focus
 	// goes back to the camera button it came from.
@@ -220,18 +238,28 @@ func TestShortcuts(t *testing.T) {
 	ana.pressKey("", "m", false)
 	waitFor[bool](ana, keysWait, "M muted", pressedJS("toggle-mic")+` === 'false'`)
 	anaMedia("Ana's microphone is paused", func(m map[string]string) bool { return m["microphone"] == "paused" })
+	heldAt := pageNow(ana)
 	ana.keyDown(keySpace)
 	waitFor[bool](ana, keysWait, "holding Space unmuted", pressedJS("toggle-mic")+` === 'true'`)
 	waitFor[bool](ana, keysWait, "holding Space enabled the sent audio track", senderEnabledJS("audio", true))
 	anaMedia("Ana's microphone is live while Space is held", func(m map[string]string) bool { return m["microphone"] == "live" })
-	time.Sleep(500 * time.Millisecond) // still held: nothing changes
-	if got := evalJS[string](ana, pressedJS("toggle-mic")); got != "true" {
-		t.Errorf("the mic went off while Space was still held: aria-pressed=%s", got)
+	// A held key repeats: the system sends keydown after keydown with
+	// repeat set (the driver's keyDown sends one). dispatchEvent runs the
+	// page's handler before it returns, so the state read after is the
+	// page's answer to the repeats.
+	if got := evalJS[string](ana, spaceRepeatsJS(3)); got != "true" {
+		t.Errorf("the mic went off while Space was still held (repeating): aria-pressed=%s", got)
 	}
 	ana.keyUp(keySpace)
 	waitFor[bool](ana, keysWait, "letting Space go muted again", pressedJS("toggle-mic")+` === 'false'`)
 	waitFor[bool](ana, keysWait, "letting Space go disabled the sent audio track", senderEnabledJS("audio", false))
 	anaMedia("Ana's microphone is paused again", func(m map[string]string) bool { return m["microphone"] == "paused" })
+	// The server has the pause of the let-go, so Ana's log of what she sent
+	// is complete up to it: one resume when Space went down, one pause when
+	// it came up, and no toggle in between.
+	if on, off := countWSSince(ana, " out media microphone:resumed", heldAt), countWSSince(ana, " out media microphone:paused", heldAt); on != 1 || off != 1 {
+		t.Errorf("holding Space sent %d resumes and %d pauses of the microphone, want 1 and 1", on, off)
+	}
 
 	// Ana's own doings were never announced to her; Olga's presence at
 	// Ana's join was not news either.

@@ -17,6 +17,7 @@ import (
 
 	"meet/app"
 	"meet/protocol"
+	"meet/store"
 )
 
 // config is every setting of the binary. Each flag has a MEET_* twin in the
@@ -53,33 +54,57 @@ func envName(flagName string) string {
 // that was not given.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	cfg := &config{}
+	fs := cfg.flagSet(stderr)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := setFromEnv(fs, getenv); err != nil {
+		return nil, err
+	}
+	if cfg.metricsAddr == "off" {
+		// An empty environment variable means "not set", so the twin
+		// needs a word to turn the listener off.
+		cfg.metricsAddr = ""
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// flagSet defines every flag of the binary, each writing into c.
+func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("meet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.addr, "addr", ":8080", "HTTP listen address")
-	fs.StringVar(&cfg.dbPath, "db", "./data/meet.db", "SQLite database file; its directory is the data directory")
-	fs.IntVar(&cfg.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU; 0 = every room uses the SFU")
-	fs.StringVar(&cfg.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
-	fs.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&cfg.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
-	fs.IntVar(&cfg.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
-	fs.StringVar(&cfg.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
-	fs.DurationVar(&cfg.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
-	fs.DurationVar(&cfg.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
-	fs.IntVar(&cfg.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
-	fs.IntVar(&cfg.maxRooms, "max-rooms", app.DefaultMaxRooms, "most rooms in use (with participants) at once; 0 = no limit")
-	fs.IntVar(&cfg.roomsPerMinute, "rooms-per-minute", app.DefaultRoomsPerMinute, "rooms one client address may create per minute; 0 = no limit")
-	fs.IntVar(&cfg.joinsPerMinute, "joins-per-minute", app.DefaultJoinsPerMinute, "WebSocket joins one client address may open per minute; 0 = no limit")
-	fs.StringVar(&cfg.allowedOrigins, "allowed-origins", "", `other origins whose pages may open the WebSocket, comma-separated ("https://host[:port]"), or "*"; same-origin pages always may`)
-	fs.StringVar(&cfg.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
-	fs.StringVar(&cfg.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
-	fs.StringVar(&cfg.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
+	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address")
+	fs.StringVar(&c.dbPath, "db", "./data/meet.db", "SQLite database file; its directory is the data directory")
+	fs.IntVar(&c.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU; 0 = every room uses the SFU")
+	fs.StringVar(&c.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
+	fs.IntVar(&c.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
+	fs.StringVar(&c.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
+	fs.DurationVar(&c.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
+	fs.DurationVar(&c.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
+	fs.IntVar(&c.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
+	fs.IntVar(&c.maxRooms, "max-rooms", app.DefaultMaxRooms, "most rooms in use (with participants) at once; 0 = no limit")
+	fs.IntVar(&c.roomsPerMinute, "rooms-per-minute", app.DefaultRoomsPerMinute, "rooms one client address may create per minute; 0 = no limit")
+	fs.IntVar(&c.joinsPerMinute, "joins-per-minute", app.DefaultJoinsPerMinute, "WebSocket joins one client address may open per minute; 0 = no limit")
+	fs.StringVar(&c.allowedOrigins, "allowed-origins", "", `other origins whose pages may open the WebSocket, comma-separated ("https://host[:port]"), or "*"; same-origin pages always may`)
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
+	fs.StringVar(&c.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+	return fs
+}
+
+// setFromEnv sets each flag not given on the command line from its MEET_*
+// twin, when that is set (not empty). The first value a flag refuses is the
+// error.
+func setFromEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var envErr error
@@ -93,44 +118,63 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 			}
 		}
 	})
-	if envErr != nil {
-		return nil, envErr
+	return envErr
+}
+
+// check refuses values that parse but make no sense, naming the flag.
+func (c *config) check() error {
+	if c.meshMax < 0 {
+		return fmt.Errorf("-mesh-max must be 0 (always the SFU) or more, got %d", c.meshMax)
 	}
-	if cfg.metricsAddr == "off" {
-		// An empty environment variable means "not set", so the twin
-		// needs a word to turn the listener off.
-		cfg.metricsAddr = ""
+	if c.udpPort < 0 || c.udpPort > 65535 {
+		return fmt.Errorf("-udp-port must be 0-65535, got %d", c.udpPort)
 	}
-	if cfg.meshMax < 0 {
-		return nil, fmt.Errorf("-mesh-max must be 0 (always the SFU) or more, got %d", cfg.meshMax)
-	}
-	if cfg.udpPort < 0 || cfg.udpPort > 65535 {
-		return nil, fmt.Errorf("-udp-port must be 0-65535, got %d", cfg.udpPort)
-	}
-	if cfg.publicIP != "" && net.ParseIP(cfg.publicIP) == nil {
-		return nil, fmt.Errorf("-public-ip %q is not an IP address", cfg.publicIP)
+	if c.publicIP != "" && net.ParseIP(c.publicIP) == nil {
+		return fmt.Errorf("-public-ip %q is not an IP address", c.publicIP)
 	}
 	for name, v := range map[string]int{
-		"max-participants": cfg.maxParticipants, "max-rooms": cfg.maxRooms,
-		"rooms-per-minute": cfg.roomsPerMinute, "joins-per-minute": cfg.joinsPerMinute,
+		"max-participants": c.maxParticipants, "max-rooms": c.maxRooms,
+		"rooms-per-minute": c.roomsPerMinute, "joins-per-minute": c.joinsPerMinute,
 	} {
 		if v < 0 {
-			return nil, fmt.Errorf("-%s must be 0 (no limit) or more, got %d", name, v)
+			return fmt.Errorf("-%s must be 0 (no limit) or more, got %d", name, v)
 		}
 	}
-	if cfg.backDelay <= 0 {
-		return nil, fmt.Errorf("-back-to-mesh-delay must be positive, got %s", cfg.backDelay)
+	if c.backDelay <= 0 {
+		return fmt.Errorf("-back-to-mesh-delay must be positive, got %s", c.backDelay)
 	}
-	if cfg.reconnectGrace < 0 {
-		return nil, fmt.Errorf("-reconnect-grace must be 0 or more, got %s", cfg.reconnectGrace)
+	if c.reconnectGrace < 0 {
+		return fmt.Errorf("-reconnect-grace must be 0 or more, got %s", c.reconnectGrace)
 	}
-	if _, err := cfg.level(); err != nil {
-		return nil, err
+	if _, err := c.level(); err != nil {
+		return err
 	}
-	if _, err := cfg.parseICEServers(); err != nil {
-		return nil, err
+	_, err := c.parseICEServers()
+	return err
+}
+
+// appConfig is the application's configuration from the flags, mapping each
+// flag's "0 turns it off" to the app's conventions.
+func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol.ICEServer, logger *slog.Logger) app.Config {
+	return app.Config{
+		Store:      db,
+		Secret:     secret,
+		MeshMax:    alwaysSFUIfZero(c.meshMax),
+		ICEServers: iceServers,
+		Logger:     logger,
+
+		BackToMeshDelay: c.backDelay,
+		ReconnectGrace:  reconnectGrace(c.reconnectGrace),
+
+		MaxParticipants: noLimitIfZero(c.maxParticipants),
+		MaxRooms:        noLimitIfZero(c.maxRooms),
+		RoomsPerMinute:  noLimitIfZero(c.roomsPerMinute),
+		JoinsPerMinute:  noLimitIfZero(c.joinsPerMinute),
+		AllowedOrigins:  list(c.allowedOrigins),
+		TrustedProxies:  list(c.trustedProxies),
+		UDPPort:         c.udpPort,
+		PublicIP:        c.publicIP,
 	}
-	return cfg, nil
 }
 
 // list splits a comma-separated flag value, dropping empty items.

@@ -61,29 +61,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 
-	srv, err := app.New(app.Config{
-		Store:      db,
-		Secret:     secret,
-		MeshMax:    alwaysSFUIfZero(cfg.meshMax),
-		ICEServers: iceServers,
-		Logger:     logger,
-
-		BackToMeshDelay: cfg.backDelay,
-		ReconnectGrace:  reconnectGrace(cfg.reconnectGrace),
-
-		MaxParticipants: noLimitIfZero(cfg.maxParticipants),
-		MaxRooms:        noLimitIfZero(cfg.maxRooms),
-		RoomsPerMinute:  noLimitIfZero(cfg.roomsPerMinute),
-		JoinsPerMinute:  noLimitIfZero(cfg.joinsPerMinute),
-		AllowedOrigins:  list(cfg.allowedOrigins),
-		TrustedProxies:  list(cfg.trustedProxies),
-		UDPPort:         cfg.udpPort,
-		PublicIP:        cfg.publicIP,
-	})
+	srv, err := app.New(cfg.appConfig(db, secret, iceServers, logger))
 	if err != nil {
 		return err
 	}
+	return serve(ctx, cfg, srv, logger, ready)
+}
 
+// serve listens on the public address and the internal ones, and serves srv
+// until ctx is cancelled, then says goodbye to every participant before it
+// stops.
+func serve(ctx context.Context, cfg *config, srv *app.Server, logger *slog.Logger, ready chan<- listening) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
