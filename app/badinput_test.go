@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
 )
@@ -287,18 +286,7 @@ func TestHugeFrameClosesOnlyThatSocket(t *testing.T) {
 func TestBadInputOnTheSFUPath(t *testing.T) {
 	sc := newBadInputScene(t, Config{MeshMax: 1})
 	// A real offer from a local Pion peer, to get a publish connection.
-	pc, err := webrtc.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	offer := pionOffer(t)
 	frame := func(m protocol.SFU) string {
 		m.Type = protocol.TypeSFU
 		data, _ := json.Marshal(m)
@@ -314,10 +302,10 @@ func TestBadInputOnTheSFUPath(t *testing.T) {
 	}{
 		{"SDP garbage as a publish offer", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "v=0\r\nthis is not an offer\r\n"}), protocol.CodeBadRequest},
 		{"SDP that is not an SDP", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: "garbage"}), protocol.CodeInvalidMessage},
-		{"an offer on subscribe", frame(protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindOffer, SDP: offer.SDP}), protocol.CodeInvalidMessage},
+		{"an offer on subscribe", frame(protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindOffer, SDP: offer}), protocol.CodeInvalidMessage},
 		{"an answer nobody asked for", frame(protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: "v=0\r\n"}), protocol.CodeBadRequest},
-		{"too many tracks", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: tracks}), protocol.CodeInvalidMessage},
-		{"a good offer", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{"0": protocol.SourceMicrophone}}), ""},
+		{"too many tracks", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer, Tracks: tracks}), protocol.CodeInvalidMessage},
+		{"a good offer", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer, Tracks: map[string]string{"0": protocol.SourceMicrophone}}), ""},
 		{"candidate garbage", frame(protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindCandidate, Candidate: &protocol.Candidate{Candidate: "candidate:garbage"}}), protocol.CodeBadRequest},
 		{"candidate for an unknown connection", `{"type":"sfu","pc":"screen","kind":"candidate","candidate":null}`, protocol.CodeInvalidMessage},
 	} {

@@ -28,6 +28,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
+	"meet/sfu/codec"
+	"meet/sfu/sfuclient"
 )
 
 // The churn test: clients join and leave random rooms through the real
@@ -170,9 +172,13 @@ func TestChurn(t *testing.T) {
 		}
 		rooms[i] = r.ID
 	}
+	api, err := sfuTestAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := &churnEnv{
 		t: t, srv: srv, base: hs.URL, wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
-		http: httpClient, rooms: rooms, stats: &churnStats{}, api: loopbackAPI(),
+		http: httpClient, rooms: rooms, stats: &churnStats{}, api: api,
 	}
 
 	// Warm up every kind of client once, so that pools, caches and lazily
@@ -364,10 +370,8 @@ type churnClient struct {
 
 	wmu sync.Mutex // one writer on the socket
 
-	pion     bool
-	mu       sync.Mutex
-	sub, pub *webrtc.PeerConnection
-	peers    []string // others in the room, from the welcome
+	sfu   *sfuclient.Client // nil for a plain client
+	peers []string          // others in the room, from the welcome
 }
 
 func (c *churnClient) write(v any) {
@@ -396,7 +400,7 @@ func (e *churnEnv) runClient(rng *rand.Rand, pion bool, stay time.Duration) {
 		e.stats.fail("dial: %v", err)
 		return
 	}
-	c := &churnClient{env: e, conn: conn, pion: pion}
+	c := &churnClient{env: e, conn: conn}
 	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	_, data, err := conn.ReadMessage()
 	var w protocol.Welcome
@@ -487,88 +491,46 @@ func (c *churnClient) read(done chan<- struct{}) {
 // startSFU opens the subscribe connection, which answers the server's
 // offers; the publish connection opens when the client publishes.
 func (c *churnClient) startSFU() error {
-	sub, err := c.env.api.NewPeerConnection(webrtc.Configuration{})
+	client, err := sfuclient.New(sfuclient.Config{
+		API: c.env.api,
+		Send: func(m protocol.SFU) error {
+			c.write(m)
+			return nil
+		},
+		OnPacket: func(string, *webrtc.TrackRemote, *rtp.Packet) { c.env.stats.packetsReceived.Add(1) },
+	})
 	if err != nil {
 		return err
 	}
-	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCSubscribe, cand) })
-	sub.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			if _, _, err := track.ReadRTP(); err != nil {
-				return
-			}
-			c.env.stats.packetsReceived.Add(1)
-		}
-	})
-	c.mu.Lock()
-	c.sub = sub
-	c.mu.Unlock()
+	c.sfu = client
 	return nil
 }
 
-func (c *churnClient) trickle(pc string, cand *webrtc.ICECandidate) {
-	msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
-	if cand != nil {
-		init := cand.ToJSON()
-		msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
-	}
-	c.write(msg)
-}
-
+// onSFU applies the server's negotiation. Its failures are not the
+// churn's: the server's side is what is measured, and a client leaving
+// meets its own connections closing.
 func (c *churnClient) onSFU(m *protocol.SFU) {
-	c.mu.Lock()
-	pc := c.sub
-	if m.PC == protocol.PCPublish {
-		pc = c.pub
-	}
-	c.mu.Unlock()
-	if pc == nil {
+	if c.sfu == nil {
 		return // a plain client: it never answers, as a broken browser would not
 	}
-	switch m.Kind {
-	case protocol.KindOffer:
-		if pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}) != nil {
-			return
-		}
-		answer, err := pc.CreateAnswer(nil)
-		if err != nil || pc.SetLocalDescription(answer) != nil {
-			return
-		}
-		c.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP})
-	case protocol.KindAnswer:
-		_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
-	case protocol.KindCandidate:
-		if m.Candidate != nil {
-			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
-		}
-	}
+	_ = c.sfu.Handle(*m)
 }
 
 // publish sends a microphone track to the SFU for d.
 func (c *churnClient) publish(d time.Duration) {
-	pub, err := c.env.api.NewPeerConnection(webrtc.Configuration{})
+	if c.sfu == nil { // startSFU failed, and said so
+		time.Sleep(d)
+		return
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "audio", "mic-"+c.self)
+	if err == nil {
+		err = c.sfu.Publish(map[string]webrtc.TrackLocal{protocol.SourceMicrophone: track})
+	}
 	if err != nil {
-		c.env.stats.fail("publish connection: %v", err)
+		c.env.stats.fail("publish: %v", err)
 		time.Sleep(d)
 		return
 	}
-	c.mu.Lock()
-	c.pub = pub
-	c.mu.Unlock()
-	pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCPublish, cand) })
-	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic-"+c.self)
-	if _, err := pub.AddTrack(track); err != nil {
-		c.env.stats.fail("add track: %v", err)
-		time.Sleep(d)
-		return
-	}
-	offer, err := pub.CreateOffer(nil)
-	if err != nil || pub.SetLocalDescription(offer) != nil {
-		time.Sleep(d)
-		return
-	}
-	mid := pub.GetTransceivers()[0].Mid()
-	c.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: protocol.SourceMicrophone}})
 	payload := make([]byte, 80)
 	end := time.Now().Add(d)
 	for seq := uint16(1); time.Now().Before(end); seq++ {
@@ -579,13 +541,7 @@ func (c *churnClient) publish(d time.Duration) {
 }
 
 func (c *churnClient) closePeers() {
-	c.mu.Lock()
-	sub, pub := c.sub, c.pub
-	c.sub, c.pub = nil, nil
-	c.mu.Unlock()
-	for _, pc := range []*webrtc.PeerConnection{sub, pub} {
-		if pc != nil {
-			_ = pc.Close()
-		}
+	if c.sfu != nil {
+		c.sfu.Close()
 	}
 }

@@ -11,17 +11,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
+	"meet/sfu/codec"
 )
-
-// loopbackAPI builds a Pion API that gathers only loopback UDP candidates,
-// so the test's media never leaves the machine.
-func loopbackAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
-}
 
 // pionPeer is a Pion PeerConnection signalled through the app's /ws relay,
 // as a browser in a mesh room would be.
@@ -82,7 +73,13 @@ func (p *pionPeer) pump(t *testing.T) {
 }
 
 func newPionPeer(t *testing.T, c *client, remote string) *pionPeer {
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	// The API of the SFU test clients serves a mesh peer as well: a
+	// browser's codecs, loopback only.
+	api, err := sfuTestAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +112,7 @@ func TestMeshRelayCarriesRealWebRTC(t *testing.T) {
 	pa := newPionPeer(t, ca, cb.self.ID)
 	pb := newPionPeer(t, cb, ca.self.ID)
 
-	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "video", "alice-camera")
+	track, err := webrtc.NewTrackLocalStaticRTP(codec.VP8(), "video", "alice-camera")
 	if err != nil {
 		t.Fatal(err)
 	}

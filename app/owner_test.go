@@ -300,13 +300,18 @@ func TestClassroomSFUPublishing(t *testing.T) {
 		_ = json.Unmarshal(data, &m)
 		return m.From == student.c.self.ID && m.Action == protocol.ActionUnpublished
 	})
-	// Whatever was in flight has arrived by now; nothing sent after the
-	// withdrawal may.
-	sendAudio(track, 10)
-	time.Sleep(300 * time.Millisecond)
+	// The server took the track away from the listener's connection: what
+	// the listener counts from now on could only come on a track the
+	// server gave it again.
+	waitFor(t, func() bool { return listener.sfu.Ended(key) })
 	before := listener.count(key)
-	sendAudio(track, 100)
-	time.Sleep(300 * time.Millisecond)
+	// The student goes on sending; once the server reports having read it
+	// all, none of it may have reached the listener.
+	last := sendAudio(track, 200)
+	waitFor(t, func() bool {
+		seq, ok := student.sfu.ReportedSeq(protocol.SourceMicrophone)
+		return ok && int16(seq-last) >= 0
+	})
 	if after := listener.count(key); after != before {
 		t.Fatalf("the listener got %d packets after the student left the stage", after-before)
 	}

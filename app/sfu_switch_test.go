@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -13,89 +14,51 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
+	"meet/sfu/codec"
+	"meet/sfu/sfuclient"
 )
 
-// sfuClient is a Pion participant that speaks the app's SFU protocol over
-// the real /ws: it answers subscribe offers and publishes on request.
+// sfuClient is a participant with Pion SFU connections (sfuclient) over
+// the real /ws: it answers subscribe offers, publishes on request, and
+// records the modes and errors the server sends.
 type sfuClient struct {
 	t   *testing.T
 	c   *client
-	api *webrtc.API
-	sub *webrtc.PeerConnection
-	pub *webrtc.PeerConnection
+	sfu *sfuclient.Client
 
 	wmu sync.Mutex // one writer on the socket
 
-	mu       sync.Mutex
-	modes    []protocol.Mode
-	tracks   map[string]string // subscribe mid → "participant|source"
-	received map[string]int    // "participant|source" → packets
-	errors   []protocol.Error
+	mu     sync.Mutex
+	modes  []protocol.Mode
+	modeAt []time.Time // when each of modes arrived
+	errors []protocol.Error
 }
+
+// sfuTestAPI is the client API every SFU test client shares.
+var sfuTestAPI = sync.OnceValues(func() (*webrtc.API, error) {
+	return sfuclient.NewAPI(sfuclient.Options{LoopbackOnly: true})
+})
 
 func newSFUClient(t *testing.T, u *user, roomID string) *sfuClient {
 	t.Helper()
 	c := u.dial(roomID, url.Values{})
-	sc := &sfuClient{t: t, c: c, api: loopbackAPI(), tracks: map[string]string{}, received: map[string]int{}}
+	sc := &sfuClient{t: t, c: c}
 	sc.modes = append(sc.modes, protocol.Mode{Mode: c.wel.Mode, Epoch: c.wel.Epoch})
-	sc.sub = sc.newSubscriber()
-	t.Cleanup(func() {
-		_ = sc.subscriber().Close()
-		if sc.pub != nil {
-			_ = sc.pub.Close()
-		}
-	})
+	sc.modeAt = append(sc.modeAt, time.Now())
+	api, err := sfuTestAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.sfu, err = sfuclient.New(sfuclient.Config{API: api, Send: func(m protocol.SFU) error {
+		sc.write(m)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sc.sfu.Close)
 	go sc.pump()
 	return sc
-}
-
-// newSubscriber makes the PeerConnection that answers the server's
-// subscribe offers and counts the packets of each track it receives.
-func (sc *sfuClient) newSubscriber() *webrtc.PeerConnection {
-	sub, err := sc.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		sc.t.Fatal(err)
-	}
-	sub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(protocol.PCSubscribe, cand) })
-	sub.OnTrack(func(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		var key string
-		for _, tr := range sub.GetTransceivers() {
-			if tr.Receiver() == recv {
-				sc.mu.Lock()
-				key = sc.tracks[tr.Mid()]
-				sc.mu.Unlock()
-			}
-		}
-		for {
-			if _, _, err := track.ReadRTP(); err != nil {
-				return
-			}
-			sc.mu.Lock()
-			sc.received[key]++
-			sc.mu.Unlock()
-		}
-	})
-	return sub
-}
-
-func (sc *sfuClient) subscriber() *webrtc.PeerConnection {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	return sc.sub
-}
-
-// replaceSubscriber does what a page does when it closes its SFU
-// connections and later opens new ones: the old subscribe connection is
-// gone, and a new one waits for the server's next offer.
-func (sc *sfuClient) replaceSubscriber() {
-	old := sc.subscriber()
-	_ = old.Close()
-	sub := sc.newSubscriber()
-	sc.mu.Lock()
-	sc.sub = sub
-	sc.tracks = map[string]string{}
-	sc.received = map[string]int{}
-	sc.mu.Unlock()
 }
 
 func (sc *sfuClient) write(v any) {
@@ -103,15 +66,6 @@ func (sc *sfuClient) write(v any) {
 	sc.wmu.Lock()
 	defer sc.wmu.Unlock()
 	_ = sc.c.conn.WriteMessage(1, data)
-}
-
-func (sc *sfuClient) trickle(pc string, cand *webrtc.ICECandidate) {
-	msg := protocol.SFU{Type: protocol.TypeSFU, PC: pc, Kind: protocol.KindCandidate}
-	if cand != nil {
-		init := cand.ToJSON()
-		msg.Candidate = &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}
-	}
-	sc.write(msg)
 }
 
 func (sc *sfuClient) pump() {
@@ -129,6 +83,7 @@ func (sc *sfuClient) pump() {
 			_ = json.Unmarshal(data, &m)
 			sc.mu.Lock()
 			sc.modes = append(sc.modes, m)
+			sc.modeAt = append(sc.modeAt, time.Now())
 			sc.mu.Unlock()
 		case protocol.TypeError:
 			var e protocol.Error
@@ -139,64 +94,38 @@ func (sc *sfuClient) pump() {
 		case protocol.TypeSFU:
 			var m protocol.SFU
 			_ = json.Unmarshal(data, &m)
-			sc.onSFU(m)
-		}
-	}
-}
-
-func (sc *sfuClient) onSFU(m protocol.SFU) {
-	pc := sc.subscriber()
-	if m.PC == protocol.PCPublish {
-		pc = sc.pub
-	}
-	switch m.Kind {
-	case protocol.KindOffer:
-		sc.mu.Lock()
-		for mid, what := range m.Tracks {
-			sc.tracks[mid] = what
-		}
-		sc.mu.Unlock()
-		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
-			if pc.ConnectionState() != webrtc.PeerConnectionStateClosed {
-				sc.t.Errorf("subscribe offer: %v", err)
+			// A candidate that cannot be applied is no failure (ICE has
+			// others), nor is a message for a connection the test closed.
+			if err := sc.sfu.Handle(m); err != nil && m.Kind != protocol.KindCandidate && !errors.Is(err, sfuclient.ErrClosed) {
+				sc.t.Errorf("%s %s: %v", m.PC, m.Kind, err)
 			}
-			return
-		}
-		answer, _ := pc.CreateAnswer(nil)
-		_ = pc.SetLocalDescription(answer)
-		sc.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP})
-	case protocol.KindAnswer:
-		if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
-			sc.t.Errorf("publish answer: %v", err)
-		}
-	case protocol.KindCandidate:
-		if m.Candidate != nil {
-			_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
 		}
 	}
 }
 
-// publishAudio publishes a microphone track to the SFU.
+// publishAudio publishes a microphone track to the SFU on a fresh publish
+// connection, as a page publishing afresh does.
 func (sc *sfuClient) publishAudio() *webrtc.TrackLocalStaticRTP {
 	sc.t.Helper()
-	if sc.pub != nil {
-		_ = sc.pub.Close() // a page publishing afresh drops its old connection
-	}
-	var err error
-	sc.pub, err = sc.api.NewPeerConnection(webrtc.Configuration{})
+	sc.sfu.ClosePublisher()
+	track, err := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "audio", "mic")
 	if err != nil {
 		sc.t.Fatal(err)
 	}
-	sc.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { sc.trickle(protocol.PCPublish, cand) })
-	track, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}, "audio", "mic")
-	if _, err := sc.pub.AddTrack(track); err != nil {
+	if err := sc.sfu.Publish(map[string]webrtc.TrackLocal{protocol.SourceMicrophone: track}); err != nil {
 		sc.t.Fatal(err)
 	}
-	offer, _ := sc.pub.CreateOffer(nil)
-	_ = sc.pub.SetLocalDescription(offer)
-	mid := sc.pub.GetTransceivers()[0].Mid()
-	sc.write(protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: map[string]string{mid: protocol.SourceMicrophone}})
 	return track
+}
+
+// replaceSubscriber does what a page does when it closes its SFU
+// connections and later opens new ones: the old subscribe connection is
+// gone, and a new one waits for the server's next offer.
+func (sc *sfuClient) replaceSubscriber() {
+	sc.t.Helper()
+	if err := sc.sfu.RenewSubscriber(); err != nil {
+		sc.t.Fatal(err)
+	}
 }
 
 func (sc *sfuClient) lastMode() protocol.Mode {
@@ -205,24 +134,39 @@ func (sc *sfuClient) lastMode() protocol.Mode {
 	return sc.modes[len(sc.modes)-1]
 }
 
-func (sc *sfuClient) count(key string) int {
+// modeSince is when the first mode message to mode arrived after from.
+func (sc *sfuClient) modeSince(from time.Time, mode string) (time.Time, bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	return sc.received[key]
+	for i, m := range sc.modes {
+		if m.Mode == mode && sc.modeAt[i].After(from) {
+			return sc.modeAt[i], true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (sc *sfuClient) count(key string) int {
+	return sc.sfu.Received(key)
 }
 
 // audioSeq numbers every test packet, across calls: SRTP replay
 // protection drops a sequence number it has seen.
 var audioSeq uint32
 
-func sendAudio(track *webrtc.TrackLocalStaticRTP, n int) {
+// sendAudio sends n packets, paced, and returns the RTP sequence number of
+// the last.
+func sendAudio(track *webrtc.TrackLocalStaticRTP, n int) uint16 {
 	payload := make([]byte, 100)
+	var last uint16
 	for i := 0; i < n; i++ {
 		seq := atomic.AddUint32(&audioSeq, 1)
 		binary.BigEndian.PutUint32(payload, seq)
-		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(seq), Timestamp: seq * 960}, Payload: payload})
+		last = uint16(seq)
+		_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: last, Timestamp: seq * 960}, Payload: payload})
 		time.Sleep(2 * time.Millisecond)
 	}
+	return last
 }
 
 // TestRoomSwitchesToSFUAndBack drives the whole switch through the real
@@ -230,7 +174,8 @@ func sendAudio(track *webrtc.TrackLocalStaticRTP, n int) {
 // epoch, media flows through the SFU, and once the room shrinks it returns
 // to mesh after the delay, with a newer epoch again.
 func TestRoomSwitchesToSFUAndBack(t *testing.T) {
-	a := newTestAppWith(t, Config{MeshMax: 2, BackToMeshDelay: 300 * time.Millisecond, SFUGrace: time.Second})
+	const backToMesh = 300 * time.Millisecond
+	a := newTestAppWith(t, Config{MeshMax: 2, BackToMeshDelay: backToMesh, SFUGrace: time.Second})
 	owner := a.newUser()
 	room := owner.createRoom("switch")
 	alice := newSFUClient(t, owner, room.ID)
@@ -260,22 +205,26 @@ func TestRoomSwitchesToSFUAndBack(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for bob.count(key) == 0 || carol.count(key) == 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("SFU media did not arrive: bob %d carol %d; errors alice %v bob %v; pub state %s; bob tracks %v",
-				bob.count(key), carol.count(key), alice.errors, bob.errors, alice.pub.ConnectionState(), bob.tracks)
+			t.Fatalf("SFU media did not arrive: bob %d carol %d; errors alice %v bob %v; pub state %s; bob's subscriber %s",
+				bob.count(key), carol.count(key), alice.errors, bob.errors, alice.sfu.Publisher().ConnectionState(), bob.sfu.Subscriber().ConnectionState())
 		}
 		sendAudio(track, 10)
 	}
 
 	// Carol leaves: the room is small again and returns to mesh after the
-	// delay, never before it.
+	// delay, never before it. The server cannot start that delay before
+	// the socket closes, so the mode may not arrive sooner after it.
+	left := time.Now()
 	carol.c.conn.Close()
-	time.Sleep(100 * time.Millisecond)
-	if alice.lastMode().Mode != protocol.ModeSFU {
-		t.Fatal("the room left the SFU before the back-to-mesh delay")
-	}
 	waitFor(t, func() bool {
 		return alice.lastMode().Mode == protocol.ModeMesh && bob.lastMode().Mode == protocol.ModeMesh
 	})
+	for _, c := range []*sfuClient{alice, bob} {
+		at, ok := c.modeSince(left, protocol.ModeMesh)
+		if waited := at.Sub(left); !ok || waited < backToMesh {
+			t.Fatalf("the room left the SFU %s after the leave, before the back-to-mesh delay of %s", waited, backToMesh)
+		}
+	}
 	if alice.lastMode().Epoch <= first {
 		t.Fatalf("back-to-mesh epoch %d is not newer than %d", alice.lastMode().Epoch, first)
 	}
@@ -362,7 +311,8 @@ func TestSwitchBackToSFUStartsAfresh(t *testing.T) {
 // once (no not_sfu), and a viewer who arrives receives the media; a room
 // of two never goes back to mesh.
 func TestAlwaysSFU(t *testing.T) {
-	a := newTestAppWith(t, Config{MeshMax: -1, BackToMeshDelay: 200 * time.Millisecond})
+	const backToMesh = 200 * time.Millisecond
+	a := newTestAppWith(t, Config{MeshMax: -1, BackToMeshDelay: backToMesh})
 	owner := a.newUser()
 	room := owner.createRoom("webinar")
 	presenter := newSFUClient(t, owner, room.ID)
@@ -382,18 +332,26 @@ func TestAlwaysSFU(t *testing.T) {
 		}
 		sendAudio(track, 10)
 	}
-	// Several back-to-mesh delays later the room is still on the SFU, and
-	// media still flows.
-	time.Sleep(5 * 200 * time.Millisecond)
-	before := viewer.count(key)
-	sendAudio(track, 20)
-	waitFor(t, func() bool { return viewer.count(key) > before })
+	// A small room would leave the SFU one delay after the viewer's join.
+	// For several delays from then, every round of media still reaches the
+	// viewer through the SFU, and no mode message comes.
+	viewer.mu.Lock()
+	joined := viewer.modeAt[0]
+	viewer.mu.Unlock()
+	for time.Since(joined) < 5*backToMesh {
+		before := viewer.count(key)
+		sendAudio(track, 20)
+		waitFor(t, func() bool { return viewer.count(key) > before })
+	}
 	for _, c := range []*sfuClient{presenter, viewer} {
-		if m := c.lastMode(); m.Mode != protocol.ModeSFU {
-			t.Fatalf("the room went to %s", m.Mode)
+		c.mu.Lock()
+		modes, errs := c.modes, c.errors
+		c.mu.Unlock()
+		if len(modes) != 1 {
+			t.Fatalf("the room changed mode: %+v", modes)
 		}
-		if len(c.errors) > 0 {
-			t.Fatalf("errors: %v", c.errors)
+		if len(errs) > 0 {
+			t.Fatalf("errors: %v", errs)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sfu
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -13,33 +14,44 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
+	"meet/sfu/codec"
+	"meet/sfu/sfuclient"
 )
 
-// testClient plays a browser against the SFU: a publish connection it
-// offers and a subscribe connection the SFU offers, signalled in-process.
+// testClient plays a browser against the SFU: an sfuclient whose messages
+// go to its Peer in-process, recording the numbered packets it receives.
 type testClient struct {
 	t    *testing.T
 	peer *Peer
-	api  *webrtc.API
-	pub  *webrtc.PeerConnection
-	sub  *webrtc.PeerConnection
-	in   chan []byte
+	*sfuclient.Client
 
 	mu       sync.Mutex
-	received map[string][]uint32 // "publisher|source" → payload counters, in arrival order
-	tracks   map[string]string   // subscribe mid → "publisher|source"
-	ended    map[string]bool
-	noRead   bool // a subscriber that never reads its tracks
+	arrivals map[string][]arrival // "publisher|source" → packets, in arrival order
+	ssrcs    map[string]uint32    // "publisher|source" → the SSRC the SFU sends it with
 }
 
-func clientAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	m := &webrtc.MediaEngine{}
-	_ = m.RegisterDefaultCodecs()
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(m))
+// arrival is one received packet: the RTP sequence number the SFU gave
+// it, and the counter the test's sender wrote in its payload.
+type arrival struct {
+	seq     uint16
+	counter uint32
+}
+
+// The client APIs of the tests: loopback only, and, for a subscriber that
+// NACKs a packet it did receive, without SRTP replay protection.
+var (
+	loopbackAPI  = sync.OnceValue(func() *webrtc.API { return mustAPI(sfuclient.Options{LoopbackOnly: true}) })
+	replayingAPI = sync.OnceValue(func() *webrtc.API {
+		return mustAPI(sfuclient.Options{LoopbackOnly: true, NoReplayProtection: true})
+	})
+)
+
+func mustAPI(o sfuclient.Options) *webrtc.API {
+	api, err := sfuclient.NewAPI(o)
+	if err != nil {
+		panic(err)
+	}
+	return api
 }
 
 func newTestSFU(t *testing.T) *SFU {
@@ -52,20 +64,28 @@ func newTestSFU(t *testing.T) *SFU {
 	return s
 }
 
-func joinClient(t *testing.T, room *Room, id string, noRead bool) *testClient {
+// joinClient joins room as id with a client that reads every track.
+func joinClient(t *testing.T, room *Room, id string) *testClient {
+	return joinClientWith(t, room, id, loopbackAPI(), nil)
+}
+
+// joinStalledClient joins a subscriber that never reads its tracks.
+func joinStalledClient(t *testing.T, room *Room, id string) *testClient {
+	return joinClientWith(t, room, id, loopbackAPI(), func(string, *webrtc.TrackRemote, *webrtc.RTPReceiver) {})
+}
+
+// joinClientWith joins with a client API of the test's choosing; onTrack,
+// when not nil, takes the subscribed tracks instead of the recorder.
+func joinClientWith(t *testing.T, room *Room, id string, api *webrtc.API, onTrack func(string, *webrtc.TrackRemote, *webrtc.RTPReceiver)) *testClient {
 	t.Helper()
-	c := &testClient{t: t, api: clientAPI(), in: make(chan []byte, 256),
-		received: map[string][]uint32{}, tracks: map[string]string{}, ended: map[string]bool{}, noRead: noRead}
+	c := &testClient{t: t, arrivals: map[string][]arrival{}, ssrcs: map[string]uint32{}}
+	// The SFU's messages wait here for the client: the SFU calls send
+	// with its locks held, so the client must not answer from inside it.
+	in := make(chan []byte, 256)
 	var err error
-	c.sub, err = c.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.sub.OnTrack(c.onTrack)
-	c.sub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCSubscribe, cand) })
 	c.peer, err = room.Join(id, func(b []byte) {
 		select {
-		case c.in <- b:
+		case in <- b:
 		default:
 			t.Errorf("client %s signaling queue full", id)
 		}
@@ -73,137 +93,88 @@ func joinClient(t *testing.T, room *Room, id string, noRead bool) *testClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go c.pump()
+	c.Client, err = sfuclient.New(sfuclient.Config{
+		API:      api,
+		Send:     c.send,
+		OnPacket: c.record,
+		OnTrack:  onTrack,
+		OnError:  func(err error) { t.Errorf("client %s: %v", id, err) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.pump(in)
 	t.Cleanup(func() {
 		c.peer.Close()
-		_ = c.sub.Close()
-		if c.pub != nil {
-			_ = c.pub.Close()
-		}
+		c.Close()
 	})
 	return c
 }
 
-func (c *testClient) trickle(pc string, cand *webrtc.ICECandidate) {
-	if cand == nil {
-		return
+// send hands a message to the SFU as app would. A message that crosses the
+// end of the test (the SFU closing its peers) finds the peer closed: that
+// is no failure.
+func (c *testClient) send(m protocol.SFU) error {
+	if err := c.peer.HandleSignal(&m); err != nil && !c.peer.closed.Load() {
+		return err
 	}
-	init := cand.ToJSON()
-	err := c.peer.HandleSignal(&protocol.SFU{PC: pc, Kind: protocol.KindCandidate,
-		Candidate: &protocol.Candidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex}})
-	if err != nil && err != ErrPeerClosed {
-		c.t.Errorf("candidate: %v", err)
-	}
+	return nil
 }
 
-// pump handles what the SFU sends this client.
-func (c *testClient) pump() {
-	for data := range c.in {
+// pump hands the client what the SFU sends it. A candidate that cannot be
+// applied is not a failure (ICE has others); a description is.
+func (c *testClient) pump(in <-chan []byte) {
+	for data := range in {
 		var m protocol.SFU
-		_ = json.Unmarshal(data, &m)
-		pc := c.sub
-		if m.PC == protocol.PCPublish {
-			pc = c.pub
-		}
-		switch m.Kind {
-		case protocol.KindOffer:
-			c.mu.Lock()
-			for mid, what := range m.Tracks {
-				c.tracks[mid] = what
-			}
-			c.mu.Unlock()
-			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
-				c.t.Errorf("subscribe offer: %v", err)
-				return
-			}
-			answer, _ := pc.CreateAnswer(nil)
-			_ = pc.SetLocalDescription(answer)
-			// An answer that crosses the end of the test (the SFU closing
-			// its peers) finds the connection closed: that is no failure.
-			if err := c.peer.HandleSignal(&protocol.SFU{PC: protocol.PCSubscribe, Kind: protocol.KindAnswer, SDP: answer.SDP}); err != nil && !c.peer.closed.Load() {
-				c.t.Errorf("answer: %v", err)
-			}
-		case protocol.KindAnswer:
-			if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
-				c.t.Errorf("publish answer: %v", err)
-			}
-		case protocol.KindCandidate:
-			if m.Candidate != nil {
-				_ = pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: m.Candidate.Candidate, SDPMid: m.Candidate.SDPMid, SDPMLineIndex: m.Candidate.SDPMLineIndex})
-			}
-		}
-	}
-}
-
-func (c *testClient) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	var key string
-	for _, tr := range c.sub.GetTransceivers() {
-		if tr.Receiver() == recv {
-			c.mu.Lock()
-			key = c.tracks[tr.Mid()]
-			c.mu.Unlock()
-		}
-	}
-	if c.noRead {
-		return
-	}
-	for {
-		pkt, _, err := track.ReadRTP()
-		if err != nil {
-			c.mu.Lock()
-			c.ended[key] = true
-			c.mu.Unlock()
+		if err := json.Unmarshal(data, &m); err != nil {
+			c.t.Errorf("the SFU sent %q: %v", data, err)
 			return
 		}
-		if len(pkt.Payload) >= 8 {
-			c.mu.Lock()
-			c.received[key] = append(c.received[key], binary.BigEndian.Uint32(pkt.Payload[4:]))
-			c.mu.Unlock()
+		err := c.Handle(m)
+		if err != nil && m.Kind != protocol.KindCandidate && !errors.Is(err, sfuclient.ErrClosed) && !c.peer.closed.Load() {
+			c.t.Errorf("%s %s: %v", m.PC, m.Kind, err)
 		}
 	}
 }
 
-// publish adds local tracks, labelled with their sources, and offers them.
+func (c *testClient) record(key string, track *webrtc.TrackRemote, pkt *rtp.Packet) {
+	if len(pkt.Payload) < 8 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ssrcs[key] = uint32(track.SSRC())
+	c.arrivals[key] = append(c.arrivals[key], arrival{pkt.SequenceNumber, binary.BigEndian.Uint32(pkt.Payload[4:])})
+}
+
+// publish offers local tracks, each under its source.
 func (c *testClient) publish(tracks map[string]*webrtc.TrackLocalStaticRTP) {
 	c.t.Helper()
-	if c.pub == nil {
-		var err error
-		c.pub, err = c.api.NewPeerConnection(webrtc.Configuration{})
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) { c.trickle(protocol.PCPublish, cand) })
+	local := map[string]webrtc.TrackLocal{}
+	for source, tr := range tracks {
+		local[source] = tr
 	}
-	for _, tr := range tracks {
-		if _, err := c.pub.AddTrack(tr); err != nil {
-			c.t.Fatal(err)
-		}
-	}
-	offer, err := c.pub.CreateOffer(nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if err := c.pub.SetLocalDescription(offer); err != nil {
-		c.t.Fatal(err)
-	}
-	labels := map[string]string{}
-	for _, tr := range c.pub.GetTransceivers() {
-		for source, local := range tracks {
-			if tr.Sender() != nil && tr.Sender().Track() == local {
-				labels[tr.Mid()] = source
-			}
-		}
-	}
-	if err := c.peer.HandleSignal(&protocol.SFU{PC: protocol.PCPublish, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: labels}); err != nil {
+	if err := c.Publish(local); err != nil {
 		c.t.Fatal(err)
 	}
 }
 
-// got returns a copy of what arrived for key.
+// got returns the counters of what arrived for key, in arrival order.
 func (c *testClient) got(key string) []uint32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]uint32(nil), c.received[key]...)
+	out := make([]uint32, len(c.arrivals[key]))
+	for i, a := range c.arrivals[key] {
+		out[i] = a.counter
+	}
+	return out
+}
+
+// received returns what arrived for key, and the SSRC it came with.
+func (c *testClient) received(key string) ([]arrival, uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]arrival(nil), c.arrivals[key]...), c.ssrcs[key]
 }
 
 // sender writes numbered packets on a track. Video packets are all marked
@@ -216,11 +187,11 @@ type sender struct {
 }
 
 func newSender(t *testing.T, video bool, id string) *sender {
-	mime := webrtc.MimeTypeOpus
+	capability := codec.Opus()
 	if video {
-		mime = webrtc.MimeTypeVP8
+		capability = codec.VP8()
 	}
-	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: mime}, id, "stream-"+id)
+	tr, err := webrtc.NewTrackLocalStaticRTP(capability, id, "stream-"+id)
 	if err != nil {
 		t.Fatal(err)
 	}

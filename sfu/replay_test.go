@@ -31,8 +31,8 @@ func sendVP8(s *sender, n uint32, keyframe bool) error {
 func TestNewSubscriberStartsFromTheCachedKeyframe(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("replay")
-	pub := joinClient(t, room, "alice", false)
-	first := joinClient(t, room, "bob", false)
+	pub := joinClient(t, room, "alice")
+	first := joinClient(t, room, "bob")
 	video := newSender(t, true, "cam")
 	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": video.track})
 	key := "alice|camera"
@@ -51,7 +51,7 @@ func TestNewSubscriberStartsFromTheCachedKeyframe(t *testing.T) {
 		_ = sendVP8(video, i, false)
 	}
 
-	carol := joinClient(t, room, "carol", false)
+	carol := joinClient(t, room, "carol")
 	i := uint32(4)
 	waitUntil(t, 20*time.Second, "carol to receive", func() bool {
 		_ = sendVP8(video, i, false)

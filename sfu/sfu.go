@@ -16,6 +16,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
+
+	"meet/sfu/codec"
 )
 
 // Config sets up the SFU's networking.
@@ -48,8 +50,9 @@ type SFU struct {
 // ErrClosed is returned by calls on a closed SFU or room.
 var ErrClosed = errors.New("sfu: closed")
 
-// New opens the UDP port and prepares the media engine: VP8 and Opus only,
-// so that every subscriber can decode what every publisher sends.
+// New opens the UDP port and prepares the media engine: the app's codecs
+// (sfu/codec), VP8 and Opus only, so that every subscriber can decode what
+// every publisher sends.
 func New(cfg Config) (*SFU, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -65,20 +68,7 @@ func New(cfg Config) (*SFU, error) {
 	mux := webrtc.NewICEUDPMux(nil, conn)
 
 	media := &webrtc.MediaEngine{}
-	videoFeedback := []webrtc.RTCPFeedback{
-		{Type: "ccm", Parameter: "fir"},
-		{Type: "nack"}, {Type: "nack", Parameter: "pli"},
-	}
-	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFeedback},
-		PayloadType:        96,
-	}, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, err
-	}
-	if err := media.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
-		PayloadType:        111,
-	}, webrtc.RTPCodecTypeAudio); err != nil {
+	if err := codec.Register(media); err != nil {
 		return nil, err
 	}
 	// NACKs to publishers, sender and receiver reports, and TWCC feedback
@@ -91,8 +81,6 @@ func New(cfg Config) (*SFU, error) {
 	if err != nil {
 		return nil, err
 	}
-	media.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
-	media.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	registry.Add(nackGenerator)
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return nil, err

@@ -51,11 +51,11 @@ func checkInOrder(t *testing.T, name string, got []uint32, want int) {
 func TestOnePublisherManySubscribersInOrderNoLoss(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r1")
-	pub := joinClient(t, room, "alice", false)
+	pub := joinClient(t, room, "alice")
 	subs := []*testClient{
-		joinClient(t, room, "bob", false),
-		joinClient(t, room, "carol", false),
-		joinClient(t, room, "dave", false),
+		joinClient(t, room, "bob"),
+		joinClient(t, room, "carol"),
+		joinClient(t, room, "dave"),
 	}
 	audio := newSender(t, false, "mic")
 	video := newSender(t, true, "cam")
@@ -95,18 +95,26 @@ func TestOnePublisherManySubscribersInOrderNoLoss(t *testing.T) {
 func TestPauseResumeUnpublish(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r2")
-	pub := joinClient(t, room, "alice", false)
-	sub := joinClient(t, room, "bob", false)
+	pub := joinClient(t, room, "alice")
+	sub := joinClient(t, room, "bob")
 	cam := newSender(t, true, "cam")
 	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": cam.track})
 	warmUp(t, cam, "alice|camera", sub)
 
 	pub.peer.SetPaused("camera", true)
+	before := room.Stats()
 	for i := uint32(0); i < 50; i++ {
 		_ = cam.send(i)
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// The SFU counts a packet read once it has handed it to, or dropped it
+	// for, every subscriber: then the paused ones must all be dropped.
+	waitUntil(t, 5*time.Second, "the SFU to read the packets sent while paused", func() bool {
+		return room.Stats().Forwarded >= before.Forwarded+50
+	})
+	if st := room.Stats(); st.Dropped < before.Dropped+50 {
+		t.Fatalf("a paused track dropped %d of the 50 packets sent to it", st.Dropped-before.Dropped)
+	}
 	if got := numbered(sub.got("alice|camera")); len(got) != 0 {
 		t.Fatalf("a paused track forwarded %d packets", len(got))
 	}
@@ -124,11 +132,7 @@ func TestPauseResumeUnpublish(t *testing.T) {
 	}
 
 	pub.peer.Unpublish("camera")
-	waitUntil(t, 5*time.Second, "the subscriber's track to end", func() bool {
-		sub.mu.Lock()
-		defer sub.mu.Unlock()
-		return sub.ended["alice|camera"]
-	})
+	waitUntil(t, 5*time.Second, "the subscriber's track to end", func() bool { return sub.Ended("alice|camera") })
 	if st := room.Stats(); st.Tracks != 0 {
 		t.Fatalf("tracks after unpublish = %d", st.Tracks)
 	}
@@ -139,9 +143,9 @@ func TestPauseResumeUnpublish(t *testing.T) {
 func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r3")
-	pub := joinClient(t, room, "alice", false)
-	stalled := joinClient(t, room, "stalled", true)
-	good := []*testClient{joinClient(t, room, "bob", false), joinClient(t, room, "carol", false)}
+	pub := joinClient(t, room, "alice")
+	stalled := joinStalledClient(t, room, "stalled")
+	good := []*testClient{joinClient(t, room, "bob"), joinClient(t, room, "carol")}
 	_ = stalled
 	audio := newSender(t, false, "mic")
 	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"microphone": audio.track})
@@ -169,11 +173,11 @@ func TestStalledSubscriberDoesNotSlowOthers(t *testing.T) {
 func TestLateJoinerGetsExistingTracks(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r4")
-	pub := joinClient(t, room, "alice", false)
+	pub := joinClient(t, room, "alice")
 	cam := newSender(t, true, "cam")
 	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": cam.track})
 	// Nobody subscribes yet; a late joiner must still get the track.
-	late := joinClient(t, room, "late", false)
+	late := joinClient(t, room, "late")
 	warmUp(t, cam, "alice|camera", late)
 
 	late.peer.Close()
@@ -186,8 +190,8 @@ func TestLateJoinerGetsExistingTracks(t *testing.T) {
 func TestPausedBeforePublishStaysPaused(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("r5")
-	pub := joinClient(t, room, "alice", false)
-	sub := joinClient(t, room, "bob", false)
+	pub := joinClient(t, room, "alice")
+	sub := joinClient(t, room, "bob")
 	pub.peer.SetPaused("camera", true)
 	cam := newSender(t, true, "cam")
 	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": cam.track})

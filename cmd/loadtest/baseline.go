@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"meet/sfu/codec"
+	"meet/sfu/sfuclient"
 )
 
 // The baseline is a bare Pion sender: the same synthetic stream written
@@ -26,9 +29,10 @@ type baselineResult struct {
 	USPerPacket float64 `json:"us_per_packet"`
 }
 
-// newSenderAPI configures Pion as the SFU does for its subscribers.
+// newSenderAPI configures Pion as the SFU does for its subscribers: the
+// app's codecs, NACKs, RTCP reports and TWCC feedback.
 func newSenderAPI() (*webrtc.API, error) {
-	return newPionAPI([]webrtc.RTCPFeedback{{Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}, true)
+	return sfuclient.NewAPI(sfuclient.Options{TWCCFeedback: true})
 }
 
 // connectDirect negotiates sender with receiver in-process, candidates
@@ -65,36 +69,61 @@ func runBaseline(ctx context.Context, clientAPI *webrtc.API, spec mediaSpec, n i
 	if err != nil {
 		return baselineResult{}, err
 	}
-	videoTrack, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "camera", "baseline")
-	audioTrack, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "microphone", "baseline")
+	videoTrack, _ := webrtc.NewTrackLocalStaticRTP(codec.VP8(), "camera", "baseline")
+	audioTrack, _ := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "microphone", "baseline")
 	video := newStream("baseline|camera", true, videoTrack)
 	audio := newStream("baseline|microphone", false, audioTrack)
 
-	var pcs []*webrtc.PeerConnection
-	defer func() {
-		var wg sync.WaitGroup
-		for _, pc := range pcs {
-			wg.Add(1)
-			go func() { defer wg.Done(); _ = pc.Close() }()
-		}
-		wg.Wait()
-	}()
-	var receiving atomic.Int32
+	links := &baselineLinks{}
+	defer links.close()
+	if err := links.connect(senderAPI, clientAPI, n, videoTrack, audioTrack); err != nil {
+		return baselineResult{}, err
+	}
+	pacer := startSampledPacer(spec, video, audio)
+	defer pacer.halt()
+	if err := links.waitReceiving(ctx, n); err != nil {
+		return baselineResult{}, err
+	}
+	start := pacer.sample(0)
+	select {
+	case <-ctx.Done():
+		return baselineResult{}, ctx.Err()
+	case <-time.After(d):
+	}
+	end := pacer.sample(1)
+	cpu := end.cpu - start.cpu
+	packets := uint64(end.packets-start.packets) * uint64(n)
+	res := baselineResult{Receivers: n, Packets: packets, CPUSeconds: cpu.Seconds()}
+	if packets > 0 {
+		res.USPerPacket = float64(cpu.Microseconds()) / float64(packets)
+	}
+	return res, nil
+}
+
+// baselineLinks are the baseline's connections: a sender and a receiver
+// for each receiving client, all in this process.
+type baselineLinks struct {
+	pcs       []*webrtc.PeerConnection
+	receiving atomic.Int32 // receivers that got video
+}
+
+// connect makes n sender and receiver pairs carrying tracks.
+func (l *baselineLinks) connect(senderAPI, receiverAPI *webrtc.API, n int, tracks ...webrtc.TrackLocal) error {
 	for i := 0; i < n; i++ {
 		s, err := senderAPI.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
-			return baselineResult{}, err
+			return err
 		}
-		pcs = append(pcs, s)
-		r, err := clientAPI.NewPeerConnection(webrtc.Configuration{})
+		l.pcs = append(l.pcs, s)
+		r, err := receiverAPI.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
-			return baselineResult{}, err
+			return err
 		}
-		pcs = append(pcs, r)
-		for _, tr := range []webrtc.TrackLocal{videoTrack, audioTrack} {
+		l.pcs = append(l.pcs, r)
+		for _, tr := range tracks {
 			sender, err := s.AddTrack(tr)
 			if err != nil {
-				return baselineResult{}, err
+				return err
 			}
 			// As the SFU does: read the receiver's RTCP so the
 			// interceptors see it.
@@ -106,74 +135,95 @@ func runBaseline(ctx context.Context, clientAPI *webrtc.API, spec mediaSpec, n i
 				}
 			}()
 		}
-		r.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-			buf := make([]byte, 1500)
-			counted := track.Kind() != webrtc.RTPCodecTypeVideo
-			for {
-				if _, _, err := track.Read(buf); err != nil {
-					return
-				}
-				if !counted {
-					counted = true
-					receiving.Add(1)
-				}
-			}
-		})
+		r.OnTrack(l.read)
 		if err := connectDirect(s, r); err != nil {
-			return baselineResult{}, fmt.Errorf("baseline connection %d: %w", i, err)
+			return fmt.Errorf("baseline connection %d: %w", i, err)
 		}
 	}
+	return nil
+}
 
-	var (
-		mark    atomic.Int32 // 1: take the start sample; 2: take the end sample
-		marked  = make(chan struct{}, 2)
-		samples [2]struct {
-			cpu     time.Duration
-			packets uint32
+// read drains a received track, counting the receiver once video comes.
+func (l *baselineLinks) read(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	buf := make([]byte, 1500)
+	counted := track.Kind() != webrtc.RTPCodecTypeVideo
+	for {
+		if _, _, err := track.Read(buf); err != nil {
+			return
 		}
-	)
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		pace(spec, video, audio, stop, func() {
-			if m := mark.Load(); m != 0 {
-				samples[m-1].cpu = threadCPU()
-				samples[m-1].packets = video.next.Load() + audio.next.Load()
-				mark.Store(0)
-				marked <- struct{}{}
-			}
-		})
-	}()
-	defer func() { close(stop); <-done }()
+		if !counted {
+			counted = true
+			l.receiving.Add(1)
+		}
+	}
+}
 
+// waitReceiving waits, up to 30 s, until n receivers get video.
+func (l *baselineLinks) waitReceiving(ctx context.Context, n int) error {
 	deadline := time.Now().Add(30 * time.Second)
-	for int(receiving.Load()) < n {
+	for int(l.receiving.Load()) < n {
 		if time.Now().After(deadline) {
-			return baselineResult{}, fmt.Errorf("baseline: %d of %d receivers got video", receiving.Load(), n)
+			return fmt.Errorf("baseline: %d of %d receivers got video", l.receiving.Load(), n)
 		}
 		select {
 		case <-ctx.Done():
-			return baselineResult{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	mark.Store(1)
-	<-marked
-	select {
-	case <-ctx.Done():
-		return baselineResult{}, ctx.Err()
-	case <-time.After(d):
+	return nil
+}
+
+func (l *baselineLinks) close() {
+	var wg sync.WaitGroup
+	for _, pc := range l.pcs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = pc.Close() }()
 	}
-	mark.Store(2)
-	<-marked
-	cpu := samples[1].cpu - samples[0].cpu
-	packets := uint64(samples[1].packets-samples[0].packets) * uint64(n)
-	res := baselineResult{Receivers: n, Packets: packets, CPUSeconds: cpu.Seconds()}
-	if packets > 0 {
-		res.USPerPacket = float64(cpu.Microseconds()) / float64(packets)
-	}
-	return res, nil
+	wg.Wait()
+}
+
+// sampledPacer paces the stream from one goroutine locked to its OS
+// thread, and samples that thread's CPU time and the packets sent when
+// asked, between two rounds of sends.
+type sampledPacer struct {
+	mark    atomic.Int32 // 1: take the start sample; 2: take the end sample
+	marked  chan struct{}
+	samples [2]pacerSample
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+type pacerSample struct {
+	cpu     time.Duration
+	packets uint32
+}
+
+func startSampledPacer(spec mediaSpec, video, audio *stream) *sampledPacer {
+	sp := &sampledPacer{marked: make(chan struct{}, 2), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(sp.done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		pace(spec, video, audio, sp.stop, func() {
+			if m := sp.mark.Load(); m != 0 {
+				sp.samples[m-1] = pacerSample{cpu: threadCPU(), packets: video.next.Load() + audio.next.Load()}
+				sp.mark.Store(0)
+				sp.marked <- struct{}{}
+			}
+		})
+	}()
+	return sp
+}
+
+// sample takes sample i (0: start, 1: end) on the pacing thread.
+func (sp *sampledPacer) sample(i int) pacerSample {
+	sp.mark.Store(int32(i + 1))
+	<-sp.marked
+	return sp.samples[i]
+}
+
+func (sp *sampledPacer) halt() {
+	close(sp.stop)
+	<-sp.done
 }

@@ -106,33 +106,91 @@ func (c *chatClient) send(n uint32) error {
 // -chat-rate messages per second in turn; every client receives every
 // message, its own included (that copy is the sender's acknowledgement).
 func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ...any)) (*result, error) {
-	rx := &rxStats{}
-	refused := &seqSet{}
-	owner, err := srv.newIdentity(ctx)
+	r := &chatRun{cfg: cfg, srv: srv, rx: &rxStats{}, refused: &seqSet{}}
+	owner, room, err := r.createRoom(ctx)
 	if err != nil {
 		return nil, err
-	}
-	room, err := srv.createRoom(ctx, owner, "loadtest chat", false)
-	if err != nil {
-		return nil, err
-	}
-	var before procSample
-	if cfg.serverPID > 0 {
-		if before, err = readProc(cfg.serverPID); err != nil {
-			return nil, err
-		}
 	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.setupTimeout)
 	defer cancelSetup()
 
 	logf("room %s: joining %d chat clients", room.ID, cfg.clients)
-	clients := make([]*chatClient, cfg.clients)
+	r.join(setupCtx, owner, room.ID)
+	defer r.closeAll()
+	if len(r.clients) < 2 {
+		return nil, fmt.Errorf("%d clients joined: %v", len(r.clients), r.errs)
+	}
+	logf("%d joined (%d failed); sending %.0f messages/s for %s", len(r.clients), len(r.errs), cfg.chatRate, cfg.duration)
+
+	stop := make(chan struct{})
+	sending := r.send(stop)
+	time.Sleep(warmup)
+	w, err := r.measure(ctx)
+	close(stop)
+	if err != nil {
+		return nil, err
+	}
+	<-sending
+	time.Sleep(2 * grace)
+	return r.result(w), nil
+}
+
+// chatRun is one run of the chat scenario, from the joins to the result.
+type chatRun struct {
+	cfg     *config
+	srv     *server
+	rx      *rxStats
+	refused *seqSet // messages the server refused (rate limit)
+
+	before  procSample // the server before anyone joined
+	clients []*chatClient
+	errs    []string
+	// next is the number of the next message to send; the messages sent
+	// between two loads of it are exactly the numbers in between.
+	next atomic.Uint32
+}
+
+// chatWindow is the measured window: the first message sent in it and the
+// first after it, its length, and the server's samples at both ends.
+type chatWindow struct {
+	first, last uint32
+	length      time.Duration
+	start, end  procSample
+}
+
+// createRoom creates the chat room, owned by a new identity, and samples
+// the server before anyone joins.
+func (r *chatRun) createRoom(ctx context.Context) (identity, protocol.Room, error) {
+	owner, err := r.srv.newIdentity(ctx)
+	if err != nil {
+		return identity{}, protocol.Room{}, err
+	}
+	room, err := r.srv.createRoom(ctx, owner, "loadtest chat", false)
+	if err != nil {
+		return identity{}, protocol.Room{}, err
+	}
+	if r.cfg.serverPID > 0 {
+		if r.before, err = readProc(r.cfg.serverPID); err != nil {
+			return identity{}, protocol.Room{}, err
+		}
+	}
+	return owner, room, nil
+}
+
+// join joins -clients clients, -join-concurrency at a time, the first as
+// the room's owner; the ones that could not join are left out.
+func (r *chatRun) join(setupCtx context.Context, owner identity, roomID string) {
+	clients := make([]*chatClient, r.cfg.clients)
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
-		errs  []string
-		slots = make(chan struct{}, cfg.joinConcurrency)
+		slots = make(chan struct{}, r.cfg.joinConcurrency)
 	)
+	failed := func(err error) {
+		mu.Lock()
+		r.errs = append(r.errs, err.Error())
+		mu.Unlock()
+	}
 	for i := range clients {
 		wg.Add(1)
 		slots <- struct{}{}
@@ -142,124 +200,121 @@ func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ..
 			id := owner
 			var err error
 			if i > 0 {
-				if id, err = srv.newIdentity(setupCtx); err != nil {
-					mu.Lock()
-					errs = append(errs, err.Error())
-					mu.Unlock()
+				if id, err = r.srv.newIdentity(setupCtx); err != nil {
+					failed(err)
 					return
 				}
 			}
-			c := &chatClient{rx: rx, refusedTo: refused}
+			c := &chatClient{rx: r.rx, refusedTo: r.refused}
 			start := time.Now()
-			c.ss, err = srv.join(setupCtx, id, room.ID, false, handlers{chat: c.onChat, error: c.onError})
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err.Error())
-				mu.Unlock()
+			if c.ss, err = r.srv.join(setupCtx, id, roomID, false); err != nil {
+				failed(err)
 				return
 			}
 			c.joinTime = time.Since(start)
+			c.ss.serve(handlers{chat: c.onChat, error: c.onError})
 			clients[i] = c
 		}()
 	}
 	wg.Wait()
-	joined := clients[:0]
 	for _, c := range clients {
 		if c != nil {
-			joined = append(joined, c)
+			r.clients = append(r.clients, c)
 		}
 	}
-	clients = joined
-	defer func() {
-		var wg sync.WaitGroup
-		for _, c := range clients {
-			wg.Add(1)
-			go func() { defer wg.Done(); c.ss.close() }()
-		}
-		wg.Wait()
-	}()
-	if len(clients) < 2 {
-		return nil, fmt.Errorf("%d clients joined: %v", len(clients), errs)
-	}
-	logf("%d joined (%d failed); sending %.0f messages/s for %s", len(clients), len(errs), cfg.chatRate, cfg.duration)
+}
 
-	// One sender goroutine paces the whole room: message n goes out at
-	// n/rate seconds, from client n mod len(clients).
-	var next atomic.Uint32
-	next.Store(1)
-	stop := make(chan struct{})
+func (r *chatRun) closeAll() {
+	var wg sync.WaitGroup
+	for _, c := range r.clients {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.ss.close() }()
+	}
+	wg.Wait()
+}
+
+// send paces the whole room from one goroutine, until stop closes: message
+// n goes out at n/rate seconds, from client n mod len(clients). The
+// returned channel closes when it has stopped.
+func (r *chatRun) send(stop <-chan struct{}) <-chan struct{} {
+	r.next.Store(1)
 	sending := make(chan struct{})
 	go func() {
 		defer close(sending)
 		start := time.Now()
 		for {
-			n := next.Load()
-			due := start.Add(time.Duration(float64(n-1) / cfg.chatRate * float64(time.Second)))
+			n := r.next.Load()
+			due := start.Add(time.Duration(float64(n-1) / r.cfg.chatRate * float64(time.Second)))
 			select {
 			case <-stop:
 				return
 			case <-time.After(time.Until(due)):
 			}
-			c := clients[int(n)%len(clients)]
+			c := r.clients[int(n)%len(r.clients)]
 			if err := c.send(n); err != nil {
 				c.mu.Lock()
 				c.errs = append(c.errs, err.Error())
 				c.mu.Unlock()
 			}
-			next.Store(n + 1)
+			r.next.Store(n + 1)
 		}
 	}()
-	time.Sleep(warmup)
+	return sending
+}
 
-	var start, end procSample
-	if cfg.serverPID > 0 {
-		start, _ = readProc(cfg.serverPID)
+// measure notes the messages sent in the window and the server's samples.
+func (r *chatRun) measure(ctx context.Context) (chatWindow, error) {
+	var w chatWindow
+	if r.cfg.serverPID > 0 {
+		w.start, _ = readProc(r.cfg.serverPID)
 	}
-	w0 := next.Load()
+	w.first = r.next.Load()
 	t0 := time.Now()
-	rx.measuring.Store(true)
+	r.rx.measuring.Store(true)
 	select {
 	case <-ctx.Done():
-		close(stop)
-		return nil, ctx.Err()
-	case <-time.After(cfg.duration):
+		return w, ctx.Err()
+	case <-time.After(r.cfg.duration):
 	}
-	rx.measuring.Store(false)
-	window := time.Since(t0)
-	w1 := next.Load()
-	if cfg.serverPID > 0 {
-		end, _ = readProc(cfg.serverPID)
+	r.rx.measuring.Store(false)
+	w.length = time.Since(t0)
+	w.last = r.next.Load()
+	if r.cfg.serverPID > 0 {
+		w.end, _ = readProc(r.cfg.serverPID)
 	}
-	close(stop)
-	<-sending
-	time.Sleep(2 * grace)
+	return w, nil
+}
 
-	res := &result{Scenario: "chat", Viewers: len(clients), Publishers: len(clients), DurationS: window.Seconds()}
-	res.SentPackets = uint64(w1 - w0)
-	res.Refused = refused.countIn(w0, w1)
-	res.ExpectedPackets = uint64(int(w1-w0)-res.Refused) * uint64(len(clients))
+// result sums up the window: deliveries, refusals, latency, join times,
+// the server's figures and the errors.
+func (r *chatRun) result(w chatWindow) *result {
+	res := &result{Scenario: "chat", Viewers: len(r.clients), Publishers: len(r.clients), DurationS: w.length.Seconds()}
+	res.SentPackets = uint64(w.last - w.first)
+	res.Refused = r.refused.countIn(w.first, w.last)
+	res.ExpectedPackets = uint64(int(w.last-w.first)-res.Refused) * uint64(len(r.clients))
 	var joins []time.Duration
-	for _, c := range clients {
-		res.ReceivedPackets += uint64(c.got.countIn(w0, w1))
+	for _, c := range r.clients {
+		res.ReceivedPackets += uint64(c.got.countIn(w.first, w.last))
 		joins = append(joins, c.joinTime)
 		c.mu.Lock()
-		errs = append(errs, c.errs...)
+		r.errs = append(r.errs, c.errs...)
 		c.mu.Unlock()
 	}
 	if res.ExpectedPackets > 0 {
 		res.LossPct = 100 * (float64(res.ExpectedPackets) - float64(res.ReceivedPackets)) / float64(res.ExpectedPackets)
 	}
-	res.DeliveriesPerS = float64(res.ReceivedPackets) / window.Seconds()
-	res.LatencyP50MS = rx.latency.quantile(0.50)
-	res.LatencyP99MS = rx.latency.quantile(0.99)
+	res.DeliveriesPerS = float64(res.ReceivedPackets) / w.length.Seconds()
+	res.LatencyP50MS = r.rx.latency.quantile(0.50)
+	res.LatencyP99MS = r.rx.latency.quantile(0.99)
 	res.JoinsMeasured = len(joins)
 	res.JoinP50MS = medianMS(joins)
+	res.JoinP99MS = quantileMS(joins, 0.99)
 	for _, j := range joins {
 		res.JoinMaxMS = max(res.JoinMaxMS, ms(j))
 	}
-	if cfg.serverPID > 0 {
-		res.serverWindow(before, start, end, window, res.ReceivedPackets, len(clients))
+	if r.cfg.serverPID > 0 {
+		res.serverWindow(r.before, w.start, w.end, w.length, res.ReceivedPackets, len(r.clients))
 	}
-	res.Errors = firstN(errs, 10)
-	return res, nil
+	res.Errors = firstN(r.errs, 10)
+	return res
 }

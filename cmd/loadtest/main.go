@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,7 @@ type config struct {
 	joinConcurrency   int
 	baselineReceivers int
 	setupTimeout      time.Duration
+	cpuProfile        string
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -73,6 +75,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.joinConcurrency, "join-concurrency", 8, "how many clients join at the same time")
 	fs.IntVar(&cfg.baselineReceivers, "baseline-receivers", 20, "receivers of the bare Pion sender baseline run after a media scenario (0: skip it)")
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this tool's own CPU profile of the whole run to this file (the tool shares the machine with the server: know its part)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -135,9 +138,11 @@ type result struct {
 	LatencyP50MS    float64 `json:"latency_p50_ms"`
 	LatencyP99MS    float64 `json:"latency_p99_ms"`
 	JoinP50MS       float64 `json:"join_p50_ms"`
+	JoinP99MS       float64 `json:"join_p99_ms"`
 	JoinMaxMS       float64 `json:"join_max_ms"`
 	// Where media join time goes: join to the first subscribe offer, and
 	// to the subscribe connection connected (ICE and DTLS done).
+	JoinWelcomeP50MS   float64 `json:"join_welcome_p50_ms,omitempty"`
 	JoinOfferP50MS     float64 `json:"join_offer_p50_ms,omitempty"`
 	JoinConnectedP50MS float64 `json:"join_connected_p50_ms,omitempty"`
 	JoinsMeasured      int     `json:"joins_measured"`
@@ -168,6 +173,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "loadtest: "+format+"\n", a...) }
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var res *result
 	switch cfg.scenario {
 	case "chat":
@@ -222,9 +238,9 @@ func printSummary(w io.Writer, r *result) {
 	fmt.Fprintf(w, "scenario %s: %d receivers, %d senders, %.1f s measured (load average %s)\n", r.Scenario, r.Viewers, r.Publishers, r.DurationS, r.LoadAverage)
 	fmt.Fprintf(w, "  sent %d %s; %d of %d deliveries arrived: loss %.3f %%; %.0f deliveries/s\n", r.SentPackets, unit, r.ReceivedPackets, r.ExpectedPackets, r.LossPct, r.DeliveriesPerS)
 	fmt.Fprintf(w, "  latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
-	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinMaxMS, r.JoinsMeasured)
+	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinP99MS, r.JoinMaxMS, r.JoinsMeasured)
 	if r.JoinConnectedP50MS > 0 {
-		fmt.Fprintf(w, "    of which: subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinOfferP50MS, r.JoinConnectedP50MS)
+		fmt.Fprintf(w, "    of which: welcome p50 %.0f ms, subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinWelcomeP50MS, r.JoinOfferP50MS, r.JoinConnectedP50MS)
 	}
 	if r.Refused > 0 {
 		fmt.Fprintf(w, "  %d messages refused by the server (rate limit): lower -chat-rate or add -clients\n", r.Refused)

@@ -66,13 +66,17 @@ func (h *histogram) quantile(q float64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // median of durations in milliseconds; 0 when there are none.
-func medianMS(ds []time.Duration) float64 {
+func medianMS(ds []time.Duration) float64 { return quantileMS(ds, 0.5) }
+
+// quantileMS is the q-quantile of ds in milliseconds (nearest rank), 0 for
+// none.
+func quantileMS(ds []time.Duration, q float64) float64 {
 	if len(ds) == 0 {
 		return 0
 	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return ms(s[len(s)/2])
+	return ms(s[min(len(s)-1, int(q*float64(len(s))))])
 }
 
 // procSample is a process's CPU time and resident memory at one moment.

@@ -34,28 +34,6 @@ func readStamp(payload []byte) (seq uint32, sent time.Time, ok bool) {
 	return seq, sent, true
 }
 
-// rtpPayload returns the payload of a raw RTP packet, or nil.
-func rtpPayload(b []byte) []byte {
-	if len(b) < 12 || b[0]>>6 != 2 {
-		return nil
-	}
-	off := 12 + 4*int(b[0]&0x0f)
-	if b[0]&0x10 != 0 {
-		if len(b) < off+4 {
-			return nil
-		}
-		off += 4 + 4*int(binary.BigEndian.Uint16(b[off+2:]))
-	}
-	end := len(b)
-	if b[0]&0x20 != 0 && end > 0 {
-		end -= int(b[end-1])
-	}
-	if off > end {
-		return nil
-	}
-	return b[off:end]
-}
-
 // mediaSpec shapes the synthetic media of one publisher.
 type mediaSpec struct {
 	videoBitrate  int           // bits per second, keyframes included

@@ -89,96 +89,189 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	spec := defaultMediaSpec(cfg.bitrate)
-	rx := &rxStats{}
-	owner, err := srv.newIdentity(ctx)
+	m := &mediaRun{cfg: cfg, srv: srv, logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{}}
+	owner, room, err := m.createRoom(ctx)
 	if err != nil {
 		return nil, err
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.setupTimeout)
+	defer cancelSetup()
+	err = m.join(setupCtx, owner, room)
+	defer m.closeEveryone()
+	if err != nil {
+		return nil, err
+	}
+	err = m.publish(setupCtx)
+	defer m.stopPublishing()
+	if err != nil {
+		return nil, err
+	}
+	streams := m.awaitMedia(setupCtx)
+	logf("media flowing to %d receivers; measuring for %s", len(m.receivers), cfg.duration)
+	time.Sleep(warmup)
+	w, err := m.measure(ctx, streams)
+	if err != nil {
+		return nil, err
+	}
+	res := m.result(streams, w)
+	// Free the server and this process before the baseline.
+	m.stopPublishing()
+	m.closeEveryone()
+	m.baseline(ctx, res)
+	return res, nil
+}
+
+// mediaRun is one run of a media scenario, from the joins to the result.
+type mediaRun struct {
+	cfg  *config
+	srv  *server
+	logf func(string, ...any)
+	api  *webrtc.API
+	spec mediaSpec
+	rx   *rxStats
+
+	before                          procSample // the server before anyone joined
+	publishers, receivers, everyone []*participant
+	errs                            []string
+
+	stopMedia chan struct{} // closed to stop the publishers; nil once stopped
+	pacing    sync.WaitGroup
+}
+
+// mediaWindow is the measured window: each stream's next stamp at its
+// start and end, its length, and the server's samples at both ends.
+type mediaWindow struct {
+	first, last []uint32
+	length      time.Duration
+	start, end  procSample
+}
+
+// createRoom creates the scenario's room, owned by a new identity, and
+// samples the server before anyone joins.
+func (m *mediaRun) createRoom(ctx context.Context) (identity, protocol.Room, error) {
+	owner, err := m.srv.newIdentity(ctx)
+	if err != nil {
+		return identity{}, protocol.Room{}, err
 	}
 	// The classroom scenario is what a teacher does: a classroom room, the
 	// teacher on its stage, the students receive-only.
-	room, err := srv.createRoom(ctx, owner, "loadtest "+cfg.scenario, cfg.scenario == "classroom")
+	room, err := m.srv.createRoom(ctx, owner, "loadtest "+m.cfg.scenario, m.cfg.scenario == "classroom")
 	if err != nil {
-		return nil, err
+		return identity{}, protocol.Room{}, err
 	}
-	var before procSample
-	if cfg.serverPID > 0 {
-		if before, err = readProc(cfg.serverPID); err != nil {
-			return nil, err
+	if m.cfg.serverPID > 0 {
+		if m.before, err = readProc(m.cfg.serverPID); err != nil {
+			return identity{}, protocol.Room{}, err
 		}
 	}
+	return owner, room, nil
+}
 
-	setupCtx, cancelSetup := context.WithTimeout(ctx, cfg.setupTimeout)
-	defer cancelSetup()
-	var publishers, receivers, everyone []*participant
-	var errs []string
-	switch cfg.scenario {
+// join joins the scenario's participants: for a classroom the owner as
+// presenter, on the stage, and receive-only viewers; for a meeting
+// participants who all publish and receive.
+func (m *mediaRun) join(setupCtx context.Context, owner identity, room protocol.Room) error {
+	switch m.cfg.scenario {
 	case "classroom":
-		presenter, err := joinParticipant(setupCtx, srv, api, rx, owner, room.ID, false)
+		presenter, err := joinParticipant(setupCtx, m.srv, m.api, m.rx, owner, room.ID, false)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		m.everyone = []*participant{presenter}
 		if err := presenter.ss.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}); err != nil {
-			return nil, fmt.Errorf("presenter: go on stage: %w", err)
+			return fmt.Errorf("presenter: go on stage: %w", err)
 		}
-		publishers = []*participant{presenter}
-		logf("room %s: presenter joined; joining %d viewers", room.ID, cfg.viewers)
-		receivers, errs = joinAll(setupCtx, cfg, srv, api, rx, room.ID, cfg.viewers, true, nil)
-		everyone = append([]*participant{presenter}, receivers...)
+		m.publishers = []*participant{presenter}
+		if presenter.joinedSFU {
+			// An always-SFU room (-mesh-max 0): the presenter is on the
+			// air before the class arrives, and a viewer's join is to
+			// the presenter's picture, not to the presenter's start.
+			if err := m.publish(setupCtx); err != nil {
+				return err
+			}
+			if err := presenter.awaitPublished(setupCtx); err != nil {
+				return err
+			}
+		}
+		m.logf("room %s: presenter joined; joining %d viewers", room.ID, m.cfg.viewers)
+		m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
+		m.everyone = append(m.everyone, m.receivers...)
 	case "meeting":
-		logf("room %s: joining %d participants", room.ID, cfg.participants)
-		everyone, errs = joinAll(setupCtx, cfg, srv, api, rx, room.ID, cfg.participants, false, &owner)
-		publishers, receivers = everyone, everyone
+		m.logf("room %s: joining %d participants", room.ID, m.cfg.participants)
+		m.everyone, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.participants, false, &owner)
+		m.publishers, m.receivers = m.everyone, m.everyone
 	}
-	defer func() { closeAll(everyone) }()
-	if len(receivers) == 0 {
-		return nil, fmt.Errorf("no receiver could join: %v", errs)
+	if len(m.receivers) == 0 {
+		return fmt.Errorf("no receiver could join: %v", m.errs)
 	}
-	logf("%d joined (%d failed)", len(everyone), len(errs))
+	m.logf("%d joined (%d failed)", len(m.everyone), len(m.errs))
+	return nil
+}
 
-	// Each publisher publishes once its room is in SFU mode, then paces
-	// its media until the run ends.
-	stopMedia := make(chan struct{})
-	var pacing sync.WaitGroup
-	defer func() { close(stopMedia); pacing.Wait() }()
-	published := make(chan error, len(publishers))
-	for _, p := range publishers {
-		stop := stopMedia
+// publish has each publisher publish once its room is in SFU mode, then
+// pace its media until stopPublishing. It returns once all have published,
+// or at the first that could not.
+func (m *mediaRun) publish(setupCtx context.Context) error {
+	if m.stopMedia != nil {
+		return nil // published before the viewers joined
+	}
+	m.stopMedia = make(chan struct{})
+	stop, joined := m.stopMedia, len(m.everyone)
+	published := make(chan error, len(m.publishers))
+	for _, p := range m.publishers {
+		m.pacing.Add(1)
 		go func() {
+			defer m.pacing.Done()
 			select {
 			case <-p.sfu:
 			case <-setupCtx.Done():
-				published <- fmt.Errorf("participant %s: the room never switched to the SFU (start the server with a -mesh-max below %d)", p.self.ID, len(everyone))
+				published <- fmt.Errorf("participant %s: the room never switched to the SFU (start the server with a -mesh-max below %d)", p.self.ID, joined)
+				return
+			case <-stop:
 				return
 			}
 			err := p.publish()
-			if err == nil {
-				pacing.Add(1)
-			}
 			published <- err
 			if err == nil {
-				defer pacing.Done()
-				pace(spec, p.video, p.audio, stop, nil)
+				pace(m.spec, p.video, p.audio, stop, nil)
 			}
 		}()
 	}
-	for range publishers {
+	for range m.publishers {
 		if err := <-published; err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// Wait until every receiver gets every stream not its own.
+func (m *mediaRun) stopPublishing() {
+	if m.stopMedia == nil {
+		return
+	}
+	close(m.stopMedia)
+	m.pacing.Wait()
+	m.stopMedia = nil
+}
+
+func (m *mediaRun) closeEveryone() {
+	closeAll(m.everyone)
+	m.everyone = nil
+}
+
+// awaitMedia waits until every receiver gets every stream not its own, or
+// the setup time is up, and returns the publishers' streams.
+func (m *mediaRun) awaitMedia(setupCtx context.Context) []*stream {
 	type want struct {
 		p   *participant
 		key string
 	}
 	var wants []want
 	var streams []*stream
-	for _, pub := range publishers {
+	for _, pub := range m.publishers {
 		streams = append(streams, pub.video, pub.audio)
 	}
-	for _, r := range receivers {
+	for _, r := range m.receivers {
 		for _, s := range streams {
 			if s != r.video && s != r.audio {
 				wants = append(wants, want{r, s.key})
@@ -193,66 +286,93 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 			}
 		}
 		if missing == 0 {
-			break
+			return streams
 		}
 		if setupCtx.Err() != nil {
-			logf("%d of %d subscriptions still without media after %s; measuring anyway", missing, len(wants), cfg.setupTimeout)
-			errs = append(errs, fmt.Sprintf("%d subscriptions without media at the start of the window", missing))
-			break
+			m.logf("%d of %d subscriptions still without media after %s; measuring anyway", missing, len(wants), m.cfg.setupTimeout)
+			m.errs = append(m.errs, fmt.Sprintf("%d subscriptions without media at the start of the window", missing))
+			return streams
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	logf("media flowing to %d receivers; measuring for %s", len(receivers), cfg.duration)
-	time.Sleep(warmup)
+}
 
-	// The measured window.
-	w0 := make([]uint32, len(streams))
-	for i, s := range streams {
-		w0[i] = s.next.Load()
-	}
-	var start, end procSample
-	if cfg.serverPID > 0 {
-		start, _ = readProc(cfg.serverPID)
+// measure notes where each stream is at the start and the end of the
+// window, and the server's samples; then lets packets in flight arrive.
+func (m *mediaRun) measure(ctx context.Context, streams []*stream) (mediaWindow, error) {
+	w := mediaWindow{first: nextStamps(streams)}
+	if m.cfg.serverPID > 0 {
+		w.start, _ = readProc(m.cfg.serverPID)
 	}
 	t0 := time.Now()
-	rx.measuring.Store(true)
+	m.rx.measuring.Store(true)
 	select {
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-time.After(cfg.duration):
+		return w, ctx.Err()
+	case <-time.After(m.cfg.duration):
 	}
-	rx.measuring.Store(false)
-	window := time.Since(t0)
-	if cfg.serverPID > 0 {
-		end, _ = readProc(cfg.serverPID)
+	m.rx.measuring.Store(false)
+	w.length = time.Since(t0)
+	if m.cfg.serverPID > 0 {
+		w.end, _ = readProc(m.cfg.serverPID)
 	}
-	w1 := make([]uint32, len(streams))
-	for i, s := range streams {
-		w1[i] = s.next.Load()
-	}
+	w.last = nextStamps(streams)
 	time.Sleep(grace)
+	return w, nil
+}
 
-	res := &result{Scenario: cfg.scenario, Viewers: len(receivers), Publishers: len(publishers), DurationS: window.Seconds()}
-	for i := range streams {
-		res.SentPackets += uint64(w1[i] - w0[i])
+func nextStamps(streams []*stream) []uint32 {
+	next := make([]uint32, len(streams))
+	for i, s := range streams {
+		next[i] = s.next.Load()
 	}
-	for _, r := range receivers {
+	return next
+}
+
+// result sums up the window: deliveries, latency, join times, the
+// server's figures and the errors.
+func (m *mediaRun) result(streams []*stream, w mediaWindow) *result {
+	res := &result{Scenario: m.cfg.scenario, Viewers: len(m.receivers), Publishers: len(m.publishers), DurationS: w.length.Seconds()}
+	m.countDeliveries(res, streams, w)
+	m.joinTimes(res)
+	if m.cfg.serverPID > 0 {
+		res.serverWindow(m.before, w.start, w.end, w.length, res.ReceivedPackets, len(m.everyone))
+	}
+	for _, p := range m.everyone {
+		m.errs = append(m.errs, p.errors()...)
+	}
+	res.Errors = firstN(m.errs, 10)
+	return res
+}
+
+// countDeliveries counts what was sent in the window, what each receiver
+// should have got of it and did, and the latency.
+func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow) {
+	for i := range streams {
+		res.SentPackets += uint64(w.last[i] - w.first[i])
+	}
+	for _, r := range m.receivers {
 		for i, s := range streams {
 			if s == r.video || s == r.audio {
 				continue
 			}
-			res.ExpectedPackets += uint64(w1[i] - w0[i])
-			res.ReceivedPackets += uint64(r.received(s.key).countIn(w0[i], w1[i]))
+			res.ExpectedPackets += uint64(w.last[i] - w.first[i])
+			res.ReceivedPackets += uint64(r.received(s.key).countIn(w.first[i], w.last[i]))
 		}
 	}
 	if res.ExpectedPackets > 0 {
 		res.LossPct = 100 * float64(res.ExpectedPackets-res.ReceivedPackets) / float64(res.ExpectedPackets)
 	}
-	res.DeliveriesPerS = float64(res.ReceivedPackets) / window.Seconds()
-	res.LatencyP50MS = rx.latency.quantile(0.50)
-	res.LatencyP99MS = rx.latency.quantile(0.99)
-	var joins, offers, connects []time.Duration
-	for _, r := range receivers {
+	res.DeliveriesPerS = float64(res.ReceivedPackets) / w.length.Seconds()
+	res.LatencyP50MS = m.rx.latency.quantile(0.50)
+	res.LatencyP99MS = m.rx.latency.quantile(0.99)
+}
+
+// joinTimes sums up the receivers' joins: to the welcome, to the first
+// subscribe offer, to the connection, to the first video frame.
+func (m *mediaRun) joinTimes(res *result) {
+	var joins, welcomes, offers, connects []time.Duration
+	for _, r := range m.receivers {
 		// Join time counts only joins into a room already in SFU mode:
 		// the others waited for the switch, not for the SFU.
 		if !r.joinedSFU {
@@ -261,6 +381,9 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 		if d, ok := r.joinTime(); ok {
 			joins = append(joins, d)
 		}
+		if d, ok := r.since(&r.welcomeAt); ok {
+			welcomes = append(welcomes, d)
+		}
 		if d, ok := r.since(&r.offerAt); ok {
 			offers = append(offers, d)
 		}
@@ -268,43 +391,34 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 			connects = append(connects, d)
 		}
 	}
+	res.JoinWelcomeP50MS = medianMS(welcomes)
 	res.JoinOfferP50MS = medianMS(offers)
 	res.JoinConnectedP50MS = medianMS(connects)
 	res.JoinsMeasured = len(joins)
 	res.JoinP50MS = medianMS(joins)
+	res.JoinP99MS = quantileMS(joins, 0.99)
 	if len(joins) > 0 {
 		sort.Slice(joins, func(i, j int) bool { return joins[i] < joins[j] })
 		res.JoinMaxMS = ms(joins[len(joins)-1])
 	}
-	if cfg.serverPID > 0 {
-		res.serverWindow(before, start, end, window, res.ReceivedPackets, len(everyone))
-	}
-	for _, p := range everyone {
-		errs = append(errs, p.errors()...)
-	}
-	res.Errors = firstN(errs, 10)
+}
 
-	// Free the server and this process before the baseline.
-	close(stopMedia)
-	pacing.Wait()
-	stopMedia = make(chan struct{})
-	closeAll(everyone)
-	everyone = nil
-
-	if cfg.baselineReceivers > 0 {
-		logf("bare Pion sender baseline: %d receivers", cfg.baselineReceivers)
-		b, err := runBaseline(ctx, api, spec, cfg.baselineReceivers, min(cfg.duration, 5*time.Second))
-		if err != nil {
-			res.Errors = append(res.Errors, "baseline: "+err.Error())
-		} else {
-			res.Baseline = &b
-			if res.ServerCPUUSPerPacket != nil && b.USPerPacket > 0 {
-				ratio := *res.ServerCPUUSPerPacket / b.USPerPacket
-				res.CPURatio = &ratio
-			}
-		}
+// baseline runs the bare Pion sender baseline, if asked for, into res.
+func (m *mediaRun) baseline(ctx context.Context, res *result) {
+	if m.cfg.baselineReceivers <= 0 {
+		return
 	}
-	return res, nil
+	m.logf("bare Pion sender baseline: %d receivers", m.cfg.baselineReceivers)
+	b, err := runBaseline(ctx, m.api, m.spec, m.cfg.baselineReceivers, min(m.cfg.duration, 5*time.Second))
+	if err != nil {
+		res.Errors = append(res.Errors, "baseline: "+err.Error())
+		return
+	}
+	res.Baseline = &b
+	if res.ServerCPUUSPerPacket != nil && b.USPerPacket > 0 {
+		ratio := *res.ServerCPUUSPerPacket / b.USPerPacket
+		res.CPURatio = &ratio
+	}
 }
 
 func firstN(s []string, n int) []string {

@@ -110,8 +110,8 @@ type session struct {
 }
 
 // join opens /ws for roomID with the identity's token and reads the
-// welcome; then h receives every further message until the socket closes.
-func (s *server) join(ctx context.Context, id identity, roomID string, spectator bool, h handlers) (*session, error) {
+// welcome. What comes after waits on the socket until serve.
+func (s *server) join(ctx context.Context, id identity, roomID string, spectator bool) (*session, error) {
 	q := url.Values{"room": {roomID}, "token": {id.Token}}
 	if spectator {
 		q.Set("spectator", "1")
@@ -150,8 +150,14 @@ func (s *server) join(ctx context.Context, id identity, roomID string, spectator
 		}
 	}
 	_ = conn.SetReadDeadline(time.Time{})
-	go ss.pump(h)
 	return ss, nil
+}
+
+// serve hands h every message after the welcome, until the socket closes.
+// It starts once the caller is ready for them: a handler may answer on
+// the session.
+func (ss *session) serve(h handlers) {
+	go ss.pump(h)
 }
 
 func (ss *session) pump(h handlers) {
