@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"sync"
 
 	"meet/protocol"
@@ -17,33 +18,62 @@ type hub struct {
 	maxRooms int
 }
 
+// errRoomRetired refuses a join into a room that emptied and that the hub
+// forgot after the joiner found it; enter retries in its successor.
+var errRoomRetired = errors.New("app: the live room retired")
+
 func newHub(newRoom func(id string) *liveRoom) *hub {
 	return &hub{rooms: make(map[string]*liveRoom), newRoom: newRoom}
 }
 
 // enter returns the live room for id, creating it if needed, and runs join
-// on it while the hub still guarantees that the room is registered. It is
-// the only path that puts a participant in a room, so joins are serialized
-// and join may check the room's head count. A room that would exceed
-// maxRooms is not created: errServerFull.
+// on it. The hub's lock covers only the look-up: joins into one room are
+// ordered by that room's lock, and joins into different rooms never wait
+// for each other. A room that emptied and retired between the look-up and
+// the join refuses it with errRoomRetired, and the join goes to the room
+// that replaces it. A room that would exceed maxRooms is not created:
+// errServerFull.
 func (h *hub) enter(id string, join func(*liveRoom) error) (*liveRoom, error) {
+	for {
+		room, created, err := h.findOrCreate(id)
+		if err != nil {
+			return nil, err
+		}
+		err = join(room)
+		if errors.Is(err, errRoomRetired) {
+			continue
+		}
+		if err != nil {
+			if created {
+				h.dropIfEmpty(room)
+			}
+			return nil, err
+		}
+		return room, nil
+	}
+}
+
+func (h *hub) findOrCreate(id string) (room *liveRoom, created bool, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	room, ok := h.rooms[id]
-	if !ok {
-		if h.maxRooms > 0 && len(h.rooms) >= h.maxRooms {
-			return nil, errServerFull
-		}
-		room = h.newRoom(id)
-		h.rooms[id] = room
+	if room, ok := h.rooms[id]; ok {
+		return room, false, nil
 	}
-	if err := join(room); err != nil {
-		if !ok {
-			delete(h.rooms, id)
-		}
-		return nil, err
+	if h.maxRooms > 0 && len(h.rooms) >= h.maxRooms {
+		return nil, false, errServerFull
 	}
-	return room, nil
+	room = h.newRoom(id)
+	h.rooms[id] = room
+	return room, true, nil
+}
+
+// dropIfEmpty forgets a room nobody managed to join.
+func (h *hub) dropIfEmpty(room *liveRoom) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if room.retireIfEmpty() && h.rooms[room.id] == room {
+		delete(h.rooms, room.id)
+	}
 }
 
 // full reports whether no more live rooms can start.
@@ -57,10 +87,9 @@ func (h *hub) full() bool {
 func (h *hub) exit(room *liveRoom, p *participant, reason string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	present, remaining := room.leave(p, reason)
-	if remaining == 0 && h.rooms[room.id] == room {
+	present, retired := room.leave(p, reason)
+	if retired && h.rooms[room.id] == room {
 		delete(h.rooms, room.id)
-		room.stopTimers()
 	}
 	return present
 }

@@ -207,22 +207,9 @@ func (s *Server) allowJoin(ip string) *Error {
 	return nil
 }
 
-// admit runs a join inside the hub's lock, which every join holds: the
-// room's head count cannot change between the check and the join.
-func (s *Server) admit(p *participant, welcome func([]protocol.Participant, string, uint64) []byte) func(*liveRoom) error {
-	return func(r *liveRoom) error {
-		if n, _ := r.counts(); s.maxParticipants > 0 && n >= s.maxParticipants {
-			return errRoomFull
-		}
-		if !r.join(p, welcome) {
-			return errRoomEnded
-		}
-		return nil
-	}
-}
-
-// joinWouldNotFit refuses early, outside the hub's lock, a join that the
-// room or the server has no room for.
+// joinWouldNotFit refuses early a join that the room or the server has no
+// room for, before the room is marked live; liveRoom.join has the exact
+// check.
 func (s *Server) joinWouldNotFit(roomID string) *Error {
 	live, ok := s.hub.room(roomID)
 	if !ok {

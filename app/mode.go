@@ -139,12 +139,6 @@ func (r *liveRoom) closeSFU(p *participant, epoch uint64) {
 	}
 }
 
-func (r *liveRoom) stopTimers() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopTimersLocked()
-}
-
 func (r *liveRoom) stopTimersLocked() {
 	for _, t := range []**time.Timer{&r.backToMesh, &r.sfuCleanup} {
 		if *t != nil {

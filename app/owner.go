@@ -90,35 +90,37 @@ func (r *liveRoom) applyRoomLocked(room *store.Room) {
 }
 
 // changeSettings writes a settings change and applies it to the live room
-// if there is one. With a live room the write happens under its lock, so
-// changes apply in the order they are stored. Without one, the room may
-// start between the write and the look-up; it then loaded the new values
-// already (loadState reads the store under the hub's lock), and applying
-// them again changes nothing.
+// if there is one, holding the room's writes lock so changes apply in the
+// order they are stored. Without a live room, the room may start between
+// the write and the second look-up: loadState then either read the new
+// values already, or sees the version move and reads again.
 func (s *Server) changeSettings(roomID string, change store.SettingsChange) (*store.Room, error) {
-	if r, ok := s.hub.room(roomID); ok {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		room, err := s.store.UpdateRoomSettings(roomID, change)
-		if err != nil {
-			return nil, err
-		}
-		if r.state.loaded && !r.ended {
-			r.applyRoomLocked(room)
-		}
-		return room, nil
+	r, wasLive := s.hub.room(roomID)
+	if wasLive {
+		r.writes.Lock()
+		defer r.writes.Unlock()
 	}
 	room, err := s.store.UpdateRoomSettings(roomID, change)
 	if err != nil {
 		return nil, err
 	}
-	if r, ok := s.hub.room(roomID); ok {
-		r.mu.Lock()
-		if r.state.loaded && !r.ended && (r.state.classroom != room.Classroom || r.state.allowStage != room.AllowStage) {
-			r.applyRoomLocked(room)
+	if !wasLive {
+		if r, ok := s.hub.room(roomID); ok {
+			r.mu.Lock()
+			r.state.version++
+			if r.state.loaded && !r.ended && (r.state.classroom != room.Classroom || r.state.allowStage != room.AllowStage) {
+				r.applyRoomLocked(room)
+			}
+			r.mu.Unlock()
 		}
-		r.mu.Unlock()
+		return room, nil
 	}
+	r.mu.Lock()
+	r.state.version++
+	if r.state.loaded && !r.ended {
+		r.applyRoomLocked(room)
+	}
+	r.mu.Unlock()
 	return room, nil
 }
 
@@ -141,43 +143,51 @@ func (s *Server) roomSettings(p *participant, r *liveRoom, m *protocol.RoomSetti
 // stage and the room, and its socket closes with protocol.CloseRemoved. Joining
 // again through the link is possible; the owner can remove again.
 func (s *Server) removeParticipant(p *participant, r *liveRoom, m *protocol.Remove) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
 	r.mu.Lock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeRemove, "remove participants") {
+	q := r.removable(p, m.ID)
+	if q == nil {
 		r.mu.Unlock()
 		return
 	}
-	q := targetLocked(p, r, m.ID, protocol.TypeRemove)
-	switch {
-	case q == nil:
-		r.mu.Unlock()
-		return
-	case q == p:
-		r.mu.Unlock()
-		sendError(p, protocol.CodeBadRequest, "To leave the room yourself, use leave.", protocol.TypeRemove)
-		return
-	case q.role == protocol.RoleOwner:
-		r.mu.Unlock()
-		sendError(p, protocol.CodeForbidden, "The room's owner cannot be removed.", protocol.TypeRemove)
-		return
-	}
-	stageChanged := false
-	if r.state.onStage(q.identity.ID) {
-		if err := s.takeOffStageLocked(r, q.identity.ID); err != nil {
-			s.log.Error("take a removed participant off the stage", "room", r.id, "err", err)
-		} else {
-			stageChanged = true
-		}
-	}
+	onStage := r.state.onStage(q.identity.ID)
 	q.Send(encode(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ID: q.id, Reason: reasonRemoved}))
 	q.left.Store(true) // gone for good: no reconnect grace
-	handUp := r.leaveLocked(q, reasonRemoved)
-	if stageChanged || handUp {
-		r.broadcastLocked(r.stageMessageLocked(), nil)
-	}
+	r.leaveLocked(q, reasonRemoved)
 	q.close(protocol.CloseRemoved, "removed by the owner")
 	r.mu.Unlock()
 	s.log.Info("participant removed", "room", r.id, "participant", q.id, "by", p.id)
+	if onStage {
+		if members, err := s.writeStage(r, q.identity.ID, q.name, false); err != nil {
+			s.log.Error("take a removed participant off the stage", "room", r.id, "err", err)
+		} else {
+			r.mu.Lock()
+			r.applyStageLocked(members)
+			r.mu.Unlock()
+		}
+	}
 	s.recordLeave(q)
+}
+
+// removable returns the participant p asks to remove, or nil when p may
+// not or the target cannot be removed (p is told). The caller holds r.mu.
+func (r *liveRoom) removable(p *participant, id string) *participant {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeRemove, "remove participants") {
+		return nil
+	}
+	q := targetLocked(p, r, id, protocol.TypeRemove)
+	switch {
+	case q == nil:
+		return nil
+	case q == p:
+		sendError(p, protocol.CodeBadRequest, "To leave the room yourself, use leave.", protocol.TypeRemove)
+		return nil
+	case q.role == protocol.RoleOwner:
+		sendError(p, protocol.CodeForbidden, "The room's owner cannot be removed.", protocol.TypeRemove)
+		return nil
+	}
+	return q
 }
 
 // askToMute handles mute-request: the target is asked, and its page mutes
@@ -232,17 +242,12 @@ func (s *Server) askAllToMute(p *participant, r *liveRoom, m *protocol.MuteAll) 
 // named participant, in the store, so ownership follows that identity in
 // every tab and after a restart.
 func (s *Server) handOwnership(p *participant, r *liveRoom, m *protocol.OwnerSet) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeOwnerSet, "hand the room to someone else") {
-		return
-	}
-	q := targetLocked(p, r, m.ID, protocol.TypeOwnerSet)
+	q := r.newOwner(p, m.ID)
+	r.mu.Unlock()
 	if q == nil {
-		return
-	}
-	if q.identity.ID == r.state.ownerID {
-		sendError(p, protocol.CodeBadRequest, q.name+" owns the room already.", protocol.TypeOwnerSet)
 		return
 	}
 	room, err := s.store.SetRoomOwner(r.id, q.identity.ID, q.name)
@@ -252,7 +257,24 @@ func (s *Server) handOwnership(p *participant, r *liveRoom, m *protocol.OwnerSet
 		return
 	}
 	s.log.Info("room handed over", "room", r.id, "from", p.identity.ID, "to", q.identity.ID)
+	r.mu.Lock()
+	r.state.version++
 	r.applyRoomLocked(room)
+	r.mu.Unlock()
+}
+
+// newOwner returns the participant p hands the room to, or nil when p may
+// not or that one owns it already (p is told). The caller holds r.mu.
+func (r *liveRoom) newOwner(p *participant, id string) *participant {
+	if r.indexLocked(p.id) < 0 || !ownerLocked(p, protocol.TypeOwnerSet, "hand the room to someone else") {
+		return nil
+	}
+	q := targetLocked(p, r, id, protocol.TypeOwnerSet)
+	if q != nil && q.identity.ID == r.state.ownerID {
+		sendError(p, protocol.CodeBadRequest, q.name+" owns the room already.", protocol.TypeOwnerSet)
+		return nil
+	}
+	return q
 }
 
 // endFromSocket handles end-room: the same end as POST /api/rooms/:id/end.

@@ -16,11 +16,19 @@ type liveRoom struct {
 	id     string
 	policy modePolicy
 
+	// writes orders the room's stored changes (settings, stage, owner):
+	// each is decided under mu, written to the store holding only writes,
+	// and applied under mu again, so the live copy follows the store in
+	// the store's order while joins, media and chat never wait on SQLite.
+	// Lock order: writes before mu.
+	writes sync.Mutex
+
 	mu           sync.Mutex
 	participants []*participant // join order
 	mode         string
 	epoch        uint64
 	ended        bool
+	retired      bool        // emptied and forgotten by the hub: joins go to its successor
 	backToMesh   *time.Timer // running while an SFU room is small enough for mesh
 	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
 	state        roomState   // owner, settings, stage and raised hands (stage.go)
@@ -42,13 +50,20 @@ func encode(msg any) []byte {
 
 // join adds p and tells everyone, under the room's lock so that every
 // participant sees joins and leaves in one order. Sends only queue (they
-// never block), so holding the lock across them is cheap. It returns false
-// if the room has ended in the meantime.
-func (r *liveRoom) join(p *participant, welcome func(others []protocol.Participant, mode string, epoch uint64) []byte) bool {
+// never block), and SFU peers negotiate from their own goroutines, so
+// holding the lock across them is cheap. It refuses with errRoomFull when
+// the room has limit participants (0: no limit), errRoomEnded when the
+// room has ended, and errRoomRetired when it emptied and the hub forgot it.
+func (r *liveRoom) join(p *participant, limit int, welcome func(others []protocol.Participant, mode string, epoch uint64) []byte) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ended {
-		return false
+	switch {
+	case r.ended:
+		return errRoomEnded
+	case r.retired:
+		return errRoomRetired
+	case limit > 0 && len(r.participants) >= limit:
+		return errRoomFull
 	}
 	// The live owner decides the role: the stored room read before the
 	// join may predate a hand-over.
@@ -79,16 +94,33 @@ func (r *liveRoom) join(p *participant, welcome func(others []protocol.Participa
 		}
 	}
 	r.reconsiderModeLocked()
-	return true
+	return nil
 }
 
 // leave removes p and tells the others. It reports whether p was present
-// and how many remain.
-func (r *liveRoom) leave(p *participant, reason string) (bool, int) {
+// and whether the room, now empty, retired: the caller (the hub) forgets a
+// retired room, and a join that still holds it goes elsewhere.
+func (r *liveRoom) leave(p *participant, reason string) (present, retired bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	present := r.leaveLocked(p, reason)
-	return present, len(r.participants)
+	present = r.leaveLocked(p, reason)
+	return present, r.retireIfEmptyLocked()
+}
+
+// retireIfEmpty retires the room if nobody is in it.
+func (r *liveRoom) retireIfEmpty() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.retireIfEmptyLocked()
+}
+
+func (r *liveRoom) retireIfEmptyLocked() bool {
+	if len(r.participants) > 0 {
+		return false
+	}
+	r.retired = true
+	r.stopTimersLocked()
+	return true
 }
 
 // leaveLocked removes p, tells the others, and lowers p's hand. It reports

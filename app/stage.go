@@ -17,7 +17,10 @@ import (
 // two never disagree. The queue of raised hands lives in memory only: a
 // hand belongs to one connection and goes down when it leaves.
 type roomState struct {
-	loaded     bool
+	loaded bool
+	// version counts the stored changes applied to the live room; a load
+	// that overlapped one reads the store again.
+	version    uint64
 	ownerID    string
 	ownerName  string
 	classroom  bool
@@ -61,28 +64,38 @@ func (st *roomState) applyTo(v *protocol.Room) {
 }
 
 // loadState fills a live room's state from the store the first time a
-// participant enters it. It runs under the hub's lock, which also guards
-// the room's creation, so a change written to the store before this
-// point is seen here, and one written after finds the live room (see
-// reloadRoom).
+// participant enters it. The store is read outside the room's lock, so a
+// slow read stalls no one already in the room; a change written to the
+// store meanwhile bumps the state's version (changeSettings), and the read
+// is done again, so what is loaded is never older than what was written.
 func (s *Server) loadState(r *liveRoom) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state.loaded {
-		return nil
+	for {
+		r.mu.Lock()
+		loaded, version := r.state.loaded, r.state.version
+		r.mu.Unlock()
+		if loaded {
+			return nil
+		}
+		room, err := s.store.Room(r.id)
+		if err != nil {
+			return err
+		}
+		members, err := s.store.StageMembers(r.id)
+		if err != nil {
+			return err
+		}
+		r.mu.Lock()
+		current := r.state.loaded || r.state.version == version
+		if !r.state.loaded && current {
+			r.state.setRoom(room)
+			r.state.setMembers(members)
+			r.state.loaded = true
+		}
+		r.mu.Unlock()
+		if current {
+			return nil
+		}
 	}
-	room, err := s.store.Room(r.id)
-	if err != nil {
-		return err
-	}
-	members, err := s.store.StageMembers(r.id)
-	if err != nil {
-		return err
-	}
-	r.state.setRoom(room)
-	r.state.setMembers(members)
-	r.state.loaded = true
-	return nil
 }
 
 // roleLocked is p's role from the live owner: ownership follows the
@@ -193,51 +206,77 @@ func (r *liveRoom) findLocked(id string) *participant {
 	return nil
 }
 
-// putOnStageLocked writes an identity onto the stage and lowers its hands.
-func (s *Server) putOnStageLocked(r *liveRoom, userID, name string) error {
-	if _, err := s.store.AddStageMember(r.id, userID, name); err != nil {
-		return err
+// writeStage puts an identity on the stage or takes it off, in the store,
+// and returns the stage as stored. The caller holds r.writes, not r.mu:
+// a SQLite write may wait for the database's one write lock, and nobody
+// else in the room should wait with it.
+func (s *Server) writeStage(r *liveRoom, userID, name string, on bool) ([]store.StageMember, error) {
+	var err error
+	if on {
+		_, err = s.store.AddStageMember(r.id, userID, name)
+	} else {
+		_, err = s.store.RemoveStageMember(r.id, userID)
 	}
-	members, err := s.store.StageMembers(r.id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.state.setMembers(members)
-	r.dropHandsLocked(func(q *participant) bool { return q.identity.ID == userID })
-	return nil
+	return s.store.StageMembers(r.id)
 }
 
-// takeOffStageLocked removes an identity from the stage, and revokes the
-// media of those who may no longer publish.
-func (s *Server) takeOffStageLocked(r *liveRoom, userID string) error {
+// applyStageLocked takes the stage as just stored: those who came on lower
+// their hands, those who lost the right to publish lose their media, and
+// everyone is told. The caller holds r.mu.
+func (r *liveRoom) applyStageLocked(members []store.StageMember) {
 	before := r.publishersLocked()
-	if _, err := s.store.RemoveStageMember(r.id, userID); err != nil {
-		return err
-	}
-	members, err := s.store.StageMembers(r.id)
-	if err != nil {
-		return err
-	}
+	r.state.version++
 	r.state.setMembers(members)
+	r.dropHandsLocked(func(q *participant) bool { return r.state.onStage(q.identity.ID) })
 	r.revokeLocked(before)
-	return nil
+	r.broadcastLocked(r.stageMessageLocked(), nil)
+}
+
+// changeStage writes a stage change decided under the room's lock and
+// applies it; ref names the request in a refusal.
+func (s *Server) changeStage(p *participant, r *liveRoom, userID, name string, on bool, ref string) bool {
+	members, err := s.writeStage(r, userID, name, on)
+	if err != nil {
+		s.log.Error("change the stage", "room", r.id, "user", userID, "on", on, "err", err)
+		sendError(p, protocol.CodeInternal, "The stage could not be changed. Try again.", ref)
+		return false
+	}
+	r.mu.Lock()
+	r.applyStageLocked(members)
+	r.mu.Unlock()
+	return true
 }
 
 // stageSet handles stage-set: anyone may step down; stepping on needs the
 // owner or a room that allows it; moving others is the owner's.
 func (s *Server) stageSet(p *participant, r *liveRoom, m *protocol.StageSet) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
+	userID, name, ok := r.stageTarget(p, m)
+	if ok && s.changeStage(p, r, userID, name, m.On, protocol.TypeStageSet) {
+		s.log.Info("stage changed", "room", r.id, "user", userID, "on", m.On, "by", p.id)
+	}
+}
+
+// stageTarget checks a stage-set against p's rights and the stage, and
+// returns whom it moves; false when it is refused (p is told) or changes
+// nothing.
+func (r *liveRoom) stageTarget(p *participant, m *protocol.StageSet) (userID, name string, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.indexLocked(p.id) < 0 {
-		return
+		return "", "", false
 	}
-	userID, name := p.identity.ID, p.name
+	userID, name = p.identity.ID, p.name
 	switch {
 	case m.ID != "":
 		q := r.findLocked(m.ID)
 		if q == nil {
 			sendError(p, protocol.CodeUnknownPeer, "That participant is not in this room.", protocol.TypeStageSet)
-			return
+			return "", "", false
 		}
 		userID, name = q.identity.ID, q.name
 	case m.UserID != "":
@@ -248,31 +287,16 @@ func (s *Server) stageSet(p *participant, r *liveRoom, m *protocol.StageSet) {
 	switch {
 	case !self && !owner:
 		sendError(p, protocol.CodeForbidden, "Only the room's owner can put others on the stage or take them off.", protocol.TypeStageSet)
-		return
+		return "", "", false
 	case self && m.On && !owner && !r.state.allowStage:
 		sendError(p, protocol.CodeForbidden, "Only the owner can put you on the stage here. Raise your hand to ask.", protocol.TypeStageSet)
-		return
-	}
-	if m.UserID != "" && !r.state.onStage(userID) {
+		return "", "", false
+	case m.UserID != "" && !r.state.onStage(userID):
 		sendError(p, protocol.CodeBadRequest, "Nobody with that user id is on the stage.", protocol.TypeStageSet)
-		return
+		return "", "", false
 	}
-	if r.state.onStage(userID) == m.On {
-		return // already so: nothing changes, nothing to announce
-	}
-	var err error
-	if m.On {
-		err = s.putOnStageLocked(r, userID, name)
-	} else {
-		err = s.takeOffStageLocked(r, userID)
-	}
-	if err != nil {
-		s.log.Error("change the stage", "room", r.id, "user", userID, "err", err)
-		sendError(p, protocol.CodeInternal, "The stage could not be changed. Try again.", protocol.TypeStageSet)
-		return
-	}
-	s.log.Info("stage changed", "room", r.id, "user", userID, "on", m.On, "by", p.id)
-	r.broadcastLocked(r.stageMessageLocked(), nil)
+	// Already so: nothing changes, nothing to announce.
+	return userID, name, r.state.onStage(userID) != m.On
 }
 
 // raiseHand handles hand: a hand keeps its place in the queue until it is
@@ -319,31 +343,45 @@ func (s *Server) lowerHands(p *participant, r *liveRoom) {
 // answerHand handles hand-answer, the owner's: accept puts the identity on
 // the stage (which gives it the right to publish), decline lowers the hand.
 func (s *Server) answerHand(p *participant, r *liveRoom, m *protocol.HandAnswer) {
+	r.writes.Lock()
+	defer r.writes.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 {
+	q := r.raisedHand(p, m.ID)
+	if q == nil || !m.Accept {
+		if q != nil {
+			r.dropHandLocked(q)
+			r.broadcastLocked(r.stageMessageLocked(), nil)
+		}
+		r.mu.Unlock()
+		if q != nil {
+			s.log.Info("hand answered", "room", r.id, "participant", q.id, "accepted", false)
+		}
 		return
+	}
+	userID, name := q.identity.ID, q.name
+	r.mu.Unlock()
+	if s.changeStage(p, r, userID, name, true, protocol.TypeHandAnswer) {
+		s.log.Info("hand answered", "room", r.id, "participant", q.id, "accepted", true)
+	}
+}
+
+// raisedHand returns the participant whose hand an owner answers, or nil
+// when p may not answer or there is no such hand (p is told). The caller
+// holds r.mu.
+func (r *liveRoom) raisedHand(p *participant, id string) *participant {
+	if r.indexLocked(p.id) < 0 {
+		return nil
 	}
 	if p.role != protocol.RoleOwner {
 		sendError(p, protocol.CodeForbidden, "Only the room's owner can answer raised hands.", protocol.TypeHandAnswer)
-		return
+		return nil
 	}
-	q := r.findLocked(m.ID)
+	q := r.findLocked(id)
 	if q == nil || !slices.Contains(r.state.hands, q.id) {
 		sendError(p, protocol.CodeBadRequest, "That participant has no raised hand.", protocol.TypeHandAnswer)
-		return
+		return nil
 	}
-	if m.Accept {
-		if err := s.putOnStageLocked(r, q.identity.ID, q.name); err != nil {
-			s.log.Error("accept a raised hand", "room", r.id, "participant", q.id, "err", err)
-			sendError(p, protocol.CodeInternal, "The stage could not be changed. Try again.", protocol.TypeHandAnswer)
-			return
-		}
-	} else {
-		r.dropHandLocked(q)
-	}
-	s.log.Info("hand answered", "room", r.id, "participant", q.id, "accepted", m.Accept)
-	r.broadcastLocked(r.stageMessageLocked(), nil)
+	return q
 }
 
 // offerSendsMedia reports whether a publish offer would send anything: a

@@ -82,24 +82,13 @@ func (s *Server) refuse(ss *melody.Session, err *Error, code int) {
 
 func (s *Server) onConnect(ss *melody.Session) {
 	identity := ss.Keys["identity"].(Identity)
-	roomID, _ := ss.Keys["room"].(string)
 	ip, _ := ss.Keys["ip"].(string)
 	if err := s.allowJoin(ip); err != nil {
 		s.refuse(ss, err, protocol.CloseRateLimited)
 		return
 	}
-
-	room, err := s.store.Room(roomID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.refuse(ss, errRoomNotFound, protocol.CloseRoomGone)
-		return
-	case err != nil:
-		s.log.Error("load room for join", "room", roomID, "err", err)
-		s.refuse(ss, newError(http.StatusInternalServerError, protocol.CodeInternal, "Could not load the room. Try again."), protocol.CloseRoomGone)
-		return
-	case room.Status == store.StatusEnded:
-		s.refuse(ss, errRoomEnded, protocol.CloseRoomEnded)
+	room, ok := s.roomToJoin(ss)
+	if !ok {
 		return
 	}
 	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte {
@@ -107,36 +96,13 @@ func (s *Server) onConnect(ss *melody.Session) {
 	}) {
 		return
 	}
-
-	name := identity.Name
-	if raw, _ := ss.Keys["name"].(string); raw != "" {
-		clean, err := cleanDisplayName(raw)
-		if err != nil {
-			var apiErr *Error
-			errors.As(err, &apiErr)
-			s.refuse(ss, apiErr, protocol.CloseRoomGone)
-			return
-		}
-		name = clean
+	p, err := s.newParticipant(ss, identity, room.ID)
+	if err == nil {
+		// This check keeps a join that cannot fit from marking the room
+		// live; liveRoom.join has the exact one.
+		err = s.joinWouldNotFit(room.ID)
 	}
-	spectator, _ := ss.Keys["spectator"].(bool)
-	p := &participant{
-		id:        randomID("p_", 8),
-		identity:  identity,
-		roomID:    room.ID,
-		log:       s.log,
-		name:      name,
-		spectator: spectator,
-		media:     map[string]string{},
-		streams:   map[string]string{},
-	}
-	p.role = s.roleOf(room, p)
-	p.stream.attach(ss)
-	ss.Set(participantKey, p)
-
-	// The exact check is in hub.enter; this one keeps a join that cannot
-	// fit from marking the room live.
-	if err := s.joinWouldNotFit(room.ID); err != nil {
+	if err != nil {
 		ss.Set(participantKey, nil)
 		s.refuse(ss, err, closeCodeFor(err))
 		return
@@ -149,39 +115,96 @@ func (s *Server) onConnect(ss *melody.Session) {
 		}
 	}
 	room.Status = store.StatusLive
-
-	var live *liveRoom // the room being joined; set under the hub's lock
-	welcome := func(others []protocol.Participant, mode string, epoch uint64) []byte {
-		return s.welcomeMessage(room, live, p, others, mode, epoch)
-	}
-	admit := s.admit(p, welcome)
-	if _, err := s.hub.enter(room.ID, func(r *liveRoom) error {
-		live = r
-		if err := s.loadState(r); err != nil {
-			s.log.Error("load the room's stage", "room", room.ID, "err", err)
-			return errStateUnavailable
-		}
-		return admit(r)
-	}); err != nil {
+	live, err := s.enterRoom(p, room)
+	if err != nil {
 		ss.Set(participantKey, nil)
-		var refusal *Error
-		errors.As(err, &refusal)
-		s.refuse(ss, refusal, closeCodeFor(refusal))
+		s.refuse(ss, err, closeCodeFor(err))
 		return
 	}
 	// After the welcome, so the client knows its own id before any chat.
 	s.chat.join(p)
 	role := live.roleOf(p) // a hand-over may change it from now on
 	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", role)
-	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, name, role); err != nil {
+	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, p.name, role); err != nil {
 		s.log.Error("record join", "room", room.ID, "err", err)
 	}
 }
 
-// welcomeMessage encodes p's welcome. It runs inside the hub's lock: the
-// view is built from what the room passes in, not by asking the hub again.
-// The room's lock is held too, so its owner, settings, stage and hands can
-// be read.
+// roomToJoin loads the room a socket asks for, or refuses the socket.
+func (s *Server) roomToJoin(ss *melody.Session) (*store.Room, bool) {
+	roomID, _ := ss.Keys["room"].(string)
+	room, err := s.store.Room(roomID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.refuse(ss, errRoomNotFound, protocol.CloseRoomGone)
+		return nil, false
+	case err != nil:
+		s.log.Error("load room for join", "room", roomID, "err", err)
+		s.refuse(ss, newError(http.StatusInternalServerError, protocol.CodeInternal, "Could not load the room. Try again."), protocol.CloseRoomGone)
+		return nil, false
+	case room.Status == store.StatusEnded:
+		s.refuse(ss, errRoomEnded, protocol.CloseRoomEnded)
+		return nil, false
+	}
+	return room, true
+}
+
+// newParticipant makes the participant a socket joins as, with the name
+// it asked for (cleaned) or its identity's. Its role is the room's to
+// decide, in liveRoom.join.
+func (s *Server) newParticipant(ss *melody.Session, identity Identity, roomID string) (*participant, *Error) {
+	name := identity.Name
+	if raw, _ := ss.Keys["name"].(string); raw != "" {
+		clean, err := cleanDisplayName(raw)
+		if err != nil {
+			var apiErr *Error
+			errors.As(err, &apiErr)
+			return nil, apiErr
+		}
+		name = clean
+	}
+	spectator, _ := ss.Keys["spectator"].(bool)
+	p := &participant{
+		id:        randomID("p_", 8),
+		identity:  identity,
+		roomID:    roomID,
+		log:       s.log,
+		name:      name,
+		spectator: spectator,
+		media:     map[string]string{},
+		streams:   map[string]string{},
+	}
+	p.stream.attach(ss)
+	ss.Set(participantKey, p)
+	return p, nil
+}
+
+// enterRoom puts p in the live room, loading the room's stage and
+// settings the first time. It returns the refusal a client can act on.
+func (s *Server) enterRoom(p *participant, room *store.Room) (*liveRoom, *Error) {
+	var live *liveRoom // the room being joined; set before its welcome is built
+	welcome := func(others []protocol.Participant, mode string, epoch uint64) []byte {
+		return s.welcomeMessage(room, live, p, others, mode, epoch)
+	}
+	_, err := s.hub.enter(room.ID, func(r *liveRoom) error {
+		live = r
+		if err := s.loadState(r); err != nil {
+			s.log.Error("load the room's stage", "room", room.ID, "err", err)
+			return errStateUnavailable
+		}
+		return r.join(p, s.maxParticipants, welcome)
+	})
+	var refusal *Error
+	if err != nil && !errors.As(err, &refusal) {
+		s.log.Error("join", "room", room.ID, "err", err)
+		refusal = errStateUnavailable
+	}
+	return live, refusal
+}
+
+// welcomeMessage encodes p's welcome. It runs inside the room's lock, so
+// its owner, settings, stage and hands can be read; the view is built from
+// what the room passes in.
 func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte {
 	view := roomViewWith(room, len(others)+1, mode)
 	live.state.applyTo(&view)
@@ -189,19 +212,6 @@ func (s *Server) welcomeMessage(room *store.Room, live *liveRoom, p *participant
 		Type: protocol.TypeWelcome, Self: p.view(), Room: view, Participants: others,
 		Mode: mode, Epoch: epoch, ICEServers: s.iceServers, Hands: live.handsLocked(),
 	})
-}
-
-// roleOf decides a participant's role: ownership follows the identity, and
-// an owner who joins receive-only is still the owner.
-func (s *Server) roleOf(room *store.Room, p *participant) string {
-	switch {
-	case room.OwnerID == p.identity.ID:
-		return protocol.RoleOwner
-	case p.spectator:
-		return protocol.RoleSpectator
-	default:
-		return protocol.RoleParticipant
-	}
 }
 
 func (s *Server) onDisconnect(ss *melody.Session) {

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
@@ -34,13 +34,21 @@ type Peer struct {
 	// early holds publish candidates that overtook their offer.
 	early []*protocol.Candidate
 
+	// sending is, per publish mid, whether the client's last offer sends
+	// media on it: what the room can expect to arrive (pendingTracks).
+	sending map[string]bool
+
+	// The subscribe side, negotiated by the peer's goroutine (subscribe.go).
 	subMu       sync.Mutex
-	sub         *webrtc.PeerConnection
+	sub         *webrtc.PeerConnection // nil until run creates it
 	downs       map[*upTrack]*downTrack
 	awaiting    []*downTrack // in the offer the client has not answered yet
 	earlySub    []*protocol.Candidate
 	negotiating bool // an offer is out
-	again       bool // something changed while it was out
+	dirty       bool // the tracks changed since the last offer
+	offers      atomic.Uint64
+	wake        chan struct{}
+	done        chan struct{}
 
 	pubCands candidateQueue
 	subCands candidateQueue
@@ -59,8 +67,10 @@ var (
 	ErrPeerClosed = errors.New("sfu: peer closed")
 )
 
-func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
-	p := &Peer{
+// newPeer makes a peer without connections: its goroutine (run) creates
+// them, outside the room's lock.
+func newPeer(r *Room, id string, send func([]byte)) *Peer {
+	return &Peer{
 		room:    r,
 		id:      id,
 		send:    send,
@@ -68,15 +78,11 @@ func newPeer(r *Room, id string, send func([]byte)) (*Peer, error) {
 		sources: map[string]string{},
 		ups:     map[string]*upTrack{},
 		paused:  map[string]bool{},
+		sending: map[string]bool{},
 		downs:   map[*upTrack]*downTrack{},
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
 	}
-	sub, err := r.sfu.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return nil, fmt.Errorf("sfu: subscribe connection: %w", err)
-	}
-	p.sub = sub
-	sub.OnICECandidate(p.trickle(protocol.PCSubscribe))
-	return p, nil
 }
 
 // trickle sends our ICE candidates for one connection as they are found.
@@ -163,16 +169,7 @@ func (p *Peer) HandleSignal(m *protocol.SFU) error {
 	case m.PC == protocol.PCSubscribe && m.Kind == protocol.KindAnswer:
 		return p.applyAnswer(m.SDP)
 	case m.PC == protocol.PCSubscribe && m.Kind == protocol.KindCandidate:
-		p.subMu.Lock()
-		defer p.subMu.Unlock()
-		if p.sub.RemoteDescription() == nil {
-			if len(p.earlySub) >= maxEarlyCandidates {
-				return ErrNoOffer
-			}
-			p.earlySub = append(p.earlySub, m.Candidate)
-			return nil
-		}
-		return addCandidate(p.sub, m.Candidate)
+		return p.addSubscribeCandidate(m.Candidate)
 	}
 	return fmt.Errorf("sfu: unexpected %s on %s", m.Kind, m.PC)
 }
@@ -192,7 +189,10 @@ func (p *Peer) answerPublish(m *protocol.SFU) error {
 	pc := p.pub.Load()
 	if pc == nil {
 		var err error
-		pc, err = p.room.sfu.api.NewPeerConnection(webrtc.Configuration{})
+		config, err := p.room.sfu.setup.configuration()
+		if err == nil {
+			pc, err = p.room.sfu.api.NewPeerConnection(config)
+		}
 		if err != nil {
 			return fmt.Errorf("sfu: publish connection: %w", err)
 		}
@@ -203,6 +203,7 @@ func (p *Peer) answerPublish(m *protocol.SFU) error {
 	for mid, source := range m.Tracks {
 		p.sources[mid] = source
 	}
+	p.sending = sendingMids(m.SDP)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: m.SDP}); err != nil {
 		return fmt.Errorf("sfu: publish offer: %w", err)
 	}
@@ -233,8 +234,9 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	}
 	p.ups[source] = up
 	up.paused.Store(p.paused[source])
+	pending := p.pendingTracksLocked()
 	p.pubMu.Unlock()
-	if !p.room.addTrack(up) {
+	if !p.room.addTrack(up, pending) {
 		return
 	}
 	p.log.Debug("track published", "source", source, "codec", up.codec.MimeType)
@@ -246,6 +248,42 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		delete(p.ups, source)
 	}
 	p.pubMu.Unlock()
+}
+
+// pendingTracksLocked counts the labelled sources the client's last offer
+// sends that have not arrived as tracks yet: a camera and a microphone
+// published together arrive a few packets apart, and subscribers get both
+// in one offer if the room waits for the second. The caller holds pubMu.
+func (p *Peer) pendingTracksLocked() int {
+	n := 0
+	for mid, sending := range p.sending {
+		source, labelled := p.sources[mid]
+		if sending && labelled && p.ups[source] == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// sendingMids reads which media sections of an offer send media, by mid:
+// those neither recvonly nor inactive (no direction means sendrecv), and
+// not rejected (port 0).
+func sendingMids(offer string) map[string]bool {
+	var desc sdp.SessionDescription
+	out := map[string]bool{}
+	if desc.UnmarshalString(offer) != nil {
+		return out
+	}
+	for _, m := range desc.MediaDescriptions {
+		mid, ok := m.Attribute("mid")
+		if !ok {
+			continue
+		}
+		_, recvonly := m.Attribute("recvonly")
+		_, inactive := m.Attribute("inactive")
+		out[mid] = !recvonly && !inactive && m.MediaName.Port.Value != 0
+	}
+	return out
 }
 
 // sourceOf names what a remote track carries, from the mid the client
@@ -295,7 +333,9 @@ func (p *Peer) SetPaused(source string, paused bool) {
 		return
 	}
 	if up.paused.Swap(paused) && !paused {
-		up.requestKeyframe()
+		// The caller may hold its room's lock: the RTCP write is a
+		// Pion call, so it goes from a goroutine of its own.
+		go up.requestKeyframe()
 	}
 }
 
@@ -312,136 +352,6 @@ func (p *Peer) Unpublish(source string) {
 	}
 }
 
-// subscribe adds up to the subscribe connection, paused until the client
-// answers the offer that carries it. The caller negotiates afterwards.
-func (p *Peer) subscribe(up *upTrack) {
-	p.subMu.Lock()
-	defer p.subMu.Unlock()
-	if p.closed.Load() || p.downs[up] != nil {
-		return
-	}
-	d := newDownTrack(up, p)
-	sender, err := p.sub.AddTrack(d)
-	if err != nil {
-		p.log.Log(context.Background(), p.failureLevel(), "subscribe failed", "track", up.source, "publisher", up.publisher.id, "err", err)
-		d.close()
-		return
-	}
-	d.sender = sender
-	p.downs[up] = d
-	up.addDown(d)
-	go d.readRTCP()
-}
-
-// unsubscribe removes up from the subscribe connection and reports whether
-// it was there.
-func (p *Peer) unsubscribe(up *upTrack) bool {
-	p.subMu.Lock()
-	defer p.subMu.Unlock()
-	d := p.downs[up]
-	if d == nil {
-		return false
-	}
-	delete(p.downs, up)
-	up.removeDown(d)
-	d.close()
-	if !p.closed.Load() {
-		_ = p.sub.RemoveTrack(d.sender)
-	}
-	return true
-}
-
-// readRTCP hands a subscriber's RTCP (keyframe requests, NACKs) to the
-// downTrack, until the sender stops.
-func (d *downTrack) readRTCP() {
-	for {
-		packets, _, err := d.sender.ReadRTCP()
-		if err != nil {
-			return
-		}
-		for _, pkt := range packets {
-			d.onRTCP(pkt)
-		}
-	}
-}
-
-// negotiate offers the subscribe connection's current tracks to the
-// client, unless an offer is already out: then it offers again once that
-// one is answered.
-func (p *Peer) negotiate() {
-	p.subMu.Lock()
-	defer p.subMu.Unlock()
-	p.negotiateLocked()
-}
-
-func (p *Peer) negotiateLocked() {
-	if p.closed.Load() {
-		return
-	}
-	if p.negotiating {
-		p.again = true
-		return
-	}
-	if len(p.sub.GetTransceivers()) == 0 {
-		return // nothing to offer yet
-	}
-	offer, err := p.sub.CreateOffer(nil)
-	if err != nil {
-		p.log.Log(context.Background(), p.failureLevel(), "subscribe offer failed", "err", err)
-		return
-	}
-	if err := p.sub.SetLocalDescription(offer); err != nil {
-		p.log.Log(context.Background(), p.failureLevel(), "subscribe offer failed", "err", err)
-		return
-	}
-	tracks := map[string]string{}
-	p.awaiting = p.awaiting[:0]
-	for _, t := range p.sub.GetTransceivers() {
-		sender := t.Sender()
-		if sender == nil || sender.Track() == nil {
-			continue
-		}
-		if d, ok := sender.Track().(*downTrack); ok && t.Mid() != "" {
-			d.mid = t.Mid()
-			tracks[t.Mid()] = d.up.publisher.id + "|" + d.up.source
-			p.awaiting = append(p.awaiting, d)
-		}
-	}
-	p.negotiating = true
-	p.sendDescription(&p.subCands, protocol.SFU{Type: protocol.TypeSFU, PC: protocol.PCSubscribe, Kind: protocol.KindOffer, SDP: offer.SDP, Tracks: tracks})
-}
-
-// applyAnswer completes a subscribe negotiation: the client's receivers
-// are ready, so the tracks in the offer resume, each from a keyframe.
-func (p *Peer) applyAnswer(sdp string) error {
-	p.subMu.Lock()
-	defer p.subMu.Unlock()
-	if !p.negotiating {
-		return ErrNoOffer
-	}
-	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
-		return fmt.Errorf("sfu: subscribe answer: %w", err)
-	}
-	p.negotiating = false
-	for _, c := range p.earlySub {
-		if err := addCandidate(p.sub, c); err != nil {
-			p.log.Debug("early candidate refused", "err", err)
-		}
-	}
-	p.earlySub = nil
-	for _, d := range p.awaiting {
-		if p.downs[d.up] == d {
-			d.setPaused(false)
-		}
-	}
-	p.awaiting = p.awaiting[:0]
-	if p.again {
-		p.again = false
-		p.negotiateLocked()
-	}
-	return nil
-}
-
 // Close leaves the room and closes both connections.
 func (p *Peer) Close() {
 	if p.closed.Swap(true) {
@@ -454,13 +364,21 @@ func (p *Peer) Close() {
 func (p *Peer) closeConnections() {
 	p.closed.Store(true)
 	p.subMu.Lock()
+	select {
+	case <-p.done:
+	default:
+		close(p.done)
+	}
 	for up, d := range p.downs {
 		up.removeDown(d)
 		d.close()
 	}
 	p.downs = map[*upTrack]*downTrack{}
+	sub := p.sub
 	p.subMu.Unlock()
-	_ = p.sub.Close()
+	if sub != nil {
+		_ = sub.Close()
+	}
 	if pc := p.pub.Load(); pc != nil {
 		_ = pc.Close()
 	}
@@ -470,7 +388,7 @@ func (p *Peer) closeConnections() {
 // the client has closed its side, which closes ours too before the app
 // hears of it, and a warning otherwise.
 func (p *Peer) failureLevel() slog.Level {
-	if p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
+	if p.sub == nil || p.sub.ConnectionState() == webrtc.PeerConnectionStateClosed {
 		return slog.LevelDebug
 	}
 	return slog.LevelWarn

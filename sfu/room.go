@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"time"
 )
 
 // Room is one meeting's forwarding state: the tracks published in it and
@@ -24,53 +25,69 @@ func newRoom(s *SFU, id string) *Room {
 	return &Room{sfu: s, id: id}
 }
 
+// trackWait is how long a room holds back a new track from its
+// subscribers while the same publisher's other new tracks are still on
+// the way (see Peer.pendingTracksLocked).
+const trackWait = 300 * time.Millisecond
+
 // Join adds a peer. send delivers the peer's signaling messages (already
-// encoded JSON) to its client; it must not block.
+// encoded JSON) to its client; it must not block. The peer's connections
+// and its first offer are made by its own goroutine, so Join is cheap and
+// may be called under the caller's locks.
 func (r *Room) Join(id string, send func([]byte)) (*Peer, error) {
-	p, err := newPeer(r, id, send)
-	if err != nil {
-		return nil, err
-	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		p.closeConnections()
 		return nil, ErrClosed
 	}
 	if r.forgotten {
 		// The last peer left and the registry dropped this room while we
 		// were joining it: the meeting goes on in the registry's room.
 		r.mu.Unlock()
-		p.closeConnections()
 		next, err := r.sfu.Room(r.id)
 		if err != nil {
 			return nil, err
 		}
 		return next.Join(id, send)
 	}
+	p := newPeer(r, id, send)
 	r.peers = append(r.peers, p)
-	for _, up := range r.tracks {
-		p.subscribe(up)
-	}
-	p.negotiate()
 	r.mu.Unlock()
+	go p.run()
 	return p, nil
 }
 
-// addTrack publishes up to every other peer of the room.
-func (r *Room) addTrack(up *upTrack) bool {
+// tracksFor is what p should receive: every track of the room but its own.
+func (r *Room) tracksFor(p *Peer) []*upTrack {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	out := make([]*upTrack, 0, len(r.tracks))
+	for _, up := range r.tracks {
+		if up.publisher != p {
+			out = append(out, up)
+		}
+	}
+	return out
+}
+
+// addTrack publishes up to every other peer of the room. While pending
+// more tracks of the same publisher are on the way, the subscribers are
+// woken when the last of them arrives, or after trackWait.
+func (r *Room) addTrack(up *upTrack, pending int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return false
 	}
 	r.tracks = append(r.tracks, up)
-	for _, p := range r.peers {
-		if p != up.publisher {
-			p.subscribe(up)
-			p.negotiate()
-		}
+	if pending > 0 {
+		time.AfterFunc(trackWait, r.wakeAll)
+		return true
 	}
+	r.wakeAllLocked()
 	return true
 }
 
@@ -82,13 +99,21 @@ func (r *Room) removeTrack(up *upTrack) {
 		if t == up {
 			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
 			r.sfu.retireTrack(up)
-			break
+			r.wakeAllLocked()
+			return
 		}
 	}
+}
+
+func (r *Room) wakeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wakeAllLocked()
+}
+
+func (r *Room) wakeAllLocked() {
 	for _, p := range r.peers {
-		if p.unsubscribe(up) {
-			p.negotiate()
-		}
+		p.kick()
 	}
 }
 
@@ -102,23 +127,19 @@ func (r *Room) leave(p *Peer) {
 			break
 		}
 	}
-	var gone []*upTrack
 	kept := r.tracks[:0]
+	removed := false
 	for _, t := range r.tracks {
 		if t.publisher == p {
-			gone = append(gone, t)
 			r.sfu.retireTrack(t)
+			removed = true
 		} else {
 			kept = append(kept, t)
 		}
 	}
 	r.tracks = kept
-	for _, up := range gone {
-		for _, other := range r.peers {
-			if other.unsubscribe(up) {
-				other.negotiate()
-			}
-		}
+	if removed {
+		r.wakeAllLocked()
 	}
 	empty := len(r.peers) == 0
 	r.mu.Unlock()

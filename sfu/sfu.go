@@ -45,6 +45,8 @@ type SFU struct {
 	// retired holds the counters of tracks and subscriptions that have
 	// ended, so Totals stays monotonic.
 	retired counters
+
+	setup *connSetup
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -109,7 +111,7 @@ func New(cfg Config) (*SFU, error) {
 	}
 
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(settings))
-	return &SFU{api: api, mux: mux, conn: conn, log: cfg.Logger, rooms: map[string]*Room{}}, nil
+	return &SFU{api: api, mux: mux, conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup()}, nil
 }
 
 // Port is the UDP port the SFU listens on.
