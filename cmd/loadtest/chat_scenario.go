@@ -107,7 +107,8 @@ func (c *chatClient) send(n uint32) error {
 // message, its own included (that copy is the sender's acknowledgement).
 func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ...any)) (*result, error) {
 	r := &chatRun{cfg: cfg, srv: srv, rx: &rxStats{}, refused: &seqSet{}}
-	owner, room, err := r.createRoom(ctx)
+	owner, room, before, err := newOwnedRoom(ctx, r.srv, "loadtest chat", false, r.cfg.serverPID)
+	r.before = before
 	if err != nil {
 		return nil, err
 	}
@@ -156,25 +157,6 @@ type chatWindow struct {
 	first, last uint32
 	length      time.Duration
 	start, end  procSample
-}
-
-// createRoom creates the chat room, owned by a new identity, and samples
-// the server before anyone joins.
-func (r *chatRun) createRoom(ctx context.Context) (identity, protocol.Room, error) {
-	owner, err := r.srv.newIdentity(ctx)
-	if err != nil {
-		return identity{}, protocol.Room{}, err
-	}
-	room, err := r.srv.createRoom(ctx, owner, "loadtest chat", false)
-	if err != nil {
-		return identity{}, protocol.Room{}, err
-	}
-	if r.cfg.serverPID > 0 {
-		if r.before, err = readProc(r.cfg.serverPID); err != nil {
-			return identity{}, protocol.Room{}, err
-		}
-	}
-	return owner, room, nil
 }
 
 // join joins -clients clients, -join-concurrency at a time, the first as

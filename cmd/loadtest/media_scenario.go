@@ -90,7 +90,10 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 		return nil, err
 	}
 	m := &mediaRun{cfg: cfg, srv: srv, logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{}}
-	owner, room, err := m.createRoom(ctx)
+	// The classroom scenario is what a teacher does: a classroom room, the
+	// teacher on its stage, the students receive-only.
+	owner, room, before, err := newOwnedRoom(ctx, srv, "loadtest "+cfg.scenario, cfg.scenario == "classroom", cfg.serverPID)
+	m.before = before
 	if err != nil {
 		return nil, err
 	}
@@ -144,27 +147,6 @@ type mediaWindow struct {
 	first, last []uint32
 	length      time.Duration
 	start, end  procSample
-}
-
-// createRoom creates the scenario's room, owned by a new identity, and
-// samples the server before anyone joins.
-func (m *mediaRun) createRoom(ctx context.Context) (identity, protocol.Room, error) {
-	owner, err := m.srv.newIdentity(ctx)
-	if err != nil {
-		return identity{}, protocol.Room{}, err
-	}
-	// The classroom scenario is what a teacher does: a classroom room, the
-	// teacher on its stage, the students receive-only.
-	room, err := m.srv.createRoom(ctx, owner, "loadtest "+m.cfg.scenario, m.cfg.scenario == "classroom")
-	if err != nil {
-		return identity{}, protocol.Room{}, err
-	}
-	if m.cfg.serverPID > 0 {
-		if m.before, err = readProc(m.cfg.serverPID); err != nil {
-			return identity{}, protocol.Room{}, err
-		}
-	}
-	return owner, room, nil
 }
 
 // join joins the scenario's participants: for a classroom the owner as

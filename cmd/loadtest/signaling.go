@@ -86,6 +86,21 @@ func (s *server) newIdentity(ctx context.Context) (identity, error) {
 
 // createRoom creates a room owned by owner; a classroom room lets only
 // its stage members publish.
+// newOwnedRoom creates a room owned by a new identity and, with a
+// serverPID, samples the server before anyone joins.
+func newOwnedRoom(ctx context.Context, srv *server, name string, classroom bool, serverPID int) (identity, protocol.Room, procSample, error) {
+	var before procSample
+	owner, err := srv.newIdentity(ctx)
+	if err != nil {
+		return identity{}, protocol.Room{}, before, err
+	}
+	room, err := srv.createRoom(ctx, owner, name, classroom)
+	if err == nil && serverPID > 0 {
+		before, err = readProc(serverPID)
+	}
+	return owner, room, before, err
+}
+
 func (s *server) createRoom(ctx context.Context, owner identity, name string, classroom bool) (protocol.Room, error) {
 	var room protocol.Room
 	err := s.do(ctx, http.MethodPost, "/api/rooms", owner.Token, map[string]any{"name": name, "classroom": classroom}, &room)
