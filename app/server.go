@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -86,8 +87,14 @@ type Server struct {
 	maxParticipants int
 	createLimit     *ipLimiter // nil: no limit
 	joinLimit       *ipLimiter
-	origins         originPolicy
-	trustedProxies  []string
+	// admission lets a few joins at a time do their work (store reads,
+	// the welcome, the room's SFU connection); the rest wait their turn,
+	// so a crowd arriving together is served first come, first served
+	// rather than every join crawling along at once and all finishing
+	// late.
+	admission      chan struct{}
+	origins        originPolicy
+	trustedProxies []string
 }
 
 // maxBodyBytes bounds every request body the API reads.
@@ -111,6 +118,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		admission:  make(chan struct{}, runtime.GOMAXPROCS(0)),
 		store:      cfg.Store,
 		log:        cfg.Logger,
 		tokens:     tokenSigner{secret: cfg.Secret},

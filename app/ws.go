@@ -87,14 +87,33 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, err, protocol.CloseRateLimited)
 		return
 	}
-	room, ok := s.roomToJoin(ss)
+	live, p, ok := s.admit(ss, identity)
 	if !ok {
 		return
+	}
+	// After the welcome, so the client knows its own id before any chat.
+	s.chat.join(p)
+	role := live.roleOf(p) // a hand-over may change it from now on
+	s.log.Info("participant joined", "room", p.roomID, "participant", p.id, "role", role)
+	if err := s.store.RecordJoin(p.roomID, p.id, identity.ID, p.name, role); err != nil {
+		s.log.Error("record join", "room", p.roomID, "err", err)
+	}
+}
+
+// admit runs a socket's join up to its welcome, one of the server's
+// admission slots held. It reports false when the socket resumed an
+// earlier participant or was refused (and told why).
+func (s *Server) admit(ss *melody.Session, identity Identity) (*liveRoom, *participant, bool) {
+	s.admission <- struct{}{}
+	defer func() { <-s.admission }()
+	room, ok := s.roomToJoin(ss)
+	if !ok {
+		return nil, nil, false
 	}
 	if s.tryResume(ss, identity, room.ID, func(r *liveRoom, p *participant, others []protocol.Participant, mode string, epoch uint64) []byte {
 		return s.welcomeMessage(room, r, p, others, mode, epoch)
 	}) {
-		return
+		return nil, nil, false
 	}
 	p, err := s.newParticipant(ss, identity, room.ID)
 	if err == nil {
@@ -105,7 +124,7 @@ func (s *Server) onConnect(ss *melody.Session) {
 	if err != nil {
 		ss.Set(participantKey, nil)
 		s.refuse(ss, err, closeCodeFor(err))
-		return
+		return nil, nil, false
 	}
 	// Only the first join writes: a write takes SQLite's one write lock,
 	// which every join, leave and chat message queues for.
@@ -119,15 +138,9 @@ func (s *Server) onConnect(ss *melody.Session) {
 	if err != nil {
 		ss.Set(participantKey, nil)
 		s.refuse(ss, err, closeCodeFor(err))
-		return
+		return nil, nil, false
 	}
-	// After the welcome, so the client knows its own id before any chat.
-	s.chat.join(p)
-	role := live.roleOf(p) // a hand-over may change it from now on
-	s.log.Info("participant joined", "room", room.ID, "participant", p.id, "role", role)
-	if err := s.store.RecordJoin(room.ID, p.id, identity.ID, p.name, role); err != nil {
-		s.log.Error("record join", "room", room.ID, "err", err)
-	}
+	return live, p, true
 }
 
 // roomToJoin loads the room a socket asks for, or refuses the socket.
