@@ -18,12 +18,27 @@ package e2e
 //   - keeps every RTCPeerConnection the page makes in window.__e2e.pcs, with
 //     a log of its events (pc.__e2eLog);
 //   - records the messages of the page's WebSockets (type, kind, from/to, time)
-//     in window.__e2e.ws, the last 300 of them.
+//     in window.__e2e.ws, the last 300 of them;
+//   - records key events and focus changes of the window in window.__e2e.keys,
+//     the last 50, with whether the page's handlers took the key
+//     (defaultPrevented): a key test that fails says whether the key came.
 //
 // It changes nothing the page sees: the constructors are wrapped in Proxies.
 const probeScript = `(() => {
   if (window.__e2e) return;
-  const e2e = window.__e2e = { firstRemoteFrameAt: null, welcomeAt: null, pcs: [], ws: [] };
+  const e2e = window.__e2e = { firstRemoteFrameAt: null, welcomeAt: null, pcs: [], ws: [], keys: [] };
+  const keyNote = (text) => {
+    e2e.keys.push(Math.round(performance.now()) + 'ms ' + text);
+    if (e2e.keys.length > 50) e2e.keys.shift();
+  };
+  const describe = (el) => !el || !el.tagName ? String(el) : el.tagName.toLowerCase() + (el.dataset && el.dataset.testid ? '[' + el.dataset.testid + ']' : '');
+  // Bubble phase on window: after the page's own handlers.
+  for (const type of ['keydown', 'keyup']) {
+    window.addEventListener(type, (ev) => keyNote(type + ' ' + JSON.stringify(ev.key) + ' ' + ev.code + (ev.repeat ? ' repeat' : '') +
+      ' at ' + describe(ev.target) + (ev.defaultPrevented ? ' taken' : '')));
+  }
+  window.addEventListener('blur', () => keyNote('window blur'));
+  window.addEventListener('focus', () => keyNote('window focus'));
 
   if (window.RTCPeerConnection) {
     window.RTCPeerConnection = new Proxy(window.RTCPeerConnection, {
@@ -53,6 +68,7 @@ const probeScript = `(() => {
     if (m.from) parts.push('from ' + m.from);
     if (m.to) parts.push('to ' + m.to);
     if (m.participant && m.participant.id) parts.push(m.participant.id);
+    if (m.type === 'participants-joined' && Array.isArray(m.participants)) parts.push(m.participants.map(p => p.id).join(' '));
     if (m.id) parts.push(m.id);
     if (m.self && m.self.id) parts.push('self ' + m.self.id);
     if (m.epoch) parts.push('epoch ' + m.epoch);
@@ -146,5 +162,9 @@ const probeReportJS = `(() => {
       transceivers: pc.getTransceivers().map(t => (t.mid ?? '-') + ' ' + t.receiver.track.kind + ' ' + t.direction + '/' + (t.currentDirection || '-') + (t.sender.track ? ' sending:' + t.sender.track.kind : '')),
     }; } catch (e) { return { connection: pc.connectionState, error: String(e) }; } }),
     webSocket: e2e.ws,
+    keys: e2e.keys || [],
+    focus: { hasFocus: document.hasFocus(), visibility: document.visibilityState,
+      active: document.activeElement ? tag(document.activeElement) : null,
+      dialogs: [...document.querySelectorAll('dialog[open], [aria-modal="true"]:not([hidden])')].map(tag) },
   };
 })()`

@@ -12,6 +12,7 @@ const (
 	// Server → client.
 	TypeWelcome            = "welcome"             // first message after the socket opens
 	TypeParticipantJoined  = "participant-joined"  // someone else joined
+	TypeParticipantsJoined = "participants-joined" // several joined at once (a burst of joins in an SFU room)
 	TypeParticipantLeft    = "participant-left"    // someone left or dropped
 	TypeParticipantUpdated = "participant-updated" // name or role changed
 	TypeRoomEnded          = "room-ended"          // the owner ended the room; the socket closes next
@@ -139,6 +140,17 @@ type Welcome struct {
 type ParticipantJoined struct {
 	Type        string      `json:"type"`
 	Participant Participant `json:"participant"`
+}
+
+// ParticipantsJoined announces, in one message, the participants who
+// joined an SFU room within a short window of each other, as a class does
+// when a lesson starts: one participant-joined per joiner to each of N
+// participants is N² messages. It is sent to everyone in the room, so it
+// may name the receiver itself and participants its welcome already
+// listed; a receiver skips those.
+type ParticipantsJoined struct {
+	Type         string        `json:"type"`
+	Participants []Participant `json:"participants"`
 }
 
 // ParticipantLeft announces that a participant is gone.

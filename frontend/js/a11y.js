@@ -15,6 +15,7 @@
 
 import { el } from './dom.js';
 import { t } from './i18n.js';
+import { newcomers } from './messages.js';
 import { LeaveReason, MessageType } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -122,12 +123,13 @@ export class Announcer {
         this.pending = { joined: [], left: [], hand: [] };
         this.messages = [];
         break;
-      case MessageType.PARTICIPANT_JOINED: {
-        const p = msg.participant;
-        this.people.set(p.id, { name: p.name, userId: p.userId });
-        if (!this.mine(p.userId)) this.queue('joined', p.name);
+      case MessageType.PARTICIPANT_JOINED:
+      case MessageType.PARTICIPANTS_JOINED:
+        for (const p of newcomers(msg, this.selfId, (id) => this.people.has(id))) {
+          this.people.set(p.id, { name: p.name, userId: p.userId });
+          if (!this.mine(p.userId)) this.queue('joined', p.name);
+        }
         break;
-      }
       case MessageType.PARTICIPANT_LEFT: {
         const who = this.people.get(msg.id);
         this.people.delete(msg.id);

@@ -15,7 +15,7 @@ import { getRoom, rememberName, setMyName } from './api.js';
 import { errorText, t } from './i18n.js';
 import { LocalMedia } from './media.js';
 import { Moderation } from './moderation.js';
-import { applyMediaAction, leaveMessage, stageSetMessage } from './messages.js';
+import { applyMediaAction, leaveMessage, newcomers, stageSetMessage } from './messages.js';
 import {
   Action,
   CloseCode,
@@ -184,11 +184,8 @@ export class Call {
         this.resumed(msg);
         break;
       case MessageType.PARTICIPANT_JOINED:
-        this.addOther(msg.participant);
-        this.topology.joined(msg.participant.id);
-        this.renderPeople();
-        // Shown, not read out: a11y.js announces joins, coalesced.
-        toast(t('call.joined', { name: msg.participant.name }), 'info', { quiet: true });
+      case MessageType.PARTICIPANTS_JOINED:
+        this.joined(newcomers(msg, this.selfId, (id) => this.others.has(id)));
         break;
       case MessageType.PARTICIPANT_LEFT: {
         if (msg.id === this.selfId && msg.reason === LeaveReason.REMOVED) {
@@ -278,6 +275,23 @@ export class Call {
     this.others.set(p.id, copy);
     this.grid.upsert(copy);
     this.topology.participantChanged(copy);
+  }
+
+  /**
+   * Newcomers, announced one at a time or several at once (a class
+   * arriving): one roster update and one toast for them all.
+   * @param {Participant[]} list
+   */
+  joined(list) {
+    if (list.length === 0) return;
+    for (const p of list) {
+      this.addOther(p);
+      this.topology.joined(p.id);
+    }
+    this.renderPeople();
+    // Shown, not read out: a11y.js announces joins, coalesced.
+    const text = list.length === 1 ? t('call.joined', { name: list[0].name }) : t('call.joinedMany', { count: list.length });
+    toast(text, 'info', { quiet: true });
   }
 
   /** @param {string} id */

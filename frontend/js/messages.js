@@ -197,3 +197,23 @@ export function reactionMessage(emoji) {
 export function mayPublish(s) {
   return s.onStage || (!s.classroom && !s.spectator);
 }
+
+/**
+ * The participants a join announcement brings that this page does not know
+ * yet, in order: a `participant-joined` names one, a `participants-joined`
+ * several, and since the latter goes to the whole room it may name this
+ * page's own participant or ones its welcome listed.
+ * @param {import('./protocol.js').ParticipantJoined|import('./protocol.js').ParticipantsJoined} msg
+ * @param {string} selfId
+ * @param {(id: string) => boolean} known
+ * @returns {Participant[]}
+ */
+export function newcomers(msg, selfId, known) {
+  const list = msg.type === MessageType.PARTICIPANTS_JOINED ? msg.participants || [] : [msg.participant];
+  const seen = new Set();
+  return list.filter((p) => {
+    if (!p || p.id === selfId || known(p.id) || seen.has(p.id)) return false;
+    seen.add(p.id);
+    return true;
+  });
+}

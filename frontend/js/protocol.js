@@ -10,6 +10,7 @@ export const MessageType = Object.freeze({
   // Server -> client.
   WELCOME: 'welcome', // first message after the socket opens
   PARTICIPANT_JOINED: 'participant-joined', // someone else joined
+  PARTICIPANTS_JOINED: 'participants-joined', // several joined at once (a burst of joins in an SFU room)
   PARTICIPANT_LEFT: 'participant-left', // someone left or dropped
   PARTICIPANT_UPDATED: 'participant-updated', // name or role changed
   ROOM_ENDED: 'room-ended', // the owner ended the room; the socket closes next
@@ -267,6 +268,14 @@ export const CloseCode = Object.freeze({
  */
 
 /**
+ * Several joined at once. Sent to everyone, so it may name the receiver and
+ * participants its welcome listed: skip those.
+ * @typedef {Object} ParticipantsJoined
+ * @property {'participants-joined'} type
+ * @property {Participant[]} participants In join order.
+ */
+
+/**
  * @typedef {Object} ParticipantLeft
  * @property {'participant-left'} type
  * @property {string} id
@@ -477,5 +486,5 @@ export const CloseCode = Object.freeze({
  * @property {string} [from] The sender's participant id (server -> client).
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction} ServerMessage */
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction} ServerMessage */
 /** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction} ClientMessage */

@@ -2,7 +2,7 @@
 // rights, and the media messages a resumed page sends to catch up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyMediaAction, mayPublish, mediaMessage, resyncActions, stageSetMessage } from '../js/messages.js';
+import { applyMediaAction, mayPublish, mediaMessage, newcomers, resyncActions, stageSetMessage } from '../js/messages.js';
 
 test('who may publish: stage members always, in a classroom nobody else, else all but spectators', () => {
   const cases = [
@@ -75,4 +75,16 @@ test('a screen is never paused', () => {
   assert.deepEqual(resyncActions({ screen: 'live' }, live({ screen: false })), []);
   assert.deepEqual(resyncActions({}, live({ screen: false })), [['screen', 'published']]);
   assert.deepEqual(resyncActions({ screen: 'paused' }, live({ screen: false })), [['screen', 'resumed']]);
+});
+
+test('newcomers: one join, a batch, and the batch naming me and people I know', () => {
+  /** @param {string} id */
+  const p = (id) => ({ id, userId: 'u_' + id, name: id.toUpperCase(), role: 'participant', media: {} });
+  const known = new Set(['a']);
+  const has = (/** @type {string} */ id) => known.has(id);
+  assert.deepEqual(newcomers({ type: 'participant-joined', participant: p('b') }, 'me', has).map((x) => x.id), ['b']);
+  assert.deepEqual(newcomers({ type: 'participant-joined', participant: p('a') }, 'me', has), []);
+  const batch = { type: /** @type {'participants-joined'} */ ('participants-joined'), participants: [p('a'), p('me'), p('c'), p('d'), p('c')] };
+  assert.deepEqual(newcomers(batch, 'me', has).map((x) => x.id), ['c', 'd']);
+  assert.deepEqual(newcomers({ type: 'participants-joined', participants: [] }, 'me', has), []);
 });
