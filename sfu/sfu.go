@@ -25,6 +25,12 @@ type Config struct {
 	// UDPPort is the one UDP port all ICE traffic uses. 0 picks a free
 	// port (tests).
 	UDPPort int
+	// ICETCP also listens for ICE over TCP (RFC 6544, passive candidates),
+	// for clients whose networks block UDP: schools and offices often do.
+	ICETCP bool
+	// TCPPort is the TCP port of ICE over TCP when ICETCP is set; 0 takes
+	// the UDP port's number.
+	TCPPort int
 	// PublicIP, when set, is announced instead of the host's addresses
 	// (NAT 1:1: Docker, cloud VMs).
 	PublicIP string
@@ -36,7 +42,10 @@ type SFU struct {
 	api  *webrtc.API
 	mux  ice.UDPMux
 	conn net.PacketConn
-	log  *slog.Logger
+	// tcp is the ICE-TCP listener's mux (nil without ICE over TCP).
+	tcp     ice.TCPMux
+	tcpPort int
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -52,9 +61,9 @@ type SFU struct {
 // ErrClosed is returned by calls on a closed SFU or room.
 var ErrClosed = errors.New("sfu: closed")
 
-// New opens the UDP port and prepares the media engine: the app's codecs
-// (sfu/codec), VP8 and Opus only, so that every subscriber can decode what
-// every publisher sends.
+// New opens the UDP port (and the TCP one with ICE over TCP) and prepares
+// the media engine: the app's codecs (sfu/codec), VP8 and Opus only, so
+// that every subscriber can decode what every publisher sends.
 func New(cfg Config) (*SFU, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -67,8 +76,38 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	mux := webrtc.NewICEUDPMux(nil, conn)
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup()}
+	if cfg.ICETCP {
+		if err := s.listenTCP(cfg.TCPPort); err != nil {
+			_ = s.mux.Close()
+			return nil, err
+		}
+	}
+	if s.api, err = s.newAPI(cfg); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
 
+// listenTCP opens the ICE-TCP port: port, or the UDP port's number.
+func (s *SFU) listenTCP(port int) error {
+	if port == 0 {
+		port = s.Port()
+	}
+	listener, err := net.ListenTCP("tcp4", &net.TCPAddr{Port: port})
+	if err != nil {
+		return fmt.Errorf("sfu: listen on TCP port %d for ICE over TCP: %w", port, err)
+	}
+	s.tcpPort = listener.Addr().(*net.TCPAddr).Port
+	// The read buffer holds one RFC 4571 frame at a time: 8 KiB is more
+	// than the largest RTP packet.
+	s.tcp = webrtc.NewICETCPMux(nil, listener, 8<<10)
+	return nil
+}
+
+// newAPI builds the Pion API every connection of the SFU is made with.
+func (s *SFU) newAPI(cfg Config) (*webrtc.API, error) {
 	media := &webrtc.MediaEngine{}
 	if err := codec.Register(media); err != nil {
 		return nil, err
@@ -92,8 +131,13 @@ func New(cfg Config) (*SFU, error) {
 	}
 
 	var settings webrtc.SettingEngine
-	settings.SetICEUDPMux(mux)
-	settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	settings.SetICEUDPMux(s.mux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	if s.tcp != nil {
+		settings.SetICETCPMux(s.tcp)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+	}
+	settings.SetNetworkTypes(networks)
 	// Loopback candidates let clients on the same host (and the tests, in
 	// a network namespace that has only lo) reach the SFU.
 	settings.SetIncludeLoopbackCandidate(true)
@@ -109,14 +153,17 @@ func New(cfg Config) (*SFU, error) {
 	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		return nil, err
 	}
-
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(settings))
-	return &SFU{api: api, mux: mux, conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup()}, nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(settings)), nil
 }
 
 // Port is the UDP port the SFU listens on.
 func (s *SFU) Port() int {
 	return s.conn.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TCPPort is the port of ICE over TCP, or 0 without it.
+func (s *SFU) TCPPort() int {
+	return s.tcpPort
 }
 
 // Room returns the SFU room with the given id, creating it if needed.
@@ -149,7 +196,7 @@ func (s *SFU) forget(r *Room) {
 	}
 }
 
-// Close ends every room and releases the UDP port.
+// Close ends every room and releases the UDP port (and the TCP one).
 func (s *SFU) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -160,6 +207,9 @@ func (s *SFU) Close() error {
 	s.mu.Unlock()
 	for _, r := range rooms {
 		r.Close()
+	}
+	if s.tcp != nil {
+		_ = s.tcp.Close()
 	}
 	return s.mux.Close()
 }

@@ -20,13 +20,17 @@ type Options struct {
 	// TWCCFeedback answers what arrives with transport-wide congestion
 	// control feedback, as the SFU does towards its publishers.
 	TWCCFeedback bool
+	// TCPOnly connects over ICE-TCP alone (active candidates, which dial
+	// the SFU's passive ones), as a client whose network drops UDP.
+	TCPOnly bool
 }
 
 // NewAPI builds a client's Pion API: the app's codecs (sfu/codec), NACKs
 // and RTCP reports as a browser sends them, host candidates (loopback
-// included) over UDP4 without mDNS, and AES-GCM first among the SRTP
-// profiles, as the SFU prefers. One API serves any number of clients: the
-// load tool shares one among all of its participants.
+// included) over UDP4 (or TCP4: Options.TCPOnly) without mDNS, and AES-GCM
+// first among the SRTP profiles, as the SFU prefers. One API serves any
+// number of clients: the load tool shares one among all of its
+// participants.
 func NewAPI(o Options) (*webrtc.API, error) {
 	media := &webrtc.MediaEngine{}
 	if err := codec.Register(media); err != nil {
@@ -46,7 +50,11 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	}
 	var settings webrtc.SettingEngine
 	settings.SetIncludeLoopbackCandidate(true)
-	settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if o.TCPOnly {
+		settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	settings.SetSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80)
 	if o.LoopbackOnly {
