@@ -35,6 +35,7 @@ type config struct {
 	reconnectGrace time.Duration
 	pprof          string
 	metricsAddr    string
+	tls            tlsFlags
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -94,6 +95,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
 	fs.StringVar(&c.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
+	c.tls.define(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
 		fs.PrintDefaults()
@@ -147,6 +149,9 @@ func (c *config) check() error {
 		return fmt.Errorf("-reconnect-grace must be 0 or more, got %s", c.reconnectGrace)
 	}
 	if _, err := c.level(); err != nil {
+		return err
+	}
+	if err := c.tls.check(); err != nil {
 		return err
 	}
 	_, err := c.parseICEServers()

@@ -35,8 +35,9 @@ func main() {
 
 // listening is where a started server answers.
 type listening struct {
-	addr        string // the public HTTP address
-	metricsAddr string // the metrics listener's; empty when off
+	addr         string // the public HTTP(S) address
+	metricsAddr  string // the metrics listener's; empty when off
+	redirectAddr string // the plain HTTP redirect's; empty when off
 }
 
 // run starts the server and blocks until ctx is cancelled, then shuts down
@@ -76,13 +77,18 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, logger *slog.Logge
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
+	defer ln.Close()
+	ln, secure, err := secureListener(cfg, ln, srv.Handler(), logger)
+	if err != nil {
+		return err
+	}
+	defer secure.stop()
 	httpServer := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           secure.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	defer ln.Close()
-	bound := listening{addr: ln.Addr().String()}
+	bound := listening{addr: ln.Addr().String(), redirectAddr: secure.redirectAddr}
 	if cfg.metricsAddr != "" {
 		metricsAddr, stopMetrics, err := serveInternal("metrics-addr", cfg.metricsAddr, metricsMux(srv.MetricsHandler()), logger)
 		if err != nil {
