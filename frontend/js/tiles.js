@@ -8,17 +8,22 @@
 //     <video class="tile-screen" ...>   only while sharing a screen
 //     <audio autoplay>                  remote tiles only
 //     <div class="tile-label">name, badges, mic state</div>
+//     <div class="tile-connection-holder">   remote tiles only (connection.js):
+//       <button data-testid="tile-connection"> + its popover panel
 //   </article>
 // Videos are always muted and sound plays through a separate <audio>, so
 // autoplay rules can block only the sound, never the picture. A camera that
 // is off is covered by the avatar rather than hidden: a hidden <video>
 // stops presenting frames, which would look like a freeze when it returns.
 
+import { ConnectionView } from './connection.js';
 import { avatarClass, el, icon, initials, setIcon } from './dom.js';
 import { t } from './i18n.js';
 import { Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
+/** @typedef {import('./connection.js').MediaConnection} MediaConnection */
+/** @typedef {(id: string) => MediaConnection|null} ConnectionLookup */
 
 const TILE_RATIO = 16 / 9;
 const GAP = 12; // px, keep in sync with --grid-gap in room.css
@@ -29,8 +34,10 @@ export class Tile {
    * @param {Participant} p
    * @param {boolean} local
    * @param {() => void} onAutoplayBlocked
+   * @param {ConnectionLookup} [connectionOf] the connection that carries a
+   *   participant's media, for the connection view of a remote tile
    */
-  constructor(p, local, onAutoplayBlocked) {
+  constructor(p, local, onAutoplayBlocked, connectionOf) {
     this.id = p.id;
     this.local = local;
     this.onAutoplayBlocked = onAutoplayBlocked;
@@ -61,6 +68,12 @@ export class Tile {
       this.status,
     ]);
     if (local) this.root.classList.add('is-local');
+    /** @type {ConnectionView|null} how this person's media reaches me (remote tiles) */
+    this.connection = null;
+    if (!local && connectionOf) {
+      this.connection = new ConnectionView(() => connectionOf(this.id));
+      this.root.append(this.connection.root);
+    }
     this.update(p);
   }
 
@@ -73,6 +86,7 @@ export class Tile {
     const label = this.local ? t('tile.you', { name: p.name }) : p.name;
     if (this.name.textContent !== label) this.name.textContent = label;
     this.root.setAttribute('aria-label', label);
+    this.connection?.setName(p.name);
 
     const avatar = /** @type {HTMLElement} */ (this.avatar.firstElementChild);
     avatar.textContent = initials(p.name);
@@ -164,6 +178,7 @@ export class Tile {
   }
 
   destroy() {
+    this.connection?.destroy();
     for (const media of this.root.querySelectorAll('video, audio')) {
       /** @type {HTMLMediaElement} */ (media).srcObject = null;
     }
@@ -323,6 +338,8 @@ export class VideoGrid {
     this.onAutoplayBlocked = onAutoplayBlocked;
     /** @type {Map<string, Tile>} */
     this.tiles = new Map();
+    /** @type {ConnectionLookup} set by the topology (setConnectionLookup) */
+    this.connectionOf = () => null;
     this.resizeObserver = new ResizeObserver(() => this.layout());
     this.resizeObserver.observe(root);
   }
@@ -336,7 +353,7 @@ export class VideoGrid {
   upsert(p, local = false) {
     let tile = this.tiles.get(p.id);
     if (!tile) {
-      tile = new Tile(p, local, this.onAutoplayBlocked);
+      tile = new Tile(p, local, this.onAutoplayBlocked, (id) => this.connectionOf(id));
       this.tiles.set(p.id, tile);
       if (local) this.root.prepend(tile.root);
       else this.root.append(tile.root);
@@ -345,6 +362,14 @@ export class VideoGrid {
     }
     this.layout();
     return tile;
+  }
+
+  /**
+   * Tells the remote tiles where to read their connection's stats.
+   * @param {ConnectionLookup} lookup
+   */
+  setConnectionLookup(lookup) {
+    this.connectionOf = lookup;
   }
 
   /** @param {string} id */

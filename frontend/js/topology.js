@@ -97,6 +97,7 @@ export class TopologyController {
     this.handover = new Handover((id, tracks) => this.showTracks(id, tracks));
     // The mesh's tracks, sorted into camera, screen and microphone.
     this.remote = new RemoteStreams((id, a) => this.handover.set('mesh', id, a));
+    this.grid.setConnectionLookup((id) => this.mediaConnection(id));
   }
 
   /**
@@ -201,6 +202,21 @@ export class TopologyController {
    */
   tileState(id) {
     return this.connectionState(this.handover.activeOf(id), id);
+  }
+
+  /**
+   * The connection that brings a participant's media to this page, for the
+   * connection view on its tile: that of the topology the tile shows, so
+   * that the view describes what one sees; during a switch, the other one
+   * while the shown one does not exist (yet, or any more).
+   * @param {string} id
+   * @returns {import('./connection.js').MediaConnection|null}
+   */
+  mediaConnection(id) {
+    const sfu = this.sfu ? { pc: this.sfu.sub, server: true } : null;
+    const peer = this.mesh?.connection(id);
+    const mesh = peer ? { pc: peer, server: false } : null;
+    return this.handover.activeOf(id) === 'sfu' ? sfu || mesh : mesh || sfu;
   }
 
   // --- local tracks, into every running topology ----------------------------
