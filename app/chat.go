@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"meet/app/room"
 	"meet/chat"
 	"meet/protocol"
 	"meet/store"
@@ -95,39 +96,37 @@ func newChatLink(db *store.Store, log *slog.Logger, now func() time.Time) (*chat
 // join makes p a member of its room's chat and sends it the recent
 // history. Call it after the room's welcome has been queued, so that the
 // client has its own id before it reads any chat.
-func (l *chatLink) join(p *participant) {
-	if err := l.svc.Join(p.roomID, p.id, p); err != nil {
+func (l *chatLink) join(p *room.Participant) {
+	if err := l.svc.Join(p.RoomID(), p.ID(), p); err != nil {
 		// p is a member all the same: live messages reach it, and the
 		// history can be asked for again.
-		l.log.Error("load chat history", "room", p.roomID, "participant", p.id, "err", err)
+		l.log.Error("load chat history", "room", p.RoomID(), "participant", p.ID(), "err", err)
 		sendError(p, protocol.CodeInternal, "Could not load the earlier chat messages. Ask again with chat-sync.", protocol.TypeChatSync)
 	}
 }
 
 // leave ends p's chat membership. It is safe to call for a participant that
 // never joined the chat.
-func (l *chatLink) leave(p *participant) {
-	l.svc.Leave(p.roomID, p.id)
+func (l *chatLink) leave(p *room.Participant) {
+	l.svc.Leave(p.RoomID(), p.ID())
 }
 
 // handle takes a decoded chat message of p and reports whether msg was one.
 // A participant's messages are handled in order, so each chat-send gets one
 // answer in order: its echo (a chat-message with its clientId) or an error
 // with ref "chat-send".
-func (l *chatLink) handle(p *participant, room *liveRoom, msg any) bool {
+func (l *chatLink) handle(p *room.Participant, live *room.Room, msg any) bool {
 	switch m := msg.(type) {
 	case *protocol.ChatSend:
-		// The name is guarded by the room's lock; a rename may be under way.
-		room.mu.Lock()
-		name := p.name
-		room.mu.Unlock()
-		err := l.svc.Send(p.roomID, chat.Sender{ID: p.id, UserID: p.identity.ID, Name: name}, m)
+		// The name is the room's to read: a rename may be under way.
+		name := live.NameOf(p)
+		err := l.svc.Send(p.RoomID(), chat.Sender{ID: p.ID(), UserID: p.UserID(), Name: name}, m)
 		if err == nil {
 			l.accepted.Add(1)
 		}
 		l.reply(p, err, protocol.TypeChatSend)
 	case *protocol.ChatSync:
-		l.reply(p, l.svc.Sync(p.roomID, p.id, m.After), protocol.TypeChatSync)
+		l.reply(p, l.svc.Sync(p.RoomID(), p.ID(), m.After), protocol.TypeChatSync)
 	default:
 		return false
 	}
@@ -135,7 +134,7 @@ func (l *chatLink) handle(p *participant, room *liveRoom, msg any) bool {
 }
 
 // reply maps a chat error to the one error message the client gets.
-func (l *chatLink) reply(p *participant, err error, ref string) {
+func (l *chatLink) reply(p *room.Participant, err error, ref string) {
 	if err == nil {
 		return
 	}
@@ -149,10 +148,10 @@ func (l *chatLink) reply(p *participant, err error, ref string) {
 	case errors.Is(err, chat.ErrNotMember):
 		// join runs before the read loop starts, so this is a bug, not a
 		// client's doing.
-		l.log.Error("chat message from a non-member", "room", p.roomID, "participant", p.id)
+		l.log.Error("chat message from a non-member", "room", p.RoomID(), "participant", p.ID())
 		sendError(p, protocol.CodeInternal, "You are not connected to this room's chat. Reload the page to reconnect.", ref)
 	default:
-		l.log.Error("chat failed", "room", p.roomID, "participant", p.id, "ref", ref, "err", err)
+		l.log.Error("chat failed", "room", p.RoomID(), "participant", p.ID(), "ref", ref, "err", err)
 		if ref == protocol.TypeChatSend {
 			sendError(p, protocol.CodeInternal, "Your message could not be saved. Send it again.", ref)
 		} else {

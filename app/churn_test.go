@@ -333,7 +333,7 @@ func (e *churnEnv) waitEmpty(t *testing.T, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
-		rooms, sockets, peers := len(e.srv.hub.all()), e.srv.ws.Len(), e.srv.sfu.Totals().Peers
+		rooms, sockets, peers := len(e.srv.hub.All()), e.srv.ws.Len(), e.srv.sfu.Totals().Peers
 		if rooms == 0 && sockets == 0 && peers == 0 {
 			return
 		}

@@ -189,7 +189,7 @@ func (s *Server) allowRoomCreation(c *gin.Context) error {
 			return rateLimited("new rooms", retry)
 		}
 	}
-	if s.hub.full() {
+	if s.hub.Full() {
 		c.Header("Retry-After", "60")
 		return errServerFull
 	}
@@ -208,17 +208,17 @@ func (s *Server) allowJoin(ip string) *Error {
 }
 
 // joinWouldNotFit refuses early a join that the room or the server has no
-// room for, before the room is marked live; liveRoom.join has the exact
+// room for, before the room is marked live; room.Join has the exact
 // check.
 func (s *Server) joinWouldNotFit(roomID string) *Error {
-	live, ok := s.hub.room(roomID)
+	live, ok := s.hub.Room(roomID)
 	if !ok {
-		if s.hub.full() {
+		if s.hub.Full() {
 			return errServerFull
 		}
 		return nil
 	}
-	if n, _ := live.counts(); s.maxParticipants > 0 && n >= s.maxParticipants {
+	if n, _ := live.Counts(); s.maxParticipants > 0 && n >= s.maxParticipants {
 		return errRoomFull
 	}
 	return nil

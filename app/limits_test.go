@@ -258,7 +258,7 @@ func TestServerFull(t *testing.T) {
 	// Once room A is empty, B can start.
 	inA.conn.Close()
 	inA2.conn.Close()
-	waitFor(t, func() bool { return len(a.srv.hub.all()) == 0 })
+	waitFor(t, func() bool { return len(a.srv.hub.All()) == 0 })
 	u.dial(roomB.ID, nil)
 	if status, _, _ := postFrom(u, "", "C"); status != http.StatusServiceUnavailable {
 		t.Fatalf("create while B is live = %d", status)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"meet/app/room"
 	"meet/protocol"
 	"meet/sfu"
 )
@@ -25,7 +26,7 @@ func (s *Server) metricsHandler() http.Handler {
 	counter := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
 	}
-	gauge("meet_rooms_live", "Rooms with at least one participant.", func() float64 { return float64(len(s.hub.all())) })
+	gauge("meet_rooms_live", "Rooms with at least one participant.", func() float64 { return float64(len(s.hub.All())) })
 	gauge("meet_websocket_connections", "Open WebSocket connections.", func() float64 { return float64(s.ws.Len()) })
 	reg.MustRegister(participantsByMode{hub: s.hub})
 	reg.MustRegister(sfuCollector{sfu: s.sfu})
@@ -87,7 +88,7 @@ func (c sfuCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // participantsByMode reports the participants of live rooms by mode.
-type participantsByMode struct{ hub *hub }
+type participantsByMode struct{ hub *room.Hub }
 
 var participantsDesc = prometheus.NewDesc("meet_participants", "Connected participants, by the mode of their room.", []string{"mode"}, nil)
 
@@ -95,8 +96,8 @@ func (c participantsByMode) Describe(ch chan<- *prometheus.Desc) { ch <- partici
 
 func (c participantsByMode) Collect(ch chan<- prometheus.Metric) {
 	counts := map[string]int{protocol.ModeMesh: 0, protocol.ModeSFU: 0}
-	for _, r := range c.hub.all() {
-		n, mode := r.counts()
+	for _, r := range c.hub.All() {
+		n, mode := r.Counts()
 		counts[mode] += n
 	}
 	for mode, n := range counts {

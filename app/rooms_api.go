@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"meet/app/room"
 	"meet/protocol"
 	"meet/store"
 )
@@ -48,44 +49,23 @@ func decodeBody(c *gin.Context, dst any) error {
 
 // roomView joins a stored room with its live state and its stage.
 func (s *Server) roomView(r *store.Room) protocol.Room {
-	online, mode := s.hub.online(r.ID)
-	v := roomViewWith(r, online, mode)
+	online, mode := s.hub.Online(r.ID)
+	v := room.View(r, online, mode)
 	members, err := s.store.StageMembers(r.ID)
 	if err != nil {
 		s.log.Error("load the stage", "room", r.ID, "err", err)
 	}
-	v.Stage = stageView(members)
-	return v
-}
-
-// roomViewWith builds the public view from live state the caller already
-// holds, for callers inside the hub's lock.
-func roomViewWith(r *store.Room, online int, mode string) protocol.Room {
-	v := protocol.Room{
-		ID:         r.ID,
-		Name:       r.Name,
-		Status:     r.Status,
-		Owner:      protocol.Owner{ID: r.OwnerID, Name: r.OwnerName},
-		Online:     online,
-		Mode:       mode,
-		CreatedAt:  r.CreatedAt.UTC().Format(time.RFC3339),
-		Classroom:  r.Classroom,
-		AllowStage: r.AllowStage,
-		Stage:      []protocol.StageMember{},
-	}
-	if r.EndedAt != nil {
-		v.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)
-	}
+	v.Stage = room.StageView(members)
 	return v
 }
 
 // loadRoom fetches the room named by the :id path parameter.
 func (s *Server) loadRoom(id string) (*store.Room, error) {
-	room, err := s.store.Room(id)
+	stored, err := s.store.Room(id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errRoomNotFound
 	}
-	return room, err
+	return stored, err
 }
 
 type meResponse struct {
@@ -140,9 +120,9 @@ func (s *Server) listRooms(c *gin.Context) {
 	}
 	out := make([]protocol.Room, 0, len(rooms))
 	for i := range rooms {
-		online, mode := s.hub.online(rooms[i].ID)
-		v := roomViewWith(&rooms[i], online, mode)
-		v.Stage = stageView(stages[rooms[i].ID])
+		online, mode := s.hub.Online(rooms[i].ID)
+		v := room.View(&rooms[i], online, mode)
+		v.Stage = room.StageView(stages[rooms[i].ID])
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
@@ -173,33 +153,33 @@ func (s *Server) createRoom(c *gin.Context) {
 	}
 	owner := identityOf(c)
 	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage}
-	room, err := s.store.CreateRoomWith(name, owner.ID, owner.Name, settings)
+	stored, err := s.store.CreateRoomWith(name, owner.ID, owner.Name, settings)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
-	s.log.Info("room created", "room", room.ID, "owner", owner.ID)
-	c.JSON(http.StatusCreated, s.roomView(room))
+	s.log.Info("room created", "room", stored.ID, "owner", owner.ID)
+	c.JSON(http.StatusCreated, s.roomView(stored))
 }
 
 func (s *Server) getRoom(c *gin.Context) {
-	room, err := s.loadRoom(c.Param("id"))
+	stored, err := s.loadRoom(c.Param("id"))
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.roomView(room))
+	c.JSON(http.StatusOK, s.roomView(stored))
 }
 
 func (s *Server) getParticipants(c *gin.Context) {
-	room, err := s.loadRoom(c.Param("id"))
+	stored, err := s.loadRoom(c.Param("id"))
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
 	participants := []protocol.Participant{}
-	if live, ok := s.hub.room(room.ID); ok {
-		participants = live.snapshot()
+	if live, ok := s.hub.Room(stored.ID); ok {
+		participants = live.Snapshot()
 	}
 	c.JSON(http.StatusOK, gin.H{"participants": participants})
 }
@@ -207,46 +187,46 @@ func (s *Server) getParticipants(c *gin.Context) {
 // endRoom ends a room for good: only its owner may, and everyone in it is
 // told and disconnected.
 func (s *Server) endRoom(c *gin.Context) {
-	room, ok := s.ownedRoom(c)
+	stored, ok := s.ownedRoom(c)
 	if !ok {
 		return
 	}
-	room, err := s.finishRoom(room.ID)
+	stored, err := s.finishRoom(stored.ID)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.roomView(room))
+	c.JSON(http.StatusOK, s.roomView(stored))
 }
 
 // finishRoom ends a room for good, for the REST API and the end-room
 // message alike: the room is stored as ended, and everyone in it is told
 // and disconnected.
 func (s *Server) finishRoom(id string) (*store.Room, error) {
-	room, err := s.store.EndRoom(id)
+	stored, err := s.store.EndRoom(id)
 	if err != nil {
 		return nil, err
 	}
-	if live, ok := s.hub.remove(room.ID); ok {
-		view := s.roomView(room)
-		for _, p := range live.end(encode(protocol.RoomEnded{Type: protocol.TypeRoomEnded, Room: view}), protocol.CloseRoomEnded, "room ended") {
+	if live, ok := s.hub.Remove(stored.ID); ok {
+		view := s.roomView(stored)
+		for _, p := range live.End(encode(protocol.RoomEnded{Type: protocol.TypeRoomEnded, Room: view}), protocol.CloseRoomEnded, "room ended") {
 			s.recordLeave(p)
 		}
 	}
-	s.log.Info("room ended", "room", room.ID)
-	return room, nil
+	s.log.Info("room ended", "room", stored.ID)
+	return stored, nil
 }
 
 // ownedRoom loads the room the path names for its owner; anyone else gets
 // errNotOwner. It reports whether the handler may go on.
 func (s *Server) ownedRoom(c *gin.Context) (*store.Room, bool) {
-	room, err := s.loadRoom(c.Param("id"))
-	if err == nil && room.OwnerID != identityOf(c).ID {
+	stored, err := s.loadRoom(c.Param("id"))
+	if err == nil && stored.OwnerID != identityOf(c).ID {
 		err = errNotOwner
 	}
 	if err != nil {
 		s.abortWithError(c, err)
 		return nil, false
 	}
-	return room, true
+	return stored, true
 }

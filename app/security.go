@@ -148,7 +148,7 @@ func (s *Server) recoverMessage(ss *melody.Session) {
 	s.log.Error("panic handling a message", "panic", v, "stack", string(debug.Stack()))
 	if p := participantOf(ss); p != nil {
 		sendError(p, protocol.CodeInternal, "The server failed on your last message; reconnecting.", "")
-		p.close(protocol.CloseInternal, "internal error")
+		p.Close(protocol.CloseInternal, "internal error")
 		return
 	}
 	_ = ss.CloseWithMsg(websocket.FormatCloseMessage(protocol.CloseInternal, "internal error"))

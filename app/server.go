@@ -1,7 +1,7 @@
-// Package app is the meeting application: live rooms and their
-// participants, identity, permissions, the HTTP API (gin) and the
-// WebSocket endpoint (melody). It wires the leaf packages together; none of
-// them imports it.
+// Package app is the meeting application's adapters: identity, the HTTP
+// API (gin) and the WebSocket endpoint (melody), around the live rooms of
+// package room. It wires the leaf packages together; none of them imports
+// it.
 package app
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/olahol/melody"
 
+	"meet/app/room"
 	"meet/protocol"
 	"meet/sfu"
 	"meet/store"
@@ -70,17 +71,15 @@ type Config struct {
 
 // Server is the running application.
 type Server struct {
-	store      *store.Store
-	log        *slog.Logger
-	tokens     tokenSigner
-	meshMax    int
-	iceServers []protocol.ICEServer
-	hub        *hub
-	sfu        *sfu.SFU
-	chat       *chatLink
-	ws         *melody.Melody
-	router     *gin.Engine
-	metrics    http.Handler
+	store   *store.Store
+	log     *slog.Logger
+	tokens  tokenSigner
+	hub     *room.Hub
+	sfu     *sfu.SFU
+	chat    *chatLink
+	ws      *melody.Melody
+	router  *gin.Engine
+	metrics http.Handler
 
 	reconnectGrace time.Duration // <= 0: no resume
 
@@ -118,13 +117,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		admission:  make(chan struct{}, runtime.GOMAXPROCS(0)),
-		store:      cfg.Store,
-		log:        cfg.Logger,
-		tokens:     tokenSigner{secret: cfg.Secret},
-		meshMax:    cfg.MeshMax,
-		iceServers: cfg.ICEServers,
-		sfu:        media,
+		admission: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		store:     cfg.Store,
+		log:       cfg.Logger,
+		tokens:    tokenSigner{secret: cfg.Secret},
+		sfu:       media,
 
 		reconnectGrace: cfg.ReconnectGrace,
 
@@ -138,9 +135,13 @@ func New(cfg Config) (*Server, error) {
 		_ = media.Close()
 		return nil, err
 	}
-	policy := s.roomPolicy(cfg, media)
-	s.hub = newHub(func(id string) *liveRoom { return newLiveRoom(id, policy) })
-	s.hub.maxRooms = limitOrDefault(cfg.MaxRooms, DefaultMaxRooms)
+	s.hub = room.NewHub(room.Config{
+		Store:      cfg.Store,
+		Log:        cfg.Logger,
+		Policy:     s.roomPolicy(cfg, media),
+		ICEServers: cfg.ICEServers,
+		MaxRooms:   limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
+	})
 	// Nobody is connected to a process that has just started: close what a
 	// crash or kill left open.
 	if err := s.store.CloseOpenAttendance(); err != nil {
@@ -188,14 +189,14 @@ func (cfg Config) withDefaults() (Config, error) {
 
 // roomPolicy is the mode policy every live room gets: when to leave mesh and
 // come back, and how a failed SFU connection is reported to its participant.
-func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) modePolicy {
-	return modePolicy{
-		meshMax:   cfg.MeshMax,
-		backDelay: cfg.BackToMeshDelay,
-		sfuGrace:  cfg.SFUGrace,
-		sfu:       media,
-		onSFUError: func(p *participant, err error) {
-			s.log.Error("connect participant to the SFU", "participant", p.id, "err", err)
+func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
+	return room.Policy{
+		MeshMax:   cfg.MeshMax,
+		BackDelay: cfg.BackToMeshDelay,
+		SFUGrace:  cfg.SFUGrace,
+		SFU:       media,
+		OnSFUError: func(p *room.Participant, err error) {
+			s.log.Error("connect participant to the SFU", "participant", p.ID(), "err", err)
 			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
 		},
 	}
@@ -215,8 +216,8 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics }
 // Shutdown tells every connected participant that the server is going
 // away, closes their sockets and records that they left.
 func (s *Server) Shutdown(ctx context.Context) error {
-	for _, room := range s.hub.all() {
-		room.end(encode(protocol.Error{
+	for _, live := range s.hub.All() {
+		live.End(encode(protocol.Error{
 			Type: protocol.TypeError, Code: protocol.CodeRestarting,
 			Message: "The server is restarting. Reconnect in a moment.",
 		}), protocol.CloseRestarting, "server restarting")

@@ -189,7 +189,7 @@ export function reactionMessage(emoji) {
 }
 
 /**
- * The one rule of who may send media (app/stage.go): stage members always;
+ * The one rule of who may send media (app/room/stage.go): stage members always;
  * in a classroom nobody else; otherwise everyone but spectators.
  * @param {{onStage: boolean, classroom: boolean, spectator: boolean}} s
  * @returns {boolean}

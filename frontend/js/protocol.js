@@ -77,7 +77,7 @@ export const MAX_CHAT_CLIENT_ID_BYTES = 64;
  */
 export const REACTIONS = Object.freeze(['👍', '👏', '😂', '❤️', '🎉', '😮', '🤔', '✋']);
 
-/** Reactions per participant: a burst, then a steady rate (app/reaction.go). */
+/** Reactions per participant: a burst, then a steady rate (app/room/reaction.go). */
 export const REACTION_BURST = 5;
 export const REACTIONS_PER_SECOND = 2;
 

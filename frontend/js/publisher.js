@@ -55,7 +55,7 @@ export class Publisher {
   }
 
   /**
-   * Whether this tab may send media now (the server's rule, app/stage.go).
+   * Whether this tab may send media now (the server's rule, app/room/stage.go).
    * @returns {boolean}
    */
   canPublish() {

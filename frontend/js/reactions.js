@@ -57,7 +57,7 @@ function smileIcon() {
 }
 
 /**
- * A token bucket like the server's (app/reaction.go), so the page says
+ * A token bucket like the server's (app/room/reaction.go), so the page says
  * "slow down" itself rather than send what the server would refuse.
  */
 export class Pacer {

@@ -5,7 +5,7 @@
 // owner's queue of raised hands (accept, decline) and the owner's room
 // settings (classroom, allow others on stage, end the room).
 //
-// The server decides everything (app/stage.go); this module shows its
+// The server decides everything (app/room/stage.go); this module shows its
 // state and sends requests. Stage membership follows the identity
 // (userId): every tab of a member is on the stage.
 //

@@ -1,20 +1,44 @@
-package app
+// Package room is the live-room domain: the rooms that have participants
+// now, their participants and the resumable stream of each, the hub that
+// finds them, the policy that moves a room between mesh and SFU, and the
+// stage and owner controls. It never touches a socket: a participant
+// writes through a Conn the caller provides, and a request the room turns
+// down comes back as a *Refusal for the caller to word on the wire.
+package room
 
 import (
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"time"
 
 	"meet/mesh"
 	"meet/protocol"
+	"meet/store"
 )
 
-// liveRoom is the in-memory state of a room that has participants now:
-// who is connected, in which order, and the media topology. What must
-// survive a restart is in the store; this is rebuilt from joins.
-type liveRoom struct {
-	id     string
-	policy modePolicy
+// Config is what every live room of a hub shares.
+type Config struct {
+	// Store keeps what outlives the live room: owner, settings, stage.
+	Store *store.Store
+	Log   *slog.Logger
+	// Policy moves rooms between mesh and SFU (mode.go).
+	Policy Policy
+	// ICEServers are told to every participant in its welcome.
+	ICEServers []protocol.ICEServer
+	// MaxRooms caps the live rooms (-max-rooms); 0 is no cap.
+	MaxRooms int
+}
+
+// Room is the in-memory state of a room that has participants now: who is
+// connected, in which order, and the media topology. What must survive a
+// restart is in the store; this is rebuilt from joins.
+type Room struct {
+	id  string
+	cfg *Config
+	// hub is the registry the room lives in: a settings change goes
+	// through it, as the room may retire and be replaced meanwhile.
+	hub *Hub
 
 	// writes orders the room's stored changes (settings, stage, owner):
 	// each is decided under mu, written to the store holding only writes,
@@ -24,46 +48,50 @@ type liveRoom struct {
 	writes sync.Mutex
 
 	mu           sync.Mutex
-	participants []*participant // join order
+	participants []*Participant // join order
 	mode         string
 	epoch        uint64
 	ended        bool
 	retired      bool        // emptied and forgotten by the hub: joins go to its successor
 	backToMesh   *time.Timer // running while an SFU room is small enough for mesh
 	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
-	state        roomState   // owner, settings, stage and raised hands (stage.go)
+	state        roomState   // owner, settings, stage and raised hands (state.go)
 }
 
-func newLiveRoom(id string, policy modePolicy) *liveRoom {
-	return &liveRoom{id: id, policy: policy, mode: protocol.ModeMesh, epoch: 1}
+func newRoom(id string, h *Hub) *Room {
+	return &Room{id: id, cfg: &h.cfg, hub: h, mode: protocol.ModeMesh, epoch: 1}
 }
+
+// ID is the room's id, as stored.
+func (r *Room) ID() string { return r.id }
 
 // encode marshals a server message. Every message type is a plain struct of
 // strings, numbers, slices and maps, so an error here is a programming bug.
 func encode(msg any) []byte {
 	data, err := json.Marshal(msg)
 	if err != nil {
-		panic("app: encode message: " + err.Error())
+		panic("room: encode message: " + err.Error())
 	}
 	return data
 }
 
-// join adds p and tells everyone, under the room's lock so that every
+// Join adds p and tells everyone, under the room's lock so that every
 // participant sees joins and leaves in one order. Sends only queue (they
 // never block), and SFU peers negotiate from their own goroutines, so
-// holding the lock across them is cheap. It refuses with errRoomFull when
-// the room has limit participants (0: no limit), errRoomEnded when the
-// room has ended, and errRoomRetired when it emptied and the hub forgot it.
-func (r *liveRoom) join(p *participant, limit int, welcome func(others []protocol.Participant, mode string, epoch uint64) []byte) error {
+// holding the lock across them is cheap. stored is the room as read for
+// this join, which p's welcome describes. It refuses with ErrRoomFull when
+// the room has limit participants (0: no limit), ErrRoomEnded when the
+// room has ended, and errRetired when it emptied and the hub forgot it.
+func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case r.ended:
-		return errRoomEnded
+		return ErrRoomEnded
 	case r.retired:
-		return errRoomRetired
+		return errRetired
 	case limit > 0 && len(r.participants) >= limit:
-		return errRoomFull
+		return ErrRoomFull
 	}
 	// The live owner decides the role: the stored room read before the
 	// join may predate a hand-over.
@@ -75,7 +103,7 @@ func (r *liveRoom) join(p *participant, limit int, welcome func(others []protoco
 	r.participants = append(r.participants, p)
 	// The joiner that tips the room over learns the new mode from its
 	// welcome; the others from a mode message just before it joins.
-	if r.mode == protocol.ModeMesh && len(r.participants) > r.policy.meshMax {
+	if r.mode == protocol.ModeMesh && len(r.participants) > r.cfg.Policy.MeshMax {
 		r.switchToSFULocked(p)
 		// SFU connections left over from the last SFU period may be
 		// closed on the client's side already (its sfu-close can be on
@@ -84,7 +112,7 @@ func (r *liveRoom) join(p *participant, limit int, welcome func(others []protoco
 			r.disconnectSFULocked(q)
 		}
 	}
-	p.Send(welcome(others, r.mode, r.epoch))
+	p.Send(r.welcomeLocked(p, others, stored))
 	r.broadcastLocked(encode(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: p.view()}), p)
 	if r.mode == protocol.ModeSFU {
 		// Everyone without SFU connections gets them now: all of the
@@ -97,10 +125,21 @@ func (r *liveRoom) join(p *participant, limit int, welcome func(others []protoco
 	return nil
 }
 
+// welcomeLocked encodes p's welcome: the room as stored, with the live
+// owner, settings, stage and hands, which only the room's lock can read.
+func (r *Room) welcomeLocked(p *Participant, others []protocol.Participant, stored *store.Room) []byte {
+	view := View(stored, len(others)+1, r.mode)
+	r.state.applyTo(&view)
+	return encode(protocol.Welcome{
+		Type: protocol.TypeWelcome, Self: p.view(), Room: view, Participants: others,
+		Mode: r.mode, Epoch: r.epoch, ICEServers: r.cfg.ICEServers, Hands: r.handsLocked(),
+	})
+}
+
 // leave removes p and tells the others. It reports whether p was present
 // and whether the room, now empty, retired: the caller (the hub) forgets a
 // retired room, and a join that still holds it goes elsewhere.
-func (r *liveRoom) leave(p *participant, reason string) (present, retired bool) {
+func (r *Room) leave(p *Participant, reason string) (present, retired bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	present = r.leaveLocked(p, reason)
@@ -108,13 +147,13 @@ func (r *liveRoom) leave(p *participant, reason string) (present, retired bool) 
 }
 
 // retireIfEmpty retires the room if nobody is in it.
-func (r *liveRoom) retireIfEmpty() bool {
+func (r *Room) retireIfEmpty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.retireIfEmptyLocked()
 }
 
-func (r *liveRoom) retireIfEmptyLocked() bool {
+func (r *Room) retireIfEmptyLocked() bool {
 	if len(r.participants) > 0 {
 		return false
 	}
@@ -125,7 +164,7 @@ func (r *liveRoom) retireIfEmptyLocked() bool {
 
 // leaveLocked removes p, tells the others, and lowers p's hand. It reports
 // whether p was present.
-func (r *liveRoom) leaveLocked(p *participant, reason string) bool {
+func (r *Room) leaveLocked(p *Participant, reason string) bool {
 	i := r.indexLocked(p.id)
 	if i < 0 {
 		return false
@@ -141,7 +180,7 @@ func (r *liveRoom) leaveLocked(p *participant, reason string) bool {
 	return true
 }
 
-func (r *liveRoom) indexLocked(id string) int {
+func (r *Room) indexLocked(id string) int {
 	for i, p := range r.participants {
 		if p.id == id {
 			return i
@@ -150,10 +189,18 @@ func (r *liveRoom) indexLocked(id string) int {
 	return -1
 }
 
+// findLocked returns the participant with id, or nil.
+func (r *Room) findLocked(id string) *Participant {
+	if i := r.indexLocked(id); i >= 0 {
+		return r.participants[i]
+	}
+	return nil
+}
+
 // broadcastLocked sends msg to every participant but except. The caller
 // holds r.mu. The message is encoded once by the caller, whatever the size
 // of the room.
-func (r *liveRoom) broadcastLocked(msg []byte, except *participant) {
+func (r *Room) broadcastLocked(msg []byte, except *Participant) {
 	for _, p := range r.participants {
 		if p != except {
 			p.Send(msg)
@@ -161,53 +208,9 @@ func (r *liveRoom) broadcastLocked(msg []byte, except *participant) {
 	}
 }
 
-// updateMedia records a media change of p and announces it to the others.
-// It returns why the change was refused, or "": only those who may publish
-// (stage.go) may announce a track, while anyone may withdraw one.
-func (r *liveRoom) updateMedia(p *participant, m *protocol.Media) string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 {
-		return ""
-	}
-	if m.Action != protocol.ActionUnpublished && !r.mayPublishLocked(p) {
-		return r.publishRefusalLocked()
-	}
-	if !p.applyMedia(m.Source, m.Action, m.StreamID) {
-		return ""
-	}
-	if peer := p.sfuPeer; peer != nil {
-		// Forwarding follows the publisher's own word: a paused camera
-		// costs subscribers nothing.
-		switch m.Action {
-		case protocol.ActionPaused:
-			peer.SetPaused(m.Source, true)
-		case protocol.ActionResumed, protocol.ActionPublished:
-			peer.SetPaused(m.Source, false)
-		case protocol.ActionUnpublished:
-			peer.Unpublish(m.Source)
-		}
-	}
-	out := protocol.Media{Type: protocol.TypeMedia, From: p.id, Source: m.Source, Action: m.Action, StreamID: m.StreamID}
-	r.broadcastLocked(encode(out), p)
-	return ""
-}
-
-// rename changes p's display name and announces it to everyone, p included,
-// so every list shows the name the server accepted.
-func (r *liveRoom) rename(p *participant, name string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.indexLocked(p.id) < 0 || p.name == name {
-		return
-	}
-	p.name = name
-	r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
-}
-
-// end marks the room ended, sends msg to everyone and closes their sockets
+// End marks the room ended, sends msg to everyone and closes their sockets
 // with code. It returns the participants that were connected.
-func (r *liveRoom) end(msg []byte, code int, reason string) []*participant {
+func (r *Room) End(msg []byte, code int, reason string) []*Participant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ended = true
@@ -215,15 +218,15 @@ func (r *liveRoom) end(msg []byte, code int, reason string) []*participant {
 	r.participants = nil
 	for _, p := range gone {
 		p.Send(msg)
-		p.close(code, reason)
+		p.Close(code, reason)
 		r.disconnectSFULocked(p)
 	}
 	r.stopTimersLocked()
 	return gone
 }
 
-// snapshot returns the participants' public views in join order.
-func (r *liveRoom) snapshot() []protocol.Participant {
+// Snapshot returns the participants' public views in join order.
+func (r *Room) Snapshot() []protocol.Participant {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]protocol.Participant, 0, len(r.participants))
@@ -233,15 +236,15 @@ func (r *liveRoom) snapshot() []protocol.Participant {
 	return out
 }
 
-// counts returns the number online and the mode, for the room list.
-func (r *liveRoom) counts() (int, string) {
+// Counts returns the number online and the mode, for the room list.
+func (r *Room) Counts() (int, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.participants), r.mode
 }
 
 // Peer implements mesh.Room: only participants of this room can be reached.
-func (r *liveRoom) Peer(id string) (mesh.Peer, bool) {
+func (r *Room) Peer(id string) (mesh.Peer, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if i := r.indexLocked(id); i >= 0 {
@@ -250,10 +253,18 @@ func (r *liveRoom) Peer(id string) (mesh.Peer, bool) {
 	return nil, false
 }
 
-// roleOf reads p's role, which a hand-over of ownership changes under the
+// RoleOf reads p's role, which a hand-over of ownership changes under the
 // room's lock.
-func (r *liveRoom) roleOf(p *participant) string {
+func (r *Room) RoleOf(p *Participant) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return p.role
+}
+
+// NameOf reads p's display name, which a rename changes under the room's
+// lock.
+func (r *Room) NameOf(p *Participant) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return p.name
 }

@@ -1,4 +1,4 @@
-package app
+package room
 
 import (
 	"time"
@@ -7,31 +7,33 @@ import (
 	"meet/sfu"
 )
 
-// modePolicy is how a room chooses its topology.
-type modePolicy struct {
-	meshMax    int           // a room with more participants than this uses the SFU
-	backDelay  time.Duration // how long a small SFU room waits before returning to mesh
-	sfuGrace   time.Duration // how long after returning to mesh leftover SFU connections live
-	sfu        *sfu.SFU
-	onSFUError func(p *participant, err error)
+// Policy is how a room chooses its topology.
+type Policy struct {
+	MeshMax   int           // a room with more participants than this uses the SFU
+	BackDelay time.Duration // how long a small SFU room waits before returning to mesh
+	SFUGrace  time.Duration // how long after returning to mesh leftover SFU connections live
+	SFU       *sfu.SFU
+	// OnSFUError tells p that it could not be connected to the SFU. It
+	// runs under the room's lock, so it may only queue messages.
+	OnSFUError func(p *Participant, err error)
 }
 
 // reconsiderModeLocked starts or stops the way back to mesh after a join
-// or a leave. Growing past the threshold switches at once (in join): the
+// or a leave. Growing past the threshold switches at once (in Join): the
 // joiner that tips the room over is the reason to switch. Shrinking waits,
 // so that one participant reloading a page does not bounce the whole room
 // between topologies.
-func (r *liveRoom) reconsiderModeLocked() {
+func (r *Room) reconsiderModeLocked() {
 	if r.ended || len(r.participants) == 0 || r.mode != protocol.ModeSFU {
 		return
 	}
-	big := len(r.participants) > r.policy.meshMax
+	big := len(r.participants) > r.cfg.Policy.MeshMax
 	switch {
 	case big && r.backToMesh != nil:
 		r.backToMesh.Stop()
 		r.backToMesh = nil
 	case !big && r.backToMesh == nil:
-		r.backToMesh = time.AfterFunc(r.policy.backDelay, r.tryBackToMesh)
+		r.backToMesh = time.AfterFunc(r.cfg.Policy.BackDelay, r.tryBackToMesh)
 	}
 }
 
@@ -39,7 +41,7 @@ func (r *liveRoom) reconsiderModeLocked() {
 // joiner, whose welcome will say so. The caller then gives everyone SFU
 // connections, while their mesh connections keep carrying media; each
 // client closes its mesh once the SFU delivers (make before break).
-func (r *liveRoom) switchToSFULocked(joiner *participant) {
+func (r *Room) switchToSFULocked(joiner *Participant) {
 	r.mode = protocol.ModeSFU
 	r.epoch++
 	if r.sfuCleanup != nil {
@@ -50,11 +52,11 @@ func (r *liveRoom) switchToSFULocked(joiner *participant) {
 }
 
 // tryBackToMesh returns the room to mesh if it is still small.
-func (r *liveRoom) tryBackToMesh() {
+func (r *Room) tryBackToMesh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.backToMesh = nil
-	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.policy.meshMax || len(r.participants) == 0 {
+	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.cfg.Policy.MeshMax || len(r.participants) == 0 {
 		return
 	}
 	r.mode = protocol.ModeMesh
@@ -62,10 +64,10 @@ func (r *liveRoom) tryBackToMesh() {
 	r.broadcastLocked(encode(protocol.Mode{Type: protocol.TypeMode, Mode: r.mode, Epoch: r.epoch}), nil)
 	// Clients close their SFU connections once mesh media flows; this
 	// catches the ones that never say so.
-	r.sfuCleanup = time.AfterFunc(r.policy.sfuGrace, r.closeLeftoverSFU)
+	r.sfuCleanup = time.AfterFunc(r.cfg.Policy.SFUGrace, r.closeLeftoverSFU)
 }
 
-func (r *liveRoom) closeLeftoverSFU() {
+func (r *Room) closeLeftoverSFU() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.sfuCleanup = nil
@@ -78,11 +80,12 @@ func (r *liveRoom) closeLeftoverSFU() {
 }
 
 // connectSFULocked gives p a peer in the room's SFU room, once.
-func (r *liveRoom) connectSFULocked(p *participant) {
-	if p.sfuPeer != nil || r.policy.sfu == nil {
+func (r *Room) connectSFULocked(p *Participant) {
+	policy := &r.cfg.Policy
+	if p.sfuPeer != nil || policy.SFU == nil {
 		return
 	}
-	room, err := r.policy.sfu.Room(r.id)
+	room, err := policy.SFU.Room(r.id)
 	if err == nil {
 		p.sfuPeer, err = room.Join(p.id, p.Send)
 	}
@@ -95,24 +98,25 @@ func (r *liveRoom) connectSFULocked(p *participant) {
 			}
 		}
 	}
-	if err != nil && r.policy.onSFUError != nil {
-		r.policy.onSFUError(p, err)
+	if err != nil && policy.OnSFUError != nil {
+		policy.OnSFUError(p, err)
 	}
 }
 
 // disconnectSFULocked closes p's SFU connections, if any. Closing a
 // PeerConnection waits on its transports, so it happens off the room's
 // lock (and the hub's, on a leave): one slow close must not stall joins.
-func (r *liveRoom) disconnectSFULocked(p *participant) {
+func (r *Room) disconnectSFULocked(p *Participant) {
 	if peer := p.sfuPeer; peer != nil {
 		p.sfuPeer = nil
 		go peer.Close()
 	}
 }
 
-// sfuPeerOf returns p's SFU peer, creating it if the room is in SFU mode
-// and p has none (a client that closed its connections too early).
-func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
+// SFUPeerOf returns p's SFU peer, creating it if the room is in SFU mode
+// and p has none (a client that closed its connections too early); nil
+// when the room does not use the SFU.
+func (r *Room) SFUPeerOf(p *Participant) *sfu.Peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.sfuPeer == nil && r.mode == protocol.ModeSFU && r.indexLocked(p.id) >= 0 {
@@ -121,13 +125,13 @@ func (r *liveRoom) sfuPeerOf(p *participant) *sfu.Peer {
 	return p.sfuPeer
 }
 
-// closeSFU handles a client's sfu-close, sent in mesh mode once the client
+// CloseSFU handles a client's sfu-close, sent in mesh mode once the client
 // has closed its SFU connections, so the server's side of them is dead. A
 // close from an older epoch crossed a switch back to the SFU, which gave
 // the client fresh connections: those stay. A close without an epoch (an
 // older client) in SFU mode gets a fresh peer, since the client's side is
 // gone either way.
-func (r *liveRoom) closeSFU(p *participant, epoch uint64) {
+func (r *Room) CloseSFU(p *Participant, epoch uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if epoch != 0 && epoch != r.epoch {
@@ -139,7 +143,7 @@ func (r *liveRoom) closeSFU(p *participant, epoch uint64) {
 	}
 }
 
-func (r *liveRoom) stopTimersLocked() {
+func (r *Room) stopTimersLocked() {
 	for _, t := range []**time.Timer{&r.backToMesh, &r.sfuCleanup} {
 		if *t != nil {
 			(*t).Stop()
