@@ -132,9 +132,19 @@ func newACME(c Config) *Server {
 }
 
 // Certificate asks for the certificate of name now, as the first visitor
-// would: with ACME, it is fetched (or read from the cache) here.
+// would: with ACME, it is fetched (or read from the cache) here. The hello
+// is a current browser's, which takes ECDSA: autocert gives a hello
+// without cipher suites an RSA certificate of its own, which no browser
+// would be served.
 func (s *Server) Certificate(name string) (*tls.Certificate, error) {
-	return s.TLS.GetCertificate(&tls.ClientHelloInfo{ServerName: name, SupportedProtos: []string{"h2"}})
+	return s.TLS.GetCertificate(&tls.ClientHelloInfo{
+		ServerName:        name,
+		SupportedProtos:   []string{"h2", "http/1.1"},
+		CipherSuites:      []uint16{tls.TLS_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+		SignatureSchemes:  []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256, tls.PSSWithSHA256},
+		SupportedCurves:   []tls.CurveID{tls.X25519, tls.CurveP256},
+		SupportedVersions: []uint16{tls.VersionTLS13, tls.VersionTLS12},
+	})
 }
 
 // RedirectHandler answers plain HTTP: a permanent redirect to the same
