@@ -63,7 +63,8 @@ func startAppWith(t testing.TB, configure func(*app.Config)) *appServer {
 		st.Close()
 		t.Fatalf("app.New: %v", err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	startHTTPS(t, ts)
 	metrics := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(func() {
 		metrics.Close()
@@ -106,7 +107,7 @@ type apiClient struct {
 
 func (s *appServer) newAPIClient() *apiClient {
 	jar, _ := cookiejar.New(nil)
-	return &apiClient{s: s, client: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	return &apiClient{s: s, client: &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: httpsTransport()}}
 }
 
 // call sends a JSON request and decodes a JSON answer into out. It fails the

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"meet/protocol"
 )
 
@@ -418,7 +416,7 @@ func postChat(t *testing.T, srv *appServer, api *apiClient, roomID string, texts
 	for len(texts) > 0 {
 		n := min(10, len(texts))
 		q := url.Values{"room": {roomID}, "token": {me.Token}, "name": {"Bot"}, "spectator": {"1"}}
-		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws?"+q.Encode(), nil)
+		conn, _, err := wsDialer().Dial(wsURL(srv.URL)+"/ws?"+q.Encode(), nil)
 		if err != nil {
 			t.Fatalf("dialing the room's socket: %v", err)
 		}

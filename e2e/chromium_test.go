@@ -67,6 +67,10 @@ func chromiumFlags() []chromedp.ExecAllocatorOption {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
+		// HTTPS on pageHost (https_test.go): the name resolves to the
+		// test server, and its self-signed certificate is accepted.
+		chromedp.Flag("host-resolver-rules", "MAP "+pageHost+" 127.0.0.1"),
+		chromedp.Flag("ignore-certificate-errors", true),
 		// Setting disable-features replaces chromedp's own list: keep it.
 		chromedp.Flag("disable-features", strings.Join([]string{
 			"Translate", "BlinkGenPropertyTrees", // chromedp's defaults

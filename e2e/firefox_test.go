@@ -34,6 +34,11 @@ var firefoxPrefs = map[string]any{
 	"media.autoplay.default":                   0,
 	"media.autoplay.blocking_policy":           0,
 	"media.block-autoplay-until-in-foreground": false,
+	// HTTPS on pageHost (https_test.go): the name is a local one, which
+	// Firefox resolves to loopback; IPv4 only, where the test server
+	// listens. The certificate is accepted through acceptInsecureCerts.
+	"network.dns.localDomains": pageHost,
+	"network.dns.disableIPv6":  true,
 	// BiDi only, and no background traffic: the namespace has no network.
 	"remote.active-protocols":                              1,
 	"app.update.disabledForTesting":                        true,

@@ -78,7 +78,7 @@ func (r *restartableApp) start(addr string) {
 	ts := httptest.NewUnstartedServer(srv.Handler())
 	ts.Listener.Close()
 	ts.Listener = l
-	ts.Start()
+	startHTTPS(r.t, ts)
 	r.Server, r.srv, r.st = ts, srv, st
 }
 
