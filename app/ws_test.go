@@ -283,7 +283,9 @@ func TestConcurrentFirstJoins(t *testing.T) {
 		close(start)
 		wg.Wait()
 		// Each participant learns of the others through its welcome or a
-		// later participant-joined: together they must name all n-1.
+		// later participant-joined or participants-joined (the room is on
+		// the SFU past four, where joins that come together are announced
+		// together): together they must name all n-1.
 		for i, c := range clients {
 			known := map[string]bool{}
 			var self string
@@ -304,6 +306,15 @@ func TestConcurrentFirstJoins(t *testing.T) {
 					var j protocol.ParticipantJoined
 					_ = json.Unmarshal(data, &j)
 					known[j.Participant.ID] = true
+				case protocol.TypeParticipantsJoined:
+					// A batch goes to the whole room: it may name me.
+					var j protocol.ParticipantsJoined
+					_ = json.Unmarshal(data, &j)
+					for _, p := range j.Participants {
+						if p.ID != self {
+							known[p.ID] = true
+						}
+					}
 				}
 			}
 			if known[self] {

@@ -144,6 +144,7 @@ func (r *Room) CloseSFU(p *Participant, epoch uint64) {
 }
 
 func (r *Room) stopTimersLocked() {
+	r.stopJoinWindowLocked()
 	for _, t := range []**time.Timer{&r.backToMesh, &r.sfuCleanup} {
 		if *t != nil {
 			(*t).Stop()

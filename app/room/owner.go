@@ -113,6 +113,7 @@ func (r *Room) AskToMute(p *Participant, id, source string) error {
 	if q.media[source] != protocol.TrackLive {
 		return refuse(protocol.CodeBadRequest, q.name+"'s "+source+" is not on.", protocol.TypeMuteRequest)
 	}
+	r.flushJoinsLocked() // the target knows the asker before its request
 	q.Send(encode(protocol.MuteRequest{Type: protocol.TypeMuteRequest, From: p.id, Source: source}))
 	return nil
 }
@@ -134,6 +135,7 @@ func (r *Room) AskAllToMute(p *Participant, source string) error {
 		source = protocol.SourceMicrophone
 	}
 	msg := encode(protocol.MuteRequest{Type: protocol.TypeMuteRequest, From: p.id, Source: source})
+	r.flushJoinsLocked() // everyone knows the asker before its request
 	asked := 0
 	for _, q := range r.participants {
 		if q.role == protocol.RoleOwner || q.media[source] != protocol.TrackLive {

@@ -28,6 +28,9 @@ type Config struct {
 	ICEServers []protocol.ICEServer
 	// MaxRooms caps the live rooms (-max-rooms); 0 is no cap.
 	MaxRooms int
+	// JoinWindow is how long an SFU room gathers joins to announce them
+	// together (joins.go); 0 is DefaultJoinWindow.
+	JoinWindow time.Duration
 }
 
 // Room is the in-memory state of a room that has participants now: who is
@@ -56,6 +59,7 @@ type Room struct {
 	backToMesh   *time.Timer // running while an SFU room is small enough for mesh
 	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
 	state        roomState   // owner, settings, stage and raised hands (state.go)
+	joins        joinBatch   // joins held back for one announcement (joins.go)
 }
 
 func newRoom(id string, h *Hub) *Room {
@@ -113,7 +117,7 @@ func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
 		}
 	}
 	p.Send(r.welcomeLocked(p, others, stored))
-	r.broadcastLocked(encode(protocol.ParticipantJoined{Type: protocol.TypeParticipantJoined, Participant: p.view()}), p)
+	r.announceJoinLocked(p)
 	if r.mode == protocol.ModeSFU {
 		// Everyone without SFU connections gets them now: all of the
 		// room on a switch, only the joiner otherwise.
@@ -169,6 +173,9 @@ func (r *Room) leaveLocked(p *Participant, reason string) bool {
 	if i < 0 {
 		return false
 	}
+	// A leaver whose join is still held is announced first: the others
+	// hear of its joining, then of its leaving, as they happened.
+	r.flushJoinsLocked()
 	handUp := r.dropHandLocked(p)
 	r.participants = append(r.participants[:i], r.participants[i+1:]...)
 	r.broadcastLocked(encode(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ID: p.id, Reason: reason}), nil)
@@ -197,10 +204,11 @@ func (r *Room) findLocked(id string) *Participant {
 	return nil
 }
 
-// broadcastLocked sends msg to every participant but except. The caller
-// holds r.mu. The message is encoded once by the caller, whatever the size
-// of the room.
+// broadcastLocked sends msg to every participant but except, after the
+// joins held back (joins.go). The caller holds r.mu. The message is encoded
+// once by the caller, whatever the size of the room.
 func (r *Room) broadcastLocked(msg []byte, except *Participant) {
+	r.flushJoinsLocked()
 	for _, p := range r.participants {
 		if p != except {
 			p.Send(msg)
