@@ -57,6 +57,7 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 		hs.CloseClientConnections()
 		_ = srv.ws.Close()
 		_ = srv.sfu.Close()
+		srv.turn.close()
 		hs.Close()
 		db.Close()
 	})

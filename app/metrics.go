@@ -11,6 +11,7 @@ import (
 	"meet/app/room"
 	"meet/protocol"
 	"meet/sfu"
+	"meet/turn"
 )
 
 // metricsHandler serves Prometheus metrics from a registry of the
@@ -30,6 +31,9 @@ func (s *Server) metricsHandler() http.Handler {
 	gauge("meet_websocket_connections", "Open WebSocket connections.", func() float64 { return float64(s.ws.Len()) })
 	reg.MustRegister(participantsByMode{hub: s.hub})
 	reg.MustRegister(sfuCollector{sfu: s.sfu})
+	if s.turn.server != nil {
+		reg.MustRegister(turnCollector{server: s.turn.server})
+	}
 	counter("meet_chat_messages_total", "Chat messages accepted.", func() float64 { return float64(s.chat.accepted.Load()) })
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
@@ -113,4 +117,34 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// turnCollector reports the built-in TURN server's counters, one snapshot
+// per scrape: live allocations, relayed bytes each way, and the refusals
+// by reason (a climbing not_allowed or bad_credential is someone trying
+// the relay without being in a meeting).
+type turnCollector struct{ server *turn.Server }
+
+var (
+	turnAllocationsDesc = prometheus.NewDesc("meet_turn_allocations", "Live TURN relay allocations.", nil, nil)
+	turnBytesDesc       = prometheus.NewDesc("meet_turn_relayed_bytes_total", "Bytes the TURN relays carried, by direction (in: from peers, out: to peers).", []string{"direction"}, nil)
+	turnRefusedDesc     = prometheus.NewDesc("meet_turn_allocations_refused_total", "TURN allocations refused, by reason.", []string{"reason"}, nil)
+	turnPeersDesc       = prometheus.NewDesc("meet_turn_peers_refused_total", "TURN permissions refused by the peer filter (private, loopback or metadata addresses).", nil, nil)
+)
+
+func (c turnCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{turnAllocationsDesc, turnBytesDesc, turnRefusedDesc, turnPeersDesc} {
+		ch <- d
+	}
+}
+
+func (c turnCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.server.Stats()
+	ch <- prometheus.MustNewConstMetric(turnAllocationsDesc, prometheus.GaugeValue, float64(st.Allocations))
+	ch <- prometheus.MustNewConstMetric(turnBytesDesc, prometheus.CounterValue, float64(st.RelayedBytesIn), "in")
+	ch <- prometheus.MustNewConstMetric(turnBytesDesc, prometheus.CounterValue, float64(st.RelayedBytesOut), "out")
+	ch <- prometheus.MustNewConstMetric(turnPeersDesc, prometheus.CounterValue, float64(st.PeersRefused))
+	for reason, n := range st.AllocationsRefused {
+		ch <- prometheus.MustNewConstMetric(turnRefusedDesc, prometheus.CounterValue, float64(n), string(reason))
+	}
 }

@@ -46,8 +46,14 @@ type Config struct {
 	ReconnectGrace time.Duration
 	// UDPPort is the SFU's one UDP port for all media; 0 picks a free one.
 	UDPPort int
+	// ICETCP also lets clients reach the SFU over TCP (ICE-TCP), on
+	// TCPPort, or the UDP port's number when that is 0.
+	ICETCP  bool
+	TCPPort int
 	// PublicIP is announced in the SFU's ICE candidates (NAT 1:1).
 	PublicIP string
+	// TURN is the STUN/TURN service the browsers are told about (turn.go).
+	TURN TURNConfig
 
 	// Abuse limits (limits.go). For each, 0 takes the default and a
 	// negative value turns the limit off.
@@ -76,12 +82,16 @@ type Server struct {
 	tokens  tokenSigner
 	hub     *room.Hub
 	sfu     *sfu.SFU
+	turn    *turnService
 	chat    *chatLink
 	ws      *melody.Melody
 	router  *gin.Engine
 	metrics http.Handler
 
 	reconnectGrace time.Duration // <= 0: no resume
+	// iceServers are the -ice-servers every page is told, before the
+	// TURN service's own (turn.go).
+	iceServers []protocol.ICEServer
 
 	maxParticipants int
 	createLimit     *ipLimiter // nil: no limit
@@ -112,7 +122,10 @@ func New(cfg Config) (*Server, error) {
 	if err := checkTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
-	media, err := sfu.New(sfu.Config{UDPPort: cfg.UDPPort, PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu")})
+	media, err := sfu.New(sfu.Config{
+		UDPPort: cfg.UDPPort, ICETCP: cfg.ICETCP, TCPPort: cfg.TCPPort,
+		PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu"),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +137,7 @@ func New(cfg Config) (*Server, error) {
 		sfu:       media,
 
 		reconnectGrace: cfg.ReconnectGrace,
+		iceServers:     cfg.ICEServers,
 
 		maxParticipants: limitOrDefault(cfg.MaxParticipants, DefaultMaxParticipants),
 		createLimit:     newIPLimiter(limitOrDefault(cfg.RoomsPerMinute, DefaultRoomsPerMinute), nil),
@@ -136,16 +150,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.hub = room.NewHub(room.Config{
-		Store:      cfg.Store,
-		Log:        cfg.Logger,
-		Policy:     s.roomPolicy(cfg, media),
-		ICEServers: cfg.ICEServers,
-		MaxRooms:   limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
+		Store:    cfg.Store,
+		Log:      cfg.Logger,
+		Policy:   s.roomPolicy(cfg, media),
+		MaxRooms: limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
 	})
+	if s.turn, err = startTURN(cfg.TURN, cfg.Logger, s.hub.HasUser); err != nil {
+		_ = media.Close()
+		return nil, err
+	}
 	// Nobody is connected to a process that has just started: close what a
 	// crash or kill left open.
 	if err := s.store.CloseOpenAttendance(); err != nil {
 		_ = media.Close()
+		s.turn.close()
 		return nil, err
 	}
 	s.ws = s.newMelody()
@@ -205,6 +223,17 @@ func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
 // SFUPort is the UDP port the SFU listens on.
 func (s *Server) SFUPort() int { return s.sfu.Port() }
 
+// SFUTCPPort is the SFU's ICE-TCP port, or 0 without ICE over TCP.
+func (s *Server) SFUTCPPort() int { return s.sfu.TCPPort() }
+
+// TURNPort is the built-in TURN server's port, or 0 when it is not running.
+func (s *Server) TURNPort() int {
+	if s.turn == nil || s.turn.server == nil {
+		return 0
+	}
+	return s.turn.port
+}
+
 // Handler serves the whole application to the public.
 func (s *Server) Handler() http.Handler { return s.router }
 
@@ -237,6 +266,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.sfu.Close(); err != nil {
 		s.log.Warn("close sfu", "err", err)
 	}
+	s.turn.close()
 	return s.store.CloseOpenAttendance()
 }
 

@@ -167,11 +167,12 @@ func (s *Server) newParticipant(ss *melody.Session, sock *socket, identity Ident
 	}
 	spectator, _ := ss.Keys["spectator"].(bool)
 	p := room.NewParticipant(room.Profile{
-		ID:        randomID("p_", 8),
-		RoomID:    roomID,
-		UserID:    identity.ID,
-		Name:      name,
-		Spectator: spectator,
+		ID:         randomID("p_", 8),
+		RoomID:     roomID,
+		UserID:     identity.ID,
+		Name:       name,
+		Spectator:  spectator,
+		ICEServers: s.turn.iceServers(s.iceServers, identity.ID, ss.Request.Host),
 	}, sock, s.log)
 	ss.Set(participantKey, p)
 	return p, nil

@@ -125,3 +125,14 @@ func (h *Hub) Online(id string) (int, string) {
 	}
 	return r.Counts()
 }
+
+// HasUser reports whether the identity userID is a participant of any live
+// room now: the built-in TURN server relays only for those.
+func (h *Hub) HasUser(userID string) bool {
+	for _, r := range h.All() {
+		if r.HasUser(userID) {
+			return true
+		}
+	}
+	return false
+}

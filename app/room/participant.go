@@ -31,6 +31,9 @@ const maxPendingSend = SendBuffer - 8
 type Profile struct {
 	ID, RoomID, UserID, Name string
 	Spectator                bool
+	// ICEServers are the STUN and TURN servers the participant's page is
+	// told in its welcome, with credentials of its own.
+	ICEServers []protocol.ICEServer
 }
 
 // Participant is one connected browser tab. Its mutable fields (name, role,
@@ -40,6 +43,7 @@ type Participant struct {
 	userID string
 	roomID string
 	log    *slog.Logger
+	ice    []protocol.ICEServer // told in every welcome (Profile.ICEServers)
 
 	// stream is the participant's ordered stream of server messages, which
 	// outlives one socket: a client that reconnects resumes it (stream.go).
@@ -81,11 +85,20 @@ func NewParticipant(who Profile, conn Conn, log *slog.Logger) *Participant {
 		log:       log,
 		name:      who.Name,
 		spectator: who.Spectator,
+		ice:       who.ICEServers,
 		media:     map[string]string{},
 		streams:   map[string]string{},
 	}
 	p.stream.attach(conn)
 	return p
+}
+
+// iceServers is the welcome's list: never null on the wire.
+func (p *Participant) iceServers() []protocol.ICEServer {
+	if p.ice == nil {
+		return []protocol.ICEServer{}
+	}
+	return p.ice
 }
 
 // ID is the participant's id in its room.

@@ -24,8 +24,6 @@ type Config struct {
 	Log   *slog.Logger
 	// Policy moves rooms between mesh and SFU (mode.go).
 	Policy Policy
-	// ICEServers are told to every participant in its welcome.
-	ICEServers []protocol.ICEServer
 	// MaxRooms caps the live rooms (-max-rooms); 0 is no cap.
 	MaxRooms int
 	// JoinWindow is how long an SFU room gathers joins to announce them
@@ -136,7 +134,7 @@ func (r *Room) welcomeLocked(p *Participant, others []protocol.Participant, stor
 	r.state.applyTo(&view)
 	return encode(protocol.Welcome{
 		Type: protocol.TypeWelcome, Self: p.view(), Room: view, Participants: others,
-		Mode: r.mode, Epoch: r.epoch, ICEServers: r.cfg.ICEServers, Hands: r.handsLocked(),
+		Mode: r.mode, Epoch: r.epoch, ICEServers: p.iceServers(), Hands: r.handsLocked(),
 	})
 }
 
@@ -242,6 +240,19 @@ func (r *Room) Snapshot() []protocol.Participant {
 		out = append(out, p.view())
 	}
 	return out
+}
+
+// HasUser reports whether a participant of the identity userID is in the
+// room.
+func (r *Room) HasUser(userID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.participants {
+		if p.userID == userID {
+			return true
+		}
+	}
+	return false
 }
 
 // Counts returns the number online and the mode, for the room list.

@@ -36,6 +36,7 @@ type config struct {
 	pprof          string
 	metricsAddr    string
 	tls            tlsFlags
+	turn           networkFlags
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -96,6 +97,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
 	fs.StringVar(&c.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	c.tls.define(fs)
+	c.turn.define(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: meet [flags]\n\nEvery flag can also be set with its MEET_* environment variable (e.g. -mesh-max → MEET_MESH_MAX).")
 		fs.PrintDefaults()
@@ -154,6 +156,9 @@ func (c *config) check() error {
 	if err := c.tls.check(); err != nil {
 		return err
 	}
+	if err := c.turn.check(); err != nil {
+		return err
+	}
 	_, err := c.parseICEServers()
 	return err
 }
@@ -161,7 +166,7 @@ func (c *config) check() error {
 // appConfig is the application's configuration from the flags, mapping each
 // flag's "0 turns it off" to the app's conventions.
 func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol.ICEServer, logger *slog.Logger) app.Config {
-	return app.Config{
+	cfg := app.Config{
 		Store:      db,
 		Secret:     secret,
 		MeshMax:    alwaysSFUIfZero(c.meshMax),
@@ -180,6 +185,8 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 		UDPPort:         c.udpPort,
 		PublicIP:        c.publicIP,
 	}
+	cfg.ICETCP, cfg.TCPPort = c.turn.iceTCP()
+	return cfg
 }
 
 // list splits a comma-separated flag value, dropping empty items.

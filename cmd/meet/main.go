@@ -14,11 +14,13 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"meet/app"
 	"meet/store"
+	"meet/tlsconf"
 )
 
 func main() {
@@ -35,6 +37,7 @@ func main() {
 
 // listening is where a started server answers.
 type listening struct {
+	srv          *app.Server
 	addr         string // the public HTTP(S) address
 	metricsAddr  string // the metrics listener's; empty when off
 	redirectAddr string // the plain HTTP redirect's; empty when off
@@ -62,23 +65,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 
-	srv, err := app.New(cfg.appConfig(db, secret, iceServers, logger))
+	cert, err := cfg.tls.certificate(filepath.Dir(cfg.dbPath), logger)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, srv, logger, ready)
+	appCfg := cfg.appConfig(db, secret, iceServers, logger)
+	if appCfg.TURN, err = cfg.turn.turnConfig(filepath.Dir(cfg.dbPath), cfg, cert); err != nil {
+		return err
+	}
+	srv, err := app.New(appCfg)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, srv, cert, logger, ready)
 }
 
 // serve listens on the public address and the internal ones, and serves srv
 // until ctx is cancelled, then says goodbye to every participant before it
 // stops.
-func serve(ctx context.Context, cfg *config, srv *app.Server, logger *slog.Logger, ready chan<- listening) error {
+func serve(ctx context.Context, cfg *config, srv *app.Server, cert *tlsconf.Server, logger *slog.Logger, ready chan<- listening) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
 	}
 	defer ln.Close()
-	ln, secure, err := secureListener(cfg, ln, srv.Handler(), logger)
+	ln, secure, err := secureListener(cfg, cert, ln, srv.Handler(), logger)
 	if err != nil {
 		return err
 	}
@@ -88,7 +99,7 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, logger *slog.Logge
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
-	bound := listening{addr: ln.Addr().String(), redirectAddr: secure.redirectAddr}
+	bound := listening{srv: srv, addr: ln.Addr().String(), redirectAddr: secure.redirectAddr}
 	if cfg.metricsAddr != "" {
 		metricsAddr, stopMetrics, err := serveInternal("metrics-addr", cfg.metricsAddr, metricsMux(srv.MetricsHandler()), logger)
 		if err != nil {
@@ -104,7 +115,8 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, logger *slog.Logge
 		}
 		defer stopProfiler()
 	}
-	logger.Info("meet listening", "addr", bound.addr, "db", cfg.dbPath, "mesh_max", cfg.meshMax, "udp_port", srv.SFUPort())
+	logger.Info("meet listening", "addr", bound.addr, "https", cert != nil, "db", cfg.dbPath, "mesh_max", cfg.meshMax,
+		"udp_port", srv.SFUPort(), "ice_tcp_port", srv.SFUTCPPort(), "turn_port", srv.TURNPort())
 	if ready != nil {
 		ready <- bound
 	}

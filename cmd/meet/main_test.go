@@ -105,7 +105,8 @@ func startMeetWith(t *testing.T, dbPath string, flags ...string) (listening, fun
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan listening, 1)
 	done := make(chan error, 1)
-	args := append([]string{"-addr", "127.0.0.1:0", "-udp-port", "0", "-db", dbPath, "-log-level", "error"}, flags...)
+	// TURN off unless a test asks: its port has no "any free port".
+	args := append([]string{"-addr", "127.0.0.1:0", "-udp-port", "0", "-turn-port", "0", "-db", dbPath, "-log-level", "error"}, flags...)
 	go func() {
 		done <- run(ctx, args, envOf(nil), io.Discard, ready)
 	}()

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -70,22 +69,20 @@ func (t *tlsFlags) check() error {
 // secured is what secureListener sets up beside the listener.
 type secured struct {
 	handler      http.Handler // with HSTS when HTTPS is on
-	tls          *tls.Config  // nil without HTTPS; TURN over TLS shares it
 	redirectAddr string       // the plain HTTP redirect's bound address
 	stop         func()       // stops the redirect listener
 }
 
-// secureListener wraps ln in TLS when HTTPS is on, and starts the plain
-// HTTP redirect listener when asked.
-func secureListener(cfg *config, ln net.Listener, handler http.Handler, logger *slog.Logger) (net.Listener, secured, error) {
-	out := secured{handler: handler, stop: func() {}}
-	tc := cfg.tls.config(filepath.Dir(cfg.dbPath))
+// certificate loads or makes the certificate the flags ask for, or nil
+// without HTTPS. It comes before the app, whose TURN over TLS uses it too.
+func (t *tlsFlags) certificate(dataDir string, logger *slog.Logger) (*tlsconf.Server, error) {
+	tc := t.config(dataDir)
 	if !tc.Enabled() {
-		return ln, out, nil
+		return nil, nil
 	}
 	server, err := tlsconf.New(tc)
 	if err != nil {
-		return nil, out, err
+		return nil, err
 	}
 	switch {
 	case tc.ACMEDomain != "":
@@ -96,16 +93,27 @@ func secureListener(cfg *config, ln net.Listener, handler http.Handler, logger *
 	default:
 		logger.Info("https: certificate from files", "cert", tc.CertFile, "sha256", server.Fingerprint)
 	}
+	return server, nil
+}
+
+// secureListener wraps ln in TLS when there is a certificate, and starts
+// the plain HTTP redirect listener when asked.
+func secureListener(cfg *config, cert *tlsconf.Server, ln net.Listener, handler http.Handler, logger *slog.Logger) (net.Listener, secured, error) {
+	out := secured{handler: handler, stop: func() {}}
+	if cert == nil {
+		return ln, out, nil
+	}
 	if cfg.tls.redirectAddr != "" {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		httpsPort, _ := strconv.Atoi(port)
-		out.redirectAddr, out.stop, err = serveRedirect(cfg.tls.redirectAddr, server.RedirectHandler(httpsPort), logger)
+		var err error
+		out.redirectAddr, out.stop, err = serveRedirect(cfg.tls.redirectAddr, cert.RedirectHandler(httpsPort), logger)
 		if err != nil {
 			return nil, out, err
 		}
 	}
-	out.handler, out.tls = tlsconf.HSTS(handler), server.TLS
-	return tls.NewListener(ln, server.TLS), out, nil
+	out.handler = tlsconf.HSTS(handler)
+	return tls.NewListener(ln, cert.TLS), out, nil
 }
 
 // serveRedirect listens for plain HTTP on addr and returns the bound

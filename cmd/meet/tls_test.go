@@ -77,3 +77,40 @@ func TestTLSFlagErrors(t *testing.T) {
 		t.Fatalf("the MEET_* twins of the TLS flags: %+v %v", cfg, err)
 	}
 }
+
+// TestNetworkFlags starts the binary with the built-in TURN server and
+// ICE over TCP as the flags set them, and checks the refusals.
+func TestNetworkFlags(t *testing.T) {
+	dir := t.TempDir()
+	at, stop := startMeetWith(t, filepath.Join(dir, "meet.db"), "-metrics-addr", "off", "-turn-port", "34780", "-tcp-port", "-1")
+	defer stop()
+	if got := at.srv.TURNPort(); got != 34780 {
+		t.Errorf("TURN port = %d, want 34780", got)
+	}
+	if tcp, udp := at.srv.SFUTCPPort(), at.srv.SFUPort(); tcp != udp || tcp == 0 {
+		t.Errorf("ICE-TCP port = %d, want the UDP port's number %d", tcp, udp)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "turn-secret.key")); err != nil || len(strings.TrimSpace(string(data))) < 32 {
+		t.Errorf("the TURN secret was not kept in the data directory: %v", err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-turn-port", "70000"}, "turn-port"},
+		{[]string{"-tcp-port", "-2"}, "tcp-port"},
+		{[]string{"-turn-ttl", "10s"}, "turn-ttl"},
+		{[]string{"-turn-external", "stun:x:3478", "-turn-secret", "0123456789abcdef"}, "turn-external"},
+		{[]string{"-turn-external", "turn:x:3478"}, "-turn-secret"},
+		{[]string{"-turn-allow-peers", "10.0.0.0"}, "CIDR"},
+	} {
+		_, err := parseConfig(tt.args, envOf(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: err = %v, want mention of %q", tt.args, err, tt.want)
+		}
+	}
+	err := run(t.Context(), []string{"-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "x.db"), "-turns-port", "5349", "-turn-port", "34781"}, envOf(nil), io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("-turns-port without a certificate: %v", err)
+	}
+}
