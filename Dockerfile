@@ -27,5 +27,5 @@ VOLUME ["/data"]
 ENV MEET_ADDR=:8080 \
 	MEET_UDP_PORT=8443
 # HTTP and WebSocket; the SFU's WebRTC media on one UDP port.
-EXPOSE 8080/tcp 8443/udp
+EXPOSE 8080/tcp 8443/udp 8443/tcp 3478/udp 3478/tcp
 ENTRYPOINT ["/usr/local/bin/meet", "-db", "/data/meet.db"]

@@ -53,7 +53,8 @@ func TestComposeFile(t *testing.T) {
 		t.Fatalf("docker-compose.yml has no service meet (services: %v)", keys(cf.Services))
 	}
 
-	// Ports: HTTP on 8080/tcp and WebRTC media on 8443/udp.
+	// Ports: HTTP on 8080/tcp, WebRTC media on 8443/udp and its ICE-TCP
+	// twin on 8443/tcp, and STUN/TURN on 3478 both ways.
 	var ports []port
 	for _, p := range svc.Ports {
 		pp, err := parsePort(p)
@@ -63,7 +64,7 @@ func TestComposeFile(t *testing.T) {
 		}
 		ports = append(ports, pp)
 	}
-	for _, want := range []port{{8080, 8080, "tcp"}, {8443, 8443, "udp"}} {
+	for _, want := range []port{{8080, 8080, "tcp"}, {8443, 8443, "udp"}, {8443, 8443, "tcp"}, {3478, 3478, "udp"}, {3478, 3478, "tcp"}} {
 		if !slices.Contains(ports, want) {
 			t.Errorf("service meet does not publish %d:%d/%s (ports: %+v)", want.Host, want.Container, want.Protocol, ports)
 		}
@@ -116,7 +117,7 @@ func TestComposeFile(t *testing.T) {
 
 // checkDockerfile checks the Dockerfile of the service: a builder stage with
 // cgo on, and a runtime stage that runs as a non-root user, keeps its data in
-// the /data volume, exposes 8080/tcp and 8443/udp and starts the binary with
+// the /data volume, exposes 8080/tcp, 8443 (UDP and TCP) and 3478 (UDP and TCP) and starts the binary with
 // its database in /data.
 func checkDockerfile(t *testing.T, path string) {
 	t.Helper()
@@ -144,7 +145,7 @@ func checkDockerfile(t *testing.T, path string) {
 	if final.from == builder.from || strings.HasPrefix(final.from, "golang:") {
 		t.Errorf("the last stage runs FROM %s, want a small runtime image", final.from)
 	}
-	for _, want := range []string{"8080/tcp", "8443/udp"} {
+	for _, want := range []string{"8080/tcp", "8443/udp", "8443/tcp", "3478/udp", "3478/tcp"} {
 		if !final.has("EXPOSE", want) {
 			t.Errorf("the runtime stage does not EXPOSE %s", want)
 		}
