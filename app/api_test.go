@@ -42,11 +42,11 @@ func TestIdentityIsIssuedAndKept(t *testing.T) {
 	if me.ID != u.id {
 		t.Fatalf("same token gave id %s, want %s", me.ID, u.id)
 	}
-	// A forged token is not trusted: it is replaced by a new identity.
+	// A forged token is not trusted, nor silently replaced: 401.
 	forged := &user{app: a, token: u.token[:len(u.token)-2] + "xx"}
-	forged.do("GET", "/api/me", "", &me)
-	if me.ID == u.id {
-		t.Fatal("a token with a bad signature kept its identity")
+	var refused apiError
+	if status := forged.do("GET", "/api/me", "", &refused); status != http.StatusUnauthorized || refused.Error.Code != protocol.CodeUnauthorized {
+		t.Fatalf("a token with a bad signature = %d %+v, want 401 unauthorized", status, refused)
 	}
 }
 

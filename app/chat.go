@@ -164,6 +164,9 @@ func (l *chatLink) reply(p *room.Participant, err error, ref string) {
 // pages as chat-sync, for any room that exists, ended rooms included.
 func (s *Server) getMessages(c *gin.Context) {
 	room, err := s.loadRoom(c.Param("id"))
+	if err == nil {
+		err = s.mayRead(room, identityOf(c).ID)
+	}
 	if err != nil {
 		s.abortWithError(c, err)
 		return

@@ -180,32 +180,40 @@ func TestJSONRoutesTakeOnlyJSON(t *testing.T) {
 }
 
 // TestBadCookieIsClearedNotReused: a cookie this server did not sign never
-// acts. A read replaces it with a new identity; a change is refused with
-// 401 and the cookie is cleared, so no room is owned by an identity the
-// caller never meant to have.
+// acts, and is never silently replaced: reads and changes alike are
+// refused with 401 unauthorized, so no room is owned by, and none is lost
+// to, an identity the caller never meant to have. DELETE /api/me (the
+// page's "continue as a new guest") clears it; the next request starts
+// afresh.
 func TestBadCookieIsClearedNotReused(t *testing.T) {
 	a := newTestApp(t)
 	forged := tokenSigner{secret: []byte("another secret, another server!!")}.sign(newIdentity(time.Now()))
-	status, code, resp := browserRequest{method: "POST", path: "/api/rooms", contentType: "application/json",
+	status, code, _ := browserRequest{method: "POST", path: "/api/rooms", contentType: "application/json",
 		body: `{"name":"Orphan"}`, cookie: forged, origin: a.http.URL}.send(t, a)
 	if status != http.StatusUnauthorized || code != protocol.CodeUnauthorized {
 		t.Fatalf("POST with a forged cookie = %d %q, want 401 unauthorized", status, code)
-	}
-	cleared := cookieNamed(resp, tokenCookie)
-	if cleared == nil || cleared.Value != "" || cleared.MaxAge >= 0 {
-		t.Fatalf("the forged cookie was not cleared: %+v", cleared)
 	}
 	if rooms, _ := a.store.Rooms(10); len(rooms) != 0 {
 		t.Fatalf("a room was created with a forged cookie: %+v", rooms)
 	}
 
-	status, _, resp = browserRequest{method: "GET", path: "/api/me", cookie: forged}.send(t, a)
+	status, code, resp := browserRequest{method: "GET", path: "/api/me", cookie: forged}.send(t, a)
+	if status != http.StatusUnauthorized || code != protocol.CodeUnauthorized || cookieNamed(resp, tokenCookie) != nil {
+		t.Fatalf("GET with a forged cookie = %d %q (cookie %+v), want 401 unauthorized and no new identity", status, code, cookieNamed(resp, tokenCookie))
+	}
+
+	status, _, resp = browserRequest{method: "DELETE", path: "/api/me", cookie: forged, origin: a.http.URL}.send(t, a)
+	cleared := cookieNamed(resp, tokenCookie)
+	if status != http.StatusNoContent || cleared == nil || cleared.Value != "" || cleared.MaxAge >= 0 {
+		t.Fatalf("DELETE /api/me = %d, cookie %+v: want 204 and the cookie cleared", status, cleared)
+	}
+	status, _, resp = browserRequest{method: "GET", path: "/api/me"}.send(t, a)
 	fresh := cookieNamed(resp, tokenCookie)
-	if status != http.StatusOK || fresh == nil || fresh.Value == forged || fresh.Value == "" {
-		t.Fatalf("GET with a forged cookie = %d, cookie %+v: want a new identity", status, fresh)
+	if status != http.StatusOK || fresh == nil || fresh.Value == "" {
+		t.Fatalf("GET without a cookie = %d, cookie %+v: want a new identity", status, fresh)
 	}
 	if _, err := a.srv.tokens.verify(fresh.Value, time.Now()); err != nil {
-		t.Fatalf("the replacement cookie does not verify: %v", err)
+		t.Fatalf("the new cookie does not verify: %v", err)
 	}
 }
 

@@ -157,6 +157,10 @@ func FuzzCreateRoom(f *testing.F) {
 		`{"name":"\u202eevil"}`, `{"name":5}`, `{"name":null}`, `{}`, `[]`, `null`, ``, `{"name":"x"} {}`,
 		`{"name":"x","name":"y"}`, `{"name":"` + strings.Repeat("é", 101) + `"}`, `{"name":"\xff"}`,
 		`{"name":"ok","classroom":"yes"}`, `{"name":"ok","allowStage":true}`, `{"name`,
+		`{"name":"ok","visibility":"unlisted"}`, `{"name":"ok","visibility":"UNLISTED"}`, `{"name":"ok","visibility":5}`,
+		`{"name":"ok","visibility":null}`, `{"name":"ok","passcode":"tulip-42"}`, `{"name":"ok","passcode":"abc"}`,
+		`{"name":"ok","passcode":"` + strings.Repeat("ü", 40) + `"}`, `{"name":"ok","passcode":"a\u0000bcd"}`,
+		`{"name":"ok","passcode":["x"]}`, `{"name":"ok","visibility":"unlisted","passcode":"  spaced out  "}`,
 	} {
 		f.Add([]byte(seed), "application/json")
 	}
@@ -196,6 +200,8 @@ func FuzzRoomPath(f *testing.F) {
 		roomPlaceholder, roomPlaceholder + "/participants", roomPlaceholder + "/messages", roomPlaceholder + "/end",
 		"zzzzzzzzzz", "../../etc/passwd", "%2e%2e", "", "/", "a/b/c", "\x00", "\xff\xfe", strings.Repeat("a", 5000),
 		"ROOMROOMRO", roomPlaceholder + "/", roomPlaceholder + "//end", "{room}/messages/../end",
+		roomPlaceholder + "/attendance", roomPlaceholder + "/attendance?format=csv", roomPlaceholder + "/passcode",
+		"zzzzzzzzzz/attendance", roomPlaceholder + "/attendance/../end",
 	} {
 		f.Add(seed, uint8(i))
 	}
@@ -359,12 +365,17 @@ func FuzzIdentityToken(f *testing.F) {
 		req.Header["Authorization"] = []string{"Bearer " + token}
 		rec := serveOnce(h, req)
 		checkAPIAnswer(t, rec, "GET /api/me")
+		// A good token is the known identity; a bad one is refused with
+		// 401, never replaced in silence; no token at all is a new guest.
 		var me meResponse
-		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &me) != nil {
+		switch {
+		case err != nil && token != "":
+			if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), protocol.CodeUnauthorized) {
+				t.Fatalf("GET /api/me with bad token %q = %d %s, want 401 unauthorized", token, rec.Code, rec.Body.Bytes())
+			}
+		case rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &me) != nil:
 			t.Fatalf("GET /api/me with token %q = %d %s", token, rec.Code, rec.Body.Bytes())
-		}
-		// A bad token is not refused: it is replaced with a new identity.
-		if (err == nil) != (me.ID == known.ID) {
+		case (err == nil) != (me.ID == known.ID):
 			t.Fatalf("token %q (verify err %v) gave identity %s", token, err, me.ID)
 		}
 		checkNoWarnings(t, logs, "an identity token")
@@ -490,6 +501,8 @@ func FuzzSocketFrame(f *testing.F) {
 		`{"type":"mute-all"}`, `{"type":"mute-all","source":"camera"}`, `{"type":"lower-hands"}`,
 		`{"type":"reaction","emoji":"👍"}`, `{"type":"reaction","emoji":"nope"}`,
 		`{"type":"leave"}`, `{}`, `[]`, `nul`, "\xff",
+		`{"type":"passcode","passcode":"tulip-42"}`, `{"type":"passcode"}`, `{"type":"passcode","passcode":5}`,
+		`{"type":"passcode","passcode":"` + strings.Repeat("x", 200) + `"}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/crypto/bcrypt"
 
 	"meet/protocol"
 	"meet/store"
@@ -52,6 +53,8 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// bcrypt's cheapest cost: a passcode test need not be slow to be right.
+	srv.passcodeCost = bcrypt.MinCost
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() {
 		hs.CloseClientConnections()

@@ -127,33 +127,38 @@ func tokenFrom(r *http.Request) (token string, fromCookie bool) {
 }
 
 var errInvalidToken = newError(http.StatusUnauthorized, protocol.CodeUnauthorized,
-	"Your identity token is not valid here (it may come from another server, or have expired). Reload the page to get a new one.")
+	"Your identity token is not valid here (it may come from another server, or have expired). Continue as a new guest, or sign in with a valid token.")
 
 // withIdentity makes sure every request has an identity: a valid token is
 // used as it is, and a request without one is given a new identity, sent
 // back as a cookie and in the X-Meet-Token header. A token that fails
-// verification is never used again: a read is given a new identity in its
-// place, and a change is refused, so nothing is done, or owned, in the name
-// of an identity the caller did not mean. A failed cookie is cleared.
+// verification is refused (401 unauthorized), for reads and changes alike:
+// quietly handing out a new identity in its place would lose the rooms the
+// caller owns without a word. DELETE /api/me (forgetMe) clears a bad
+// cookie, so the page can start over as a new guest when the person says
+// so.
 func (s *Server) withIdentity(c *gin.Context) {
 	now := time.Now()
-	token, fromCookie := tokenFrom(c.Request)
+	token, _ := tokenFrom(c.Request)
 	id, err := s.tokens.verify(token, now)
 	switch {
 	case err == nil:
-	case token != "" && changesState(c.Request.Method):
-		if fromCookie {
-			s.clearToken(c)
-		}
+	case token != "":
 		s.abortWithError(c, errInvalidToken)
 		return
 	default:
-		// The new cookie takes the failed one's place.
 		id = newIdentity(now)
 		s.issueToken(c, id)
 	}
 	c.Set(identityKey, id)
 	c.Next()
+}
+
+// forgetMe clears the identity cookie, good or bad: the next request starts
+// as a new guest. Rooms owned by the old identity stay its own.
+func (s *Server) forgetMe(c *gin.Context) {
+	s.clearToken(c)
+	c.Status(http.StatusNoContent)
 }
 
 // identityCookie is the cookie that carries value for the request's scheme;

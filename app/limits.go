@@ -100,29 +100,55 @@ func (l *ipLimiter) idleAfter() time.Duration {
 // long until there will be one.
 func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
 	now := l.now()
-	key := clientKey(ip)
+	lim := l.bucket(clientKey(ip), now)
+	if lim.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, l.wait(lim, now)
+}
+
+// wait is how long until lim has a token again.
+func (l *ipLimiter) wait(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	return time.Duration(missing / float64(l.limit) * float64(time.Second))
+}
+
+// bucket finds (or makes) the bucket of key.
+func (l *ipLimiter) bucket(key string, now time.Time) *rate.Limiter {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.lastSweep) >= l.idleAfter() {
 		l.sweepLocked(now)
 	}
 	b := l.clients[key]
-	var lim *rate.Limiter
 	switch {
 	case b != nil:
 		b.seen = now
-		lim = b.lim
+		return b.lim
 	case len(l.clients) < maxTrackedClients:
-		lim = rate.NewLimiter(l.limit, l.burst)
+		lim := rate.NewLimiter(l.limit, l.burst)
 		l.clients[key] = &ipBucket{lim: lim, seen: now}
+		return lim
 	default:
-		lim = l.overflow
+		return l.overflow
 	}
-	if lim.AllowN(now, 1) {
-		return true, 0
+}
+
+// exhausted reports, without taking a token, whether key has none left,
+// and how long until it will.
+func (l *ipLimiter) exhausted(key string) (bool, time.Duration) {
+	now := l.now()
+	lim := l.bucket(key, now)
+	if lim.TokensAt(now) >= 1 {
+		return false, 0
 	}
-	missing := 1 - lim.TokensAt(now)
-	return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
+	return true, l.wait(lim, now)
+}
+
+// spend takes a token of key, if one is left.
+func (l *ipLimiter) spend(key string) {
+	now := l.now()
+	l.bucket(key, now).AllowN(now, 1)
 }
 
 // sweepLocked forgets the addresses idle long enough to have a full bucket.

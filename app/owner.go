@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -92,6 +93,8 @@ func (s *Server) endFromSocket(p *room.Participant, live *room.Room) {
 type settingsRequest struct {
 	Classroom  *bool `json:"classroom"`
 	AllowStage *bool `json:"allowStage"`
+	// Passcode: a string sets it, null or "" removes it (passcode.go).
+	Passcode json.RawMessage `json:"passcode"`
 }
 
 // patchRoom changes a room's settings: only its owner may.
@@ -105,15 +108,20 @@ func (s *Server) patchRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	if req.Classroom == nil && req.AllowStage == nil {
-		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom" and/or "allowStage".`))
+	passcodeHash, err := s.passcodeChange(req.Passcode)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
+	if req.Classroom == nil && req.AllowStage == nil && passcodeHash == nil {
+		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage" and/or "passcode".`))
 		return
 	}
 	if stored.Status == store.StatusEnded {
 		s.abortWithError(c, errRoomEnded)
 		return
 	}
-	stored, err := s.hub.ChangeSettings(stored.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage})
+	stored, err = s.hub.ChangeSettings(stored.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, PasscodeHash: passcodeHash})
 	if errors.Is(err, store.ErrNotFound) {
 		err = errRoomNotFound
 	}

@@ -47,6 +47,14 @@ func decodeBody(c *gin.Context, dst any) error {
 	}
 }
 
+// renameOwner makes the owner shown for an identity's rooms its new name.
+// A failure is logged: the rename itself has been done.
+func (s *Server) renameOwner(userID, name string) {
+	if err := s.store.RenameOwner(userID, name); err != nil {
+		s.log.Error("rename owner", "user", userID, "err", err)
+	}
+}
+
 // roomView joins a stored room with its live state and its stage.
 func (s *Server) roomView(r *store.Room) protocol.Room {
 	online, mode := s.hub.Online(r.ID)
@@ -99,11 +107,16 @@ func (s *Server) putMe(c *gin.Context) {
 	id.Name = name
 	id.IssuedAt = time.Now().Unix()
 	token := s.issueToken(c, id)
+	s.renameOwner(id.ID, name)
 	c.JSON(http.StatusOK, meResponse{ID: id.ID, Name: id.Name, Token: token})
 }
 
+// listRooms lists the public rooms and the caller's own: those it owns
+// or has joined, marked "yours". An unlisted room of someone else's is
+// never listed; its link is the way in.
 func (s *Server) listRooms(c *gin.Context) {
-	rooms, err := s.store.Rooms(roomListLimit)
+	me := identityOf(c).ID
+	rooms, err := s.store.VisibleRooms(me, roomListLimit)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
@@ -118,11 +131,17 @@ func (s *Server) listRooms(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
+	attended, err := s.store.RoomsAttended(me, ids)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	out := make([]protocol.Room, 0, len(rooms))
 	for i := range rooms {
 		online, mode := s.hub.Online(rooms[i].ID)
 		v := room.View(&rooms[i], online, mode)
 		v.Stage = room.StageView(stages[rooms[i].ID])
+		v.Yours = rooms[i].OwnerID == me || attended[rooms[i].ID]
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
@@ -134,6 +153,30 @@ type createRoomRequest struct {
 	Name       string `json:"name"`
 	Classroom  bool   `json:"classroom"`
 	AllowStage bool   `json:"allowStage"`
+	// Visibility is "public" (the default) or "unlisted".
+	Visibility string `json:"visibility"`
+	// Passcode, when not empty, is asked of everyone but the owner.
+	Passcode string `json:"passcode"`
+}
+
+// settings checks the request's choices; the passcode is hashed.
+func (s *Server) settings(req createRoomRequest) (store.RoomSettings, error) {
+	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Visibility: req.Visibility}
+	switch req.Visibility {
+	case "":
+		settings.Visibility = store.VisibilityPublic
+	case store.VisibilityPublic, store.VisibilityUnlisted:
+	default:
+		return settings, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Field "visibility" must be "public" or "unlisted".`)
+	}
+	if req.Passcode != "" {
+		hash, err := s.hashPasscode(req.Passcode)
+		if err != nil {
+			return settings, err
+		}
+		settings.PasscodeHash = hash
+	}
+	return settings, nil
 }
 
 func (s *Server) createRoom(c *gin.Context) {
@@ -151,14 +194,18 @@ func (s *Server) createRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
+	settings, err := s.settings(req)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	owner := identityOf(c)
-	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage}
 	stored, err := s.store.CreateRoomWith(name, owner.ID, owner.Name, settings)
 	if err != nil {
 		s.abortWithError(c, err)
 		return
 	}
-	s.log.Info("room created", "room", stored.ID, "owner", owner.ID)
+	s.log.Info("room created", "room", stored.ID, "owner", owner.ID, "visibility", stored.Visibility, "passcode", stored.PasscodeHash != "")
 	c.JSON(http.StatusCreated, s.roomView(stored))
 }
 
@@ -173,6 +220,9 @@ func (s *Server) getRoom(c *gin.Context) {
 
 func (s *Server) getParticipants(c *gin.Context) {
 	stored, err := s.loadRoom(c.Param("id"))
+	if err == nil {
+		err = s.mayRead(stored, identityOf(c).ID)
+	}
 	if err != nil {
 		s.abortWithError(c, err)
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/olahol/melody"
+	"golang.org/x/crypto/bcrypt"
 
 	"meet/app/room"
 	"meet/protocol"
@@ -96,6 +97,12 @@ type Server struct {
 	maxParticipants int
 	createLimit     *ipLimiter // nil: no limit
 	joinLimit       *ipLimiter
+	// passcodeLimit counts wrong passcodes per address and room
+	// (passcode.go); passcodeCost is bcrypt's, and passcodeWait how long
+	// a socket may take to send its passcode frame.
+	passcodeLimit *ipLimiter
+	passcodeCost  int
+	passcodeWait  time.Duration
 	// admission lets a few joins at a time do their work (store reads,
 	// the welcome, the room's SFU connection); the rest wait their turn,
 	// so a crowd arriving together is served first come, first served
@@ -144,6 +151,10 @@ func New(cfg Config) (*Server, error) {
 		joinLimit:       newIPLimiter(limitOrDefault(cfg.JoinsPerMinute, DefaultJoinsPerMinute), nil),
 		origins:         origins,
 		trustedProxies:  cfg.TrustedProxies,
+
+		passcodeLimit: newIPLimiter(passcodeFailuresPerMinute, nil),
+		passcodeCost:  bcrypt.DefaultCost,
+		passcodeWait:  defaultPasscodeWait,
 	}
 	if s.chat, err = newChatLink(cfg.Store, cfg.Logger, cfg.Now); err != nil {
 		_ = media.Close()
@@ -293,6 +304,10 @@ func (s *Server) routes() *gin.Engine {
 	api.PATCH("/rooms/:id", s.patchRoom)
 	api.POST("/rooms/:id/end", s.endRoom)
 	api.GET("/rooms/:id/messages", s.getMessages)
+	api.GET("/rooms/:id/attendance", s.getAttendance)
+	api.POST("/rooms/:id/passcode", s.postPasscode)
+	// Outside withIdentity: it is how a page with a bad token starts over.
+	r.DELETE("/api/me", s.checkRequestOrigin, s.forgetMe)
 
 	r.GET("/ws", s.withIdentity, s.serveWS)
 

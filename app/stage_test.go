@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -88,6 +89,17 @@ type matrixEnv struct {
 	room                   protocol.Room
 	owner, actorU, targetU *user
 	ownerC, actor, target  *client
+	// restStatus and restCode are the answer to the last restAs.
+	restStatus int
+	restCode   string
+}
+
+// restAs sends a request about the room (its path plus suffix) as u and
+// keeps the answer's status and error code.
+func (e *matrixEnv) restAs(u *user, method, suffix, body string) {
+	var answer apiError
+	e.restStatus = u.do(method, "/api/rooms/"+e.room.ID+suffix, body, &answer)
+	e.restCode = answer.Error.Code
 }
 
 func newMatrixEnv(t *testing.T, role string) *matrixEnv {
@@ -145,6 +157,10 @@ func TestStagePermissionMatrix(t *testing.T) {
 		done func(t *testing.T, e *matrixEnv)
 		// unchanged checks that a refused action changed nothing.
 		unchanged func(t *testing.T, e *matrixEnv)
+		// rest: the action is a REST request, whose refusal is its answer
+		// (403 forbidden, kept by act in e.restStatus and e.restCode), not
+		// a socket error.
+		rest bool
 	}
 	all := map[string]bool{protocol.RoleOwner: true, protocol.RoleParticipant: true, protocol.RoleSpectator: true}
 	ownerOnly := map[string]bool{protocol.RoleOwner: true}
@@ -451,6 +467,39 @@ func TestStagePermissionMatrix(t *testing.T) {
 			act: publish, done: published,
 		},
 	}
+	hasPasscode := func(want bool) func(t *testing.T, e *matrixEnv) {
+		return func(t *testing.T, e *matrixEnv) {
+			if got := e.owner.getRoom(e.room.ID).HasPasscode; got != want {
+				t.Fatalf("hasPasscode = %v, want %v", got, want)
+			}
+		}
+	}
+	actions = append(actions,
+		action{
+			name: "set the room's passcode", rest: true, allowed: ownerOnly,
+			act:  func(e *matrixEnv) { e.restAs(e.actorU, "PATCH", "", `{"passcode":"open sesame"}`) },
+			done: hasPasscode(true), unchanged: hasPasscode(false),
+		},
+		action{
+			name: "remove the room's passcode", rest: true, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) {
+				if status := e.owner.do("PATCH", "/api/rooms/"+e.room.ID, `{"passcode":"open sesame"}`, nil); status != http.StatusOK {
+					t.Fatalf("owner's PATCH = %d", status)
+				}
+			},
+			act:  func(e *matrixEnv) { e.restAs(e.actorU, "PATCH", "", `{"passcode":null}`) },
+			done: hasPasscode(false), unchanged: hasPasscode(true),
+		},
+		action{
+			name: "read the attendance", rest: true, allowed: ownerOnly,
+			act: func(e *matrixEnv) { e.restAs(e.actorU, "GET", "/attendance", "") },
+			done: func(t *testing.T, e *matrixEnv) {
+				if e.restStatus != http.StatusOK {
+					t.Fatalf("GET attendance = %d %s", e.restStatus, e.restCode)
+				}
+			},
+		},
+	)
 	for _, role := range []string{protocol.RoleOwner, protocol.RoleParticipant, protocol.RoleSpectator} {
 		for _, ac := range actions {
 			t.Run(role+"/"+ac.name, func(t *testing.T) {
@@ -463,8 +512,11 @@ func TestStagePermissionMatrix(t *testing.T) {
 					ac.done(t, e)
 					return
 				}
-				err := e.actor.readError()
-				if err.Code != protocol.CodeForbidden || err.Ref != ac.ref || err.Message == "" {
+				if ac.rest {
+					if e.restStatus != http.StatusForbidden || e.restCode != protocol.CodeForbidden {
+						t.Fatalf("refusal = %d %s, want 403 forbidden", e.restStatus, e.restCode)
+					}
+				} else if err := e.actor.readError(); err.Code != protocol.CodeForbidden || err.Ref != ac.ref || err.Message == "" {
 					t.Fatalf("refusal = %+v, want forbidden with ref %s", err, ac.ref)
 				}
 				if ac.unchanged != nil {

@@ -78,6 +78,12 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, err, protocol.CloseRateLimited)
 		return
 	}
+	s.join(ss, sock, identity)
+}
+
+// join admits a socket and records its participant's attendance; for a
+// room with a passcode it runs again once the passcode frame came.
+func (s *Server) join(ss *melody.Session, sock *socket, identity Identity) {
 	live, p, ok := s.admit(ss, sock, identity)
 	if !ok {
 		return
@@ -93,7 +99,8 @@ func (s *Server) onConnect(ss *melody.Session) {
 
 // admit runs a socket's join up to its welcome, one of the server's
 // admission slots held. It reports false when the socket resumed an
-// earlier participant or was refused (and told why).
+// earlier participant, was refused (and told why), or must first send the
+// room's passcode.
 func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*room.Room, *room.Participant, bool) {
 	s.admission <- struct{}{}
 	defer func() { <-s.admission }()
@@ -101,7 +108,7 @@ func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*ro
 	if !ok {
 		return nil, nil, false
 	}
-	if s.tryResume(ss, sock, identity, stored) {
+	if s.tryResume(ss, sock, identity, stored) || s.awaitPasscode(ss, identity, stored) {
 		return nil, nil, false
 	}
 	p, err := s.newParticipant(ss, sock, identity, stored.ID)
@@ -206,8 +213,12 @@ func (s *Server) enterRoom(p *room.Participant, stored *store.Room) (*room.Room,
 
 func (s *Server) onDisconnect(ss *melody.Session) {
 	p := participantOf(ss)
-	if p == nil || !p.Detach(socketOf(ss)) {
-		return // not joined, or resumed on a newer socket
+	if p == nil {
+		dropPendingPasscode(ss)
+		return // not joined
+	}
+	if !p.Detach(socketOf(ss)) {
+		return // resumed on a newer socket
 	}
 	// Before the live-room lookup: an ended room is gone from the hub, but
 	// its participants must still leave the chat.
@@ -265,6 +276,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 	defer s.recoverMessage(ss)
 	p := participantOf(ss)
 	if p == nil {
+		s.passcodeFrame(ss, data)
 		return
 	}
 	live, ok := s.hub.Room(p.RoomID())
@@ -297,6 +309,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 			return
 		}
 		live.Rename(p, name)
+		s.renameOwner(p.UserID(), name)
 	case *protocol.SFU:
 		s.handleSFU(p, live, m)
 	case *protocol.SFUClose:

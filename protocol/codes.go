@@ -23,6 +23,11 @@ const (
 	CodeServerFull           = "server_full"
 	CodeBadOrigin            = "bad_origin"
 	CodeUnsupportedMediaType = "unsupported_media_type"
+	// A room with a passcode refuses a join (or a read of its chat and
+	// participants) without one, and a wrong one; neither is said of a room
+	// without a passcode, nor to its owner.
+	CodePasscodeRequired = "passcode_required"
+	CodeBadPasscode      = "bad_passcode"
 )
 
 // WebSocket close codes the server uses: the private range 4000-4999 for

@@ -42,7 +42,7 @@ func invalid(format string, args ...any) error {
 }
 
 // Decode parses one client frame into a typed, validated message: *Signal,
-// *Media, *Rename, *Leave, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
+// *Media, *Rename, *Leave, *Passcode, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
 // of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
 // *RoomSettings, *Remove, *MuteRequest, *MuteAll, *LowerHands, *OwnerSet,
 // *EndRoom), or a *Reaction.
@@ -74,6 +74,8 @@ func Decode(data []byte) (any, error) {
 		msg = &Rename{}
 	case TypeLeave:
 		msg = &Leave{}
+	case TypePasscode:
+		msg = &Passcode{}
 	case TypeSFU:
 		msg = &SFU{}
 	case TypeSFUClose:
@@ -231,6 +233,16 @@ func (m *Media) validate() error {
 func (m *Rename) validate() error { return nil }
 
 func (m *Leave) validate() error { return nil }
+
+// MaxPasscodeBytes bounds a passcode: bcrypt reads no more than 72 bytes.
+const MaxPasscodeBytes = 64
+
+func (m *Passcode) validate() error {
+	if len(m.Passcode) > MaxPasscodeBytes {
+		return invalid("A passcode has at most %d bytes.", MaxPasscodeBytes)
+	}
+	return nil
+}
 
 func (m *SFUClose) validate() error { return nil }
 

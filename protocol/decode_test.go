@@ -104,6 +104,8 @@ func typeName(v any) string {
 		return "Rename"
 	case *Leave:
 		return "Leave"
+	case *Passcode:
+		return "Passcode"
 	case *SFU:
 		return "SFU"
 	case *SFUClose:
@@ -178,6 +180,8 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"reaction","emoji":"👍"}`,
 		`{"type":"reaction","emoji":"❤️"}`,
 		`{"type":"reaction","emoji":"\u2764"}`,
+		`{"type":"passcode","passcode":"tulip-42"}`,
+		`{"type":"passcode","passcode":null}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,
 		`[]`, `""`, `nul`,

@@ -25,6 +25,18 @@ const (
 	// Client → server.
 	TypeRename = "rename" // change my display name
 	TypeLeave  = "leave"  // I am leaving; the server closes the socket
+	// The first frame on a socket to a room with a passcode: a query
+	// parameter of /ws would be written to the logs of every proxy on the
+	// way, a frame is not.
+	TypePasscode = "passcode"
+)
+
+// Visibility of a room: a public room is listed for everyone; an unlisted
+// one only for its owner and those who have joined it, and is reached by
+// its link.
+const (
+	VisibilityPublic   = "public"
+	VisibilityUnlisted = "unlisted"
 )
 
 // Roles of a participant in a room.
@@ -113,6 +125,14 @@ type Room struct {
 	AllowStage bool `json:"allowStage"`
 	// Stage lists the identities on the stage, in order.
 	Stage []StageMember `json:"stage"`
+	// Visibility is public or unlisted.
+	Visibility string `json:"visibility"`
+	// HasPasscode: joining takes the room's passcode (its owner's excepted).
+	// The passcode itself is never sent, only its bcrypt hash is stored.
+	HasPasscode bool `json:"hasPasscode"`
+	// Yours is set only in GET /api/rooms: the caller owns the room or has
+	// joined it.
+	Yours bool `json:"yours,omitempty"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.
@@ -217,6 +237,12 @@ type Media struct {
 type Rename struct {
 	Type string `json:"type"`
 	Name string `json:"name"`
+}
+
+// Passcode carries a room's passcode on a new socket, before the welcome.
+type Passcode struct {
+	Type     string `json:"type"`
+	Passcode string `json:"passcode"`
 }
 
 // Leave asks the server to end the sender's participation.

@@ -66,3 +66,21 @@ func (s *Store) AttendanceOf(roomID string) ([]Attendance, error) {
 	}
 	return rows, nil
 }
+
+// RoomsAttended reports which of roomIDs userID has joined at least once.
+func (s *Store) RoomsAttended(userID string, roomIDs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(roomIDs) == 0 {
+		return out, nil
+	}
+	var ids []string
+	err := s.db.Model(&Attendance{}).Distinct("room_id").
+		Where("user_id = ? AND room_id IN ?", userID, roomIDs).Pluck("room_id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: rooms attended by %s: %w", userID, err)
+	}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
+}

@@ -31,7 +31,19 @@ type Room struct {
 	// AllowStage lets participants other than the owner step on the stage
 	// themselves.
 	AllowStage bool `gorm:"not null;default:false"`
+	// Visibility is "public" (listed for everyone) or "unlisted" (listed
+	// only for its owner and those who joined it).
+	Visibility string `gorm:"size:8;not null;default:public"`
+	// PasscodeHash is the bcrypt hash of the room's passcode, "" for none;
+	// the passcode itself is never stored.
+	PasscodeHash string `gorm:"size:100;not null;default:''"`
 }
+
+// Visibilities of a room.
+const (
+	VisibilityPublic   = "public"
+	VisibilityUnlisted = "unlisted"
+)
 
 // roomIDAlphabet avoids look-alike characters so that a link read aloud or
 // copied by hand still works.
@@ -85,6 +97,12 @@ func (s *Store) CreateRoomWith(name, ownerID, ownerName string, settings RoomSet
 		Status:     StatusOpen,
 		Classroom:  settings.Classroom,
 		AllowStage: settings.AllowStage,
+
+		Visibility:   settings.Visibility,
+		PasscodeHash: settings.PasscodeHash,
+	}
+	if room.Visibility == "" {
+		room.Visibility = VisibilityPublic
 	}
 	if err := s.db.Create(room).Error; err != nil {
 		return nil, fmt.Errorf("store: create room: %w", err)
@@ -116,6 +134,31 @@ func (s *Store) Rooms(limit int) ([]Room, error) {
 		return nil, fmt.Errorf("store: list rooms: %w", err)
 	}
 	return rooms, nil
+}
+
+// VisibleRooms lists, newest first and at most limit of them, the rooms
+// userID may see in the room list: the public ones, those it owns and
+// those it has joined.
+func (s *Store) VisibleRooms(userID string, limit int) ([]Room, error) {
+	var rooms []Room
+	joined := s.db.Model(&Attendance{}).Select("room_id").Where("user_id = ?", userID)
+	err := s.db.Where("visibility = ? OR owner_id = ? OR id IN (?)", VisibilityPublic, userID, joined).
+		Order("created_at DESC, rowid DESC").Limit(limit).Find(&rooms).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: list visible rooms: %w", err)
+	}
+	return rooms, nil
+}
+
+// RenameOwner writes an identity's new name into every room it owns, so
+// the owner shown is the one of now.
+func (s *Store) RenameOwner(ownerID, name string) error {
+	err := s.db.Model(&Room{}).Where("owner_id = ? AND owner_name <> ?", ownerID, name).
+		Update("owner_name", name).Error
+	if err != nil {
+		return fmt.Errorf("store: rename owner %s: %w", ownerID, err)
+	}
+	return nil
 }
 
 // MarkLive moves an open room to live. It leaves live and ended rooms alone.

@@ -12,12 +12,17 @@ import (
 type RoomSettings struct {
 	Classroom  bool
 	AllowStage bool
+	Visibility string // "" is public
+	// PasscodeHash is a bcrypt hash, never the passcode; "" for none.
+	PasscodeHash string
 }
 
 // SettingsChange names the settings to change; nil leaves one as it is.
 type SettingsChange struct {
 	Classroom  *bool
 	AllowStage *bool
+	// PasscodeHash: a bcrypt hash sets the passcode, "" removes it.
+	PasscodeHash *string
 }
 
 // StageMember is one identity on a room's stage. Membership follows the
@@ -40,6 +45,9 @@ func (s *Store) UpdateRoomSettings(id string, change SettingsChange) (*Room, err
 	}
 	if change.AllowStage != nil {
 		updates["allow_stage"] = *change.AllowStage
+	}
+	if change.PasscodeHash != nil {
+		updates["passcode_hash"] = *change.PasscodeHash
 	}
 	if len(updates) > 0 {
 		res := s.db.Model(&Room{}).Where("id = ?", id).Updates(updates)

@@ -43,5 +43,10 @@ func (r *Room) Rename(p *Participant, name string) {
 		return
 	}
 	p.name = name
+	// The owner's name shown in the room (a newcomer's welcome) follows
+	// the owner's renames, as the stored one does (app writes it).
+	if p.userID == r.state.ownerID {
+		r.state.ownerName = name
+	}
 	r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
 }

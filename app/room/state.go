@@ -61,6 +61,12 @@ func View(r *store.Room, online int, mode string) protocol.Room {
 		Classroom:  r.Classroom,
 		AllowStage: r.AllowStage,
 		Stage:      []protocol.StageMember{},
+
+		Visibility:  r.Visibility,
+		HasPasscode: r.PasscodeHash != "",
+	}
+	if v.Visibility == "" {
+		v.Visibility = protocol.VisibilityPublic
 	}
 	if r.EndedAt != nil {
 		v.EndedAt = r.EndedAt.UTC().Format(time.RFC3339)

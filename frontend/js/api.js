@@ -100,9 +100,18 @@ export async function listRooms() {
 }
 
 /**
+ * Forgets this browser's identity (clears its cookie, even a bad one): the
+ * next request starts as a new guest.
+ * @returns {Promise<void>}
+ */
+export function forgetMe() {
+  return request('DELETE', '/api/me');
+}
+
+/**
  * @param {string} name
- * @param {{classroom?: boolean, allowStage?: boolean}} [settings] changeable
- *   later by the owner (room-settings, PATCH /api/rooms/:id)
+ * @param {{classroom?: boolean, allowStage?: boolean, visibility?: 'public'|'unlisted', passcode?: string}} [settings]
+ *   changeable later by the owner (room-settings, PATCH /api/rooms/:id)
  * @returns {Promise<Room>}
  */
 export function createRoom(name, settings = {}) {
@@ -115,6 +124,28 @@ export function createRoom(name, settings = {}) {
  */
 export function getRoom(id) {
   return request('GET', '/api/rooms/' + encodeURIComponent(id));
+}
+
+/**
+ * Sets (a string) or removes (null) a room's passcode; the owner's.
+ * @param {string} id
+ * @param {string|null} passcode
+ * @returns {Promise<Room>}
+ */
+export function setPasscode(id, passcode) {
+  return request('PATCH', '/api/rooms/' + encodeURIComponent(id), { passcode });
+}
+
+/**
+ * Checks a room's passcode before joining with it (the join checks it
+ * again): resolves when it is right, else an ApiError (bad_passcode,
+ * passcode_required, rate_limited).
+ * @param {string} id
+ * @param {string} passcode
+ * @returns {Promise<void>}
+ */
+export function checkPasscode(id, passcode) {
+  return request('POST', '/api/rooms/' + encodeURIComponent(id) + '/passcode', { passcode });
 }
 
 /**

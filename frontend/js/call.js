@@ -43,7 +43,7 @@ import { setConnection, setRoomName } from './ui.js';
 
 /**
  * Why a call ended without the user leaving.
- * @typedef {'missing'|'ended'|'invalid_name'|'refused'|'removed'} EndReason
+ * @typedef {'missing'|'ended'|'invalid_name'|'passcode'|'refused'|'removed'} EndReason
  */
 
 /**
@@ -136,7 +136,7 @@ export class Call {
 
   /**
    * Opens the socket. The room view is showing by then.
-   * @param {{name: string, spectator: boolean}} opts
+   * @param {{name: string, spectator: boolean, passcode?: string}} opts
    */
   join(opts) {
     this.name = opts.name;
@@ -147,6 +147,7 @@ export class Call {
       roomId: this.roomId,
       name: opts.name,
       spectator: opts.spectator,
+      passcode: opts.passcode,
       onMessage: (msg) => this.handle(msg),
       onState: (state) => this.connectionChanged(state),
       onRetry: (attempt) => this.checkRoom(attempt),
@@ -345,9 +346,7 @@ export class Call {
   error(msg) {
     // A refused join comes with ref "join" and is followed by a close.
     if (msg.ref === 'join' || (!this.selfId && (msg.code === ErrorCode.NOT_FOUND || msg.code === ErrorCode.ROOM_ENDED))) {
-      const reason =
-        msg.code === ErrorCode.NOT_FOUND ? 'missing' : msg.code === ErrorCode.ROOM_ENDED ? 'ended' : msg.code === ErrorCode.INVALID_NAME ? 'invalid_name' : 'refused';
-      this.finish(reason, errorText(msg.code, msg.message));
+      this.finish(joinRefusal(msg.code), errorText(msg.code, msg.message));
       return;
     }
     // A refused rename is shown in the rename dialog, which changes nothing.
@@ -502,5 +501,26 @@ export class Call {
         },
       },
     });
+  }
+}
+
+/**
+ * What a refused join means for the page.
+ * @param {string} code
+ * @returns {EndReason}
+ */
+function joinRefusal(code) {
+  switch (code) {
+    case ErrorCode.NOT_FOUND:
+      return 'missing';
+    case ErrorCode.ROOM_ENDED:
+      return 'ended';
+    case ErrorCode.INVALID_NAME:
+      return 'invalid_name';
+    case ErrorCode.PASSCODE_REQUIRED:
+    case ErrorCode.BAD_PASSCODE:
+      return 'passcode';
+    default:
+      return 'refused';
   }
 }

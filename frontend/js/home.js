@@ -6,7 +6,8 @@
 import { errorText, plural, setupLanguageSelect, t } from './i18n.js';
 import { ApiError, createRoom, listRooms } from './api.js';
 import { el, icon, timeAgo } from './dom.js';
-import { RoomStatus } from './protocol.js';
+import { offerNewGuest } from './passcode.js';
+import { ErrorCode, RoomStatus, Visibility } from './protocol.js';
 import { toast } from './toast.js';
 
 /** @typedef {import('./protocol.js').Room} Room */
@@ -14,6 +15,9 @@ import { toast } from './toast.js';
 const REFRESH_MS = 3000;
 
 const list = /** @type {HTMLUListElement} */ (document.getElementById('room-list'));
+const yourList = /** @type {HTMLUListElement} */ (document.getElementById('your-room-list'));
+const yourSection = /** @type {HTMLElement} */ (document.getElementById('your-rooms'));
+const identityError = /** @type {HTMLElement} */ (document.getElementById('identity-error'));
 const loading = /** @type {HTMLElement} */ (document.getElementById('rooms-loading'));
 const empty = /** @type {HTMLElement} */ (document.getElementById('rooms-empty'));
 const status = /** @type {HTMLElement} */ (document.getElementById('rooms-status'));
@@ -70,7 +74,8 @@ function renderRoom(room) {
   setText(a, '.room-name', room.name);
   const owner = room.owner && room.owner.name ? t('home.room.by', { name: room.owner.name }) : '';
   const when = timeAgo(room.createdAt);
-  setText(a, '.room-meta', [owner, when].filter(Boolean).join(' · '));
+  const access = [room.visibility === Visibility.UNLISTED ? t('home.room.unlisted') : '', room.hasPasscode ? t('home.room.passcode') : ''];
+  setText(a, '.room-meta', [owner, when, ...access].filter(Boolean).join(' · '));
   setText(a, '.room-online-count', t('home.room.online', { count: room.online }));
   a.querySelector('.room-online')?.setAttribute('title', plural('home.room.peopleNow', room.online));
   setText(a, '.room-mode', room.mode === 'sfu' ? t('mode.sfu') : t('mode.mesh'));
@@ -93,25 +98,48 @@ function setText(root, selector, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
 
-/** @param {Room[]} rooms newest first, as the server sends them */
+/**
+ * @param {Room[]} rooms newest first, as the server sends them: mine (that
+ *   I own or joined) go to "Your rooms", the other public ones below
+ */
 function renderRooms(rooms) {
+  const mine = rooms.filter((r) => r.yours);
+  const others = rooms.filter((r) => !r.yours);
   loading.hidden = true;
-  empty.hidden = rooms.length > 0;
-  list.hidden = rooms.length === 0;
+  empty.hidden = others.length > 0;
+  list.hidden = others.length === 0;
+  yourSection.hidden = mine.length === 0;
 
   const seen = new Set();
-  rooms.forEach((room, index) => {
-    seen.add(room.id);
-    const li = renderRoom(room);
-    // Move only what is out of place: moving a node drops its focus.
-    if (list.children[index] !== li) list.insertBefore(li, list.children[index] || null);
-  });
+  fill(yourList, mine, seen);
+  fill(list, others, seen);
   for (const [id, li] of items) {
     if (!seen.has(id)) {
       li.remove();
       items.delete(id);
     }
   }
+}
+
+/**
+ * @param {HTMLUListElement} into
+ * @param {Room[]} rooms
+ * @param {Set<string>} seen collects the ids shown
+ */
+function fill(into, rooms, seen) {
+  rooms.forEach((room, index) => {
+    seen.add(room.id);
+    const li = renderRoom(room);
+    // Move only what is out of place: moving a node drops its focus.
+    if (into.children[index] !== li) into.insertBefore(li, into.children[index] || null);
+  });
+}
+
+/** The identity token was refused: say so, and stop refreshing. */
+function showIdentityError() {
+  identityError.hidden = false;
+  loading.hidden = true;
+  clearTimeout(refreshTimer);
 }
 
 let refreshTimer = 0;
@@ -122,6 +150,10 @@ async function refresh() {
     renderRooms(await listRooms());
     status.textContent = '';
   } catch (err) {
+    if (err instanceof ApiError && err.code === ErrorCode.UNAUTHORIZED) {
+      showIdentityError();
+      return;
+    }
     // Keep showing the last list; say why it may be stale.
     status.textContent = err instanceof ApiError && err.status === 0 ? t('home.rooms.offline') : t('home.rooms.refreshFailed');
     if (!loading.hidden) {
@@ -147,11 +179,18 @@ form.addEventListener('submit', async (event) => {
   createButton.classList.add('is-busy');
   try {
     const classroom = /** @type {HTMLInputElement|null} */ (document.getElementById('create-classroom'));
-    const room = await createRoom(nameInput.value, { classroom: !!classroom?.checked });
+    const visibility = /** @type {HTMLSelectElement} */ (document.getElementById('create-room-visibility')).value;
+    const passcode = /** @type {HTMLInputElement} */ (document.getElementById('create-room-passcode')).value.trim();
+    const room = await createRoom(nameInput.value, {
+      classroom: !!classroom?.checked,
+      visibility: visibility === Visibility.UNLISTED ? Visibility.UNLISTED : Visibility.PUBLIC,
+      ...(passcode ? { passcode } : {}),
+    });
     location.assign(roomPath(room.id));
   } catch (err) {
     // The server's error code, in the page's language (in English, the
     // server's own message: "Room name must not be empty.").
+    if (err instanceof ApiError && err.code === ErrorCode.UNAUTHORIZED) showIdentityError();
     const message = err instanceof ApiError ? errorText(err.code, err.message) : t('home.create.failed');
     showFormError(message);
     if (!(err instanceof ApiError) || err.status === 0 || err.status >= 500) toast(message, 'error');
@@ -166,6 +205,7 @@ nameInput.addEventListener('input', () => {
 });
 
 setupLanguageSelect(document.querySelector('[data-testid="language-select"]'));
+offerNewGuest(/** @type {HTMLElement} */ (document.getElementById('new-guest')));
 
 // When the tab comes back, refresh at once instead of waiting for the timer.
 document.addEventListener('visibilitychange', () => {

@@ -23,6 +23,7 @@ export const MessageType = Object.freeze({
   // Client -> server.
   RENAME: 'rename', // change my display name
   LEAVE: 'leave', // I am leaving; the server closes the socket
+  PASSCODE: 'passcode', // the room's passcode, the first frame on a new socket
 
   // Mode switch and SFU (protocol/sfu.go).
   MODE: 'mode', // server -> client: the room's topology changed
@@ -137,6 +138,12 @@ export const RoomStatus = Object.freeze({
   ENDED: 'ended',
 });
 
+/** Room.visibility values (protocol/messages.go). */
+export const Visibility = Object.freeze({
+  PUBLIC: 'public',
+  UNLISTED: 'unlisted',
+});
+
 /**
  * Error codes of the REST API and of the WebSocket `error` message
  * (app/errors.go; invalid_message and the chat codes come from protocol/).
@@ -162,6 +169,8 @@ export const ErrorCode = Object.freeze({
   SERVER_FULL: 'server_full',
   BAD_ORIGIN: 'bad_origin',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  PASSCODE_REQUIRED: 'passcode_required',
+  BAD_PASSCODE: 'bad_passcode',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
 });
@@ -227,6 +236,9 @@ export const CloseCode = Object.freeze({
  * @property {boolean} classroom Only stage members publish; everyone else receives.
  * @property {boolean} allowStage Others than the owner may step on the stage themselves.
  * @property {StageMember[]} stage The identities on the stage, in order.
+ * @property {'public'|'unlisted'} visibility Unlisted rooms are listed only for their owner and who joined.
+ * @property {boolean} hasPasscode Joining takes the passcode (not for the owner).
+ * @property {boolean} [yours] Only in the room list: I own the room or joined it.
  */
 
 /**
@@ -340,6 +352,13 @@ export const CloseCode = Object.freeze({
 /**
  * @typedef {Object} Leave
  * @property {'leave'} type
+ */
+
+/**
+ * @typedef {Object} PasscodeMessage The room's passcode, sent as the first
+ *   frame of a socket (never in the URL, which proxies log).
+ * @property {'passcode'} type
+ * @property {string} passcode
  */
 
 /**
@@ -487,4 +506,4 @@ export const CloseCode = Object.freeze({
  */
 
 /** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction} ClientMessage */
+/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction} ClientMessage */

@@ -3,9 +3,11 @@
 // pre-join, in the call, left), wires the buttons, and hands the call
 // itself to Call (call.js).
 //
-// URL: /r/<id>[?name=NAME&join=1[&spectator=1]]
+// URL: /r/<id>[?name=NAME&join=1[&spectator=1]][#pwd=PASSCODE]
 //   join=1       skip the pre-join screen and join at once
 //   spectator=1  join receive-only: getUserMedia is never called
+//   #pwd=        the room's passcode (passcode.js): read, then taken out of
+//                the address bar; a fragment never reaches the server
 // In a classroom, whoever is not on the stage joins receive-only too (no
 // camera prompt), as a participant who may be put on the stage later.
 
@@ -19,9 +21,10 @@ import { showChatArchive } from './chatlist.js';
 import { DeviceSettings } from './devicesettings.js';
 import { setIcon } from './dom.js';
 import { LocalMedia } from './media.js';
+import { OwnerPasscode, PasscodePrompt, offerNewGuest, takeFragmentPasscode } from './passcode.js';
 import { PreJoin } from './prejoin.js';
 import { Reactions } from './reactions.js';
-import { RoomStatus, Source } from './protocol.js';
+import { ErrorCode, RoomStatus, Source } from './protocol.js';
 import { Shortcuts } from './shortcuts.js';
 import { toast } from './toast.js';
 import { setConnection, setRoomName, setupPanels, setupShareLink, showView } from './ui.js';
@@ -31,6 +34,10 @@ import { setConnection, setRoomName, setupPanels, setupShareLink, showView } fro
 const roomId = decodeURIComponent(location.pathname.split('/')[2] || '');
 const params = new URLSearchParams(location.search);
 const wantsSpectator = params.get('spectator') === '1';
+/** The room's passcode, once known: sent on every socket of this page. */
+let passcode = takeFragmentPasscode();
+const passcodePrompt = new PasscodePrompt(roomId);
+const ownerPasscode = new OwnerPasscode(roomId);
 
 const media = new LocalMedia();
 const call = new Call({ roomId, media, onEnd: ended });
@@ -72,6 +79,27 @@ async function offClassroomStage(room) {
   }
 }
 
+/** @returns {Promise<string>} my identity's id, '' if unknown */
+function myId() {
+  return getMe()
+    .then((me) => me.id)
+    .catch(() => '');
+}
+
+/**
+ * Makes sure I can join a room with a passcode: its owner needs none;
+ * anyone else gives it, from the link or the prompt, and the server checks
+ * it before the pre-join screen (and again at the join).
+ * @param {import('./protocol.js').Room} room
+ */
+async function unlock(room) {
+  if (!room.hasPasscode || (await myId()) === room.owner.id) return;
+  const problem = passcode ? await passcodePrompt.verify(passcode) : '';
+  if (passcode && !problem) return;
+  showView('passcode');
+  passcode = await passcodePrompt.ask(problem);
+}
+
 /**
  * Loads the room and shows the view that fits it.
  */
@@ -81,7 +109,8 @@ async function load() {
   try {
     room = await getRoom(roomId);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) showView('missing');
+    if (err instanceof ApiError && err.code === ErrorCode.UNAUTHORIZED) showView('unauthorized');
+    else if (err instanceof ApiError && err.status === 404) showView('missing');
     else if (err instanceof ApiError && err.code === 'room_ended') showEnded();
     else showLoadError(err instanceof ApiError ? errorText(err.code, err.message) : t('room.error.text'));
     return;
@@ -92,6 +121,7 @@ async function load() {
     return;
   }
 
+  await unlock(room);
   const urlName = (params.get('name') || '').trim();
   classroomViewer = await offClassroomStage(room);
   if (params.get('join') === '1') {
@@ -153,13 +183,14 @@ function join(choice) {
   };
   setConnection('connecting');
   showView('room');
-  call.join(choice);
+  call.join({ ...choice, passcode });
   // The chat shares the call's socket (a new one on every join); the
   // announcer listens first, as the chat claims its messages.
   if (call.signaling) {
     announcer.attach(call.signaling);
     chat.attach(call.signaling);
     reactions.attach(call.signaling);
+    ownerPasscode.attach(call.signaling);
   }
 }
 
@@ -209,6 +240,15 @@ function ended(reason, message) {
     case 'removed':
       showView('removed');
       break;
+    case 'passcode':
+      // The passcode changed, or the link's was wrong: ask, then come in
+      // the way I tried to.
+      showView('passcode');
+      passcodePrompt.ask(message).then((given) => {
+        passcode = given;
+        rejoin();
+      });
+      break;
     case 'invalid_name':
       // The name in the link was refused: let the user type another.
       showView('prejoin');
@@ -239,6 +279,7 @@ function wire() {
   leaveButton.addEventListener('click', leave);
   document.getElementById('rejoin')?.addEventListener('click', rejoin);
   document.getElementById('retry-load')?.addEventListener('click', load);
+  offerNewGuest(/** @type {HTMLElement} */ (document.getElementById('new-guest')));
 
   // Closing the tab says goodbye, so the others see "left" at once rather
   // than "lost the connection" after a timeout.

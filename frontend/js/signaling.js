@@ -10,7 +10,7 @@
 // messages are too many) it sends a welcome instead, and the page rebuilds
 // its state from it.
 
-import { CloseCode } from './protocol.js';
+import { CloseCode, MessageType } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
@@ -36,6 +36,8 @@ const WELCOME_TIMEOUT_MS = 10000;
  * @property {string} roomId
  * @property {string} name display name for this connection ('' = the identity's name)
  * @property {boolean} spectator
+ * @property {string} [passcode] the room's passcode: sent as the first frame
+ *   of every socket (never in the URL, which proxies and logs keep)
  * @property {(msg: ServerMessage) => void} onMessage
  * @property {(state: ConnectionState) => void} onState
  * @property {(attempt: number) => void} [onRetry] called before each reconnect,
@@ -136,6 +138,7 @@ export class Signaling {
     this.ws = ws;
     ws.addEventListener('open', () => {
       if (this.ws !== ws) return;
+      if (this.params.passcode) ws.send(JSON.stringify({ type: MessageType.PASSCODE, passcode: this.params.passcode }));
       this.welcomeTimer = window.setTimeout(() => {
         if (this.ws === ws && !this.welcomed) ws.close(CloseCode.LEFT, 'no welcome');
       }, WELCOME_TIMEOUT_MS);
