@@ -499,6 +499,8 @@ func FuzzSocketFrame(f *testing.F) {
 		`{"type":"remove","id":"p_x"}`, `{"type":"mute-request","id":"p_x"}`, `{"type":"owner-set","id":"p_x"}`,
 		`{"type":"room-settings","classroom":true}`, `{"type":"hand-answer","id":"p_x","accept":true}`,
 		`{"type":"mute-all"}`, `{"type":"mute-all","source":"camera"}`, `{"type":"lower-hands"}`,
+		`{"type":"lobby-admit","id":"p_x"}`, `{"type":"lobby-deny","id":"p_x"}`, `{"type":"lobby-admit-all"}`,
+		`{"type":"room-settings","lobby":true}`, `{"type":"room-settings","locked":true}`,
 		`{"type":"reaction","emoji":"👍"}`, `{"type":"reaction","emoji":"nope"}`,
 		`{"type":"leave"}`, `{}`, `[]`, `nul`, "\xff",
 		`{"type":"passcode","passcode":"tulip-42"}`, `{"type":"passcode"}`, `{"type":"passcode","passcode":5}`,

@@ -38,7 +38,7 @@ func (s *Server) handleStage(p *room.Participant, live *room.Room, msg any) bool
 	case *protocol.HandAnswer:
 		answer(p, live.AnswerHand(p, m.ID, m.Accept), protocol.TypeHandAnswer, stageFailed)
 	case *protocol.RoomSettings:
-		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage}
+		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage, Lobby: m.Lobby, Locked: m.Locked}
 		answer(p, live.ChangeSettings(p, change), protocol.TypeRoomSettings, settingsFailed)
 	case *protocol.Remove:
 		removed, err := live.Remove(p, m.ID)
@@ -93,6 +93,8 @@ func (s *Server) endFromSocket(p *room.Participant, live *room.Room) {
 type settingsRequest struct {
 	Classroom  *bool `json:"classroom"`
 	AllowStage *bool `json:"allowStage"`
+	Lobby      *bool `json:"lobby"`
+	Locked     *bool `json:"locked"`
 	// Passcode: a string sets it, null or "" removes it (passcode.go).
 	Passcode json.RawMessage `json:"passcode"`
 }
@@ -113,15 +115,16 @@ func (s *Server) patchRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	if req.Classroom == nil && req.AllowStage == nil && passcodeHash == nil {
-		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage" and/or "passcode".`))
+	change := store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Locked: req.Locked, PasscodeHash: passcodeHash}
+	if change == (store.SettingsChange{}) {
+		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage", "lobby", "locked" and/or "passcode".`))
 		return
 	}
 	if stored.Status == store.StatusEnded {
 		s.abortWithError(c, errRoomEnded)
 		return
 	}
-	stored, err = s.hub.ChangeSettings(stored.ID, store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, PasscodeHash: passcodeHash})
+	stored, err = s.hub.ChangeSettings(stored.ID, change)
 	if errors.Is(err, store.ErrNotFound) {
 		err = errRoomNotFound
 	}

@@ -153,6 +153,7 @@ type createRoomRequest struct {
 	Name       string `json:"name"`
 	Classroom  bool   `json:"classroom"`
 	AllowStage bool   `json:"allowStage"`
+	Lobby      bool   `json:"lobby"`
 	// Visibility is "public" (the default) or "unlisted".
 	Visibility string `json:"visibility"`
 	// Passcode, when not empty, is asked of everyone but the owner.
@@ -161,7 +162,7 @@ type createRoomRequest struct {
 
 // settings checks the request's choices; the passcode is hashed.
 func (s *Server) settings(req createRoomRequest) (store.RoomSettings, error) {
-	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Visibility: req.Visibility}
+	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Visibility: req.Visibility}
 	switch req.Visibility {
 	case "":
 		settings.Visibility = store.VisibilityPublic

@@ -131,7 +131,7 @@ var errBadOrigin = newError(http.StatusForbidden, protocol.CodeBadOrigin,
 // onBinaryMessage answers a binary frame, which the protocol does not use:
 // melody would otherwise drop it in silence.
 func (s *Server) onBinaryMessage(ss *melody.Session, _ []byte) {
-	if p := participantOf(ss); p != nil {
+	if p := participantOf(ss); p != nil && !p.Waiting() {
 		sendError(p, protocol.CodeInvalidJSON, "Messages are JSON text frames; binary frames are not part of the protocol.", "")
 	}
 }

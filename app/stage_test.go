@@ -92,6 +92,18 @@ type matrixEnv struct {
 	// restStatus and restCode are the answer to the last restAs.
 	restStatus int
 	restCode   string
+	// waiter waits in the lobby (lobbyWaiter), as participant waiterID.
+	waiter   *client
+	waiterID string
+}
+
+// lobbyWaiter turns the lobby on and has a newcomer wait in it.
+func (e *matrixEnv) lobbyWaiter(t *testing.T) {
+	if status := e.owner.do("PATCH", "/api/rooms/"+e.room.ID, `{"lobby":true}`, nil); status != http.StatusOK {
+		t.Fatalf("PATCH lobby = %d", status)
+	}
+	e.waiter = e.a.newUser().wait(e.room.ID, "Waiter")
+	e.waiterID = e.ownerC.waitLobby("Waiter").Waiting[0].ID
 }
 
 // restAs sends a request about the room (its path plus suffix) as u and
@@ -467,6 +479,49 @@ func TestStagePermissionMatrix(t *testing.T) {
 			act: publish, done: published,
 		},
 	}
+	stillWaiting := func(t *testing.T, e *matrixEnv) {
+		e.waiter.expectNothing(protocol.TypeWelcome, 150*time.Millisecond)
+	}
+	actions = append(actions,
+		action{
+			name: "admit from the lobby", ref: protocol.TypeLobbyAdmit, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
+			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyAdmit{Type: protocol.TypeLobbyAdmit, ID: e.waiterID}) },
+			done:  func(t *testing.T, e *matrixEnv) { e.waiter.welcomed() }, unchanged: stillWaiting,
+		},
+		action{
+			name: "admit everyone from the lobby", ref: protocol.TypeLobbyAdmitAll, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
+			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyAdmitAll{Type: protocol.TypeLobbyAdmitAll}) },
+			done:  func(t *testing.T, e *matrixEnv) { e.waiter.welcomed() }, unchanged: stillWaiting,
+		},
+		action{
+			name: "deny from the lobby", ref: protocol.TypeLobbyDeny, allowed: ownerOnly,
+			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
+			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyDeny{Type: protocol.TypeLobbyDeny, ID: e.waiterID}) },
+			done:  func(t *testing.T, e *matrixEnv) { e.waiter.refusedWith(protocol.CodeDenied) },
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				e.waiter.expectNothing(protocol.TypeError, 150*time.Millisecond)
+			},
+		},
+		action{
+			name: "lock the room", ref: protocol.TypeRoomSettings, allowed: ownerOnly,
+			act: func(e *matrixEnv) {
+				on := true
+				e.actor.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, Locked: &on})
+			},
+			done: func(t *testing.T, e *matrixEnv) {
+				e.target.readInto(protocol.TypeRoomUpdated, &protocol.RoomUpdated{})
+				e.a.newUser().dialRaw(e.room.ID, nil).refusedWith(protocol.CodeRoomLocked)
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if e.owner.getRoom(e.room.ID).Locked {
+					t.Fatal("the room was locked")
+				}
+				e.a.newUser().dial(e.room.ID, nil)
+			},
+		},
+	)
 	hasPasscode := func(want bool) func(t *testing.T, e *matrixEnv) {
 		return func(t *testing.T, e *matrixEnv) {
 			if got := e.owner.getRoom(e.room.ID).HasPasscode; got != want {

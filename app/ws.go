@@ -88,19 +88,25 @@ func (s *Server) join(ss *melody.Session, sock *socket, identity Identity) {
 	if !ok {
 		return
 	}
+	s.joined(live, p, identity.ID)
+}
+
+// joined finishes the join of p, welcomed into live: the chat and the
+// attendance. A joiner from the lobby gets here when the owner admits it.
+func (s *Server) joined(live *room.Room, p *room.Participant, userID string) {
 	// After the welcome, so the client knows its own id before any chat.
 	s.chat.join(p)
 	role := live.RoleOf(p) // a hand-over may change it from now on
 	s.log.Info("participant joined", "room", p.RoomID(), "participant", p.ID(), "role", role)
-	if err := s.store.RecordJoin(p.RoomID(), p.ID(), identity.ID, live.NameOf(p), role); err != nil {
+	if err := s.store.RecordJoin(p.RoomID(), p.ID(), userID, live.NameOf(p), role); err != nil {
 		s.log.Error("record join", "room", p.RoomID(), "err", err)
 	}
 }
 
 // admit runs a socket's join up to its welcome, one of the server's
 // admission slots held. It reports false when the socket resumed an
-// earlier participant, was refused (and told why), or must first send the
-// room's passcode.
+// earlier participant, was refused (and told why), must first send the
+// room's passcode, or waits in the room's lobby.
 func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*room.Room, *room.Participant, bool) {
 	s.admission <- struct{}{}
 	defer func() { <-s.admission }()
@@ -130,10 +136,15 @@ func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*ro
 		}
 	}
 	stored.Status = store.StatusLive
-	live, err := s.enterRoom(p, stored)
+	ticket := &lobbyTicket{}
+	live, waiting, err := s.enterRoom(p, stored, s.admitted(ticket, p, identity.ID))
 	if err != nil {
 		ss.Set(participantKey, nil)
 		s.refuse(ss, err, closeCodeFor(err))
+		return nil, nil, false
+	}
+	if waiting {
+		ss.Set(lobbyKey, ticket)
 		return nil, nil, false
 	}
 	return live, p, true
@@ -185,15 +196,19 @@ func (s *Server) newParticipant(ss *melody.Session, sock *socket, identity Ident
 	return p, nil
 }
 
-// enterRoom puts p in the live room, loading the room's stage and
-// settings the first time. It returns the refusal a client can act on.
-func (s *Server) enterRoom(p *room.Participant, stored *store.Room) (*room.Room, *Error) {
+// enterRoom puts p in the live room, or in its lobby (waiting; admitted
+// runs when the owner lets it in), loading the room's stage and settings
+// the first time. It returns the refusal a client can act on.
+func (s *Server) enterRoom(p *room.Participant, stored *store.Room, admitted func(*room.Room)) (*room.Room, bool, *Error) {
+	waiting := false
 	live, err := s.hub.Enter(stored.ID, func(r *room.Room) error {
 		if err := r.LoadState(); err != nil {
 			s.log.Error("load the room's stage", "room", stored.ID, "err", err)
 			return errStateUnavailable
 		}
-		return r.Join(p, stored, s.maxParticipants)
+		var err error
+		waiting, err = r.JoinOrWait(p, stored, s.maxParticipants, admitted)
+		return err
 	})
 	var refusal *Error
 	switch {
@@ -204,11 +219,13 @@ func (s *Server) enterRoom(p *room.Participant, stored *store.Room) (*room.Room,
 		refusal = errRoomEnded
 	case errors.Is(err, room.ErrServerFull):
 		refusal = errServerFull
+	case errors.Is(err, room.ErrRoomLocked):
+		refusal = errRoomLocked
 	case !errors.As(err, &refusal):
 		s.log.Error("join", "room", stored.ID, "err", err)
 		refusal = errStateUnavailable
 	}
-	return live, refusal
+	return live, waiting, refusal
 }
 
 func (s *Server) onDisconnect(ss *melody.Session) {
@@ -216,6 +233,9 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 	if p == nil {
 		dropPendingPasscode(ss)
 		return // not joined
+	}
+	if s.leaveLobby(ss, p) {
+		return // never got in
 	}
 	if !p.Detach(socketOf(ss)) {
 		return // resumed on a newer socket
@@ -279,6 +299,9 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		s.passcodeFrame(ss, data)
 		return
 	}
+	if p.Waiting() {
+		return // a waiter in the lobby has nothing to say to the room yet
+	}
 	live, ok := s.hub.Room(p.RoomID())
 	if !ok {
 		return
@@ -292,7 +315,8 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		}
 		return
 	}
-	if s.chat.handle(p, live, msg) || s.handleStage(p, live, msg) || s.handleReaction(p, live, msg) {
+	if s.chat.handle(p, live, msg) || s.handleStage(p, live, msg) || s.handleLobby(p, live, msg) ||
+		s.handleReaction(p, live, msg) {
 		return
 	}
 	switch m := msg.(type) {

@@ -28,6 +28,12 @@ const (
 	// without a passcode, nor to its owner.
 	CodePasscodeRequired = "passcode_required"
 	CodeBadPasscode      = "bad_passcode"
+	// The lobby (lobby.go): a joiner of a room with a lobby waits, told
+	// in_lobby, until the owner admits it, or refuses it with denied. A
+	// locked room refuses every new join with room_locked.
+	CodeInLobby    = "in_lobby"
+	CodeDenied     = "denied"
+	CodeRoomLocked = "room_locked"
 )
 
 // WebSocket close codes the server uses: the private range 4000-4999 for

@@ -45,7 +45,8 @@ func invalid(format string, args ...any) error {
 // *Media, *Rename, *Leave, *Passcode, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
 // of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
 // *RoomSettings, *Remove, *MuteRequest, *MuteAll, *LowerHands, *OwnerSet,
-// *EndRoom), or a *Reaction.
+// *EndRoom), a lobby message (*LobbyAdmit, *LobbyDeny, *LobbyAdmitAll), or
+// a *Reaction.
 // Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
@@ -64,51 +65,11 @@ func Decode(data []byte) (any, error) {
 	if err := json.Unmarshal(data, &env); err != nil {
 		return nil, jsonError(err)
 	}
-	var msg interface{ validate() error }
-	switch env.Type {
-	case TypeSignal:
-		msg = &Signal{}
-	case TypeMedia:
-		msg = &Media{}
-	case TypeRename:
-		msg = &Rename{}
-	case TypeLeave:
-		msg = &Leave{}
-	case TypePasscode:
-		msg = &Passcode{}
-	case TypeSFU:
-		msg = &SFU{}
-	case TypeSFUClose:
-		msg = &SFUClose{}
-	case TypeChatSend:
-		msg = &ChatSend{}
-	case TypeChatSync:
-		msg = &ChatSync{}
-	case TypeStageSet:
-		msg = &StageSet{}
-	case TypeHand:
-		msg = &RaiseHand{}
-	case TypeHandAnswer:
-		msg = &HandAnswer{}
-	case TypeRoomSettings:
-		msg = &RoomSettings{}
-	case TypeRemove:
-		msg = &Remove{}
-	case TypeMuteRequest:
-		msg = &MuteRequest{}
-	case TypeOwnerSet:
-		msg = &OwnerSet{}
-	case TypeEndRoom:
-		msg = &EndRoom{}
-	case TypeMuteAll:
-		msg = &MuteAll{}
-	case TypeLowerHands:
-		msg = &LowerHands{}
-	case TypeReaction:
-		msg = &Reaction{}
-	case "":
+	if env.Type == "" {
 		return nil, &DecodeError{Code: CodeInvalidMessage, Message: `Message has no "type".`}
-	default:
+	}
+	msg := newMessage(env.Type)
+	if msg == nil {
 		return nil, &DecodeError{Code: CodeUnknownType, Message: fmt.Sprintf("Unknown message type %q.", truncate(env.Type, 40))}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -126,6 +87,63 @@ func Decode(data []byte) (any, error) {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// message is a client message the decoder fills, then validates.
+type message interface{ validate() error }
+
+// newMessage returns an empty client message of type typ, nil for a type
+// the server does not know.
+func newMessage(typ string) message {
+	switch typ {
+	case TypeSignal:
+		return &Signal{}
+	case TypeMedia:
+		return &Media{}
+	case TypeRename:
+		return &Rename{}
+	case TypeLeave:
+		return &Leave{}
+	case TypePasscode:
+		return &Passcode{}
+	case TypeSFU:
+		return &SFU{}
+	case TypeSFUClose:
+		return &SFUClose{}
+	case TypeChatSend:
+		return &ChatSend{}
+	case TypeChatSync:
+		return &ChatSync{}
+	case TypeStageSet:
+		return &StageSet{}
+	case TypeHand:
+		return &RaiseHand{}
+	case TypeHandAnswer:
+		return &HandAnswer{}
+	case TypeRoomSettings:
+		return &RoomSettings{}
+	case TypeRemove:
+		return &Remove{}
+	case TypeMuteRequest:
+		return &MuteRequest{}
+	case TypeOwnerSet:
+		return &OwnerSet{}
+	case TypeEndRoom:
+		return &EndRoom{}
+	case TypeMuteAll:
+		return &MuteAll{}
+	case TypeLowerHands:
+		return &LowerHands{}
+	case TypeReaction:
+		return &Reaction{}
+	case TypeLobbyAdmit:
+		return &LobbyAdmit{}
+	case TypeLobbyDeny:
+		return &LobbyDeny{}
+	case TypeLobbyAdmitAll:
+		return &LobbyAdmitAll{}
+	}
+	return nil
 }
 
 // printableID reports a short printable-ASCII string, fit to be echoed.

@@ -62,6 +62,11 @@ func TestDecode(t *testing.T) {
 		{"tracks wrong type", `{"type":"sfu","pc":"publish","kind":"offer","sdp":"v=0","tracks":["camera"]}`, nil, CodeInvalidJSON},
 		{"candidate wrong type", `{"type":"signal","to":"p","kind":"candidate","candidate":"c"}`, nil, CodeInvalidJSON},
 		{"mline index out of range", `{"type":"signal","to":"p","kind":"candidate","candidate":{"candidate":"c","sdpMLineIndex":70000}}`, nil, CodeInvalidJSON},
+		{"lobby-admit", `{"type":"lobby-admit","id":"p_1"}`, &LobbyAdmit{}, ""},
+		{"lobby-admit without id", `{"type":"lobby-admit"}`, nil, CodeInvalidMessage},
+		{"lobby-deny", `{"type":"lobby-deny","id":"p_1"}`, &LobbyDeny{}, ""},
+		{"lobby-admit-all", `{"type":"lobby-admit-all"}`, &LobbyAdmitAll{}, ""},
+		{"lock the room", `{"type":"room-settings","locked":true}`, &RoomSettings{}, ""},
 		{"huge frame", `{"type":"leave","pad":"` + strings.Repeat("x", MaxFrameBytes) + `"}`, nil, CodeInvalidMessage},
 	}
 	for _, tt := range tests {
@@ -136,6 +141,12 @@ func typeName(v any) string {
 		return "LowerHands"
 	case *Reaction:
 		return "Reaction"
+	case *LobbyAdmit:
+		return "LobbyAdmit"
+	case *LobbyDeny:
+		return "LobbyDeny"
+	case *LobbyAdmitAll:
+		return "LobbyAdmitAll"
 	}
 	return "?"
 }
@@ -177,6 +188,11 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"mute-all"}`,
 		`{"type":"mute-all","source":"camera"}`,
 		`{"type":"lower-hands"}`,
+		`{"type":"lobby-admit","id":"p_1"}`,
+		`{"type":"lobby-admit"}`,
+		`{"type":"lobby-deny","id":"p_1"}`,
+		`{"type":"lobby-admit-all"}`,
+		`{"type":"room-settings","lobby":true,"locked":false}`,
 		`{"type":"reaction","emoji":"👍"}`,
 		`{"type":"reaction","emoji":"❤️"}`,
 		`{"type":"reaction","emoji":"\u2764"}`,

@@ -123,6 +123,10 @@ type Room struct {
 	// AllowStage: participants other than the owner may step on the stage
 	// themselves.
 	AllowStage bool `json:"allowStage"`
+	// Lobby: joiners wait in the lobby until the owner admits them.
+	Lobby bool `json:"lobby"`
+	// Locked: nobody new may join; those in the room may still resume.
+	Locked bool `json:"locked"`
 	// Stage lists the identities on the stage, in order.
 	Stage []StageMember `json:"stage"`
 	// Visibility is public or unlisted.

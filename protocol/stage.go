@@ -13,7 +13,7 @@ const (
 	TypeStageSet     = "stage-set"     // put a participant (or myself) on or off the stage
 	TypeHand         = "hand"          // raise or lower my hand
 	TypeHandAnswer   = "hand-answer"   // owner: accept (onto the stage) or decline a raised hand
-	TypeRoomSettings = "room-settings" // owner: change classroom / allowStage
+	TypeRoomSettings = "room-settings" // owner: change classroom / allowStage / lobby / locked
 	TypeRemove       = "remove"        // owner: remove a participant from the room
 	TypeOwnerSet     = "owner-set"     // owner: hand the room to another participant's identity
 	TypeEndRoom      = "end-room"      // owner: end the room for everyone
@@ -87,6 +87,8 @@ type RoomSettings struct {
 	Type       string `json:"type"`
 	Classroom  *bool  `json:"classroom,omitempty"`
 	AllowStage *bool  `json:"allowStage,omitempty"`
+	Lobby      *bool  `json:"lobby,omitempty"`
+	Locked     *bool  `json:"locked,omitempty"`
 }
 
 // Remove removes a participant (one connection) from the room.
@@ -147,8 +149,8 @@ func (m *RaiseHand) validate() error { return nil }
 func (m *HandAnswer) validate() error { return needID(m.ID, TypeHandAnswer) }
 
 func (m *RoomSettings) validate() error {
-	if m.Classroom == nil && m.AllowStage == nil {
-		return invalid(`room-settings changes nothing: send "classroom" and/or "allowStage".`)
+	if m.Classroom == nil && m.AllowStage == nil && m.Lobby == nil && m.Locked == nil {
+		return invalid(`room-settings changes nothing: send "classroom", "allowStage", "lobby" and/or "locked".`)
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ type Room struct {
 	// AllowStage lets participants other than the owner step on the stage
 	// themselves.
 	AllowStage bool `gorm:"not null;default:false"`
+	// Lobby: joiners wait until the owner admits them.
+	Lobby bool `gorm:"not null;default:false"`
+	// Locked: nobody new may join.
+	Locked bool `gorm:"not null;default:false"`
 	// Visibility is "public" (listed for everyone) or "unlisted" (listed
 	// only for its owner and those who joined it).
 	Visibility string `gorm:"size:8;not null;default:public"`
@@ -97,6 +101,7 @@ func (s *Store) CreateRoomWith(name, ownerID, ownerName string, settings RoomSet
 		Status:     StatusOpen,
 		Classroom:  settings.Classroom,
 		AllowStage: settings.AllowStage,
+		Lobby:      settings.Lobby,
 
 		Visibility:   settings.Visibility,
 		PasscodeHash: settings.PasscodeHash,

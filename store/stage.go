@@ -12,6 +12,7 @@ import (
 type RoomSettings struct {
 	Classroom  bool
 	AllowStage bool
+	Lobby      bool
 	Visibility string // "" is public
 	// PasscodeHash is a bcrypt hash, never the passcode; "" for none.
 	PasscodeHash string
@@ -21,6 +22,8 @@ type RoomSettings struct {
 type SettingsChange struct {
 	Classroom  *bool
 	AllowStage *bool
+	Lobby      *bool
+	Locked     *bool
 	// PasscodeHash: a bcrypt hash sets the passcode, "" removes it.
 	PasscodeHash *string
 }
@@ -45,6 +48,12 @@ func (s *Store) UpdateRoomSettings(id string, change SettingsChange) (*Room, err
 	}
 	if change.AllowStage != nil {
 		updates["allow_stage"] = *change.AllowStage
+	}
+	if change.Lobby != nil {
+		updates["lobby"] = *change.Lobby
+	}
+	if change.Locked != nil {
+		updates["locked"] = *change.Locked
 	}
 	if change.PasscodeHash != nil {
 		updates["passcode_hash"] = *change.PasscodeHash

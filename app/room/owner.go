@@ -50,7 +50,8 @@ func (r *Room) Remove(p *Participant, id string) (*Participant, error) {
 	onStage := r.state.onStage(q.userID)
 	userID, name := q.userID, q.name
 	q.Send(encode(protocol.ParticipantLeft{Type: protocol.TypeParticipantLeft, ID: q.id, Reason: reasonRemoved}))
-	q.left.Store(true) // gone for good: no reconnect grace
+	q.left.Store(true)           // gone for good: no reconnect grace
+	delete(r.admitted, q.userID) // coming back goes through the lobby again
 	r.leaveLocked(q, reasonRemoved)
 	q.Close(protocol.CloseRemoved, "removed by the owner")
 	r.mu.Unlock()
@@ -172,8 +173,9 @@ func (r *Room) HandOver(p *Participant, id string) error {
 	r.cfg.Log.Info("room handed over", "room", r.id, "from", p.userID, "to", userID)
 	r.mu.Lock()
 	r.state.version++
-	r.applyRoomLocked(stored)
+	admitted := r.applyRoomLocked(stored)
 	r.mu.Unlock()
+	runAdmitted(r, admitted)
 	return nil
 }
 

@@ -67,6 +67,8 @@ type Participant struct {
 	closing atomic.Bool
 	// left is set when the participant said goodbye, as opposed to dropping.
 	left atomic.Bool
+	// waiting is set while the participant waits in the lobby (lobby.go).
+	waiting atomic.Bool
 	// reconnecting is set while the participant has no socket and may
 	// resume; guarded by the room's lock, like graceTimer.
 	reconnecting bool

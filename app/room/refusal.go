@@ -26,6 +26,8 @@ var (
 	ErrRoomFull = errors.New("room: the room is full")
 	// ErrRoomEnded: the room ended while the join was on its way.
 	ErrRoomEnded = errors.New("room: the room has ended")
+	// ErrRoomLocked: the owner locked the room to newcomers.
+	ErrRoomLocked = errors.New("room: the room is locked")
 	// ErrServerFull: a new live room would pass the hub's cap.
 	ErrServerFull = errors.New("room: the hub has as many live rooms as it may")
 )

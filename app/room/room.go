@@ -58,10 +58,15 @@ type Room struct {
 	sfuCleanup   *time.Timer // closes SFU connections clients forgot to close
 	state        roomState   // owner, settings, stage and raised hands (state.go)
 	joins        joinBatch   // joins held back for one announcement (joins.go)
+	lobby        []waiter    // joiners waiting for the owner, in arrival order (lobby.go)
+	// admitted are the identities that have been in the room since it
+	// went live: they come back (a reload, a second tab) past the lobby
+	// and the lock.
+	admitted map[string]bool
 }
 
 func newRoom(id string, h *Hub) *Room {
-	return &Room{id: id, cfg: &h.cfg, hub: h, mode: protocol.ModeMesh, epoch: 1}
+	return &Room{id: id, cfg: &h.cfg, hub: h, mode: protocol.ModeMesh, epoch: 1, admitted: map[string]bool{}}
 }
 
 // ID is the room's id, as stored.
@@ -77,27 +82,55 @@ func encode(msg any) []byte {
 	return data
 }
 
-// Join adds p and tells everyone, under the room's lock so that every
-// participant sees joins and leaves in one order. Sends only queue (they
-// never block), and SFU peers negotiate from their own goroutines, so
-// holding the lock across them is cheap. stored is the room as read for
-// this join, which p's welcome describes. It refuses with ErrRoomFull when
-// the room has limit participants (0: no limit), ErrRoomEnded when the
-// room has ended, and errRetired when it emptied and the hub forgot it.
+// Join adds p and tells everyone, or, in a room with a lobby, puts p in
+// the lobby to wait for the owner (JoinOrWait, without a call on
+// admission).
 func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
+	_, err := r.JoinOrWait(p, stored, limit, nil)
+	return err
+}
+
+// JoinOrWait adds p and tells everyone, under the room's lock so that
+// every participant sees joins and leaves in one order. Sends only queue
+// (they never block), and SFU peers negotiate from their own goroutines,
+// so holding the lock across them is cheap. stored is the room as read
+// for this join, which p's welcome describes. It refuses with ErrRoomFull
+// when the room has limit participants (0: no limit), ErrRoomEnded when
+// the room has ended, ErrRoomLocked when it is locked to newcomers, and
+// errRetired when it emptied and the hub forgot it. In a room with a lobby
+// a newcomer waits instead (waiting is true): admitted runs, outside the
+// room's lock, once the owner has let it in and its welcome is sent.
+func (r *Room) JoinOrWait(p *Participant, stored *store.Room, limit int, admitted func(*Room)) (waiting bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case r.ended:
-		return ErrRoomEnded
+		return false, ErrRoomEnded
 	case r.retired:
-		return errRetired
+		return false, errRetired
 	case limit > 0 && len(r.participants) >= limit:
-		return ErrRoomFull
+		return false, ErrRoomFull
 	}
 	// The live owner decides the role: the stored room read before the
 	// join may predate a hand-over.
 	p.role = r.roleLocked(p)
+	if p.role != protocol.RoleOwner && !r.admitted[p.userID] {
+		switch {
+		case r.state.locked:
+			return false, ErrRoomLocked
+		case r.state.lobby:
+			r.waitLocked(waiter{p: p, stored: stored, limit: limit, admitted: admitted})
+			return true, nil
+		}
+	}
+	r.joinLocked(p, stored)
+	return false, nil
+}
+
+// joinLocked adds p, whom the room lets in, and tells everyone.
+func (r *Room) joinLocked(p *Participant, stored *store.Room) {
+	p.role = r.roleLocked(p)
+	r.admitted[p.userID] = true
 	others := make([]protocol.Participant, 0, len(r.participants))
 	for _, o := range r.participants {
 		others = append(others, o.view())
@@ -115,6 +148,9 @@ func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
 		}
 	}
 	p.Send(r.welcomeLocked(p, others, stored))
+	if p.role == protocol.RoleOwner && len(r.lobby) > 0 {
+		p.Send(r.lobbyMessageLocked())
+	}
 	r.announceJoinLocked(p)
 	if r.mode == protocol.ModeSFU {
 		// Everyone without SFU connections gets them now: all of the
@@ -124,7 +160,6 @@ func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
 		}
 	}
 	r.reconsiderModeLocked()
-	return nil
 }
 
 // welcomeLocked encodes p's welcome: the room as stored, with the live
@@ -156,7 +191,7 @@ func (r *Room) retireIfEmpty() bool {
 }
 
 func (r *Room) retireIfEmptyLocked() bool {
-	if len(r.participants) > 0 {
+	if len(r.participants) > 0 || len(r.lobby) > 0 {
 		return false
 	}
 	r.retired = true
@@ -227,6 +262,11 @@ func (r *Room) End(msg []byte, code int, reason string) []*Participant {
 		p.Close(code, reason)
 		r.disconnectSFULocked(p)
 	}
+	for _, w := range r.lobby {
+		w.p.writeBeforeWelcome(msg)
+		w.p.Close(code, reason)
+	}
+	r.lobby = nil
 	r.stopTimersLocked()
 	return gone
 }

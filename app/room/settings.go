@@ -37,15 +37,16 @@ func (h *Hub) ChangeSettings(id string, change store.SettingsChange) (*store.Roo
 // onlyIfChanged leaves it be when it has.
 func (r *Room) settingsStored(stored *store.Room, onlyIfChanged bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.state.version++
-	if !r.state.loaded || r.ended {
+	unchanged := r.state.classroom == stored.Classroom && r.state.allowStage == stored.AllowStage &&
+		r.state.lobby == stored.Lobby && r.state.locked == stored.Locked
+	if !r.state.loaded || r.ended || (onlyIfChanged && unchanged) {
+		r.mu.Unlock()
 		return
 	}
-	if onlyIfChanged && r.state.classroom == stored.Classroom && r.state.allowStage == stored.AllowStage {
-		return
-	}
-	r.applyRoomLocked(stored)
+	admitted := r.applyRoomLocked(stored)
+	r.mu.Unlock()
+	runAdmitted(r, admitted)
 }
 
 // ChangeSettings handles room-settings, the owner's: the same change as
@@ -64,17 +65,25 @@ func (r *Room) ChangeSettings(p *Participant, change store.SettingsChange) error
 }
 
 // applyRoomLocked takes a stored room that was just written into the live
-// room: new roles for a new owner, media revoked from those a classroom
-// now silences, and the news for everyone.
-func (r *Room) applyRoomLocked(stored *store.Room) {
+// room: new roles for a new owner (who gets the lobby's queue, while the
+// old one's empties), media revoked from those a classroom now silences,
+// and the news for everyone. A lobby turned off lets its waiters in: they
+// are returned for runAdmitted once the lock is released.
+func (r *Room) applyRoomLocked(stored *store.Room) []waiter {
 	before := r.publishersLocked()
 	r.state.setRoom(stored)
 	for _, p := range r.participants {
 		if role := r.roleLocked(p); role != p.role {
 			p.role = role
 			r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
+			if role == protocol.RoleOwner {
+				p.Send(r.lobbyMessageLocked())
+			} else {
+				p.Send(encode(protocol.Lobby{Type: protocol.TypeLobby, Waiting: []protocol.Waiter{}}))
+			}
 		}
 	}
 	r.revokeLocked(before)
 	r.broadcastLocked(encode(protocol.RoomUpdated{Type: protocol.TypeRoomUpdated, Room: r.liveViewLocked(stored)}), nil)
+	return r.lobbyOnLocked()
 }

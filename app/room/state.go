@@ -23,6 +23,8 @@ type roomState struct {
 	ownerName  string
 	classroom  bool
 	allowStage bool
+	lobby      bool
+	locked     bool
 	members    []protocol.StageMember
 	hands      []string // participant ids, in the order the hands went up
 }
@@ -31,6 +33,7 @@ type roomState struct {
 func (st *roomState) setRoom(room *store.Room) {
 	st.ownerID, st.ownerName = room.OwnerID, room.OwnerName
 	st.classroom, st.allowStage = room.Classroom, room.AllowStage
+	st.lobby, st.locked = room.Lobby, room.Locked
 }
 
 // setMembers copies a stored stage.
@@ -60,6 +63,8 @@ func View(r *store.Room, online int, mode string) protocol.Room {
 		CreatedAt:  r.CreatedAt.UTC().Format(time.RFC3339),
 		Classroom:  r.Classroom,
 		AllowStage: r.AllowStage,
+		Lobby:      r.Lobby,
+		Locked:     r.Locked,
 		Stage:      []protocol.StageMember{},
 
 		Visibility:  r.Visibility,
@@ -83,6 +88,7 @@ func (st *roomState) onStage(userID string) bool {
 func (st *roomState) applyTo(v *protocol.Room) {
 	v.Owner = protocol.Owner{ID: st.ownerID, Name: st.ownerName}
 	v.Classroom, v.AllowStage = st.classroom, st.allowStage
+	v.Lobby, v.Locked = st.lobby, st.locked
 	v.Stage = slices.Clone(st.members)
 	if v.Stage == nil {
 		v.Stage = []protocol.StageMember{}

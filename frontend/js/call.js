@@ -14,6 +14,7 @@
 import { getRoom, rememberName, setMyName } from './api.js';
 import { errorText, t } from './i18n.js';
 import { LocalMedia } from './media.js';
+import { Lobby } from './lobby.js';
 import { Moderation } from './moderation.js';
 import { applyMediaAction, leaveMessage, newcomers, stageSetMessage } from './messages.js';
 import {
@@ -43,7 +44,7 @@ import { setConnection, setRoomName } from './ui.js';
 
 /**
  * Why a call ended without the user leaving.
- * @typedef {'missing'|'ended'|'invalid_name'|'passcode'|'refused'|'removed'} EndReason
+ * @typedef {'missing'|'ended'|'invalid_name'|'passcode'|'refused'|'removed'|'denied'|'locked'} EndReason
  */
 
 /**
@@ -51,6 +52,7 @@ import { setConnection, setRoomName } from './ui.js';
  * @property {string} roomId
  * @property {LocalMedia} media
  * @property {(reason: EndReason, message: string) => void} onEnd
+ * @property {(waiting: boolean) => void} [onWaiting] the server holds me in the room's lobby, or let me in
  */
 
 export class Call {
@@ -59,6 +61,7 @@ export class Call {
     this.roomId = params.roomId;
     this.media = params.media;
     this.onEnd = params.onEnd;
+    this.onWaiting = params.onWaiting || (() => {});
 
     this.selfId = '';
     /** @type {Participant|null} */
@@ -105,6 +108,8 @@ export class Call {
     });
     // The owner's mute-all and lower-hands (moderation.js).
     this.moderation = new Moderation({ send: (m) => !!this.signaling?.send(m) });
+    // The owner's lobby queue and lock (lobby.js).
+    this.lobby = new Lobby({ send: (m) => this.send(m) });
     this.stage = new Stage({
       grid: this.grid,
       send: (m) => this.send(m),
@@ -232,6 +237,12 @@ export class Call {
       case MessageType.MUTE_REQUEST:
         this.publisher.muteRequested(msg);
         break;
+      case MessageType.LOBBY:
+        this.lobby.update(msg.waiting);
+        break;
+      case MessageType.LOBBY_WAIT:
+        this.onWaiting(true);
+        break;
       default:
         // Newer servers may send types this page does not know yet.
         console.debug('call: ignored message type', /** @type {any} */ (msg).type);
@@ -241,11 +252,13 @@ export class Call {
   /** @param {import('./protocol.js').Welcome} msg */
   welcome(msg) {
     this.reset(); // a reconnect starts over with a new id
+    this.onWaiting(false);
     this.selfId = msg.self.id;
     this.self = { ...msg.self, media: {} };
     setRoomName(msg.room.name);
     this.stage.setSelf(this.self);
     this.stage.setRoom(msg.room);
+    this.lobby.setRoom(msg.room);
     this.stage.setStage(msg.room.stage || [], msg.hands || []);
     this.publisher.welcomed();
     this.grid.upsert(this.self, true);
@@ -418,6 +431,7 @@ export class Call {
     this.selfId = '';
     this.self = null;
     this.stage.reset();
+    this.lobby.reset();
     this.handAsked = false;
   }
 
@@ -439,6 +453,7 @@ export class Call {
     });
     this.stage.arrange(all);
     this.stage.render();
+    this.lobby.setOwner(this.stage.isOwner());
     this.moderation.render({
       owner: this.stage.isOwner(),
       hands: this.stage.hands.length,
@@ -478,7 +493,10 @@ export class Call {
   /** @param {import('./protocol.js').Room} room */
   roomUpdated(room) {
     const wasClassroom = this.stage.classroom;
+    const wasLocked = this.lobby.locked;
     this.stage.setRoom(room);
+    this.lobby.setRoom(room);
+    if (!!room.locked !== wasLocked) toast(room.locked ? t('lobby.nowLocked') : t('lobby.nowUnlocked'), 'info');
     setRoomName(room.name);
     if (room.classroom !== wasClassroom) {
       toast(room.classroom ? t('call.nowClassroom') : t('call.noLongerClassroom'), 'info');
@@ -520,6 +538,10 @@ function joinRefusal(code) {
     case ErrorCode.PASSCODE_REQUIRED:
     case ErrorCode.BAD_PASSCODE:
       return 'passcode';
+    case ErrorCode.DENIED:
+      return 'denied';
+    case ErrorCode.ROOM_LOCKED:
+      return 'locked';
     default:
       return 'refused';
   }

@@ -42,13 +42,20 @@ export const MessageType = Object.freeze({
   STAGE_SET: 'stage-set', // client -> server: put a participant (or myself) on or off the stage
   HAND: 'hand', // client -> server: raise or lower my hand
   HAND_ANSWER: 'hand-answer', // client -> server, owner: accept or decline a raised hand
-  ROOM_SETTINGS: 'room-settings', // client -> server, owner: change classroom / allowStage
+  ROOM_SETTINGS: 'room-settings', // client -> server, owner: change classroom / allowStage / lobby / locked
   REMOVE: 'remove', // client -> server, owner: remove a participant
   OWNER_SET: 'owner-set', // client -> server, owner: hand the room to another participant
   END_ROOM: 'end-room', // client -> server, owner: end the room
   MUTE_REQUEST: 'mute-request', // both ways: the owner asks a participant to mute
   MUTE_ALL: 'mute-all', // client -> server, owner: ask everyone else to mute (a mute-request each)
   LOWER_HANDS: 'lower-hands', // client -> server, owner: lower every raised hand
+
+  // The lobby (protocol/lobby.go).
+  LOBBY: 'lobby', // server -> owner: the whole queue of waiters, in arrival order
+  LOBBY_WAIT: 'lobby-wait', // server -> client: I wait in the lobby (code in_lobby)
+  LOBBY_ADMIT: 'lobby-admit', // client -> server, owner: let one waiter in
+  LOBBY_DENY: 'lobby-deny', // client -> server, owner: refuse one waiter
+  LOBBY_ADMIT_ALL: 'lobby-admit-all', // client -> server, owner: let every waiter in
 
   // Reactions (protocol/reaction.go).
   REACTION: 'reaction', // both ways: an emoji of REACTIONS; the server relays it to everyone with from
@@ -171,6 +178,9 @@ export const ErrorCode = Object.freeze({
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   PASSCODE_REQUIRED: 'passcode_required',
   BAD_PASSCODE: 'bad_passcode',
+  IN_LOBBY: 'in_lobby',
+  DENIED: 'denied',
+  ROOM_LOCKED: 'room_locked',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
 });
@@ -235,6 +245,8 @@ export const CloseCode = Object.freeze({
  * @property {string} [endedAt] RFC 3339, only once ended.
  * @property {boolean} classroom Only stage members publish; everyone else receives.
  * @property {boolean} allowStage Others than the owner may step on the stage themselves.
+ * @property {boolean} [lobby] Joiners wait in the lobby until the owner admits them.
+ * @property {boolean} [locked] Nobody new may join.
  * @property {StageMember[]} stage The identities on the stage, in order.
  * @property {'public'|'unlisted'} visibility Unlisted rooms are listed only for their owner and who joined.
  * @property {boolean} hasPasscode Joining takes the passcode (not for the owner).
@@ -458,6 +470,8 @@ export const CloseCode = Object.freeze({
  * @property {'room-settings'} type
  * @property {boolean} [classroom]
  * @property {boolean} [allowStage]
+ * @property {boolean} [lobby]
+ * @property {boolean} [locked]
  */
 
 /**
@@ -505,5 +519,36 @@ export const CloseCode = Object.freeze({
  * @property {string} [from] The sender's participant id (server -> client).
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction} ClientMessage */
+/**
+ * @typedef {Object} Waiter One joiner waiting in the lobby.
+ * @property {string} id The participant id it will have once admitted.
+ * @property {string} userId
+ * @property {string} name
+ */
+
+/**
+ * @typedef {Object} LobbyMessage To the owner: the queue after any change.
+ * @property {'lobby'} type
+ * @property {Waiter[]} waiting In arrival order.
+ */
+
+/**
+ * @typedef {Object} LobbyWait To a joiner: it waits for the owner.
+ * @property {'lobby-wait'} type
+ * @property {'in_lobby'} code
+ * @property {string} message
+ */
+
+/**
+ * @typedef {Object} LobbyAnswer Owner: let a waiter in, or refuse it.
+ * @property {'lobby-admit'|'lobby-deny'} type
+ * @property {string} id
+ */
+
+/**
+ * @typedef {Object} LobbyAdmitAll Owner: let every waiter in.
+ * @property {'lobby-admit-all'} type
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll} ClientMessage */

@@ -40,7 +40,9 @@ const passcodePrompt = new PasscodePrompt(roomId);
 const ownerPasscode = new OwnerPasscode(roomId);
 
 const media = new LocalMedia();
-const call = new Call({ roomId, media, onEnd: ended });
+// A room with a lobby holds a joiner until its owner answers: the lobby
+// view meanwhile, the call once admitted.
+const call = new Call({ roomId, media, onEnd: ended, onWaiting: (waiting) => showView(waiting ? 'lobby' : 'room') });
 const devices = new DeviceSettings(media, () => call.publisher.canPublish());
 const prejoin = new PreJoin(media, join, devices);
 const chat = new Chat({
@@ -161,10 +163,15 @@ function explainClassroom() {
   if (previewNote) previewNote.textContent = t('prejoin.classroomPreview');
 }
 
-/** @param {string} message */
-function showLoadError(message) {
+/**
+ * @param {string} message
+ * @param {string} [title]
+ */
+function showLoadError(message, title = t('room.error.title')) {
   const text = document.getElementById('error-text');
   if (text) text.textContent = message;
+  const heading = document.querySelector('#view-error h1');
+  if (heading) heading.textContent = title;
   showView('error');
 }
 
@@ -240,6 +247,13 @@ function ended(reason, message) {
     case 'removed':
       showView('removed');
       break;
+    case 'denied':
+      // The host said no from the lobby; "Try again" asks again.
+      showLoadError(message, t('lobby.deniedTitle'));
+      break;
+    case 'locked':
+      showLoadError(message, t('lobby.lockedTitle'));
+      break;
     case 'passcode':
       // The passcode changed, or the link's was wrong: ask, then come in
       // the way I tried to.
@@ -278,6 +292,7 @@ function wire() {
   document.getElementById('toggle-screen')?.addEventListener('click', () => call.publisher.toggleScreen());
   leaveButton.addEventListener('click', leave);
   document.getElementById('rejoin')?.addEventListener('click', rejoin);
+  document.getElementById('lobby-leave')?.addEventListener('click', leave);
   document.getElementById('retry-load')?.addEventListener('click', load);
   offerNewGuest(/** @type {HTMLElement} */ (document.getElementById('new-guest')));
 

@@ -153,7 +153,12 @@ export class Signaling {
         return;
       }
       if (!msg || typeof msg.type !== 'string') return;
-      if (msg.type === 'welcome') {
+      if (msg.type === MessageType.LOBBY_WAIT) {
+        // Held in the room's lobby: the welcome comes when the owner
+        // admits me, however long that takes. The message is outside my
+        // stream, which the welcome starts.
+        clearTimeout(this.welcomeTimer);
+      } else if (msg.type === 'welcome') {
         this.selfId = msg.self?.id || '';
         this.received = 1;
       } else if (msg.type !== 'resumed') {

@@ -9,7 +9,7 @@ import { Mode } from './protocol.js';
 import { shortcutTitle } from './shortcuts.js';
 import { toast } from './toast.js';
 
-/** @typedef {'loading'|'missing'|'ended'|'error'|'left'|'removed'|'prejoin'|'room'|'passcode'|'unauthorized'} ViewName */
+/** @typedef {'loading'|'missing'|'ended'|'error'|'left'|'removed'|'prejoin'|'room'|'lobby'|'passcode'|'unauthorized'} ViewName */
 /** @typedef {import('./signaling.js').ConnectionState} ConnectionState */
 
 /**
