@@ -84,7 +84,32 @@ func chromiumFlags() []chromedp.ExecAllocatorOption {
 // open its pages; stop ends it.
 func startChromium(t testing.TB, lang string, log *eventLog) (open func(sibling pageDriver) (pageDriver, error), stop func()) {
 	t.Helper()
+	return startChromiumWith(t, chromiumSetup{lang: lang}, log)
+}
+
+// chromiumSetup changes how startChromiumWith starts Chromium.
+type chromiumSetup struct {
+	lang string // as browserOptions.lang
+	// wrap, when set, gives the program to run in place of the Chromium
+	// binary at path, with the same arguments: a wrapper that runs it
+	// somewhere else (netns_test.go runs it inside a network namespace).
+	// DevTools goes over chromedp's pipe (file descriptors 3 and 4), which
+	// a wrapper that execs passes on, so no DevTools port must be reachable.
+	wrap func(path string) string
+	// flags come after the recipe's, and replace those of the same name
+	// (host-resolver-rules, to map pageHost to another address).
+	flags []chromedp.ExecAllocatorOption
+}
+
+// startChromiumWith is startChromium with a setup.
+func startChromiumWith(t testing.TB, setup chromiumSetup, log *eventLog) (open func(sibling pageDriver) (pageDriver, error), stop func()) {
+	t.Helper()
+	lang := setup.lang
 	path := chromiumPath(t)
+	execPath := path
+	if setup.wrap != nil {
+		execPath = setup.wrap(path)
+	}
 
 	// The profile lives outside t.TempDir: Chromium can still be writing in it
 	// for a moment after it exits, and a failed cleanup of t.TempDir would
@@ -95,8 +120,9 @@ func startChromium(t testing.TB, lang string, log *eventLog) (open func(sibling 
 	}
 	out := &syncWriter{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromiumFlags()...)
+	opts = append(opts, setup.flags...)
 	opts = append(opts,
-		chromedp.ExecPath(path),
+		chromedp.ExecPath(execPath),
 		chromedp.UserDataDir(profile),
 		chromedp.CombinedOutput(out),
 	)

@@ -31,7 +31,8 @@ as_root() {
 
 # Debian packages the tests need, installed when missing: the browsers
 # (Chromium, Firefox ESR), Node.js with npm (test tools from npm), iproute2
-# (the namespace's routes).
+# (the namespace's routes), iptables (the NATs and firewalls of the network
+# tests, e2e/netns_test.go).
 chromium="${MEET_CHROMIUM:-/usr/bin/chromium}"
 firefox="${MEET_FIREFOX:-/usr/bin/firefox-esr}"
 missing=()
@@ -40,6 +41,7 @@ missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 if [ ${#missing[@]} -gt 0 ]; then
 	step "installing Debian packages the tests need: ${missing[*]}"
 	# Wait for another apt/dpkg run rather than fail on its lock.

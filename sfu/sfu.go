@@ -139,8 +139,11 @@ func (s *SFU) newAPI(cfg Config) (*webrtc.API, error) {
 	}
 	settings.SetNetworkTypes(networks)
 	// Loopback candidates let clients on the same host (and the tests, in
-	// a network namespace that has only lo) reach the SFU.
-	settings.SetIncludeLoopbackCandidate(true)
+	// a network namespace that has only lo) reach the SFU. Not with a
+	// public IP: NAT 1:1 maps every host candidate to it, and the loopback
+	// one, gathered first, would take the public address's ICE-TCP slot
+	// and leave the TCP checks that arrive there unanswered.
+	settings.SetIncludeLoopbackCandidate(cfg.PublicIP == "")
 	// mDNS candidates would only add a lookup nobody on a server can answer.
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.PublicIP != "" {

@@ -8,15 +8,17 @@ import (
 	"sync"
 )
 
-// Defaults for the allocation caps. A browser makes one allocation per ICE
-// server URL and transport for each peer connection, and this app opens one
-// or two peer connections per participant (publish and subscribe), so a few
-// allocations per user are normal and ten is generous. A client IP is shared
-// by everyone behind the same NAT (an office, a school), hence the larger
-// per-IP cap.
+// Defaults for the allocation caps. A browser makes one allocation per TURN
+// URL (UDP, TCP, TLS) for each peer connection. In a mesh of four, during a
+// switch to the SFU, a page holds three mesh connections and two SFU ones:
+// five connections times three URLs is fifteen, hence thirty per user. A
+// client IP is shared by everyone behind the same NAT: a class of thirty
+// in one school, with two SFU connections each and TURN over UDP and TCP,
+// holds 120 relays, hence 500 per IP; a single host with no meeting cannot
+// get any (Config.Allowed), so the per-IP cap only bounds a crowd.
 const (
-	DefaultMaxAllocationsPerUser = 10
-	DefaultMaxAllocationsPerIP   = 20
+	DefaultMaxAllocationsPerUser = 30
+	DefaultMaxAllocationsPerIP   = 500
 )
 
 var errUnknownOwner = errors.New("turn: allocation request without an authenticated owner")
