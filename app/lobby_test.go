@@ -133,7 +133,11 @@ func TestLobbyAdmitDenyAdmitAll(t *testing.T) {
 	var report struct {
 		Attendance []attendanceEntry `json:"attendance"`
 	}
-	owner.do("GET", "/api/rooms/"+room.ID+"/attendance", "", &report)
+	// A join is recorded just after its welcome goes out: wait for Di's.
+	waitFor(t, func() bool {
+		owner.do("GET", "/api/rooms/"+room.ID+"/attendance", "", &report)
+		return len(report.Attendance) >= 4
+	})
 	if len(report.Attendance) != 4 {
 		t.Fatalf("attendance = %+v, want the owner, Ana, Cy and Di", report.Attendance)
 	}

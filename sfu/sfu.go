@@ -78,7 +78,7 @@ func New(cfg Config) (*SFU, error) {
 	_ = conn.SetWriteBuffer(4 << 20)
 	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup()}
 	if cfg.ICETCP {
-		if err := s.listenTCP(cfg.TCPPort); err != nil {
+		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
 			return nil, err
 		}
@@ -90,12 +90,18 @@ func New(cfg Config) (*SFU, error) {
 	return s, nil
 }
 
-// listenTCP opens the ICE-TCP port: port, or the UDP port's number.
-func (s *SFU) listenTCP(port int) error {
+// listenTCP opens the ICE-TCP port: port, or the UDP port's number. When
+// the UDP port was any free one (udpPort 0: tests), its number may be
+// taken on TCP, and any free TCP port does as well.
+func (s *SFU) listenTCP(port, udpPort int) error {
+	anyPortWillDo := port == 0 && udpPort == 0
 	if port == 0 {
 		port = s.Port()
 	}
 	listener, err := net.ListenTCP("tcp4", &net.TCPAddr{Port: port})
+	if err != nil && anyPortWillDo {
+		listener, err = net.ListenTCP("tcp4", &net.TCPAddr{})
+	}
 	if err != nil {
 		return fmt.Errorf("sfu: listen on TCP port %d for ICE over TCP: %w", port, err)
 	}

@@ -15,7 +15,9 @@ import (
 // reach the SFU on its TCP port, the media flows, and the pair in use is a
 // TCP one.
 func TestICEOverTCP(t *testing.T) {
-	s, err := New(Config{ICETCP: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// A fixed UDP port (the test runs in its own network namespace): with
+	// any free one, the TCP port may be another number.
+	s, err := New(Config{UDPPort: 34801, ICETCP: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func TestTLSFlagErrors(t *testing.T) {
 // ICE over TCP as the flags set them, and checks the refusals.
 func TestNetworkFlags(t *testing.T) {
 	dir := t.TempDir()
-	at, stop := startMeetWith(t, filepath.Join(dir, "meet.db"), "-metrics-addr", "off", "-turn-port", "34780", "-tcp-port", "-1")
+	at, stop := startMeetWith(t, filepath.Join(dir, "meet.db"), "-metrics-addr", "off", "-turn-port", "34780", "-udp-port", "34790", "-tcp-port", "-1")
 	defer stop()
 	if got := at.srv.TURNPort(); got != 34780 {
 		t.Errorf("TURN port = %d, want 34780", got)
