@@ -6,9 +6,13 @@
 // here (set); a tile shows the tracks of the topology that is active for
 // its participant. A switch makes the new topology active participant by
 // participant, as soon as it delivers that participant's media (the
-// caller's ready(), see topology.js), so nobody waits for the slowest;
-// after a timeout the rest switch anyway. Swapping only changes the tracks
-// the tile's existing <video> and <audio> elements play (tiles.js).
+// caller's ready(), see topology.js), so nobody waits for the slowest.
+// Past a first timeout a participant whose old picture has stopped moves
+// at once, while one the old topology still shows stays on it (a busy
+// machine may take seconds more to bring up the new one, and a tile moved
+// to a topology that delivers nothing yet would freeze); past a second,
+// longer limit everyone moves. Swapping only changes the tracks the tile's
+// existing <video> and <audio> elements play (tiles.js).
 //
 // The rules the switch follows (when a topology delivers, when the old one
 // may close) are pure functions here too, so that they can be tested apart
@@ -34,10 +38,15 @@ const POLL_MS = 100;
 /**
  * @typedef {Object} SwitchParams
  * @property {Topology} to
- * @property {number} timeoutMs switch everyone after this, ready or not
+ * @property {number} timeoutMs after this, switch whoever the old topology
+ *   no longer shows, ready or not
+ * @property {number} limitMs switch everyone after this, ready or not
  * @property {() => string[]} participants the remote participants now
  * @property {(id: string, tracks: Tracks) => Promise<boolean>} ready whether the
  *   new topology delivers this participant's media
+ * @property {(id: string, tracks: Tracks) => Promise<boolean>} holds whether
+ *   the topology the participant is shown from (its tracks given) still
+ *   delivers its media
  * @property {(id: string) => void} onSwapped a participant now shows the new topology
  * @property {(timedOut: boolean) => void} onDone every participant shows it
  */
@@ -153,14 +162,20 @@ export class Handover {
     }
     this.running = params;
     const run = ++this.runId;
-    const deadline = performance.now() + params.timeoutMs;
+    const start = performance.now();
     const tick = async () => {
       if (run !== this.runId) return;
-      const timedOut = performance.now() >= deadline;
+      const now = performance.now();
+      const late = now >= start + params.timeoutMs;
+      const timedOut = now >= start + params.limitMs;
       const waiting = params.participants().filter((id) => this.activeOf(id) !== params.to);
       await Promise.all(
         waiting.map(async (id) => {
-          const ok = timedOut || (await params.ready(id, this.get(params.to, id)).catch(() => false));
+          let ok = timedOut || (await params.ready(id, this.get(params.to, id)).catch(() => false));
+          if (!ok && late) {
+            const from = this.activeOf(id);
+            ok = !(await params.holds(id, this.get(from, id)).catch(() => false));
+          }
           if (!ok || run !== this.runId || this.activeOf(id) === params.to) return;
           this.swap(id, params.to);
           params.onSwapped(id);
@@ -196,10 +211,21 @@ export class Handover {
 
 // --- the rules of a switch ----------------------------------------------------
 
-/** A switch shows everyone from the new topology after this, ready or not. */
+/**
+ * After this a switch shows a participant from the new topology, ready or
+ * not, once the old one no longer shows it.
+ */
 export const SWITCH_TIMEOUT_MS = 5000;
-/** How many looks in a row (100 ms apart) must find new frames of a video. */
+/** A switch shows everyone from the new topology after this, ready or not. */
+export const SWITCH_LIMIT_MS = 15000;
+/** How many looks in a row (100 ms apart) must find new frames of a video to flow. */
 export const FLOWING_POLLS = 3;
+/**
+ * How many looks in a row (100 ms apart) must find no new frame before a
+ * received video counts as stalled. A busy machine's mesh video pauses for
+ * half a second at times and comes back.
+ */
+export const STALL_POLLS = 10;
 /** How long after that the old topology waits for the others' word. */
 export const LINGER_MS = 1500;
 /** The shortest time between two restarts of failed SFU connections. */
@@ -229,20 +255,32 @@ export function neededTracks(media, tracks) {
  * @typedef {Object} FrameLook
  * @property {number} frames frames decoded at this look
  * @property {number} streak looks in a row that found new frames
+ * @property {number} idle looks in a row that found none
  */
 
 /**
  * One more look at a received video. It flows once the streak reaches
  * FLOWING_POLLS: one frame is not enough, as a new sender starts slowly (a
  * keyframe, then a low bitrate), and a tile swapped to it at once would
- * show a freeze.
+ * show a freeze. It has stalled once STALL_POLLS looks in a row (idle)
+ * found nothing new.
  * @param {FrameLook|undefined} last the previous look, if any
  * @param {number} frames frames decoded now
  * @returns {FrameLook}
  */
 export function nextLook(last, frames) {
-  const seen = last || { frames: 0, streak: 0 };
-  return { frames, streak: frames > seen.frames ? seen.streak + 1 : 0 };
+  const seen = last || { frames: 0, streak: 0, idle: 0 };
+  const moved = frames > seen.frames;
+  return { frames, streak: moved ? seen.streak + 1 : 0, idle: moved ? 0 : seen.idle + 1 };
+}
+
+/**
+ * Whether looks at a received track found nothing new for a while.
+ * @param {FrameLook} look
+ * @returns {boolean}
+ */
+export function stalled(look) {
+  return look.idle >= STALL_POLLS;
 }
 
 /**
@@ -279,14 +317,14 @@ export function stillNeedSFU(s) {
 
 /**
  * How long after a switch ends the old topology waits before closing what
- * nobody confirmed: until every page has switched (each times out after
- * SWITCH_TIMEOUT_MS), and LINGER_MS more for their word.
+ * nobody confirmed: until every page has switched (each switches everyone
+ * after SWITCH_LIMIT_MS), and LINGER_MS more for their word.
  * @param {number} startedAt performance.now() of the mode message
  * @param {number} now
  * @returns {number} milliseconds, never negative
  */
 export function lingerDelay(startedAt, now) {
-  return Math.max(0, startedAt + SWITCH_TIMEOUT_MS + LINGER_MS - now);
+  return Math.max(0, startedAt + SWITCH_LIMIT_MS + LINGER_MS - now);
 }
 
 /**

@@ -5,15 +5,16 @@
 // The server decides the mode and announces it with an epoch (welcome,
 // then `mode`). A switch is make before break (handover.js): the new
 // topology starts while the old one keeps carrying media; each tile moves
-// to the new topology once it has delivered that participant's video (or
-// after SWITCH_TIMEOUT_MS); the old topology closes only when it is no
+// to the new topology once it has delivered that participant's video (or,
+// after SWITCH_TIMEOUT_MS, once the old one no longer does; after
+// SWITCH_LIMIT_MS in any case); the old topology closes only when it is no
 // longer needed on either end:
 //   mesh -> SFU  the connection to X closes once I show X from the SFU and
 //                X told me (on the pair's data channel) it shows me from
 //                the SFU;
 //   SFU -> mesh  my SFU connections close (sfu-close) once I show everyone
 //                from the mesh and everyone told me they show me from it.
-// Whatever a silent peer never confirms closes SWITCH_TIMEOUT_MS +
+// Whatever a silent peer never confirms closes SWITCH_LIMIT_MS +
 // LINGER_MS after the mode message, when every page has switched anyway.
 //
 // The roster stays with the call (call.js): this module reads it and is
@@ -21,6 +22,7 @@
 
 import {
   Handover,
+  SWITCH_LIMIT_MS,
   SWITCH_TIMEOUT_MS,
   haveMessage,
   isCurrentHave,
@@ -29,6 +31,7 @@ import {
   nextLook,
   FLOWING_POLLS,
   offersOnReturn,
+  stalled,
   shouldRestartSFU,
   stillNeedSFU,
 } from './handover.js';
@@ -337,8 +340,10 @@ export class TopologyController {
       {
         to,
         timeoutMs: SWITCH_TIMEOUT_MS,
+        limitMs: SWITCH_LIMIT_MS,
         participants: () => [...this.others().keys()],
         ready: (id, tracks) => this.delivers(to, id, tracks),
+        holds: (id, tracks) => this.stillDelivers(to === 'sfu' ? 'mesh' : 'sfu', id, tracks),
         onSwapped: (id) => {
           if (epoch !== this.epoch) return;
           this.swapped.add(id);
@@ -381,6 +386,32 @@ export class TopologyController {
     const needed = neededTracks(p.media || {}, tracks);
     const ok = await Promise.all(needed.map((track) => (track ? this.flowing(pc, track) : false)));
     return ok.every(Boolean);
+  }
+
+  /**
+   * Whether a topology a participant is shown from still delivers its
+   * media: no needed track has stalled (nextLook). Nothing to deliver, or
+   * no connection left, holds nobody.
+   * @param {Topology} from
+   * @param {string} id
+   * @param {Tracks} tracks
+   * @returns {Promise<boolean>}
+   */
+  async stillDelivers(from, id, tracks) {
+    const p = this.others().get(id);
+    const pc = from === 'sfu' ? this.sfu?.sub : this.mesh?.connection(id);
+    if (!p || !pc) return false;
+    const needed = neededTracks(p.media || {}, tracks);
+    if (needed.length === 0 || needed.includes(null)) return false;
+    const looks = await Promise.all(
+      needed.map(async (track) => {
+        const t = /** @type {MediaStreamTrack} */ (track);
+        const seen = nextLook(this.flow.get(t), await trackProgress(pc, t));
+        this.flow.set(t, seen);
+        return !stalled(seen);
+      }),
+    );
+    return looks.every(Boolean);
   }
 
   /**

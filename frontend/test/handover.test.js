@@ -9,6 +9,8 @@ import {
   Handover,
   LINGER_MS,
   SFU_RESTART_MIN_MS,
+  STALL_POLLS,
+  SWITCH_LIMIT_MS,
   SWITCH_TIMEOUT_MS,
   haveMessage,
   isCurrentHave,
@@ -17,6 +19,7 @@ import {
   nextLook,
   offersOnReturn,
   shouldRestartSFU,
+  stalled,
   stillNeedSFU,
 } from '../js/handover.js';
 
@@ -98,6 +101,8 @@ test('a switch moves each participant as soon as the new topology delivers it', 
     {
       to: 'sfu',
       timeoutMs: 10_000,
+      limitMs: 10_000,
+      holds: async () => true,
       participants: () => ['a', 'b'],
       ready: async (id) => ready.has(id),
       onSwapped: (id) => swapped.push(id),
@@ -121,7 +126,7 @@ test('a switch moves each participant as soon as the new topology delivers it', 
   assert.equal(h.switching, false);
 });
 
-test('at the timeout everyone moves, ready or not', async () => {
+test('at the limit everyone moves, ready or not', async () => {
   const { h } = recording();
   let asked = 0;
   /** @type {boolean[]} */
@@ -130,10 +135,15 @@ test('at the timeout everyone moves, ready or not', async () => {
     {
       to: 'sfu',
       timeoutMs: 0,
+      limitMs: 0,
       participants: () => ['a', 'b'],
       ready: async () => {
         asked++;
         return false;
+      },
+      holds: async () => {
+        asked++;
+        return true;
       },
       onSwapped: () => {},
       onDone: (timedOut) => done.push(timedOut),
@@ -147,6 +157,68 @@ test('at the timeout everyone moves, ready or not', async () => {
   assert.deepEqual(done, [true]);
 });
 
+test('past the timeout, whoever the old topology still shows stays on it until the limit', async () => {
+  const { h } = recording();
+  const holding = new Set(['a', 'b']);
+  /** @type {string[]} */
+  const swapped = [];
+  /** @type {boolean[]} */
+  const done = [];
+  /** @type {string[]} */
+  const askedOld = [];
+  h.set('mesh', 'a', tracksOf('mesh-a'));
+  h.begin(
+    {
+      to: 'sfu',
+      timeoutMs: 0,
+      limitMs: 10_000,
+      participants: () => ['a', 'b'],
+      ready: async () => false,
+      holds: async (id, tracks) => {
+        askedOld.push(`${id}:${tracks.camera?.name}`);
+        return holding.has(id);
+      },
+      onSwapped: (id) => swapped.push(id),
+      onDone: (timedOut) => done.push(timedOut),
+    },
+    ['a', 'b'],
+  );
+  await settle();
+  assert.deepEqual(swapped, [], 'the old topology still shows both');
+  assert.ok(askedOld.includes('a:mesh-a-cam'), 'asked about the tracks the tile shows now');
+  holding.delete('b');
+  await settle(250);
+  assert.deepEqual(swapped, ['b'], 'b froze on the old topology: it moves, ready or not');
+  assert.equal(h.activeOf('a'), 'mesh');
+  assert.deepEqual(done, []);
+  h.cancel();
+});
+
+test('before the timeout the old topology is not asked about', async () => {
+  const { h } = recording();
+  let asked = 0;
+  h.begin(
+    {
+      to: 'sfu',
+      timeoutMs: 10_000,
+      limitMs: 20_000,
+      participants: () => ['a'],
+      ready: async () => false,
+      holds: async () => {
+        asked++;
+        return false;
+      },
+      onSwapped: () => assert.fail('nothing is ready and the timeout is far'),
+      onDone: () => {},
+    },
+    ['a'],
+  );
+  await settle(250);
+  assert.equal(asked, 0);
+  assert.equal(h.activeOf('a'), 'mesh');
+  h.cancel();
+});
+
 test('a participant who leaves during a switch is not waited for', async () => {
   const { h } = recording();
   let here = ['a', 'b'];
@@ -156,6 +228,8 @@ test('a participant who leaves during a switch is not waited for', async () => {
     {
       to: 'sfu',
       timeoutMs: 10_000,
+      limitMs: 10_000,
+      holds: async () => true,
       participants: () => here,
       ready: async (id) => id === 'a',
       onSwapped: () => {},
@@ -177,6 +251,8 @@ test('a cancelled switch leaves everyone where they are', async () => {
     {
       to: 'sfu',
       timeoutMs: 10_000,
+      limitMs: 10_000,
+      holds: async () => true,
       participants: () => ['a'],
       ready: async () => false,
       onSwapped: () => swaps++,
@@ -204,7 +280,7 @@ test('a topology must deliver each live video, else the live microphone', () => 
 
 test('a video flows after FLOWING_POLLS looks in a row with new frames', () => {
   let look = nextLook(undefined, 0);
-  assert.deepEqual(look, { frames: 0, streak: 0 });
+  assert.deepEqual(look, { frames: 0, streak: 0, idle: 1 });
   for (let i = 1; i <= FLOWING_POLLS; i++) {
     look = nextLook(look, i * 10);
     assert.equal(look.streak, i);
@@ -212,9 +288,22 @@ test('a video flows after FLOWING_POLLS looks in a row with new frames', () => {
   assert.ok(look.streak >= FLOWING_POLLS);
   // A look without new frames starts the count again.
   look = nextLook(look, look.frames);
-  assert.deepEqual(look, { frames: FLOWING_POLLS * 10, streak: 0 });
+  assert.deepEqual(look, { frames: FLOWING_POLLS * 10, streak: 0, idle: 1 });
   // One keyframe is not a flow.
   assert.ok(nextLook(undefined, 1).streak < FLOWING_POLLS);
+});
+
+test('a video has stalled after STALL_POLLS looks in a row without new frames', () => {
+  let look = nextLook(undefined, 50);
+  assert.equal(stalled(look), false, 'a first look that finds frames');
+  for (let i = 1; i < STALL_POLLS; i++) {
+    look = nextLook(look, 50);
+    assert.equal(stalled(look), false, `${i} idle looks`);
+  }
+  look = nextLook(look, 50);
+  assert.equal(stalled(look), true);
+  look = nextLook(look, 51);
+  assert.equal(stalled(look), false, 'one new frame and it moves again');
 });
 
 test('the peers\' word is of this epoch, or stale', () => {
@@ -239,9 +328,10 @@ test('back to the mesh, my SFU publish is needed by whoever was here and has not
 });
 
 test('the old topology lingers until every page has switched', () => {
-  assert.equal(lingerDelay(1000, 1000), SWITCH_TIMEOUT_MS + LINGER_MS);
-  assert.equal(lingerDelay(1000, 3000), SWITCH_TIMEOUT_MS + LINGER_MS - 2000);
-  assert.equal(lingerDelay(0, SWITCH_TIMEOUT_MS + LINGER_MS + 5), 0, 'never negative');
+  assert.ok(SWITCH_LIMIT_MS > SWITCH_TIMEOUT_MS);
+  assert.equal(lingerDelay(1000, 1000), SWITCH_LIMIT_MS + LINGER_MS);
+  assert.equal(lingerDelay(1000, 3000), SWITCH_LIMIT_MS + LINGER_MS - 2000);
+  assert.equal(lingerDelay(0, SWITCH_LIMIT_MS + LINGER_MS + 5), 0, 'never negative');
 });
 
 test('failed SFU connections restart at most once every few seconds', () => {
