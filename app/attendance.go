@@ -52,7 +52,7 @@ func attendanceEntries(rows []store.Attendance, now time.Time) []attendanceEntry
 // joined and when, as JSON, or as CSV for a spreadsheet when the request
 // accepts text/csv (or asks ?format=csv, for a plain download link).
 func (s *Server) getAttendance(c *gin.Context) {
-	stored, ok := s.ownedRoom(c)
+	stored, ok := s.hostedRoom(c)
 	if !ok {
 		return
 	}

@@ -123,7 +123,12 @@ func tokenFrom(r *http.Request) (token string, fromCookie bool) {
 	if c, err := r.Cookie(tokenCookieName(r)); err == nil && c.Value != "" {
 		return c.Value, true
 	}
-	return r.URL.Query().Get("token"), false
+	// A join token (grant, invites.go) in ?token= is no identity: the
+	// request gets the cookie's identity, or a new one.
+	if token := r.URL.Query().Get("token"); !isJoinToken(token) {
+		return token, false
+	}
+	return "", false
 }
 
 var errInvalidToken = newError(http.StatusUnauthorized, protocol.CodeUnauthorized,

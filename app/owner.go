@@ -38,14 +38,8 @@ func (s *Server) handleStage(p *room.Participant, live *room.Room, msg any) bool
 	case *protocol.HandAnswer:
 		answer(p, live.AnswerHand(p, m.ID, m.Accept), protocol.TypeHandAnswer, stageFailed)
 	case *protocol.RoomSettings:
-		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage, Lobby: m.Lobby, Locked: m.Locked}
+		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage, Lobby: m.Lobby, Locked: m.Locked, HostStart: m.HostStart}
 		answer(p, live.ChangeSettings(p, change), protocol.TypeRoomSettings, settingsFailed)
-	case *protocol.Remove:
-		removed, err := live.Remove(p, m.ID)
-		answer(p, err, protocol.TypeRemove, failedUnexpectedly)
-		if removed != nil {
-			s.recordLeave(removed)
-		}
 	case *protocol.MuteRequest:
 		answer(p, live.AskToMute(p, m.ID, m.Source), protocol.TypeMuteRequest, failedUnexpectedly)
 	case *protocol.MuteAll:
@@ -95,13 +89,14 @@ type settingsRequest struct {
 	AllowStage *bool `json:"allowStage"`
 	Lobby      *bool `json:"lobby"`
 	Locked     *bool `json:"locked"`
+	HostStart  *bool `json:"hostStart"`
 	// Passcode: a string sets it, null or "" removes it (passcode.go).
 	Passcode json.RawMessage `json:"passcode"`
 }
 
-// patchRoom changes a room's settings: only its owner may.
+// patchRoom changes a room's settings: only its hosts may.
 func (s *Server) patchRoom(c *gin.Context) {
-	stored, ok := s.ownedRoom(c)
+	stored, ok := s.hostedRoom(c)
 	if !ok {
 		return
 	}
@@ -115,9 +110,9 @@ func (s *Server) patchRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	change := store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Locked: req.Locked, PasscodeHash: passcodeHash}
+	change := store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Locked: req.Locked, HostStart: req.HostStart, PasscodeHash: passcodeHash}
 	if change == (store.SettingsChange{}) {
-		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage", "lobby", "locked" and/or "passcode".`))
+		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage", "lobby", "locked", "hostStart" and/or "passcode".`))
 		return
 	}
 	if stored.Status == store.StatusEnded {

@@ -154,6 +154,7 @@ type createRoomRequest struct {
 	Classroom  bool   `json:"classroom"`
 	AllowStage bool   `json:"allowStage"`
 	Lobby      bool   `json:"lobby"`
+	HostStart  bool   `json:"hostStart"`
 	// Visibility is "public" (the default) or "unlisted".
 	Visibility string `json:"visibility"`
 	// Passcode, when not empty, is asked of everyone but the owner.
@@ -162,7 +163,7 @@ type createRoomRequest struct {
 
 // settings checks the request's choices; the passcode is hashed.
 func (s *Server) settings(req createRoomRequest) (store.RoomSettings, error) {
-	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Visibility: req.Visibility}
+	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, HostStart: req.HostStart, Visibility: req.Visibility}
 	switch req.Visibility {
 	case "":
 		settings.Visibility = store.VisibilityPublic

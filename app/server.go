@@ -81,6 +81,7 @@ type Server struct {
 	store   *store.Store
 	log     *slog.Logger
 	tokens  tokenSigner
+	secret  []byte // the server's secret: identity tokens' and invites' keys derive from it
 	hub     *room.Hub
 	sfu     *sfu.SFU
 	turn    *turnService
@@ -141,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		store:     cfg.Store,
 		log:       cfg.Logger,
 		tokens:    tokenSigner{secret: cfg.Secret},
+		secret:    cfg.Secret,
 		sfu:       media,
 
 		reconnectGrace: cfg.ReconnectGrace,
@@ -306,6 +308,11 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/rooms/:id/messages", s.getMessages)
 	api.GET("/rooms/:id/attendance", s.getAttendance)
 	api.POST("/rooms/:id/passcode", s.postPasscode)
+	api.GET("/rooms/:id/bans", s.getBans)
+	api.GET("/rooms/:id/invites", s.getInvites)
+	api.POST("/rooms/:id/invites", s.postInvite)
+	api.DELETE("/rooms/:id/invites/:invite", s.deleteInvite)
+	api.DELETE("/rooms/:id/bans/:user", s.deleteBan)
 	// Outside withIdentity: it is how a page with a bad token starts over.
 	r.DELETE("/api/me", s.checkRequestOrigin, s.forgetMe)
 

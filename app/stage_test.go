@@ -129,6 +129,10 @@ func newMatrixEnv(t *testing.T, role string) *matrixEnv {
 		e.actorU = a.newUser()
 		e.actor = e.actorU.dial(e.room.ID, url.Values{"name": {"Actor"}})
 	}
+	if role == protocol.RoleModerator || role == protocol.RolePresenter {
+		e.ownerC.send(protocol.RoleSet{Type: protocol.TypeRoleSet, ID: e.actor.self.ID, Role: role})
+		e.actor.self = e.actor.waitRole(e.actor.self.ID, role)
+	}
 	if e.actor.self.Role != role {
 		t.Fatalf("actor role = %s, want %s", e.actor.self.Role, role)
 	}
@@ -154,28 +158,31 @@ func (e *matrixEnv) setClassroom(c *client) {
 	})
 }
 
+// matrixAction is one action of the permission matrix.
+type matrixAction struct {
+	name    string
+	ref     string
+	allowed map[string]bool
+	setup   func(t *testing.T, e *matrixEnv)
+	act     func(e *matrixEnv)
+	// done checks the effect of an allowed action.
+	done func(t *testing.T, e *matrixEnv)
+	// unchanged checks that a refused action changed nothing.
+	unchanged func(t *testing.T, e *matrixEnv)
+	// rest: the action is a REST request, whose refusal is its answer
+	// (403 forbidden, kept by act in e.restStatus and e.restCode), not
+	// a socket error.
+	rest bool
+}
+
 // TestStagePermissionMatrix drives every stage and owner action, as the
 // owner, a participant and a spectator, through the real WebSocket: an
 // allowed action has its effect; a refused one is answered with an error
 // (forbidden, naming the refused message) and changes nothing.
 func TestStagePermissionMatrix(t *testing.T) {
-	type action struct {
-		name    string
-		ref     string
-		allowed map[string]bool
-		setup   func(t *testing.T, e *matrixEnv)
-		act     func(e *matrixEnv)
-		// done checks the effect of an allowed action.
-		done func(t *testing.T, e *matrixEnv)
-		// unchanged checks that a refused action changed nothing.
-		unchanged func(t *testing.T, e *matrixEnv)
-		// rest: the action is a REST request, whose refusal is its answer
-		// (403 forbidden, kept by act in e.restStatus and e.restCode), not
-		// a socket error.
-		rest bool
-	}
-	all := map[string]bool{protocol.RoleOwner: true, protocol.RoleParticipant: true, protocol.RoleSpectator: true}
+	all := map[string]bool{protocol.RoleOwner: true, protocol.RoleModerator: true, protocol.RolePresenter: true, protocol.RoleParticipant: true, protocol.RoleSpectator: true}
 	ownerOnly := map[string]bool{protocol.RoleOwner: true}
+	hosts := map[string]bool{protocol.RoleOwner: true, protocol.RoleModerator: true}
 	stageEmpty := func(t *testing.T, e *matrixEnv) {
 		if st := e.owner.getRoom(e.room.ID).Stage; len(st) != 0 {
 			t.Fatalf("stage changed to %+v", st)
@@ -194,10 +201,11 @@ func TestStagePermissionMatrix(t *testing.T) {
 	notPublished := func(t *testing.T, e *matrixEnv) {
 		e.target.expectNothing(protocol.TypeMedia, 150*time.Millisecond)
 	}
-	actions := []action{
+	actions := []matrixAction{
 		{
-			name: "go on stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
-			act: func(e *matrixEnv) { e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}) },
+			name: "go on stage", ref: protocol.TypeStageSet,
+			allowed: map[string]bool{protocol.RoleOwner: true, protocol.RoleModerator: true, protocol.RolePresenter: true},
+			act:     func(e *matrixEnv) { e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, On: true}) },
 			done: func(t *testing.T, e *matrixEnv) {
 				e.target.waitStage(func(st protocol.Stage) bool { return slices.Equal(memberIDs(st.Members), []string{e.actorU.id}) })
 			},
@@ -216,7 +224,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "put someone else on stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
+			name: "put someone else on stage", ref: protocol.TypeStageSet, allowed: hosts,
 			act: func(e *matrixEnv) {
 				e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: e.target.self.ID, On: true})
 			},
@@ -226,7 +234,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			unchanged: stageEmpty,
 		},
 		{
-			name: "take someone else off stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
+			name: "take someone else off stage", ref: protocol.TypeStageSet, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) { e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id) },
 			act: func(e *matrixEnv) {
 				e.actor.send(protocol.StageSet{Type: protocol.TypeStageSet, ID: e.target.self.ID, On: false})
@@ -241,7 +249,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "take an absent identity off stage", ref: protocol.TypeStageSet, allowed: ownerOnly,
+			name: "take an absent identity off stage", ref: protocol.TypeStageSet, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.ownerPuts(e.actor, e.target.self.ID, e.targetU.id)
 				e.target.conn.Close()
@@ -275,7 +283,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "accept a raised hand", ref: protocol.TypeHandAnswer, allowed: ownerOnly,
+			name: "accept a raised hand", ref: protocol.TypeHandAnswer, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
@@ -291,7 +299,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			unchanged: stageEmpty,
 		},
 		{
-			name: "decline a raised hand", ref: protocol.TypeHandAnswer, allowed: ownerOnly,
+			name: "decline a raised hand", ref: protocol.TypeHandAnswer, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
@@ -309,7 +317,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "change the room's settings", ref: protocol.TypeRoomSettings, allowed: ownerOnly,
+			name: "change the room's settings", ref: protocol.TypeRoomSettings, allowed: hosts,
 			act: func(e *matrixEnv) {
 				on := true
 				e.actor.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, Classroom: &on})
@@ -328,7 +336,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "remove a participant", ref: protocol.TypeRemove, allowed: ownerOnly,
+			name: "remove a participant", ref: protocol.TypeRemove, allowed: hosts,
 			act: func(e *matrixEnv) { e.actor.send(protocol.Remove{Type: protocol.TypeRemove, ID: e.target.self.ID}) },
 			done: func(t *testing.T, e *matrixEnv) {
 				var left protocol.ParticipantLeft
@@ -356,7 +364,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "ask a participant to mute", ref: protocol.TypeMuteRequest, allowed: ownerOnly,
+			name: "ask a participant to mute", ref: protocol.TypeMuteRequest, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.target.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished, StreamID: "m"})
 				e.actor.readInto(protocol.TypeMedia, &protocol.Media{})
@@ -407,7 +415,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "ask everyone to mute", ref: protocol.TypeMuteAll, allowed: ownerOnly,
+			name: "ask everyone to mute", ref: protocol.TypeMuteAll, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.target.send(protocol.Media{Type: protocol.TypeMedia, Source: protocol.SourceMicrophone, Action: protocol.ActionPublished, StreamID: "m"})
 				e.actor.readInto(protocol.TypeMedia, &protocol.Media{})
@@ -432,7 +440,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 		{
-			name: "lower all hands", ref: protocol.TypeLowerHands, allowed: ownerOnly,
+			name: "lower all hands", ref: protocol.TypeLowerHands, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				e.target.send(protocol.RaiseHand{Type: protocol.TypeHand, Raised: true})
 				e.actor.waitStage(func(st protocol.Stage) bool { return len(st.Hands) == 1 })
@@ -462,7 +470,7 @@ func TestStagePermissionMatrix(t *testing.T) {
 		},
 		{
 			name: "publish", ref: protocol.TypeMedia,
-			allowed: map[string]bool{protocol.RoleOwner: true, protocol.RoleParticipant: true},
+			allowed: map[string]bool{protocol.RoleOwner: true, protocol.RoleModerator: true, protocol.RolePresenter: true, protocol.RoleParticipant: true},
 			act:     publish, done: published, unchanged: notPublished,
 		},
 		{
@@ -483,20 +491,20 @@ func TestStagePermissionMatrix(t *testing.T) {
 		e.waiter.expectNothing(protocol.TypeWelcome, 150*time.Millisecond)
 	}
 	actions = append(actions,
-		action{
-			name: "admit from the lobby", ref: protocol.TypeLobbyAdmit, allowed: ownerOnly,
+		matrixAction{
+			name: "admit from the lobby", ref: protocol.TypeLobbyAdmit, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
 			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyAdmit{Type: protocol.TypeLobbyAdmit, ID: e.waiterID}) },
 			done:  func(t *testing.T, e *matrixEnv) { e.waiter.welcomed() }, unchanged: stillWaiting,
 		},
-		action{
-			name: "admit everyone from the lobby", ref: protocol.TypeLobbyAdmitAll, allowed: ownerOnly,
+		matrixAction{
+			name: "admit everyone from the lobby", ref: protocol.TypeLobbyAdmitAll, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
 			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyAdmitAll{Type: protocol.TypeLobbyAdmitAll}) },
 			done:  func(t *testing.T, e *matrixEnv) { e.waiter.welcomed() }, unchanged: stillWaiting,
 		},
-		action{
-			name: "deny from the lobby", ref: protocol.TypeLobbyDeny, allowed: ownerOnly,
+		matrixAction{
+			name: "deny from the lobby", ref: protocol.TypeLobbyDeny, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) { e.lobbyWaiter(t) },
 			act:   func(e *matrixEnv) { e.actor.send(protocol.LobbyDeny{Type: protocol.TypeLobbyDeny, ID: e.waiterID}) },
 			done:  func(t *testing.T, e *matrixEnv) { e.waiter.refusedWith(protocol.CodeDenied) },
@@ -504,8 +512,8 @@ func TestStagePermissionMatrix(t *testing.T) {
 				e.waiter.expectNothing(protocol.TypeError, 150*time.Millisecond)
 			},
 		},
-		action{
-			name: "lock the room", ref: protocol.TypeRoomSettings, allowed: ownerOnly,
+		matrixAction{
+			name: "lock the room", ref: protocol.TypeRoomSettings, allowed: hosts,
 			act: func(e *matrixEnv) {
 				on := true
 				e.actor.send(protocol.RoomSettings{Type: protocol.TypeRoomSettings, Locked: &on})
@@ -530,13 +538,13 @@ func TestStagePermissionMatrix(t *testing.T) {
 		}
 	}
 	actions = append(actions,
-		action{
-			name: "set the room's passcode", rest: true, allowed: ownerOnly,
+		matrixAction{
+			name: "set the room's passcode", rest: true, allowed: hosts,
 			act:  func(e *matrixEnv) { e.restAs(e.actorU, "PATCH", "", `{"passcode":"open sesame"}`) },
 			done: hasPasscode(true), unchanged: hasPasscode(false),
 		},
-		action{
-			name: "remove the room's passcode", rest: true, allowed: ownerOnly,
+		matrixAction{
+			name: "remove the room's passcode", rest: true, allowed: hosts,
 			setup: func(t *testing.T, e *matrixEnv) {
 				if status := e.owner.do("PATCH", "/api/rooms/"+e.room.ID, `{"passcode":"open sesame"}`, nil); status != http.StatusOK {
 					t.Fatalf("owner's PATCH = %d", status)
@@ -545,8 +553,8 @@ func TestStagePermissionMatrix(t *testing.T) {
 			act:  func(e *matrixEnv) { e.restAs(e.actorU, "PATCH", "", `{"passcode":null}`) },
 			done: hasPasscode(false), unchanged: hasPasscode(true),
 		},
-		action{
-			name: "read the attendance", rest: true, allowed: ownerOnly,
+		matrixAction{
+			name: "read the attendance", rest: true, allowed: hosts,
 			act: func(e *matrixEnv) { e.restAs(e.actorU, "GET", "/attendance", "") },
 			done: func(t *testing.T, e *matrixEnv) {
 				if e.restStatus != http.StatusOK {
@@ -555,7 +563,8 @@ func TestStagePermissionMatrix(t *testing.T) {
 			},
 		},
 	)
-	for _, role := range []string{protocol.RoleOwner, protocol.RoleParticipant, protocol.RoleSpectator} {
+	actions = append(actions, accessActions(hosts)...)
+	for _, role := range []string{protocol.RoleOwner, protocol.RoleModerator, protocol.RolePresenter, protocol.RoleParticipant, protocol.RoleSpectator} {
 		for _, ac := range actions {
 			t.Run(role+"/"+ac.name, func(t *testing.T) {
 				e := newMatrixEnv(t, role)

@@ -51,6 +51,11 @@ func (s *Server) serveWS(c *gin.Context) {
 		"ip":        c.ClientIP(),
 		"resume":    q.Get("resume"), // resume.go
 		"seen":      q.Get("seen"),
+		"invite":    q.Get("invite"), // invites.go
+		"joinToken": "",
+	}
+	if token := q.Get("token"); isJoinToken(token) {
+		keys["joinToken"] = token
 	}
 	// Before the upgrade, unlike the room checks: a socket from a foreign
 	// page is never opened, and only its page could have read a reason.
@@ -78,6 +83,13 @@ func (s *Server) onConnect(ss *melody.Session) {
 		s.refuse(ss, err, protocol.CloseRateLimited)
 		return
 	}
+	identity, g, err := s.grantFor(ss, identity)
+	if err != nil {
+		s.refuse(ss, err, closeCodeFor(err))
+		return
+	}
+	ss.Set("identity", identity)
+	ss.Set(grantKey, g)
 	s.join(ss, sock, identity)
 }
 
@@ -114,7 +126,7 @@ func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*ro
 	if !ok {
 		return nil, nil, false
 	}
-	if s.tryResume(ss, sock, identity, stored) || s.awaitPasscode(ss, identity, stored) {
+	if s.tryResume(ss, sock, identity, stored) || (grantOf(ss) == nil && s.awaitPasscode(ss, identity, stored)) {
 		return nil, nil, false
 	}
 	p, err := s.newParticipant(ss, sock, identity, stored.ID)
@@ -184,14 +196,18 @@ func (s *Server) newParticipant(ss *melody.Session, sock *socket, identity Ident
 		name = clean
 	}
 	spectator, _ := ss.Keys["spectator"].(bool)
-	p := room.NewParticipant(room.Profile{
+	profile := room.Profile{
 		ID:         randomID("p_", 8),
 		RoomID:     roomID,
 		UserID:     identity.ID,
 		Name:       name,
 		Spectator:  spectator,
 		ICEServers: s.turn.iceServers(s.iceServers, identity.ID, ss.Request.Host),
-	}, sock, s.log)
+	}
+	if g := grantOf(ss); g != nil {
+		profile.Standing, profile.SkipLobby = g.standing, true
+	}
+	p := room.NewParticipant(profile, sock, s.log)
 	ss.Set(participantKey, p)
 	return p, nil
 }
@@ -221,6 +237,8 @@ func (s *Server) enterRoom(p *room.Participant, stored *store.Room, admitted fun
 		refusal = errServerFull
 	case errors.Is(err, room.ErrRoomLocked):
 		refusal = errRoomLocked
+	case errors.Is(err, room.ErrBanned):
+		refusal = errBanned
 	case !errors.As(err, &refusal):
 		s.log.Error("join", "room", stored.ID, "err", err)
 		refusal = errStateUnavailable
@@ -316,7 +334,7 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		return
 	}
 	if s.chat.handle(p, live, msg) || s.handleStage(p, live, msg) || s.handleLobby(p, live, msg) ||
-		s.handleReaction(p, live, msg) {
+		s.handleAccess(p, live, msg) || s.handleReaction(p, live, msg) {
 		return
 	}
 	switch m := msg.(type) {

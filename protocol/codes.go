@@ -34,6 +34,13 @@ const (
 	CodeInLobby    = "in_lobby"
 	CodeDenied     = "denied"
 	CodeRoomLocked = "room_locked"
+	// A banned identity is refused every join of the room (access.go).
+	CodeBanned = "banned"
+	// An invite link or join token past its expiry, or a revoked invite.
+	CodeInviteExpired = "invite_expired"
+	// A room with the host-start setting keeps joiners waiting, told
+	// not_started, until a host (its owner or a moderator) is in it.
+	CodeNotStarted = "not_started"
 )
 
 // WebSocket close codes the server uses: the private range 4000-4999 for

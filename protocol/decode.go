@@ -45,8 +45,8 @@ func invalid(format string, args ...any) error {
 // *Media, *Rename, *Leave, *Passcode, *SFU, *SFUClose, *ChatSend, *ChatSync, or one
 // of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
 // *RoomSettings, *Remove, *MuteRequest, *MuteAll, *LowerHands, *OwnerSet,
-// *EndRoom), a lobby message (*LobbyAdmit, *LobbyDeny, *LobbyAdmitAll), or
-// a *Reaction.
+// *EndRoom), a lobby message (*LobbyAdmit, *LobbyDeny, *LobbyAdmitAll), a host's
+// *RoleSet or *Unban, or a *Reaction.
 // Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
@@ -142,6 +142,10 @@ func newMessage(typ string) message {
 		return &LobbyDeny{}
 	case TypeLobbyAdmitAll:
 		return &LobbyAdmitAll{}
+	case TypeRoleSet:
+		return &RoleSet{}
+	case TypeUnban:
+		return &Unban{}
 	}
 	return nil
 }

@@ -139,6 +139,10 @@ func typeName(v any) string {
 		return "MuteAll"
 	case *LowerHands:
 		return "LowerHands"
+	case *RoleSet:
+		return "RoleSet"
+	case *Unban:
+		return "Unban"
 	case *Reaction:
 		return "Reaction"
 	case *LobbyAdmit:
@@ -197,6 +201,13 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"reaction","emoji":"❤️"}`,
 		`{"type":"reaction","emoji":"\u2764"}`,
 		`{"type":"passcode","passcode":"tulip-42"}`,
+		`{"type":"role-set","id":"p_1","role":"moderator"}`,
+		`{"type":"role-set","id":"p_1","role":"owner"}`,
+		`{"type":"role-set","role":"presenter"}`,
+		`{"type":"unban","userId":"u_abc"}`,
+		`{"type":"unban","userId":""}`,
+		`{"type":"remove","id":"p_1","ban":true}`,
+		`{"type":"room-settings","hostStart":true}`,
 		`{"type":"passcode","passcode":null}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,

@@ -39,9 +39,13 @@ const (
 	VisibilityUnlisted = "unlisted"
 )
 
-// Roles of a participant in a room.
+// Roles of a participant in a room. The owner and moderators are the
+// room's hosts (access.go); a presenter may step on the stage by itself,
+// even in a classroom; a spectator only receives.
 const (
 	RoleOwner       = "owner"
+	RoleModerator   = "moderator"
+	RolePresenter   = "presenter"
 	RoleParticipant = "participant"
 	RoleSpectator   = "spectator"
 )
@@ -127,6 +131,9 @@ type Room struct {
 	Lobby bool `json:"lobby"`
 	// Locked: nobody new may join; those in the room may still resume.
 	Locked bool `json:"locked"`
+	// HostStart: joiners wait, told not_started, until a host is in the
+	// room.
+	HostStart bool `json:"hostStart"`
 	// Stage lists the identities on the stage, in order.
 	Stage []StageMember `json:"stage"`
 	// Visibility is public or unlisted.

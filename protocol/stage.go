@@ -89,12 +89,15 @@ type RoomSettings struct {
 	AllowStage *bool  `json:"allowStage,omitempty"`
 	Lobby      *bool  `json:"lobby,omitempty"`
 	Locked     *bool  `json:"locked,omitempty"`
+	HostStart  *bool  `json:"hostStart,omitempty"`
 }
 
-// Remove removes a participant (one connection) from the room.
+// Remove removes a participant (one connection) from the room; with Ban,
+// its identity may not come back until a host lifts the ban.
 type Remove struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
+	Ban  bool   `json:"ban,omitempty"`
 }
 
 // MuteRequest asks a participant to mute a source (microphone when
@@ -149,8 +152,8 @@ func (m *RaiseHand) validate() error { return nil }
 func (m *HandAnswer) validate() error { return needID(m.ID, TypeHandAnswer) }
 
 func (m *RoomSettings) validate() error {
-	if m.Classroom == nil && m.AllowStage == nil && m.Lobby == nil && m.Locked == nil {
-		return invalid(`room-settings changes nothing: send "classroom", "allowStage", "lobby" and/or "locked".`)
+	if m.Classroom == nil && m.AllowStage == nil && m.Lobby == nil && m.Locked == nil && m.HostStart == nil {
+		return invalid(`room-settings changes nothing: send "classroom", "allowStage", "lobby", "locked" and/or "hostStart".`)
 	}
 	return nil
 }

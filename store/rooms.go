@@ -35,6 +35,9 @@ type Room struct {
 	Lobby bool `gorm:"not null;default:false"`
 	// Locked: nobody new may join.
 	Locked bool `gorm:"not null;default:false"`
+	// HostStart: joiners wait until a host (the owner or a moderator) is
+	// in the room.
+	HostStart bool `gorm:"not null;default:false"`
 	// Visibility is "public" (listed for everyone) or "unlisted" (listed
 	// only for its owner and those who joined it).
 	Visibility string `gorm:"size:8;not null;default:public"`
@@ -102,6 +105,7 @@ func (s *Store) CreateRoomWith(name, ownerID, ownerName string, settings RoomSet
 		Classroom:  settings.Classroom,
 		AllowStage: settings.AllowStage,
 		Lobby:      settings.Lobby,
+		HostStart:  settings.HostStart,
 
 		Visibility:   settings.Visibility,
 		PasscodeHash: settings.PasscodeHash,

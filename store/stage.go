@@ -13,6 +13,7 @@ type RoomSettings struct {
 	Classroom  bool
 	AllowStage bool
 	Lobby      bool
+	HostStart  bool
 	Visibility string // "" is public
 	// PasscodeHash is a bcrypt hash, never the passcode; "" for none.
 	PasscodeHash string
@@ -24,6 +25,7 @@ type SettingsChange struct {
 	AllowStage *bool
 	Lobby      *bool
 	Locked     *bool
+	HostStart  *bool
 	// PasscodeHash: a bcrypt hash sets the passcode, "" removes it.
 	PasscodeHash *string
 }
@@ -54,6 +56,9 @@ func (s *Store) UpdateRoomSettings(id string, change SettingsChange) (*Room, err
 	}
 	if change.Locked != nil {
 		updates["locked"] = *change.Locked
+	}
+	if change.HostStart != nil {
+		updates["host_start"] = *change.HostStart
 	}
 	if change.PasscodeHash != nil {
 		updates["passcode_hash"] = *change.PasscodeHash

@@ -21,6 +21,9 @@ type waiter struct {
 	stored   *store.Room
 	limit    int
 	admitted func(*Room) // the caller's part of the join, after the welcome
+	// early: it waits for a host to come (host start, access.go), not in
+	// the lobby's queue.
+	early bool
 }
 
 // lobbyWaitText is what a waiting joiner is told; the page shows its own
@@ -40,6 +43,9 @@ func (r *Room) waitLocked(w waiter) {
 func (r *Room) lobbyMessageLocked() []byte {
 	queue := make([]protocol.Waiter, 0, len(r.lobby))
 	for _, w := range r.lobby {
+		if w.early {
+			continue
+		}
 		queue = append(queue, protocol.Waiter{ID: w.p.id, UserID: w.p.userID, Name: w.p.name})
 	}
 	return encode(protocol.Lobby{Type: protocol.TypeLobby, Waiting: queue})
@@ -49,7 +55,7 @@ func (r *Room) lobbyMessageLocked() []byte {
 func (r *Room) sendLobbyLocked() {
 	var msg []byte
 	for _, p := range r.participants {
-		if p.role != protocol.RoleOwner {
+		if !isHost(p.role) {
 			continue
 		}
 		if msg == nil {
@@ -59,9 +65,10 @@ func (r *Room) sendLobbyLocked() {
 	}
 }
 
-// lobbyIndexLocked finds a waiter by its participant id; -1 if none.
+// lobbyIndexLocked finds a waiter in the queue by its participant id; -1
+// if none.
 func (r *Room) lobbyIndexLocked(id string) int {
-	return slices.IndexFunc(r.lobby, func(w waiter) bool { return w.p.id == id })
+	return slices.IndexFunc(r.lobby, func(w waiter) bool { return w.p.id == id && !w.early })
 }
 
 // lobbyRequestLocked checks a lobby request of p: nothing to do (ok
@@ -71,7 +78,7 @@ func (r *Room) lobbyRequestLocked(p *Participant, ref string) (ok bool, err erro
 	if r.indexLocked(p.id) < 0 {
 		return false, nil
 	}
-	if err := ownerLocked(p, ref, "let people in from the lobby"); err != nil {
+	if err := hostLocked(p, ref, "let people in from the lobby"); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -114,7 +121,7 @@ func (r *Room) AdmitAll(p *Participant) error {
 		r.mu.Unlock()
 		return err
 	}
-	done, err := r.admitLocked(slices.Clone(r.lobby), protocol.TypeLobbyAdmitAll)
+	done, err := r.admitLocked(r.queuedLocked(), protocol.TypeLobbyAdmitAll)
 	r.mu.Unlock()
 	runAdmitted(r, done)
 	r.cfg.Log.Info("admitted everyone from the lobby", "room", r.id, "admitted", len(done), "by", p.id)
@@ -178,7 +185,7 @@ func (r *Room) Deny(p *Participant, id string) error {
 // leaveLobby takes p out of the lobby, as when its socket closed while it
 // waited, and reports whether it was waiting.
 func (r *Room) leaveLobby(p *Participant) bool {
-	i := r.lobbyIndexLocked(p.id)
+	i := slices.IndexFunc(r.lobby, func(w waiter) bool { return w.p == p })
 	if i < 0 {
 		return false
 	}
@@ -226,9 +233,22 @@ func (p *Participant) writeBeforeWelcome(msg []byte) {
 // turned off lets everyone waiting in. It returns who was admitted, for
 // runAdmitted after the lock.
 func (r *Room) lobbyOnLocked() []waiter {
+	done := r.startLocked()
 	if r.state.lobby || len(r.lobby) == 0 {
-		return nil
+		return done
 	}
-	done, _ := r.admitLocked(slices.Clone(r.lobby), protocol.TypeRoomSettings)
-	return done
+	more, _ := r.admitLocked(r.queuedLocked(), protocol.TypeRoomSettings)
+	return append(done, more...)
+}
+
+// queuedLocked lists the lobby's queue, in arrival order: the waiters
+// that do not wait for a host.
+func (r *Room) queuedLocked() []waiter {
+	var out []waiter
+	for _, w := range r.lobby {
+		if !w.early {
+			out = append(out, w)
+		}
+	}
+	return out
 }

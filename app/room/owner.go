@@ -7,13 +7,31 @@ import (
 // reasonRemoved is the participant-left reason of a removal.
 const reasonRemoved = "removed"
 
-// ownerLocked refuses, naming the action, unless p owns the room. The
-// caller holds r.mu, which guards p's role.
+// ownerLocked refuses, naming the action, unless p owns the room: for
+// the owner's own powers, ending the room and handing it over. The caller
+// holds r.mu, which guards p's role.
 func ownerLocked(p *Participant, ref, action string) error {
 	if p.role == protocol.RoleOwner {
 		return nil
 	}
 	return refuse(protocol.CodeForbidden, "Only the room's owner can "+action+".", ref)
+}
+
+// hostLocked refuses, naming the action, unless p is a host of the room:
+// its owner or a moderator (access.go). The caller holds r.mu.
+func hostLocked(p *Participant, ref, action string) error {
+	if isHost(p.role) {
+		return nil
+	}
+	return refuse(protocol.CodeForbidden, "Only the room's hosts can "+action+".", ref)
+}
+
+// RequireHost refuses, naming the action, unless p is a host of the room:
+// for a host's request the room does not carry out itself.
+func (r *Room) RequireHost(p *Participant, ref, action string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return hostLocked(p, ref, action)
 }
 
 // RequireOwner refuses, naming the action, unless p owns the room: for an
@@ -34,11 +52,12 @@ func (r *Room) targetLocked(id, ref string) (*Participant, error) {
 	return q, nil
 }
 
-// Remove handles remove: participant id is told, leaves the stage and the
-// room, and its socket closes with protocol.CloseRemoved. It returns whom
-// it removed, for the caller to record the leave. Joining again through
-// the link is possible; the owner can remove again.
-func (r *Room) Remove(p *Participant, id string) (*Participant, error) {
+// Remove handles remove, a host's: participant id is told, leaves the
+// stage and the room, and its socket closes with protocol.CloseRemoved.
+// Joining again through the link is possible, unless ban: then the
+// identity is banned (access.go), and every other tab of it leaves too.
+// It returns whom it removed, for the caller to record the leaves.
+func (r *Room) Remove(p *Participant, id string, ban bool) ([]*Participant, error) {
 	r.writes.Lock()
 	defer r.writes.Unlock()
 	r.mu.Lock()
@@ -46,6 +65,11 @@ func (r *Room) Remove(p *Participant, id string) (*Participant, error) {
 	if q == nil {
 		r.mu.Unlock()
 		return nil, err
+	}
+	if ban {
+		userID, name := q.userID, q.name
+		r.mu.Unlock()
+		return r.ban(p, userID, name)
 	}
 	onStage := r.state.onStage(q.userID)
 	userID, name := q.userID, q.name
@@ -57,17 +81,23 @@ func (r *Room) Remove(p *Participant, id string) (*Participant, error) {
 	r.mu.Unlock()
 	r.cfg.Log.Info("participant removed", "room", r.id, "participant", q.id, "by", p.id)
 	if onStage {
-		// The removal stands either way; a stage left behind is only
-		// logged.
-		if members, err := r.writeStage(userID, name, false); err != nil {
-			r.cfg.Log.Error("take a removed participant off the stage", "room", r.id, "err", err)
-		} else {
-			r.mu.Lock()
-			r.applyStageLocked(members)
-			r.mu.Unlock()
-		}
+		r.offStage(userID, name)
 	}
-	return q, nil
+	return []*Participant{q}, nil
+}
+
+// offStage takes a removed identity off the stage. The removal stands
+// either way; a stage left behind is only logged. The caller holds
+// r.writes, not r.mu.
+func (r *Room) offStage(userID, name string) {
+	members, err := r.writeStage(userID, name, false)
+	if err != nil {
+		r.cfg.Log.Error("take a removed participant off the stage", "room", r.id, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.applyStageLocked(members)
+	r.mu.Unlock()
 }
 
 // removableLocked returns the participant p asks to remove; nil and a
@@ -77,7 +107,7 @@ func (r *Room) removableLocked(p *Participant, id string) (*Participant, error) 
 	if r.indexLocked(p.id) < 0 {
 		return nil, nil
 	}
-	if err := ownerLocked(p, protocol.TypeRemove, "remove participants"); err != nil {
+	if err := hostLocked(p, protocol.TypeRemove, "remove participants"); err != nil {
 		return nil, err
 	}
 	q, err := r.targetLocked(id, protocol.TypeRemove)
@@ -101,7 +131,7 @@ func (r *Room) AskToMute(p *Participant, id, source string) error {
 	if r.indexLocked(p.id) < 0 {
 		return nil
 	}
-	if err := ownerLocked(p, protocol.TypeMuteRequest, "ask others to mute"); err != nil {
+	if err := hostLocked(p, protocol.TypeMuteRequest, "ask others to mute"); err != nil {
 		return err
 	}
 	q, err := r.targetLocked(id, protocol.TypeMuteRequest)
@@ -129,7 +159,7 @@ func (r *Room) AskAllToMute(p *Participant, source string) error {
 	if r.indexLocked(p.id) < 0 {
 		return nil
 	}
-	if err := ownerLocked(p, protocol.TypeMuteAll, "ask everyone to mute"); err != nil {
+	if err := hostLocked(p, protocol.TypeMuteAll, "ask everyone to mute"); err != nil {
 		return err
 	}
 	if source == "" {
@@ -139,7 +169,7 @@ func (r *Room) AskAllToMute(p *Participant, source string) error {
 	r.flushJoinsLocked() // everyone knows the asker before its request
 	asked := 0
 	for _, q := range r.participants {
-		if q.role == protocol.RoleOwner || q.media[source] != protocol.TrackLive {
+		if q == p || q.userID == p.userID || q.role == protocol.RoleOwner || q.media[source] != protocol.TrackLive {
 			continue
 		}
 		q.Send(msg)

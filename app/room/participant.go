@@ -34,6 +34,12 @@ type Profile struct {
 	// ICEServers are the STUN and TURN servers the participant's page is
 	// told in its welcome, with credentials of its own.
 	ICEServers []protocol.ICEServer
+	// Standing is what an invite or a join token grants the identity
+	// (store.Standing*, "" for nothing more than a participant); the
+	// caller stored it before the join (GrantedStanding). SkipLobby: the
+	// invite or token lets it past the lobby.
+	Standing  string
+	SkipLobby bool
 }
 
 // Participant is one connected browser tab. Its mutable fields (name, role,
@@ -52,6 +58,8 @@ type Participant struct {
 	name      string
 	role      string
 	spectator bool
+	standing  string // granted with the join (Profile.Standing)
+	skipLobby bool
 	media     map[string]string
 	streams   map[string]string
 	sfuPeer   *sfu.Peer // while the participant has SFU connections
@@ -87,6 +95,8 @@ func NewParticipant(who Profile, conn Conn, log *slog.Logger) *Participant {
 		log:       log,
 		name:      who.Name,
 		spectator: who.Spectator,
+		standing:  who.Standing,
+		skipLobby: who.SkipLobby,
 		ice:       who.ICEServers,
 		media:     map[string]string{},
 		streams:   map[string]string{},

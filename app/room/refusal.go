@@ -28,6 +28,8 @@ var (
 	ErrRoomEnded = errors.New("room: the room has ended")
 	// ErrRoomLocked: the owner locked the room to newcomers.
 	ErrRoomLocked = errors.New("room: the room is locked")
+	// ErrBanned: a host banned the joiner's identity from the room.
+	ErrBanned = errors.New("room: the identity is banned from the room")
 	// ErrServerFull: a new live room would pass the hub's cap.
 	ErrServerFull = errors.New("room: the hub has as many live rooms as it may")
 )

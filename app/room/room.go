@@ -96,35 +96,57 @@ func (r *Room) Join(p *Participant, stored *store.Room, limit int) error {
 // so holding the lock across them is cheap. stored is the room as read
 // for this join, which p's welcome describes. It refuses with ErrRoomFull
 // when the room has limit participants (0: no limit), ErrRoomEnded when
-// the room has ended, ErrRoomLocked when it is locked to newcomers, and
-// errRetired when it emptied and the hub forgot it. In a room with a lobby
-// a newcomer waits instead (waiting is true): admitted runs, outside the
-// room's lock, once the owner has let it in and its welcome is sent.
+// the room has ended, ErrRoomLocked when it is locked to newcomers,
+// ErrBanned when a host banned the identity, and errRetired when it
+// emptied and the hub forgot it. In a room with a lobby, or with host
+// start and no host in it, a newcomer waits instead (waiting is true):
+// admitted runs, outside the room's lock, once a host has let it in and
+// its welcome is sent. A host's join lets in whoever waited for one.
 func (r *Room) JoinOrWait(p *Participant, stored *store.Room, limit int, admitted func(*Room)) (waiting bool, err error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	waiting, started, err := r.joinOrWaitLocked(p, waiter{p: p, stored: stored, limit: limit, admitted: admitted})
+	r.mu.Unlock()
+	runAdmitted(r, started)
+	return waiting, err
+}
+
+// joinOrWaitLocked is JoinOrWait under the room's lock; started are the
+// joiners a host's arrival let in, for runAdmitted.
+func (r *Room) joinOrWaitLocked(p *Participant, w waiter) (waiting bool, started []waiter, err error) {
 	switch {
 	case r.ended:
-		return false, ErrRoomEnded
+		return false, nil, ErrRoomEnded
 	case r.retired:
-		return false, errRetired
-	case limit > 0 && len(r.participants) >= limit:
-		return false, ErrRoomFull
+		return false, nil, errRetired
+	case w.limit > 0 && len(r.participants) >= w.limit:
+		return false, nil, ErrRoomFull
+	}
+	if granted := GrantedStanding(r.state.standing[p.userID], p.standing); granted != r.state.standing[p.userID] {
+		r.setStandingLocked(p.userID, granted) // stored by the caller already
+	}
+	if r.state.standing[p.userID] == store.StandingBanned {
+		return false, nil, ErrBanned
 	}
 	// The live owner decides the role: the stored room read before the
 	// join may predate a hand-over.
 	p.role = r.roleLocked(p)
-	if p.role != protocol.RoleOwner && !r.admitted[p.userID] {
+	if !isHost(p.role) && !r.admitted[p.userID] {
 		switch {
 		case r.state.locked:
-			return false, ErrRoomLocked
-		case r.state.lobby:
-			r.waitLocked(waiter{p: p, stored: stored, limit: limit, admitted: admitted})
-			return true, nil
+			return false, nil, ErrRoomLocked
+		case r.state.hostStart && !r.hostHereLocked():
+			r.waitForHostLocked(w)
+			return true, nil, nil
+		case r.state.lobby && !p.skipLobby:
+			r.waitLocked(w)
+			return true, nil, nil
 		}
 	}
-	r.joinLocked(p, stored)
-	return false, nil
+	r.joinLocked(p, w.stored)
+	if isHost(p.role) {
+		started = r.startLocked()
+	}
+	return false, started, nil
 }
 
 // joinLocked adds p, whom the room lets in, and tells everyone.
@@ -148,7 +170,7 @@ func (r *Room) joinLocked(p *Participant, stored *store.Room) {
 		}
 	}
 	p.Send(r.welcomeLocked(p, others, stored))
-	if p.role == protocol.RoleOwner && len(r.lobby) > 0 {
+	if isHost(p.role) && len(r.queuedLocked()) > 0 {
 		p.Send(r.lobbyMessageLocked())
 	}
 	r.announceJoinLocked(p)

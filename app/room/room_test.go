@@ -94,18 +94,18 @@ func TestOwnerActionsRefuseWithoutASocket(t *testing.T) {
 	}
 
 	before := len(guestConn.types())
-	_, err := r.Remove(guest, owner.ID())
+	_, err := r.Remove(guest, owner.ID(), false)
 	var refusal *Refusal
 	if !errors.As(err, &refusal) || refusal.Code != protocol.CodeForbidden || refusal.Ref != protocol.TypeRemove ||
-		refusal.Message != "Only the room's owner can remove participants." {
+		refusal.Message != "Only the room's hosts can remove participants." {
 		t.Fatalf("a guest removing the owner: %v, want the owner-only refusal", err)
 	}
 	if got := guestConn.types(); len(got) != before {
 		t.Fatalf("a refusal wrote %v to the guest's socket", got[before:])
 	}
 
-	removed, err := r.Remove(owner, guest.ID())
-	if err != nil || removed != guest {
+	removed, err := r.Remove(owner, guest.ID(), false)
+	if err != nil || len(removed) != 1 || removed[0] != guest {
 		t.Fatalf("the owner removing the guest: %v, %v", removed, err)
 	}
 	if got := guestConn.types(); got[len(got)-1] != protocol.TypeParticipantLeft {

@@ -39,7 +39,7 @@ func (r *Room) settingsStored(stored *store.Room, onlyIfChanged bool) {
 	r.mu.Lock()
 	r.state.version++
 	unchanged := r.state.classroom == stored.Classroom && r.state.allowStage == stored.AllowStage &&
-		r.state.lobby == stored.Lobby && r.state.locked == stored.Locked
+		r.state.lobby == stored.Lobby && r.state.locked == stored.Locked && r.state.hostStart == stored.HostStart
 	if !r.state.loaded || r.ended || (onlyIfChanged && unchanged) {
 		r.mu.Unlock()
 		return
@@ -53,7 +53,7 @@ func (r *Room) settingsStored(stored *store.Room, onlyIfChanged bool) {
 // PATCH /api/rooms/:id, through the hub, since this room may have retired
 // and been replaced since p's message came.
 func (r *Room) ChangeSettings(p *Participant, change store.SettingsChange) error {
-	if err := r.RequireOwner(p, protocol.TypeRoomSettings, "change the room's settings"); err != nil {
+	if err := r.RequireHost(p, protocol.TypeRoomSettings, "change the room's settings"); err != nil {
 		return err
 	}
 	if _, err := r.hub.ChangeSettings(r.id, change); err != nil {
@@ -72,17 +72,7 @@ func (r *Room) ChangeSettings(p *Participant, change store.SettingsChange) error
 func (r *Room) applyRoomLocked(stored *store.Room) []waiter {
 	before := r.publishersLocked()
 	r.state.setRoom(stored)
-	for _, p := range r.participants {
-		if role := r.roleLocked(p); role != p.role {
-			p.role = role
-			r.broadcastLocked(encode(protocol.ParticipantUpdated{Type: protocol.TypeParticipantUpdated, Participant: p.view()}), nil)
-			if role == protocol.RoleOwner {
-				p.Send(r.lobbyMessageLocked())
-			} else {
-				p.Send(encode(protocol.Lobby{Type: protocol.TypeLobby, Waiting: []protocol.Waiter{}}))
-			}
-		}
-	}
+	r.rolesChangedLocked()
 	r.revokeLocked(before)
 	r.broadcastLocked(encode(protocol.RoomUpdated{Type: protocol.TypeRoomUpdated, Room: r.liveViewLocked(stored)}), nil)
 	return r.lobbyOnLocked()

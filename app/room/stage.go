@@ -90,11 +90,11 @@ func (r *Room) stageTarget(p *Participant, m *protocol.StageSet) (userID, name s
 		userID = m.UserID
 	}
 	self := userID == p.userID
-	owner := p.role == protocol.RoleOwner
+	host := isHost(p.role)
 	switch {
-	case !self && !owner:
-		return "", "", false, refuse(protocol.CodeForbidden, "Only the room's owner can put others on the stage or take them off.", protocol.TypeStageSet)
-	case self && m.On && !owner && !r.state.allowStage:
+	case !self && !host:
+		return "", "", false, refuse(protocol.CodeForbidden, "Only the room's hosts can put others on the stage or take them off.", protocol.TypeStageSet)
+	case self && m.On && !host && p.role != protocol.RolePresenter && !r.state.allowStage:
 		return "", "", false, refuse(protocol.CodeForbidden, "Only the owner can put you on the stage here. Raise your hand to ask.", protocol.TypeStageSet)
 	case m.UserID != "" && !r.state.onStage(userID):
 		return "", "", false, refuse(protocol.CodeBadRequest, "Nobody with that user id is on the stage.", protocol.TypeStageSet)
@@ -135,7 +135,7 @@ func (r *Room) LowerHands(p *Participant) error {
 	if r.indexLocked(p.id) < 0 {
 		return nil
 	}
-	if err := ownerLocked(p, protocol.TypeLowerHands, "lower everyone's hands"); err != nil {
+	if err := hostLocked(p, protocol.TypeLowerHands, "lower everyone's hands"); err != nil {
 		return err
 	}
 	n := len(r.state.hands)
@@ -183,8 +183,8 @@ func (r *Room) raisedHandLocked(p *Participant, id string) (*Participant, error)
 	if r.indexLocked(p.id) < 0 {
 		return nil, nil
 	}
-	if p.role != protocol.RoleOwner {
-		return nil, refuse(protocol.CodeForbidden, "Only the room's owner can answer raised hands.", protocol.TypeHandAnswer)
+	if !isHost(p.role) {
+		return nil, refuse(protocol.CodeForbidden, "Only the room's hosts can answer raised hands.", protocol.TypeHandAnswer)
 	}
 	q := r.findLocked(id)
 	if q == nil || !slices.Contains(r.state.hands, q.id) {

@@ -25,15 +25,27 @@ type roomState struct {
 	allowStage bool
 	lobby      bool
 	locked     bool
-	members    []protocol.StageMember
-	hands      []string // participant ids, in the order the hands went up
+	hostStart  bool
+	// standing is each member identity's standing (store.Standing*):
+	// moderators, presenters, viewers and the banned (access.go).
+	standing map[string]string
+	members  []protocol.StageMember
+	hands    []string // participant ids, in the order the hands went up
 }
 
 // setRoom copies a stored room's owner and settings.
 func (st *roomState) setRoom(room *store.Room) {
 	st.ownerID, st.ownerName = room.OwnerID, room.OwnerName
 	st.classroom, st.allowStage = room.Classroom, room.AllowStage
-	st.lobby, st.locked = room.Lobby, room.Locked
+	st.lobby, st.locked, st.hostStart = room.Lobby, room.Locked, room.HostStart
+}
+
+// setStanding copies a room's stored members.
+func (st *roomState) setStanding(rows []store.Member) {
+	st.standing = make(map[string]string, len(rows))
+	for _, m := range rows {
+		st.standing[m.UserID] = m.Standing
+	}
 }
 
 // setMembers copies a stored stage.
@@ -65,6 +77,7 @@ func View(r *store.Room, online int, mode string) protocol.Room {
 		AllowStage: r.AllowStage,
 		Lobby:      r.Lobby,
 		Locked:     r.Locked,
+		HostStart:  r.HostStart,
 		Stage:      []protocol.StageMember{},
 
 		Visibility:  r.Visibility,
@@ -88,7 +101,7 @@ func (st *roomState) onStage(userID string) bool {
 func (st *roomState) applyTo(v *protocol.Room) {
 	v.Owner = protocol.Owner{ID: st.ownerID, Name: st.ownerName}
 	v.Classroom, v.AllowStage = st.classroom, st.allowStage
-	v.Lobby, v.Locked = st.lobby, st.locked
+	v.Lobby, v.Locked, v.HostStart = st.lobby, st.locked, st.hostStart
 	v.Stage = slices.Clone(st.members)
 	if v.Stage == nil {
 		v.Stage = []protocol.StageMember{}
@@ -124,11 +137,16 @@ func (r *Room) LoadState() error {
 		if err != nil {
 			return err
 		}
+		standing, err := r.cfg.Store.Members(r.id)
+		if err != nil {
+			return err
+		}
 		r.mu.Lock()
 		current := r.state.loaded || r.state.version == version
 		if !r.state.loaded && current {
 			r.state.setRoom(room)
 			r.state.setMembers(members)
+			r.state.setStanding(standing)
 			r.state.loaded = true
 		}
 		r.mu.Unlock()
@@ -141,11 +159,16 @@ func (r *Room) LoadState() error {
 // roleLocked is p's role from the live owner: ownership follows the
 // identity, and an owner who joins receive-only is still the owner.
 func (r *Room) roleLocked(p *Participant) string {
+	standing := r.state.standing[p.userID]
 	switch {
 	case p.userID == r.state.ownerID:
 		return protocol.RoleOwner
-	case p.spectator:
+	case standing == store.StandingModerator:
+		return protocol.RoleModerator
+	case p.spectator || standing == store.StandingViewer:
 		return protocol.RoleSpectator
+	case standing == store.StandingPresenter:
+		return protocol.RolePresenter
 	default:
 		return protocol.RoleParticipant
 	}
@@ -157,7 +180,7 @@ func (r *Room) mayPublishLocked(p *Participant) bool {
 	if r.state.onStage(p.userID) {
 		return true
 	}
-	return !r.state.classroom && !p.spectator
+	return !r.state.classroom && !p.spectator && p.role != protocol.RoleSpectator
 }
 
 // publishRefusalLocked says why someone may not publish.

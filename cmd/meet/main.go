@@ -1,5 +1,7 @@
 // Command meet runs the meeting app: the web frontend, the API, the
 // WebSocket signaling and the SFU, with an embedded SQLite database.
+// `meet apikey` manages the API keys that other applications sign join
+// tokens with (apikey.go).
 package main
 
 import (
@@ -26,7 +28,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "apikey" {
+		err = runAPIKey(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}

@@ -57,6 +57,10 @@ export const MessageType = Object.freeze({
   LOBBY_DENY: 'lobby-deny', // client -> server, owner: refuse one waiter
   LOBBY_ADMIT_ALL: 'lobby-admit-all', // client -> server, owner: let every waiter in
 
+  // Co-hosts and bans (protocol/access.go).
+  ROLE_SET: 'role-set', // client -> server, host: make a participant a moderator, presenter or participant
+  UNBAN: 'unban', // client -> server, host: lift an identity's ban
+
   // Reactions (protocol/reaction.go).
   REACTION: 'reaction', // both ways: an emoji of REACTIONS; the server relays it to everyone with from
 
@@ -92,6 +96,8 @@ export const REACTIONS_PER_SECOND = 2;
 /** Roles of a participant in a room. */
 export const Role = Object.freeze({
   OWNER: 'owner',
+  MODERATOR: 'moderator', // a co-host: every owner power but ending the room and handing it over
+  PRESENTER: 'presenter', // may step on the stage by itself, even in a classroom
   PARTICIPANT: 'participant',
   SPECTATOR: 'spectator',
 });
@@ -181,6 +187,9 @@ export const ErrorCode = Object.freeze({
   IN_LOBBY: 'in_lobby',
   DENIED: 'denied',
   ROOM_LOCKED: 'room_locked',
+  BANNED: 'banned',
+  INVITE_EXPIRED: 'invite_expired',
+  NOT_STARTED: 'not_started',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
 });
@@ -210,7 +219,7 @@ export const CloseCode = Object.freeze({
  * @property {string} id Per connection; two tabs of one person differ.
  * @property {string} userId The identity behind it; ownership follows this.
  * @property {string} name
- * @property {'owner'|'participant'|'spectator'} role
+ * @property {'owner'|'moderator'|'presenter'|'participant'|'spectator'} role
  * @property {Object<string, 'live'|'paused'>} media Source -> state; missing = not published.
  * @property {Object<string, string>} [streams] Source -> id of the MediaStream (SDP
  *   msid) that carries it, so receivers can tell a screen from a camera.
@@ -247,6 +256,7 @@ export const CloseCode = Object.freeze({
  * @property {boolean} allowStage Others than the owner may step on the stage themselves.
  * @property {boolean} [lobby] Joiners wait in the lobby until the owner admits them.
  * @property {boolean} [locked] Nobody new may join.
+ * @property {boolean} [hostStart] Joiners wait (not_started) until a host is in the room.
  * @property {StageMember[]} stage The identities on the stage, in order.
  * @property {'public'|'unlisted'} visibility Unlisted rooms are listed only for their owner and who joined.
  * @property {boolean} hasPasscode Joining takes the passcode (not for the owner).
@@ -472,12 +482,27 @@ export const CloseCode = Object.freeze({
  * @property {boolean} [allowStage]
  * @property {boolean} [lobby]
  * @property {boolean} [locked]
+ * @property {boolean} [hostStart]
  */
 
 /**
- * @typedef {Object} RemoveMessage Owner: remove a participant.
+ * @typedef {Object} RemoveMessage Host: remove a participant, and with ban keep its identity out.
  * @property {'remove'} type
  * @property {string} id
+ * @property {boolean} [ban]
+ */
+
+/**
+ * @typedef {Object} RoleSetMessage Host: make a participant's identity a moderator, presenter or participant.
+ * @property {'role-set'} type
+ * @property {string} id
+ * @property {'moderator'|'presenter'|'participant'} role
+ */
+
+/**
+ * @typedef {Object} UnbanMessage Host: lift an identity's ban.
+ * @property {'unban'} type
+ * @property {string} userId
  */
 
 /**
@@ -551,4 +576,4 @@ export const CloseCode = Object.freeze({
  */
 
 /** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll} ClientMessage */
+/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage} ClientMessage */
