@@ -29,6 +29,9 @@ type appServer struct {
 	t          testing.TB
 	log        *eventLog
 	metricsURL string // the metrics listener, apart from the public one as in cmd/meet
+	// store is the app's database, for what only the command line does
+	// (an API key: meet apikey create).
+	store *store.Store
 }
 
 // startApp starts the app for the test, with a fresh database, and stops it
@@ -79,7 +82,7 @@ func startAppWith(t testing.TB, configure func(*app.Config)) *appServer {
 		}
 		dumpLog(t, "server log", log)
 	})
-	return &appServer{Server: ts, t: t, log: log, metricsURL: metrics.URL}
+	return &appServer{Server: ts, t: t, log: log, metricsURL: metrics.URL, store: st}
 }
 
 // logWriter sends the server's log lines to an eventLog.

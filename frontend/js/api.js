@@ -110,8 +110,8 @@ export function forgetMe() {
 
 /**
  * @param {string} name
- * @param {{classroom?: boolean, allowStage?: boolean, visibility?: 'public'|'unlisted', passcode?: string}} [settings]
- *   changeable later by the owner (room-settings, PATCH /api/rooms/:id)
+ * @param {{classroom?: boolean, allowStage?: boolean, lobby?: boolean, hostStart?: boolean, visibility?: 'public'|'unlisted', passcode?: string}} [settings]
+ *   changeable later by the room's hosts (room-settings, PATCH /api/rooms/:id)
  * @returns {Promise<Room>}
  */
 export function createRoom(name, settings = {}) {
@@ -127,7 +127,7 @@ export function getRoom(id) {
 }
 
 /**
- * Sets (a string) or removes (null) a room's passcode; the owner's.
+ * Sets (a string) or removes (null) a room's passcode; a host's.
  * @param {string} id
  * @param {string|null} passcode
  * @returns {Promise<Room>}
@@ -164,6 +164,78 @@ export async function listParticipants(id) {
  */
 export function endRoom(id) {
   return request('POST', '/api/rooms/' + encodeURIComponent(id) + '/end');
+}
+
+// --- Hosts: bans and invite links (docs/PROTOCOL.md, "Hosts and bans") -----
+
+/**
+ * One banned identity of a room.
+ * @typedef {Object} Ban
+ * @property {string} userId
+ * @property {string} name its name when it was banned
+ * @property {string} bannedAt RFC 3339
+ */
+
+/**
+ * One invite link of a room. The list may leave out url.
+ * @typedef {Object} Invite
+ * @property {string} id
+ * @property {'presenter'|'participant'|'viewer'} role
+ * @property {string} createdAt RFC 3339
+ * @property {string} expiresAt RFC 3339
+ * @property {boolean} revoked
+ * @property {string} [url] the link, /r/<room>?invite=<token>
+ */
+
+/**
+ * The identities banned from a room (hosts only).
+ * @param {string} id
+ * @returns {Promise<Ban[]>}
+ */
+export async function listBans(id) {
+  const data = await request('GET', '/api/rooms/' + encodeURIComponent(id) + '/bans');
+  return (data && data.bans) || [];
+}
+
+/**
+ * Lifts a ban (hosts only): that identity may join again.
+ * @param {string} id
+ * @param {string} userId
+ * @returns {Promise<void>}
+ */
+export function deleteBan(id, userId) {
+  return request('DELETE', '/api/rooms/' + encodeURIComponent(id) + '/bans/' + encodeURIComponent(userId));
+}
+
+/**
+ * Makes an invite link (hosts only).
+ * @param {string} id
+ * @param {'presenter'|'participant'|'viewer'} role what the link lets its bearer join as
+ * @param {number} ttl its lifetime in seconds; 0 for the server's default (3 days)
+ * @returns {Promise<{url: string, expiresAt: string, id: string}>}
+ */
+export function createInvite(id, role, ttl) {
+  return request('POST', '/api/rooms/' + encodeURIComponent(id) + '/invites', { role, ttl });
+}
+
+/**
+ * A room's invite links, revoked and expired ones included (hosts only).
+ * @param {string} id
+ * @returns {Promise<Invite[]>}
+ */
+export async function listInvites(id) {
+  const data = await request('GET', '/api/rooms/' + encodeURIComponent(id) + '/invites');
+  return (data && data.invites) || [];
+}
+
+/**
+ * Revokes an invite link (hosts only): nobody new can join with it.
+ * @param {string} id
+ * @param {string} inviteId
+ * @returns {Promise<void>}
+ */
+export function revokeInvite(id, inviteId) {
+  return request('DELETE', '/api/rooms/' + encodeURIComponent(id) + '/invites/' + encodeURIComponent(inviteId));
 }
 
 /** localStorage key of the display name typed in the pre-join screen. */

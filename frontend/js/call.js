@@ -11,8 +11,10 @@
 // fresh start: the call drops every peer connection and tile and rebuilds
 // them from it, keeping only the local camera, microphone and screen.
 
+import { Access, onPeoplePanelOpen } from './access.js';
 import { getRoom, rememberName, setMyName } from './api.js';
 import { errorText, t } from './i18n.js';
+import { InviteLinks } from './invites.js';
 import { LocalMedia } from './media.js';
 import { Lobby } from './lobby.js';
 import { Moderation } from './moderation.js';
@@ -30,6 +32,8 @@ import {
   TrackState,
 } from './protocol.js';
 import { Publisher } from './publisher.js';
+import { roleNews } from './roles.js';
+import { joinRefusal } from './refusals.js';
 import { Signaling } from './signaling.js';
 import { TopologyController } from './topology.js';
 import { VideoGrid } from './tiles.js';
@@ -44,7 +48,7 @@ import { setConnection, setRoomName } from './ui.js';
 
 /**
  * Why a call ended without the user leaving.
- * @typedef {'missing'|'ended'|'invalid_name'|'passcode'|'refused'|'removed'|'denied'|'locked'} EndReason
+ * @typedef {'missing'|'ended'|'invalid_name'|'passcode'|'refused'|'removed'|'denied'|'locked'|'banned'|'invite_expired'|'bad_grant'} EndReason
  */
 
 /**
@@ -52,7 +56,8 @@ import { setConnection, setRoomName } from './ui.js';
  * @property {string} roomId
  * @property {LocalMedia} media
  * @property {(reason: EndReason, message: string) => void} onEnd
- * @property {(waiting: boolean) => void} [onWaiting] the server holds me in the room's lobby, or let me in
+ * @property {(waiting: boolean, code?: string) => void} [onWaiting] the server holds me (code in_lobby: in
+ *   the room's lobby; not_started: until a host comes), or let me in
  */
 
 export class Call {
@@ -93,6 +98,13 @@ export class Call {
           const p = this.others.get(id);
           if (p && window.confirm(t('call.confirmRemove', { name: p.name }))) this.send({ type: MessageType.REMOVE, id });
         },
+        ban: (id) => {
+          const p = this.others.get(id);
+          if (!p || !window.confirm(t('call.confirmBan', { name: p.name }))) return;
+          this.access.banned(id);
+          this.send({ type: MessageType.REMOVE, id, ban: true });
+        },
+        setRole: (id, role) => this.send({ type: MessageType.ROLE_SET, id, role }),
         rename: () => this.renameDialog.open(this.self ? this.self.name : this.name),
       },
     );
@@ -106,10 +118,17 @@ export class Call {
         setMyName(name).catch(() => {});
       },
     });
-    // The owner's mute-all and lower-hands (moderation.js).
+    // The hosts' mute-all and lower-hands (moderation.js).
     this.moderation = new Moderation({ send: (m) => !!this.signaling?.send(m) });
-    // The owner's lobby queue and lock (lobby.js).
+    // The hosts' lobby queue and lock (lobby.js).
     this.lobby = new Lobby({ send: (m) => this.send(m) });
+    // The hosts' "wait for the host", bans (access.js) and invite links (invites.js).
+    this.access = new Access({ roomId: this.roomId, send: (m) => this.send(m) });
+    this.invites = new InviteLinks({ roomId: this.roomId });
+    onPeoplePanelOpen(() => {
+      this.access.refresh();
+      this.invites.refresh();
+    });
     this.stage = new Stage({
       grid: this.grid,
       send: (m) => this.send(m),
@@ -133,7 +152,8 @@ export class Call {
       send: (m) => this.send(m),
       self: () => this.self,
       selfId: () => this.selfId,
-      spectator: () => this.spectator,
+      // Joined receive-only, or made a spectator by the server (a viewer's invite).
+      spectator: () => this.spectator || this.self?.role === Role.SPECTATOR,
       nameOf: (id) => this.others.get(id)?.name,
       renderPeople: () => this.renderPeople(),
     });
@@ -141,7 +161,8 @@ export class Call {
 
   /**
    * Opens the socket. The room view is showing by then.
-   * @param {{name: string, spectator: boolean, passcode?: string}} opts
+   * @param {{name: string, spectator: boolean, passcode?: string, invite?: string, token?: string}} opts
+   *   invite, token: the grant of the page's address (grant.js)
    */
   join(opts) {
     this.name = opts.name;
@@ -153,6 +174,8 @@ export class Call {
       name: opts.name,
       spectator: opts.spectator,
       passcode: opts.passcode,
+      invite: opts.invite,
+      token: opts.token,
       onMessage: (msg) => this.handle(msg),
       onState: (state) => this.connectionChanged(state),
       onRetry: (attempt) => this.checkRoom(attempt),
@@ -201,6 +224,7 @@ export class Call {
         }
         const gone = this.others.get(msg.id);
         this.removeOther(msg.id);
+        if (msg.reason === LeaveReason.REMOVED) this.access.removed(msg.id);
         if (gone && msg.reason !== LeaveReason.ENDED) {
           toast(msg.reason === LeaveReason.DISCONNECTED ? t('call.lostConnection', { name: gone.name }) : t('call.left', { name: gone.name }), 'info', { quiet: true });
         }
@@ -241,7 +265,7 @@ export class Call {
         this.lobby.update(msg.waiting);
         break;
       case MessageType.LOBBY_WAIT:
-        this.onWaiting(true);
+        this.onWaiting(true, msg.code);
         break;
       default:
         // Newer servers may send types this page does not know yet.
@@ -259,6 +283,7 @@ export class Call {
     this.stage.setSelf(this.self);
     this.stage.setRoom(msg.room);
     this.lobby.setRoom(msg.room);
+    this.access.setRoom(msg.room);
     this.stage.setStage(msg.room.stage || [], msg.hands || []);
     this.publisher.welcomed();
     this.grid.upsert(this.self, true);
@@ -320,7 +345,9 @@ export class Call {
   updated(p) {
     if (p.id === this.selfId && this.self) {
       // Name and role come from the server; media is what this tab sends.
-      if (p.role === Role.OWNER && this.self.role !== Role.OWNER) toast(t('call.youOwn'), 'success');
+      const roleWas = this.self.role;
+      if (p.role === Role.OWNER && roleWas !== Role.OWNER) toast(t('call.youOwn'), 'success');
+      else this.toastRole(null, roleWas, p.role);
       this.self = { ...p, media: this.self.media };
       this.stage.setSelf(this.self);
       this.grid.upsert(this.self, true);
@@ -330,8 +357,12 @@ export class Call {
         if (this.signaling) this.signaling.params.name = p.name;
       }
       this.renameDialog.renamed(p.name);
+      // A presenter may step on the stage; a spectator sends nothing.
+      if (roleWas !== p.role) this.publisher.rightsChanged();
     } else if (this.others.has(p.id)) {
-      const was = this.others.get(p.id)?.connection;
+      const before = this.others.get(p.id);
+      const was = before?.connection;
+      if (before) this.toastRole(p.name, before.role, p.role);
       this.addOther(p);
       if (p.connection !== was) {
         // Its media may well keep flowing: only its socket is down.
@@ -432,6 +463,8 @@ export class Call {
     this.self = null;
     this.stage.reset();
     this.lobby.reset();
+    this.access.reset();
+    this.invites.setHost(false);
     this.handAsked = false;
   }
 
@@ -439,29 +472,50 @@ export class Call {
     this.reset();
     this.people.clear();
     this.renameDialog.close();
-    this.moderation.render({ owner: false, hands: 0, micsOn: 0 });
+    this.moderation.render({ host: false, hands: 0, micsOn: 0 });
     this.reconnectToast?.();
     this.reconnectToast = null;
   }
 
   renderPeople() {
     const all = [...(this.self ? [this.self] : []), ...this.others.values()];
+    const host = this.stage.isHost();
     this.people.render(all, this.selfId, {
       onStage: (userId) => this.stage.isOnStage(userId),
       handPosition: (id) => this.stage.handPosition(id),
-      owner: this.stage.isOwner(),
+      role: this.self ? this.self.role : '',
     });
     this.stage.arrange(all);
     this.stage.render();
-    this.lobby.setOwner(this.stage.isOwner());
+    this.lobby.setHost(host);
+    this.access.setHost(host);
+    this.invites.setHost(host);
+    const myUserId = this.self ? this.self.userId : '';
     this.moderation.render({
-      owner: this.stage.isOwner(),
+      host,
       hands: this.stage.hands.length,
-      micsOn: [...this.others.values()].filter((p) => p.role !== Role.OWNER && (p.media || {})[Source.MICROPHONE] === TrackState.LIVE).length,
+      // mute-all asks neither the owner's tabs nor mine.
+      micsOn: [...this.others.values()].filter(
+        (p) => p.role !== Role.OWNER && p.userId !== myUserId && (p.media || {})[Source.MICROPHONE] === TrackState.LIVE,
+      ).length,
     });
   }
 
-  // --- stage, classroom and the owner's requests ---------------------------
+  /**
+   * Says that a role changed (not to owner: that has its own news): mine
+   * aloud, another's quietly (a11y.js need not read it).
+   * @param {string|null} name the other's, null for mine
+   * @param {string} before
+   * @param {string} after
+   */
+  toastRole(name, before, after) {
+    const news = roleNews(before, after, name === null);
+    if (!news) return;
+    if (name === null) toast(t(news.key), news.gained ? 'success' : 'info');
+    else toast(t(news.key, { name }), 'info', { quiet: true });
+  }
+
+  // --- stage, classroom and the hosts' requests -----------------------------
 
   /** @param {import('./protocol.js').StageMessage} msg */
   stageChanged(msg) {
@@ -480,7 +534,7 @@ export class Call {
       toast(t('call.offStage'), 'info');
     }
     this.stage.lowered = false;
-    if (this.stage.isOwner()) {
+    if (this.stage.isHost()) {
       for (const h of msg.hands) {
         if (before.has(h.id)) continue;
         toast(t('call.handRaised', { name: h.name }), 'info', { quiet: true, action: { label: t('stage.accept'), run: () => this.stage.answer(h.id, true) } });
@@ -496,6 +550,7 @@ export class Call {
     const wasLocked = this.lobby.locked;
     this.stage.setRoom(room);
     this.lobby.setRoom(room);
+    this.access.setRoom(room);
     if (!!room.locked !== wasLocked) toast(room.locked ? t('lobby.nowLocked') : t('lobby.nowUnlocked'), 'info');
     setRoomName(room.name);
     if (room.classroom !== wasClassroom) {
@@ -519,30 +574,5 @@ export class Call {
         },
       },
     });
-  }
-}
-
-/**
- * What a refused join means for the page.
- * @param {string} code
- * @returns {EndReason}
- */
-function joinRefusal(code) {
-  switch (code) {
-    case ErrorCode.NOT_FOUND:
-      return 'missing';
-    case ErrorCode.ROOM_ENDED:
-      return 'ended';
-    case ErrorCode.INVALID_NAME:
-      return 'invalid_name';
-    case ErrorCode.PASSCODE_REQUIRED:
-    case ErrorCode.BAD_PASSCODE:
-      return 'passcode';
-    case ErrorCode.DENIED:
-      return 'denied';
-    case ErrorCode.ROOM_LOCKED:
-      return 'locked';
-    default:
-      return 'refused';
   }
 }

@@ -179,14 +179,18 @@ form.addEventListener('submit', async (event) => {
   createButton.classList.add('is-busy');
   try {
     const classroom = /** @type {HTMLInputElement|null} */ (document.getElementById('create-classroom'));
+    const hostStart = /** @type {HTMLInputElement|null} */ (document.getElementById('create-host-start'));
     const visibility = /** @type {HTMLSelectElement} */ (document.getElementById('create-room-visibility')).value;
     const passcode = /** @type {HTMLInputElement} */ (document.getElementById('create-room-passcode')).value.trim();
     const room = await createRoom(nameInput.value, {
       classroom: !!classroom?.checked,
+      hostStart: !!hostStart?.checked,
       visibility: visibility === Visibility.UNLISTED ? Visibility.UNLISTED : Visibility.PUBLIC,
       ...(passcode ? { passcode } : {}),
     });
-    location.assign(roomPath(room.id));
+    // The passcode rides along in the fragment, which never leaves the
+    // browser: the room page offers the link with it (passcode.js).
+    location.assign(roomPath(room.id) + (passcode ? '#pwd=' + encodeURIComponent(passcode) : ''));
   } catch (err) {
     // The server's error code, in the page's language (in English, the
     // server's own message: "Room name must not be empty.").

@@ -1,17 +1,20 @@
 // @ts-check
-// The lobby and the lock, the owner's side: the queue of joiners waiting
-// for an answer (at the top of the people panel, in arrival order, with
-// Admit, Deny and Admit all), a notice and a soft chime for each arrival,
-// and the two settings, the lobby and the lock. The joiner's side is the
-// lobby view of room.html, which room.js shows while the server says it
-// waits. The server checks that the sender owns the room.
+// The lobby and the lock, the hosts' side (the owner's and the co-hosts'):
+// the queue of joiners waiting for an answer (at the top of the people
+// panel, in arrival order, with Admit, Deny and Admit all), a notice and a
+// soft chime for each arrival, and the two settings, the lobby and the
+// lock. The joiner's side is the lobby view of room.html, which room.js
+// shows while the server says it waits (showWait: in the lobby, or for a
+// host to start the meeting). The server checks that the sender is a host.
 //
 // Hooks: [data-testid="lobby-queue"] (items with data-participant-id and
-// buttons "admit" and "deny"), "admit-all", "setting-lobby", "lock-room".
+// buttons "admit" and "deny"), "admit-all", "setting-lobby", "lock-room";
+// the waiting view [data-testid="lobby"] with data-code, in_lobby or
+// not_started.
 
 import { el } from './dom.js';
 import { t } from './i18n.js';
-import { MessageType } from './protocol.js';
+import { ErrorCode, MessageType } from './protocol.js';
 import { toast } from './toast.js';
 
 /** @typedef {import('./protocol.js').Waiter} Waiter */
@@ -30,7 +33,7 @@ export class Lobby {
 
     /** @type {Waiter[]} */
     this.waiting = [];
-    this.owner = false;
+    this.host = false;
     this.locked = false;
 
     this.list.addEventListener('click', (e) => {
@@ -60,7 +63,7 @@ export class Lobby {
     const before = new Set(this.waiting.map((w) => w.id));
     this.waiting = waiting || [];
     const arrivals = this.waiting.filter((w) => !before.has(w.id));
-    if (this.owner && arrivals.length > 0) {
+    if (this.host && arrivals.length > 0) {
       chime();
       for (const w of arrivals) {
         toast(t('lobby.arrived', { name: w.name }), 'info', { action: { label: t('lobby.admit'), run: () => this.answer(w.id, true) } });
@@ -79,16 +82,16 @@ export class Lobby {
     this.render();
   }
 
-  /** @param {boolean} owner whether I own the room */
-  setOwner(owner) {
-    if (owner === this.owner) return;
-    this.owner = owner;
+  /** @param {boolean} host whether I am a host (the owner or a co-host) */
+  setHost(host) {
+    if (host === this.host) return;
+    this.host = host;
     this.render();
   }
 
   reset() {
     this.waiting = [];
-    this.owner = false;
+    this.host = false;
     this.render();
   }
 
@@ -104,10 +107,10 @@ export class Lobby {
       ]),
     );
     this.list.replaceChildren(...items);
-    this.section.hidden = !this.owner || this.waiting.length === 0;
+    this.section.hidden = !this.host || this.waiting.length === 0;
     this.admitAll.hidden = this.waiting.length < 2;
     if (this.badge) {
-      const n = this.owner ? this.waiting.length : 0;
+      const n = this.host ? this.waiting.length : 0;
       this.badge.textContent = String(n);
       this.badge.hidden = n === 0;
     }
@@ -116,6 +119,26 @@ export class Lobby {
     this.lockButton.title = this.locked ? t('lobby.lockedHint') : t('lobby.lockHint');
     document.getElementById('view-room')?.toggleAttribute('data-locked', this.locked);
   }
+}
+
+/**
+ * The joiner's waiting view says why it waits: in the lobby for a host's
+ * answer (in_lobby), or for a host to start the meeting (not_started). A
+ * room with both first says not_started, then in_lobby once a host came.
+ * @param {string} code the lobby-wait's code
+ */
+export function showWait(code) {
+  const view = document.getElementById('view-lobby');
+  const heading = document.getElementById('lobby-wait-title');
+  const para = document.getElementById('lobby-wait-text');
+  if (!view || !heading || !para) return;
+  const notStarted = code === ErrorCode.NOT_STARTED;
+  view.dataset.code = notStarted ? ErrorCode.NOT_STARTED : ErrorCode.IN_LOBBY;
+  heading.textContent = notStarted ? t('lobby.notStartedTitle') : t('lobby.waitTitle');
+  // The text names the room: its name element (ui.js fills it) stays.
+  const text = notStarted ? t('lobby.notStartedText') : t('lobby.waitText');
+  const slot = para.querySelector('.room-name-text') || el('span', { class: 'room-name-text', text: document.querySelector('.room-name-text')?.textContent || '' });
+  para.replaceChildren(...text.split(/(\{name\})/).filter(Boolean).map((part) => (part === '{name}' ? slot : document.createTextNode(part))));
 }
 
 /**

@@ -1,10 +1,10 @@
 // @ts-check
-// The owner's room-wide controls: "Mute everyone" at the top of the people
+// The hosts' room-wide controls: "Mute everyone" at the top of the people
 // panel (a mute-all: every participant whose microphone is on gets the
 // ordinary mute-request, and mutes as for one) and "Lower all" in the
 // header of the raised-hands queue (lower-hands). The server checks that
-// the sender owns the room; this module only shows the controls to the
-// owner.
+// the sender is a host (the owner or a co-host); this module only shows
+// the controls to hosts.
 //
 // Hooks: [data-testid="mute-all"], [data-testid="lower-hands"].
 
@@ -18,9 +18,9 @@ import { toast } from './toast.js';
 /**
  * What the controls show, from the call's state.
  * @typedef {Object} ModerationState
- * @property {boolean} owner whether I own the room
+ * @property {boolean} host whether I am a host
  * @property {number} hands raised hands in the queue
- * @property {number} micsOn others (not the owner's tabs) whose microphone is live
+ * @property {number} micsOn others (not the owner's tabs nor mine) whose microphone is live
  */
 
 export class Moderation {
@@ -59,9 +59,9 @@ export class Moderation {
 
   /** @param {ModerationState} s */
   render(s) {
-    this.bar.hidden = !s.owner;
+    this.bar.hidden = !s.host;
     this.muteAll.disabled = s.micsOn === 0;
     this.muteAll.title = s.micsOn === 0 ? t('room.muteAllNobody') : t('room.muteAllTitle');
-    this.lowerHands.hidden = !s.owner || s.hands === 0;
+    this.lowerHands.hidden = !s.host || s.hands === 0;
   }
 }

@@ -1,7 +1,10 @@
 // @ts-check
 // Passcodes of rooms (docs/PROTOCOL.md, "Passcodes"): the prompt a guest
 // gets before a room with one, the passcode a share link may carry in its
-// fragment (/r/<id>#pwd=...), and the owner's control to set or remove it.
+// fragment (/r/<id>#pwd=...), and the hosts' control to set or remove it.
+// The server never sends a passcode back, so the link with the passcode
+// ("copy-passcode-link") is offered only while the page knows it: right
+// after a host set it here, or when the page came with it.
 // The passcode goes to the server in a request body and in the socket's
 // first frame, never in a URL a proxy would log; the fragment never leaves
 // the browser, and is taken out of the address bar once read.
@@ -10,6 +13,7 @@ import { ApiError, checkPasscode, forgetMe, setPasscode } from './api.js';
 import { errorText, t } from './i18n.js';
 import { ErrorCode, MessageType } from './protocol.js';
 import { toast } from './toast.js';
+import { copyLink } from './ui.js';
 
 /** @typedef {import('./protocol.js').Room} Room */
 
@@ -30,6 +34,18 @@ export function takeFragmentPasscode() {
     history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
   }
   return passcode;
+}
+
+/**
+ * The share link that carries a passcode in its fragment, which never
+ * leaves the browser: /r/<id>#pwd=<passcode>. Pure.
+ * @param {string} origin e.g. location.origin
+ * @param {string} roomId
+ * @param {string} passcode
+ * @returns {string}
+ */
+export function passcodeLink(origin, roomId, passcode) {
+  return `${origin}/r/${encodeURIComponent(roomId)}#pwd=${encodeURIComponent(passcode)}`;
 }
 
 /** The prompt shown instead of the room until a right passcode is given. */
@@ -111,8 +127,9 @@ export class PasscodePrompt {
 }
 
 /**
- * The owner's passcode control in the room settings: shows whether the
- * room has one, sets a new one, removes it.
+ * The hosts' passcode control in the room settings: shows whether the
+ * room has one, sets a new one, removes it, and copies the link with it
+ * while the page knows it.
  */
 export class OwnerPasscode {
   /** @param {string} roomId */
@@ -121,6 +138,13 @@ export class OwnerPasscode {
     this.state = $('setting-passcode-state');
     this.input = /** @type {HTMLInputElement} */ ($('setting-passcode'));
     this.clearButton = /** @type {HTMLButtonElement} */ ($('setting-passcode-clear'));
+    this.copyButton = /** @type {HTMLButtonElement} */ ($('copy-passcode-link'));
+    /** The room's passcode as this page knows it ('' when it does not). */
+    this.known = '';
+    this.hasPasscode = false;
+    this.copyButton.addEventListener('click', () => {
+      if (this.known) copyLink(passcodeLink(location.origin, this.roomId, this.known), this.copyButton, t('passcode.owner.linkCopied'));
+    });
     $('setting-passcode-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this.save(this.input.value.trim() || null);
@@ -143,10 +167,27 @@ export class OwnerPasscode {
     });
   }
 
+  /**
+   * The passcode this page knows to be the room's (it came with the link,
+   * or was given at the prompt): the link with it may be copied.
+   * @param {string} passcode
+   */
+  remember(passcode) {
+    this.known = passcode;
+    this.renderCopy();
+  }
+
   /** @param {Room} room */
   show(room) {
     this.state.textContent = room.hasPasscode ? t('passcode.owner.on') : t('passcode.owner.off');
     this.clearButton.hidden = !room.hasPasscode;
+    this.hasPasscode = !!room.hasPasscode;
+    if (!room.hasPasscode) this.known = '';
+    this.renderCopy();
+  }
+
+  renderCopy() {
+    this.copyButton.hidden = !(this.known && this.hasPasscode);
   }
 
   /** @param {string|null} passcode null removes it */
@@ -154,8 +195,16 @@ export class OwnerPasscode {
     try {
       const room = await setPasscode(this.roomId, passcode);
       this.input.value = '';
+      this.known = passcode || '';
       this.show(room);
-      toast(passcode ? t('passcode.owner.saved') : t('passcode.owner.removed'), 'info');
+      if (passcode) {
+        // The one moment the page surely knows it: offer the link with it.
+        toast(t('passcode.owner.saved'), 'info', {
+          action: { label: t('passcode.owner.copyLink'), run: () => this.copyButton.click() },
+        });
+      } else {
+        toast(t('passcode.owner.removed'), 'info');
+      }
     } catch (err) {
       toast(err instanceof ApiError ? errorText(err.code, err.message) : t('passcode.failed'), 'error');
     }

@@ -42,7 +42,7 @@ export const MessageType = Object.freeze({
   STAGE_SET: 'stage-set', // client -> server: put a participant (or myself) on or off the stage
   HAND: 'hand', // client -> server: raise or lower my hand
   HAND_ANSWER: 'hand-answer', // client -> server, owner: accept or decline a raised hand
-  ROOM_SETTINGS: 'room-settings', // client -> server, owner: change classroom / allowStage / lobby / locked
+  ROOM_SETTINGS: 'room-settings', // client -> server, host: change classroom / allowStage / lobby / locked / hostStart
   REMOVE: 'remove', // client -> server, owner: remove a participant
   OWNER_SET: 'owner-set', // client -> server, owner: hand the room to another participant
   END_ROOM: 'end-room', // client -> server, owner: end the room
@@ -52,7 +52,7 @@ export const MessageType = Object.freeze({
 
   // The lobby (protocol/lobby.go).
   LOBBY: 'lobby', // server -> owner: the whole queue of waiters, in arrival order
-  LOBBY_WAIT: 'lobby-wait', // server -> client: I wait in the lobby (code in_lobby)
+  LOBBY_WAIT: 'lobby-wait', // server -> client: I wait in the lobby (code in_lobby) or for a host (not_started)
   LOBBY_ADMIT: 'lobby-admit', // client -> server, owner: let one waiter in
   LOBBY_DENY: 'lobby-deny', // client -> server, owner: refuse one waiter
   LOBBY_ADMIT_ALL: 'lobby-admit-all', // client -> server, owner: let every waiter in
@@ -558,9 +558,9 @@ export const CloseCode = Object.freeze({
  */
 
 /**
- * @typedef {Object} LobbyWait To a joiner: it waits for the owner.
+ * @typedef {Object} LobbyWait To a joiner: it waits for a host (in_lobby), or for one to come (not_started).
  * @property {'lobby-wait'} type
- * @property {'in_lobby'} code
+ * @property {'in_lobby'|'not_started'} code
  * @property {string} message
  */
 

@@ -3,9 +3,13 @@
 // pre-join, in the call, left), wires the buttons, and hands the call
 // itself to Call (call.js).
 //
-// URL: /r/<id>[?name=NAME&join=1[&spectator=1]][#pwd=PASSCODE]
+// URL: /r/<id>[?name=NAME&join=1[&spectator=1]][&invite=X|&token=Y][#pwd=PASSCODE]
 //   join=1       skip the pre-join screen and join at once
 //   spectator=1  join receive-only: getUserMedia is never called
+//   invite=      an invite link's token; token= a join token of another
+//                app (grant.js): passed on to every socket; they let the
+//                bearer past the lobby and the passcode, with a role (a
+//                viewer's joins receive-only), and a token names its bearer
 //   #pwd=        the room's passcode (passcode.js): read, then taken out of
 //                the address bar; a fragment never reaches the server
 // In a classroom, whoever is not on the stage joins receive-only too (no
@@ -20,6 +24,8 @@ import { Chat } from './chat.js';
 import { showChatArchive } from './chatlist.js';
 import { DeviceSettings } from './devicesettings.js';
 import { setIcon } from './dom.js';
+import { grantClaims, linkGrant } from './grant.js';
+import { showWait } from './lobby.js';
 import { LocalMedia } from './media.js';
 import { OwnerPasscode, PasscodePrompt, offerNewGuest, takeFragmentPasscode } from './passcode.js';
 import { PreJoin } from './prejoin.js';
@@ -33,16 +39,29 @@ import { setConnection, setRoomName, setupPanels, setupShareLink, showView } fro
 
 const roomId = decodeURIComponent(location.pathname.split('/')[2] || '');
 const params = new URLSearchParams(location.search);
-const wantsSpectator = params.get('spectator') === '1';
+/** The invite or join token of the address, sent on every socket. */
+const grant = linkGrant(location.search);
+/** What that grant says (unverified: hints for the pre-join screen only). */
+const claims = grantClaims(grant.invite || grant.token);
+const wantsSpectator = params.get('spectator') === '1' || claims.role === 'viewer';
 /** The room's passcode, once known: sent on every socket of this page. */
 let passcode = takeFragmentPasscode();
 const passcodePrompt = new PasscodePrompt(roomId);
 const ownerPasscode = new OwnerPasscode(roomId);
 
 const media = new LocalMedia();
-// A room with a lobby holds a joiner until its owner answers: the lobby
-// view meanwhile, the call once admitted.
-const call = new Call({ roomId, media, onEnd: ended, onWaiting: (waiting) => showView(waiting ? 'lobby' : 'room') });
+// A room with a lobby holds a joiner until a host answers, and one with
+// "wait for the host" until a host is in: the waiting view meanwhile
+// (lobby.js says which wait), the call once admitted.
+const call = new Call({
+  roomId,
+  media,
+  onEnd: ended,
+  onWaiting: (waiting, code) => {
+    if (waiting) showWait(code || '');
+    showView(waiting ? 'lobby' : 'room');
+  },
+});
 const devices = new DeviceSettings(media, () => call.publisher.canPublish());
 const prejoin = new PreJoin(media, join, devices);
 const chat = new Chat({
@@ -89,17 +108,28 @@ function myId() {
 }
 
 /**
- * Makes sure I can join a room with a passcode: its owner needs none;
+ * Makes sure I can join a room with a passcode: its owner needs none, nor
+ * does the bearer of an invite or a join token (the server lets them past
+ * it; should it not, the join is refused and the prompt comes then);
  * anyone else gives it, from the link or the prompt, and the server checks
  * it before the pre-join screen (and again at the join).
  * @param {import('./protocol.js').Room} room
  */
 async function unlock(room) {
-  if (!room.hasPasscode || (await myId()) === room.owner.id) return;
+  if (!room.hasPasscode) return;
+  if ((await myId()) === room.owner.id) {
+    // The owner's own link (home.js adds it when the room is made).
+    if (passcode) ownerPasscode.remember(passcode);
+    return;
+  }
+  if (grant.invite || grant.token) return;
   const problem = passcode ? await passcodePrompt.verify(passcode) : '';
-  if (passcode && !problem) return;
-  showView('passcode');
-  passcode = await passcodePrompt.ask(problem);
+  if (!passcode || problem) {
+    showView('passcode');
+    passcode = await passcodePrompt.ask(problem);
+  }
+  // Right: should I become a host, the link with it may be shared.
+  ownerPasscode.remember(passcode);
 }
 
 /**
@@ -124,7 +154,8 @@ async function load() {
   }
 
   await unlock(room);
-  const urlName = (params.get('name') || '').trim();
+  // A join token names its bearer (the server takes the token's name).
+  const urlName = (params.get('name') || '').trim() || (grant.token ? claims.name : '');
   classroomViewer = await offClassroomStage(room);
   if (params.get('join') === '1') {
     // Straight in: the link's name (or the remembered one; '' lets the
@@ -164,14 +195,23 @@ function explainClassroom() {
 }
 
 /**
+ * The error view: why the room cannot be shown or joined.
  * @param {string} message
  * @param {string} [title]
+ * @param {{code?: string, final?: boolean}} [opts] code: the refusal's
+ *   error code (data-code of the view, for tests and styles); final: trying
+ *   again cannot help (banned, a dead invite), so no "Try again"
  */
-function showLoadError(message, title = t('room.error.title')) {
+function showLoadError(message, title = t('room.error.title'), opts = {}) {
+  const view = /** @type {HTMLElement} */ (document.getElementById('view-error'));
   const text = document.getElementById('error-text');
   if (text) text.textContent = message;
-  const heading = document.querySelector('#view-error h1');
+  const heading = view.querySelector('h1');
   if (heading) heading.textContent = title;
+  if (opts.code) view.dataset.code = opts.code;
+  else delete view.dataset.code;
+  const retry = document.getElementById('retry-load');
+  if (retry) retry.hidden = !!opts.final;
   showView('error');
 }
 
@@ -190,7 +230,7 @@ function join(choice) {
   };
   setConnection('connecting');
   showView('room');
-  call.join({ ...choice, passcode });
+  call.join({ ...choice, passcode, invite: grant.invite, token: grant.token });
   // The chat shares the call's socket (a new one on every join); the
   // announcer listens first, as the chat claims its messages.
   if (call.signaling) {
@@ -249,10 +289,25 @@ function ended(reason, message) {
       break;
     case 'denied':
       // The host said no from the lobby; "Try again" asks again.
-      showLoadError(message, t('lobby.deniedTitle'));
+      showLoadError(message, t('lobby.deniedTitle'), { code: 'denied' });
       break;
     case 'locked':
-      showLoadError(message, t('lobby.lockedTitle'));
+      showLoadError(message, t('lobby.lockedTitle'), { code: 'room_locked' });
+      break;
+    case 'banned':
+      // A host removed and banned this identity: coming back cannot help.
+      showLoadError(t('refused.bannedText'), t('refused.bannedTitle'), { code: 'banned', final: true });
+      break;
+    case 'invite_expired':
+      showLoadError(t('refused.inviteExpiredText'), t('refused.inviteExpiredTitle'), { code: 'invite_expired', final: true });
+      break;
+    case 'bad_grant':
+      // The link's invite or token did not verify (forged, another room's).
+      if (grant.invite || grant.token) {
+        showLoadError(grant.token ? t('refused.badTokenText') : t('refused.badInviteText'), t('refused.badLinkTitle'), { code: 'unauthorized', final: true });
+      } else {
+        showLoadError(message || t('room.error.refused'));
+      }
       break;
     case 'passcode':
       // The passcode changed, or the link's was wrong: ask, then come in
@@ -260,6 +315,7 @@ function ended(reason, message) {
       showView('passcode');
       passcodePrompt.ask(message).then((given) => {
         passcode = given;
+        ownerPasscode.remember(given);
         rejoin();
       });
       break;

@@ -10,6 +10,7 @@
 // messages are too many) it sends a welcome instead, and the page rebuilds
 // its state from it.
 
+import { addGrant } from './grant.js';
 import { CloseCode, MessageType } from './protocol.js';
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
@@ -38,6 +39,10 @@ const WELCOME_TIMEOUT_MS = 10000;
  * @property {boolean} spectator
  * @property {string} [passcode] the room's passcode: sent as the first frame
  *   of every socket (never in the URL, which proxies and logs keep)
+ * @property {string} [invite] an invite link's token (?invite= of the page):
+ *   sent with every socket, reconnects included
+ * @property {string} [token] a join token of another app (?token= of the
+ *   page): sent with every socket, reconnects included
  * @property {(msg: ServerMessage) => void} onMessage
  * @property {(state: ConnectionState) => void} onState
  * @property {(attempt: number) => void} [onRetry] called before each reconnect,
@@ -105,12 +110,13 @@ export class Signaling {
     return untap;
   }
 
-  /** The WebSocket URL of the contract: /ws?room=ID&name=NAME[&spectator=1]. */
+  /** The WebSocket URL of the contract: /ws?room=ID&name=NAME[&spectator=1][&invite=X|&token=Y]. */
   url() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const q = new URLSearchParams({ room: this.params.roomId });
     if (this.params.name) q.set('name', this.params.name);
     if (this.params.spectator) q.set('spectator', '1');
+    addGrant(q, this.params);
     if (this.selfId) {
       q.set('resume', this.selfId);
       q.set('seen', String(this.received));
@@ -154,8 +160,8 @@ export class Signaling {
       }
       if (!msg || typeof msg.type !== 'string') return;
       if (msg.type === MessageType.LOBBY_WAIT) {
-        // Held in the room's lobby: the welcome comes when the owner
-        // admits me, however long that takes. The message is outside my
+        // Held in the room's lobby, or until a host comes: the welcome
+        // comes when a host admits me, however long that takes. The message is outside my
         // stream, which the welcome starts.
         clearTimeout(this.welcomeTimer);
       } else if (msg.type === 'welcome') {

@@ -2,8 +2,9 @@
 // The stage: the participants whose screen (or camera) is the main view,
 // large and the same for everyone, with everyone else in a strip under it.
 // Also the controls around it: go on stage / step down, raise hand, the
-// owner's queue of raised hands (accept, decline) and the owner's room
-// settings (classroom, allow others on stage, end the room).
+// hosts' queue of raised hands (accept, decline) and the hosts' room
+// settings (classroom, allow others on stage; ending the room is the
+// owner's alone). Hosts are the owner and the co-hosts (roles.js).
 //
 // The server decides everything (app/room/stage.go); this module shows its
 // state and sends requests. Stage membership follows the identity
@@ -20,6 +21,7 @@ import { el } from './dom.js';
 import { t } from './i18n.js';
 import { handAnswerMessage, handMessage, stageSetMessage } from './messages.js';
 import { MessageType, Role } from './protocol.js';
+import { isHost, maySelfStage } from './roles.js';
 import { shortcutTitle } from './shortcuts.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
@@ -180,9 +182,14 @@ export class Stage {
     return !!this.self && this.isOnStage(this.self.userId);
   }
 
-  /** @returns {boolean} */
+  /** @returns {boolean} whether I own the room (only the owner ends it or hands it over) */
   isOwner() {
     return !!this.self && this.self.role === Role.OWNER;
+  }
+
+  /** @returns {boolean} whether I am a host: the owner or a co-host */
+  isHost() {
+    return !!this.self && isHost(this.self.role);
   }
 
   /** @returns {boolean} whether my hand is up */
@@ -250,13 +257,15 @@ export class Stage {
   /** Redraws the controls, the queue and the settings from the state. */
   render() {
     const joined = !!this.self;
-    const owner = this.isOwner();
+    const host = this.isHost();
+    // Hosts and presenters step on by themselves; others when the room allows it.
+    const selfStage = joined && maySelfStage(this.self?.role, this.allowStage);
     const on = this.selfOnStage();
     const go = $('go-on-stage');
     const leave = $('leave-stage');
     const hand = $('raise-hand');
     if (go) {
-      go.hidden = !joined || on || !(owner || this.allowStage);
+      go.hidden = !joined || on || !selfStage;
       labelButton(go, 'stage', t('stage.goOn'), t('stage.goOnTitle'));
     }
     if (leave) {
@@ -265,13 +274,13 @@ export class Stage {
     }
     if (hand) {
       const up = this.handUp();
-      hand.hidden = !joined || on || owner || this.allowStage;
+      hand.hidden = !joined || on || selfStage;
       hand.setAttribute('aria-pressed', String(up));
       labelButton(hand, 'hand', up ? t('stage.lowerHand') : t('stage.raiseHand'), up ? t('stage.lowerHandTitle') : t('stage.raiseHandTitle'));
     }
 
-    // The owner's queue, in order.
-    this.queue.hidden = !owner || this.hands.length === 0;
+    // The hosts' queue, in order.
+    this.queue.hidden = !host || this.hands.length === 0;
     const items = this.hands.map((h, i) =>
       el('li', { class: 'hand-item', 'data-testid': 'hand', 'data-hand-id': h.id }, [
         el('span', { class: 'hand-pos', text: String(i + 1) }),
@@ -282,12 +291,14 @@ export class Stage {
     );
     this.queueList.replaceChildren(...items);
     if (this.handCount) {
-      const n = owner ? this.hands.length : 0;
+      const n = host ? this.hands.length : 0;
       this.handCount.textContent = String(n);
       this.handCount.hidden = n === 0;
     }
 
-    this.settings.hidden = !owner;
+    this.settings.hidden = !host;
+    const end = $('end-room');
+    if (end) end.hidden = !this.isOwner();
     this.classroomBox.checked = this.classroom;
     this.allowStageBox.checked = this.allowStage;
     document.getElementById('view-room')?.toggleAttribute('data-classroom', this.classroom);

@@ -17,8 +17,9 @@
 // stops presenting frames, which would look like a freeze when it returns.
 
 import { ConnectionView } from './connection.js';
-import { avatarClass, el, icon, initials, setIcon } from './dom.js';
+import { avatarClass, el, initials, setIcon } from './dom.js';
 import { t } from './i18n.js';
+import { roleBadge } from './people.js';
 import { Role, Source, TrackState } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
@@ -92,10 +93,8 @@ export class Tile {
     avatar.textContent = initials(p.name);
     avatar.className = 'avatar avatar-lg ' + avatarClass(p.userId || p.id);
 
-    this.badges.replaceChildren(
-      ...(p.role === Role.OWNER ? [el('span', { class: 'badge badge-owner', title: t('people.ownerTitle') }, [icon('crown'), t('people.owner')])] : []),
-      ...(p.role === Role.SPECTATOR ? [el('span', { class: 'badge badge-spectator', title: t('people.spectatorTitle') }, [icon('eye'), t('people.spectator')])] : []),
-    );
+    const badge = roleBadge(p.role);
+    this.badges.replaceChildren(...(badge ? [badge] : []));
     this.root.toggleAttribute('data-spectator', p.role === Role.SPECTATOR);
 
     const micLive = media[Source.MICROPHONE] === TrackState.LIVE;

@@ -14,8 +14,8 @@ const MAX_VISIBLE = 4;
  * Shows a toast.
  * @param {string} text
  * @param {ToastKind} [kind]
- * @param {{action?: {label: string, run: () => void}, sticky?: boolean, quiet?: boolean}} [opts]
- *   action adds a button (e.g. "Enable sound"); sticky keeps the toast until
+ * @param {{action?: {label: string, run: () => void, testid?: string}, sticky?: boolean, quiet?: boolean}} [opts]
+ *   action adds a button (e.g. "Enable sound"; testid is its data-testid); sticky keeps the toast until
  *   it is dismissed or its action runs; quiet shows it without it being
  *   read out (the news that a11y.js announces already, coalesced).
  * @returns {() => void} dismisses the toast
@@ -45,8 +45,8 @@ export function toast(text, kind = 'info', opts = {}) {
     setTimeout(() => node.remove(), 200);
   };
   if (opts.action) {
-    const { label, run } = opts.action;
-    const btn = el('button', { class: 'btn btn-small', type: 'button', text: label });
+    const { label, run, testid } = opts.action;
+    const btn = el('button', { class: 'btn btn-small', type: 'button', 'data-testid': testid, text: label });
     btn.addEventListener('click', () => {
       dismiss();
       run();

@@ -93,19 +93,21 @@ export function setupShareLink(url) {
 }
 
 /**
- * Copies the link. navigator.clipboard needs a secure context (https or
- * localhost) and permission; when it is missing, the link field is
- * selected and the toast says what to do instead.
+ * Copies a link. navigator.clipboard needs a secure context (https or
+ * localhost) and permission; when it is missing, the link field next to
+ * the button (.share-link or .copy-source) is selected, when it shows, and
+ * the toast says what to do instead.
  * @param {string} url
  * @param {Element} button
+ * @param {string} [copied] the toast once copied
  */
-async function copyLink(url, button) {
+export async function copyLink(url, button, copied = t('share.copied')) {
   try {
     if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
     await navigator.clipboard.writeText(url);
-    toast(t('share.copied'), 'success');
+    toast(copied, 'success');
   } catch {
-    const input = /** @type {HTMLInputElement|null} */ (button.parentElement?.querySelector('.share-link'));
+    const input = /** @type {HTMLInputElement|null} */ (button.parentElement?.querySelector('.share-link, .copy-source'));
     const visible = input && !input.classList.contains('visually-hidden') ? input : null;
     if (visible) {
       visible.focus();
