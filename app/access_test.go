@@ -54,6 +54,25 @@ func (e *matrixEnv) ownerBans(c *client) {
 	})
 }
 
+// inviteRevoked reports whether the invite setup made is revoked.
+func (e *matrixEnv) inviteRevoked(t *testing.T) bool {
+	t.Helper()
+	var list struct {
+		Invites []struct {
+			ID      string
+			Revoked bool
+		}
+	}
+	e.owner.do("GET", "/api/rooms/"+e.room.ID+"/invites", "", &list)
+	for _, inv := range list.Invites {
+		if inv.ID == e.inviteID {
+			return inv.Revoked
+		}
+	}
+	t.Fatalf("invite %s is not listed", e.inviteID)
+	return false
+}
+
 // accessActions are the permission matrix's actions on roles and bans
 // (access.go), allowed to hosts.
 func accessActions(hosts map[string]bool) []matrixAction {
@@ -64,6 +83,13 @@ func accessActions(hosts map[string]bool) []matrixAction {
 			if p.ID == e.target.self.ID && p.Role != protocol.RoleParticipant {
 				t.Fatalf("the target's role changed to %s", p.Role)
 			}
+		}
+	}
+	noInvites := func(t *testing.T, e *matrixEnv) {
+		var list struct{ Invites []any }
+		e.owner.do("GET", "/api/rooms/"+e.room.ID+"/invites", "", &list)
+		if len(list.Invites) != 0 {
+			t.Fatalf("%d invites were made", len(list.Invites))
 		}
 	}
 	stillBanned := func(t *testing.T, e *matrixEnv) {
@@ -136,6 +162,40 @@ func accessActions(hosts map[string]bool) []matrixAction {
 				e.targetU.dial(e.room.ID, nil)
 			},
 			unchanged: stillBanned,
+		},
+		{
+			name: "make an invite link", rest: true, allowed: hosts,
+			act: func(e *matrixEnv) { e.restAs(e.actorU, "POST", "/invites", `{"role":"presenter","ttl":600}`) },
+			done: func(t *testing.T, e *matrixEnv) {
+				if e.restStatus != http.StatusCreated {
+					t.Fatalf("POST invites = %d %s", e.restStatus, e.restCode)
+				}
+			},
+			unchanged: noInvites,
+		},
+		{
+			name: "list the invite links", rest: true, allowed: hosts,
+			act: func(e *matrixEnv) { e.restAs(e.actorU, "GET", "/invites", "") },
+			done: func(t *testing.T, e *matrixEnv) {
+				if e.restStatus != http.StatusOK {
+					t.Fatalf("GET invites = %d %s", e.restStatus, e.restCode)
+				}
+			},
+		},
+		{
+			name: "revoke an invite link", rest: true, allowed: hosts,
+			setup: func(t *testing.T, e *matrixEnv) { _, e.inviteID = e.owner.inviteOf(e.room.ID, "viewer", 0) },
+			act:   func(e *matrixEnv) { e.restAs(e.actorU, "DELETE", "/invites/"+e.inviteID, "") },
+			done: func(t *testing.T, e *matrixEnv) {
+				if e.restStatus != http.StatusNoContent || !e.inviteRevoked(t) {
+					t.Fatalf("DELETE invite = %d %s", e.restStatus, e.restCode)
+				}
+			},
+			unchanged: func(t *testing.T, e *matrixEnv) {
+				if e.inviteRevoked(t) {
+					t.Fatal("the invite was revoked")
+				}
+			},
 		},
 		{
 			name: "make the room wait for its host", ref: protocol.TypeRoomSettings, allowed: hosts,

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"meet/grant"
 	"meet/protocol"
 	"meet/store"
 )
@@ -161,6 +162,7 @@ func FuzzCreateRoom(f *testing.F) {
 		`{"name":"ok","visibility":null}`, `{"name":"ok","passcode":"tulip-42"}`, `{"name":"ok","passcode":"abc"}`,
 		`{"name":"ok","passcode":"` + strings.Repeat("ü", 40) + `"}`, `{"name":"ok","passcode":"a\u0000bcd"}`,
 		`{"name":"ok","passcode":["x"]}`, `{"name":"ok","visibility":"unlisted","passcode":"  spaced out  "}`,
+		`{"name":"ok","hostStart":true}`, `{"name":"ok","hostStart":"yes"}`, `{"name":"ok","hostStart":null}`,
 	} {
 		f.Add([]byte(seed), "application/json")
 	}
@@ -202,6 +204,8 @@ func FuzzRoomPath(f *testing.F) {
 		"ROOMROOMRO", roomPlaceholder + "/", roomPlaceholder + "//end", "{room}/messages/../end",
 		roomPlaceholder + "/attendance", roomPlaceholder + "/attendance?format=csv", roomPlaceholder + "/passcode",
 		"zzzzzzzzzz/attendance", roomPlaceholder + "/attendance/../end",
+		roomPlaceholder + "/bans", roomPlaceholder + "/bans/u_nobody", roomPlaceholder + "/bans/%00",
+		roomPlaceholder + "/invites", roomPlaceholder + "/invites/iv_nosuchinvite", roomPlaceholder + "/invites/" + strings.Repeat("x", 300),
 	} {
 		f.Add(seed, uint8(i))
 	}
@@ -573,4 +577,49 @@ func pionOffer(tb testing.TB) string {
 func jsonQuote(s string) string {
 	data, _ := json.Marshal(s)
 	return string(data)
+}
+
+// FuzzInviteRequest: whatever the owner sends to make an invite link, the
+// answer is a 201 with a link of an allowed role, or a clean 4xx, and
+// nothing is stored for a refusal.
+func FuzzInviteRequest(f *testing.F) {
+	srv, logs := newRecordedServer(f, noLimits(Config{}))
+	h := srv.Handler()
+	owner := newIdentity(time.Now())
+	room, err := srv.store.CreateRoom("fuzz", owner.ID, owner.Name)
+	if err != nil {
+		f.Fatal(err)
+	}
+	token := srv.tokens.sign(owner)
+	for _, seed := range []string{
+		`{"role":"presenter","ttl":3600}`, `{"role":"viewer"}`, `{}`, `{"role":"owner"}`, `{"role":"moderator"}`,
+		`{"role":"viewer","ttl":-1}`, `{"role":"viewer","ttl":2592001}`, `{"role":"viewer","ttl":1.5}`,
+		`{"role":"viewer","ttl":"3600"}`, `{"role":null}`, `[]`, ``, `{"role":"viewer"} {}`, `{"role":"\u0000"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		before, err := srv.store.Invites(room.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("POST", "/api/rooms/"+room.ID+"/invites", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := serveOnce(h, req)
+		checkAPIAnswer(t, rec, "POST invites")
+		after, err := srv.store.Invites(room.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case rec.Code == http.StatusCreated:
+			if len(after) != len(before)+1 || !grant.ValidInviteRole(after[0].Role) {
+				t.Fatalf("created from %q: %+v", body, after)
+			}
+		case len(after) != len(before):
+			t.Fatalf("a refusal (%d) from %q stored an invite", rec.Code, body)
+		}
+		checkNoWarnings(t, logs, "an invite request")
+	})
 }

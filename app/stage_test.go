@@ -95,6 +95,8 @@ type matrixEnv struct {
 	// waiter waits in the lobby (lobbyWaiter), as participant waiterID.
 	waiter   *client
 	waiterID string
+	// inviteID is an invite the owner made (accessActions).
+	inviteID string
 }
 
 // lobbyWaiter turns the lobby on and has a newcomer wait in it.
