@@ -17,6 +17,7 @@ type counters struct {
 	retransmitted  atomic.Uint64 // of those, the ones still cached and resent
 	plis           atomic.Uint64 // keyframe requests (PLI, FIR) from the subscriber
 	replays        atomic.Uint64 // starts from the cached keyframe
+	switches       atomic.Uint64 // moves of a subscriber to another simulcast layer
 }
 
 // counterField pairs a counter with the Stats field it is reported in.
@@ -27,7 +28,7 @@ type counterField struct {
 
 // fields pairs each of c's counters with its field of st: the one place
 // that maps one to the other.
-func (c *counters) fields(st *Stats) [10]counterField {
+func (c *counters) fields(st *Stats) [11]counterField {
 	return [...]counterField{
 		{&c.forwarded, &st.Forwarded},
 		{&c.forwardedBytes, &st.ForwardedBytes},
@@ -39,6 +40,7 @@ func (c *counters) fields(st *Stats) [10]counterField {
 		{&c.retransmitted, &st.Resent},
 		{&c.plis, &st.PLIs},
 		{&c.replays, &st.Replays},
+		{&c.switches, &st.LayerSwitches},
 	}
 }
 

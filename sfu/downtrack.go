@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -18,11 +19,15 @@ const (
 	audioQueue = 64
 )
 
-// queued is a packet with the sequence number it will carry to this
-// subscriber.
+// queued is a packet with what it will carry to this subscriber: its
+// sequence number, its timestamp and, for VP8, the descriptor's numbers
+// (rewrite: they differ from the packet's own).
 type queued struct {
-	p   *packet
-	seq uint16
+	p       *packet
+	seq     uint16
+	ts      uint32
+	rewrite bool
+	vp8     vp8Numbers
 }
 
 // downTrack is one upTrack as one subscriber receives it. It implements
@@ -52,18 +57,37 @@ type downTrack struct {
 	// ready is set once the subscriber's DTLS is done (see isReady).
 	ready atomic.Bool
 
-	// Owned by the upTrack's reader goroutine.
+	// desired is the layer the subscriber's view asks for (SetView); the
+	// one forwarded is the best live layer at or below it (layers.go).
+	desired atomic.Int32
+	// hidden: the viewer does not watch this video (an off-screen or
+	// paused tile, audio-only): nothing is sent.
+	hidden atomic.Bool
+
+	// Owned by the goroutine of the layer being read; a simulcast track's
+	// readers take mu, since each of its layers has one.
+	mu           sync.Mutex
+	current      int    // the layer forwarded, -1 before the first packet
 	seqOffset    uint16 // publisher's sequence number - this subscriber's
 	nextSeq      uint16 // the sequence number of the next packet sent
 	lastQueued   uint16 // the publisher's number of the last packet queued
 	queuedAny    bool
 	waitKeyframe bool
+	tsOffset     uint32 // publisher's timestamp - this subscriber's
+	lastTS       uint32 // the timestamp of the last packet queued
+	lastArrival  int64  // when that packet arrived, unix nanoseconds
+	munger       vp8Munger
 
 	// history maps the sequence numbers this subscriber was sent to the
-	// publisher's, to find a NACKed packet in the upTrack's cache: each
-	// entry is valid<<32 | sent<<16 | original. Written by the writer,
-	// read by the RTCP reader. Video only.
+	// publisher's, to find a NACKed packet in its layer's cache: each
+	// entry is valid<<32 | layer<<33 | sent<<16 | original, and meta the
+	// timestamp and descriptor numbers it was sent with (packMeta).
+	// Written by the writer, read by the RTCP reader. Video only.
 	history []atomic.Uint64
+	meta    []atomic.Uint64
+	// scratch holds a rewritten payload: the writer's, and the RTCP
+	// reader's for retransmissions.
+	scratch, rtxScratch []byte
 
 	// counters: sent, sentBytes, dropped, nacked, retransmitted, plis and
 	// replays are this subscription's.
@@ -84,8 +108,17 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		done:         make(chan struct{}),
 		waitKeyframe: up.video,
 	}
+	d.desired.Store(maxLayers - 1)
+	if up.simulcast {
+		d.current = -1
+	}
 	if up.video {
 		d.history = make([]atomic.Uint64, cacheSize)
+		d.meta = make([]atomic.Uint64, cacheSize)
+	}
+	if up.vp8 {
+		d.scratch = make([]byte, maxPacketSize)
+		d.rtxScratch = make([]byte, maxPacketSize)
 	}
 	d.paused.Store(true)
 	go d.write()
@@ -137,21 +170,34 @@ func (d *downTrack) RID() string { return "" }
 func (d *downTrack) StreamID() string { return d.streamID }
 
 // Kind implements webrtc.TrackLocal.
-func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.remote.Kind() }
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
-// enqueue is called by the upTrack's reader for every packet. It never
-// blocks. Dropped packets shift the sequence numbers of the ones after
-// them, so the subscriber sees no gap to NACK; a video drop waits for the
-// next keyframe, since the frames in between could not be decoded.
-func (d *downTrack) enqueue(p *packet) {
-	if d.paused.Load() || d.up.paused.Load() || !d.isReady() {
-		d.drop(p)
+// enqueue is called by the reader of one of the upTrack's layers for
+// every packet. It never blocks. Dropped packets shift the sequence
+// numbers of the ones after them, so the subscriber sees no gap to NACK; a
+// video drop waits for the next keyframe, since the frames in between
+// could not be decoded. Of a simulcast track, one layer is forwarded; a
+// move to another starts at a keyframe of that layer (layers.go).
+func (d *downTrack) enqueue(p *packet, l *layer) {
+	if d.up.simulcast {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+	}
+	if d.paused.Load() || d.up.paused.Load() || d.hidden.Load() || !d.isReady() {
+		if l.index == d.current {
+			d.drop(p)
+		} else {
+			p.release()
+		}
+		return
+	}
+	if d.up.simulcast && !d.follow(p, l) {
 		return
 	}
 	if d.waitKeyframe {
-		if !p.keyframe && !d.replayFromKeyframe(p) {
+		if !p.keyframe && !d.replayFromKeyframe(p, l) {
 			d.drop(p)
-			d.up.requestKeyframe()
+			l.requestKeyframe()
 			return
 		}
 		if p.keyframe {
@@ -162,20 +208,27 @@ func (d *downTrack) enqueue(p *packet) {
 	d.push(p)
 }
 
-// push queues p for the writer, or drops it if the subscriber is too far
-// behind.
+// push queues p for the writer, with the numbers it carries to this
+// subscriber, or drops it if the subscriber is too far behind.
 func (d *downTrack) push(p *packet) bool {
-	seq := p.seq - d.seqOffset
+	q := queued{p: p, seq: p.seq - d.seqOffset, ts: p.timestamp - d.tsOffset}
+	if d.up.vp8 {
+		if desc, ok := parseVP8Desc(p.payload); ok {
+			q.vp8 = d.munger.next(p.payload, desc)
+			q.rewrite = d.munger.active
+		}
+	}
 	select {
-	case d.queue <- queued{p: p, seq: seq}:
-		d.nextSeq = seq + 1
+	case d.queue <- q:
+		d.nextSeq = q.seq + 1
 		d.lastQueued = p.seq
+		d.lastTS, d.lastArrival = q.ts, p.arrival
 		d.queuedAny = true
 		return true
 	default:
 		d.drop(p)
-		if d.up.video {
-			d.up.requestKeyframe()
+		if l := d.up.layer(d.current); l != nil {
+			l.requestKeyframe()
 		}
 		return false
 	}
@@ -185,6 +238,7 @@ func (d *downTrack) push(p *packet) bool {
 // gap, the last one this subscriber was sent.
 func (d *downTrack) restartAt(seq uint16) {
 	d.seqOffset = seq - d.nextSeq
+	d.munger.restart()
 }
 
 // isReady reports whether the subscriber's connection can carry media:
@@ -212,19 +266,18 @@ func (d *downTrack) isReady() bool {
 // request to reach the publisher (rate-limited, and a round trip). It
 // only does so when every packet from that keyframe up to p is cached, the
 // run fits in the queue, and the subscriber was not already sent it.
-func (d *downTrack) replayFromKeyframe(p *packet) bool {
-	up := d.up
-	if up.cache == nil || !up.keyframeKnown {
+func (d *downTrack) replayFromKeyframe(p *packet, l *layer) bool {
+	if l.cache == nil || !l.keyframeKnown {
 		return false
 	}
-	from := up.keyframeSeq
+	from := l.keyframeSeq
 	if n := p.seq - from; n == 0 || n > videoQueue/2 {
 		return false
 	}
 	if d.queuedAny && int16(from-d.lastQueued) <= 0 {
 		return false
 	}
-	run := up.cache.run(from, p.seq)
+	run := l.cache.run(from, p.seq)
 	if run == nil {
 		return false
 	}
@@ -264,14 +317,19 @@ func (d *downTrack) write() {
 			if b := d.binding.Load(); b != nil {
 				hdr = rtp.Header{
 					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
-					SequenceNumber: q.seq, Timestamp: q.p.timestamp, SSRC: b.ssrc,
+					SequenceNumber: q.seq, Timestamp: q.ts, SSRC: b.ssrc,
 				}
 				if d.history != nil {
-					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.seq)<<16 | uint64(q.p.seq))
+					d.meta[q.seq%cacheSize].Store(packMeta(q))
+					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.p.layer)<<33 | uint64(q.seq)<<16 | uint64(q.p.seq))
+				}
+				payload := q.p.payload
+				if q.rewrite {
+					payload = rewritten(d.scratch, payload, q.vp8)
 				}
 				// Pion reports a write before SRTP is up as 0 bytes,
 				// no error: that packet did not leave.
-				if n, err := b.writer.WriteRTP(&hdr, q.p.payload); err == nil && n > 0 {
+				if n, err := b.writer.WriteRTP(&hdr, payload); err == nil && n > 0 {
 					d.sent.Add(1)
 					d.sentBytes.Add(uint64(len(q.p.payload)))
 				}
@@ -296,7 +354,15 @@ func (d *downTrack) drain() {
 // restarts at a keyframe, asked for at once.
 func (d *downTrack) setPaused(paused bool) {
 	if d.paused.Swap(paused) && !paused {
-		d.up.requestKeyframe()
+		d.requestKeyframe()
+	}
+}
+
+// requestKeyframe asks for a keyframe of the layer this subscriber gets,
+// or will get next.
+func (d *downTrack) requestKeyframe() {
+	if l := d.up.layer(d.targetLayer(time.Now().UnixNano())); l != nil {
+		l.requestKeyframe()
 	}
 }
 
@@ -306,7 +372,7 @@ func (d *downTrack) onRTCP(pkt rtcp.Packet) {
 	switch pkt := pkt.(type) {
 	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 		d.plis.Add(1)
-		d.up.requestKeyframe()
+		d.requestKeyframe()
 	case *rtcp.TransportLayerNack:
 		for _, pair := range pkt.Nacks {
 			pair.Range(func(seq uint16) bool {
@@ -325,11 +391,16 @@ func (d *downTrack) retransmit(seq uint16) {
 	if d.history == nil {
 		return
 	}
+	meta := d.meta[seq%cacheSize].Load()
 	e := d.history[seq%cacheSize].Load()
-	if e>>32 == 0 || uint16(e>>16) != seq {
+	if e&(1<<32) == 0 || uint16(e>>16) != seq {
 		return
 	}
-	p := d.up.cache.get(uint16(e))
+	cache := d.up.cacheOf(int(e >> 33 & 3))
+	if cache == nil {
+		return
+	}
+	p := cache.get(uint16(e))
 	if p == nil {
 		return
 	}
@@ -338,11 +409,16 @@ func (d *downTrack) retransmit(seq uint16) {
 	if b == nil {
 		return
 	}
+	q := unpackMeta(meta)
 	hdr := rtp.Header{
 		Version: 2, Marker: p.marker, PayloadType: b.payloadType,
-		SequenceNumber: seq, Timestamp: p.timestamp, SSRC: b.ssrc,
+		SequenceNumber: seq, Timestamp: q.ts, SSRC: b.ssrc,
 	}
-	if _, err := b.writer.WriteRTP(&hdr, p.payload); err == nil {
+	payload := p.payload
+	if q.rewrite {
+		payload = rewritten(d.rtxScratch, payload, q.vp8)
+	}
+	if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
 		d.retransmitted.Add(1)
 	}
 }

@@ -28,22 +28,33 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 
 // benchTrack is an upTrack with subs bound, unpaused subscribers whose
 // writers count what they are given.
-func benchTrack(subs int) (*upTrack, []*countingWriter) {
-	s := &SFU{}
-	room := newRoom(s, "bench")
-	pub := &Peer{room: room, id: "publisher"}
-	up := &upTrack{publisher: pub, source: "camera", video: true, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}}
-	up.downs.Store(&[]*downTrack{})
+func benchTrack(subs int) (*layer, []*countingWriter) {
+	up := testTrack(1)
 	writers := make([]*countingWriter, subs)
 	for i := range writers {
 		writers[i] = &countingWriter{}
-		d := newDownTrack(up, &Peer{room: room, id: fmt.Sprint("sub", i)})
+		d := newDownTrack(up, &Peer{room: up.publisher.room, id: fmt.Sprint("sub", i)})
 		d.binding.Store(&binding{ssrc: uint32(1000 + i), payloadType: 96, writer: writers[i]})
 		d.paused.Store(false)
 		d.ready.Store(true)
 		up.addDown(d)
 	}
-	return up, writers
+	return up.layer(0), writers
+}
+
+// testTrack is a VP8 camera track of a publisher in a room of an SFU that
+// listens nowhere, with layers layers (1: a plain track) that have no
+// remote track: tests hand their readers' packets to forward.
+func testTrack(layers int) *upTrack {
+	room := newRoom(&SFU{}, "test")
+	pub := &Peer{room: room, id: "publisher"}
+	up := &upTrack{publisher: pub, source: "camera", kind: webrtc.RTPCodecTypeVideo, video: true, vp8: true,
+		codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, simulcast: layers > 1}
+	up.downs.Store(&[]*downTrack{})
+	for i := range layers {
+		up.layers[i].Store(&layer{up: up, index: i, cache: &packetCache{}})
+	}
+	return up
 }
 
 // rawVP8 is a 1200-byte RTP packet whose payload starts a VP8 keyframe.
@@ -67,7 +78,8 @@ func rawVP8(seq uint16) []byte {
 func BenchmarkForward(b *testing.B) {
 	for _, subs := range []int{1, 20, 150} {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
-			up, writers := benchTrack(subs)
+			l, writers := benchTrack(subs)
+			up := l.up
 			defer func() {
 				for _, d := range *up.downs.Load() {
 					d.close()
@@ -83,7 +95,7 @@ func BenchmarkForward(b *testing.B) {
 				if !p.parse(n, true) {
 					b.Fatal("parse failed")
 				}
-				up.forward(p)
+				l.forward(p)
 				// Stay below the queue bound: a drop would turn the
 				// benchmark into one of the drop path.
 				for _, d := range *up.downs.Load() {

@@ -23,6 +23,10 @@ type packet struct {
 	marker    bool
 	keyframe  bool
 	payload   []byte
+	// Set by the reader that received it: its simulcast layer, and when
+	// it arrived (unix nanoseconds).
+	layer   int8
+	arrival int64
 }
 
 var packetPool = sync.Pool{New: func() any { return new(packet) }}

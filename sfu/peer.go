@@ -224,11 +224,22 @@ func (p *Peer) answerPublish(m *protocol.SFU) error {
 	return nil
 }
 
-// onTrack starts forwarding a newly published track.
+// onTrack starts forwarding a newly published track, or another
+// simulcast layer of one (Pion calls it once per RID).
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	source := p.sourceOf(remote, receiver)
-	up := newUpTrack(p, source, remote)
 	p.pubMu.Lock()
+	if up := p.ups[source]; up != nil && up.simulcast && up.receiver == receiver {
+		l, ok := up.addLayer(remote)
+		p.pubMu.Unlock()
+		if ok {
+			p.log.Debug("simulcast layer published", "source", source, "rid", remote.RID())
+			p.readLayer(up, l)
+		}
+		return
+	}
+	up := newUpTrack(p, source, remote)
+	up.receiver = receiver
 	if old := p.ups[source]; old != nil {
 		p.room.removeTrack(old)
 	}
@@ -239,13 +250,23 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	if !p.room.addTrack(up, pending) {
 		return
 	}
-	p.log.Debug("track published", "source", source, "codec", up.codec.MimeType)
+	p.log.Debug("track published", "source", source, "codec", up.codec.MimeType, "rid", remote.RID())
 	go drainRTCP(receiver)
-	up.read()
+	p.readLayer(up, up.layer(layerIndex(remote.RID())))
+}
+
+// readLayer forwards one layer of up until it ends; the track is gone
+// when its last layer is.
+func (p *Peer) readLayer(up *upTrack, l *layer) {
+	up.readers.Add(1)
+	l.read()
+	if up.readers.Add(-1) > 0 {
+		return
+	}
 	p.room.removeTrack(up)
 	p.pubMu.Lock()
-	if p.ups[source] == up {
-		delete(p.ups, source)
+	if p.ups[up.source] == up {
+		delete(p.ups, up.source)
 	}
 	p.pubMu.Unlock()
 }
@@ -335,7 +356,7 @@ func (p *Peer) SetPaused(source string, paused bool) {
 	if up.paused.Swap(paused) && !paused {
 		// The caller may hold its room's lock: the RTCP write is a
 		// Pion call, so it goes from a goroutine of its own.
-		go up.requestKeyframe()
+		go up.requestKeyframes()
 	}
 }
 

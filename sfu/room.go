@@ -174,6 +174,7 @@ type Stats struct {
 	Resent                    uint64 // of those, packets retransmitted from the cache
 	PLIs                      uint64 // keyframe requests (PLI, FIR) received from subscribers
 	Replays                   uint64 // subscriptions started from a cached keyframe
+	LayerSwitches             uint64 // subscribers moved to another simulcast layer
 }
 
 // Stats sums the counters of every track in the room.

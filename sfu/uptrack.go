@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,52 +11,114 @@ import (
 )
 
 // keyframeInterval is the shortest time between two keyframe requests to
-// one publisher: a crowd of joiners must not make the encoder send nothing
-// but keyframes.
+// one layer of a publisher: a crowd of joiners, or of subscribers moving
+// between layers, must not make the encoder send nothing but keyframes.
 const keyframeInterval = 500 * time.Millisecond
 
-// upTrack is one track a participant publishes. One goroutine reads it and
-// hands each packet to every subscriber's downTrack.
+// maxLayers is how many simulcast layers a track may have: the browser
+// sends the camera at a quarter, half and full resolution.
+const maxLayers = 3
+
+// layerIndex maps a simulcast RID to its layer, lowest quality first; a
+// plain track is layer 0. The page names its layers q, h and f (quarter,
+// half, full); unknown RIDs take the top.
+func layerIndex(rid string) int {
+	switch rid {
+	case "", "q":
+		return 0
+	case "h":
+		return 1
+	}
+	return maxLayers - 1
+}
+
+// upTrack is one source a participant publishes (camera, microphone,
+// screen), as its subscribers see it: one track. A simulcast source
+// arrives as up to maxLayers layers, each a track of the publisher's with
+// its own reader; each subscriber's downTrack forwards one of them.
 type upTrack struct {
 	publisher *Peer
 	source    string
-	remote    *webrtc.TrackRemote
+	kind      webrtc.RTPCodecType
 	video     bool
+	vp8       bool // its payload descriptors can be rewritten (vp8.go)
 	codec     webrtc.RTPCodecCapability
 
-	// downs is replaced, never mutated, so the reader walks it without a
+	// layers by quality, lowest first; nil where none arrived (a plain
+	// track has layer 0 only).
+	layers    [maxLayers]atomic.Pointer[layer]
+	simulcast bool
+	receiver  *webrtc.RTPReceiver // the one of every layer
+	readers   atomic.Int32        // layers being read
+
+	// downs is replaced, never mutated, so the readers walk it without a
 	// lock (copy on write).
 	downs  atomic.Pointer[[]*downTrack]
 	downMu sync.Mutex
 
-	// cache answers subscribers' NACKs; video only, as only video
-	// negotiates NACK.
-	cache *packetCache
-	// The publisher's sequence number of the first packet of its last
-	// keyframe, where a new subscriber can start. Owned by the reader.
-	keyframeSeq   uint16
-	keyframeKnown bool
-
-	paused       atomic.Bool
-	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
+	paused atomic.Bool
 
 	// counters: forwarded, forwardedBytes and keyframes are this track's.
 	counters
+}
+
+// layer is one encoding of a source: one SSRC, read by one goroutine.
+type layer struct {
+	up     *upTrack
+	index  int
+	remote *webrtc.TrackRemote
+
+	// cache answers subscribers' NACKs; video only, as only video
+	// negotiates NACK.
+	cache *packetCache
+	// The publisher's sequence number of the first packet of the layer's
+	// last keyframe, where a new subscriber can start. Owned by the
+	// reader.
+	keyframeSeq   uint16
+	keyframeKnown bool
+
+	// The size its last keyframe announced (VP8), 0 until one came.
+	width, height atomic.Int32
+	// lastPacket is when the reader last got a packet, in unix
+	// nanoseconds: a browser stops sending a layer it cannot afford.
+	lastPacket   atomic.Int64
+	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
 }
 
 func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upTrack {
 	u := &upTrack{
 		publisher: publisher,
 		source:    source,
-		remote:    remote,
+		kind:      remote.Kind(),
 		video:     remote.Kind() == webrtc.RTPCodecTypeVideo,
 		codec:     remote.Codec().RTPCodecCapability,
+		simulcast: remote.RID() != "",
 	}
-	if u.video {
-		u.cache = &packetCache{}
-	}
+	u.vp8 = u.video && strings.EqualFold(u.codec.MimeType, webrtc.MimeTypeVP8)
 	u.downs.Store(&[]*downTrack{})
+	u.addLayer(remote)
 	return u
+}
+
+// addLayer takes another simulcast layer of the source; it reports false
+// when the source has that layer already.
+func (u *upTrack) addLayer(remote *webrtc.TrackRemote) (*layer, bool) {
+	l := &layer{up: u, index: layerIndex(remote.RID()), remote: remote}
+	if u.video {
+		l.cache = &packetCache{}
+	}
+	if !u.layers[l.index].CompareAndSwap(nil, l) {
+		return nil, false
+	}
+	return l, true
+}
+
+// layer returns layer i, nil if it has not arrived.
+func (u *upTrack) layer(i int) *layer {
+	if i < 0 || i >= maxLayers {
+		return nil
+	}
+	return u.layers[i].Load()
 }
 
 // addDown subscribes d to this track.
@@ -83,70 +146,110 @@ func (u *upTrack) removeDown(d *downTrack) {
 	u.downs.Store(&next)
 }
 
-// read forwards packets until the track ends. It is the only goroutine
-// that reads the remote track.
-func (u *upTrack) read() {
+// read forwards the layer's packets until its track ends. It is the only
+// goroutine that reads the remote track.
+func (l *layer) read() {
 	for {
 		p := getPacket()
-		n, _, err := u.remote.Read(p.buf[:])
+		n, _, err := l.remote.Read(p.buf[:])
 		if err != nil {
 			p.refs.Store(1)
 			p.release()
-			if u.cache != nil {
-				u.cache.clear()
+			if l.cache != nil {
+				l.cache.clear()
 			}
 			return
 		}
-		if !p.parse(n, u.video) {
+		if !p.parse(n, l.up.video) {
 			p.refs.Store(1)
 			p.release()
 			continue
 		}
-		u.forward(p)
+		l.forward(p)
 	}
 }
 
 // forward hands a parsed packet to every subscriber and drops the
 // reader's reference.
-func (u *upTrack) forward(p *packet) {
+func (l *layer) forward(p *packet) {
+	u := l.up
+	now := time.Now().UnixNano()
+	l.lastPacket.Store(now)
+	p.layer, p.arrival = int8(l.index), now
 	downs := *u.downs.Load()
 	// One reference per subscriber, one for the cache, and ours, dropped
 	// below, so the packet cannot return to the pool while we are still
 	// handing it out.
 	refs := int32(len(downs)) + 1
-	if u.cache != nil {
+	if l.cache != nil {
 		refs++
 	}
 	p.refs.Store(refs)
-	if u.cache != nil {
-		u.cache.put(p)
+	if l.cache != nil {
+		l.cache.put(p)
 		if p.keyframe {
-			u.keyframeSeq, u.keyframeKnown = p.seq, true
+			l.keyframeSeq, l.keyframeKnown = p.seq, true
+			if u.vp8 {
+				if d, ok := parseVP8Desc(p.payload); ok {
+					if w, h, ok := vp8KeyframeSize(p.payload, d); ok {
+						l.width.Store(int32(w))
+						l.height.Store(int32(h))
+					}
+				}
+			}
 		}
 	}
 	for _, d := range downs {
-		d.enqueue(p)
+		d.enqueue(p, l)
 	}
 	u.forwarded.Add(1)
 	u.forwardedBytes.Add(uint64(len(p.payload)))
 	p.release()
 }
 
-// requestKeyframe asks the publisher for a keyframe, at most once per
-// keyframeInterval.
-func (u *upTrack) requestKeyframe() {
-	if !u.video {
+// layerSilence is how long a layer may send nothing before subscribers
+// move off it: a browser stops sending its top layers when its uplink
+// cannot carry them.
+const layerSilence = time.Second
+
+// live reports whether the layer has sent anything lately.
+func (l *layer) live(now int64) bool {
+	return now-l.lastPacket.Load() < int64(layerSilence)
+}
+
+// requestKeyframe asks the publisher for a keyframe of this layer, at
+// most once per keyframeInterval.
+func (l *layer) requestKeyframe() {
+	if !l.up.video {
 		return
 	}
 	now := time.Now().UnixNano()
-	last := u.lastKeyframe.Load()
-	if now-last < int64(keyframeInterval) || !u.lastKeyframe.CompareAndSwap(last, now) {
+	last := l.lastKeyframe.Load()
+	if now-last < int64(keyframeInterval) || !l.lastKeyframe.CompareAndSwap(last, now) {
 		return
 	}
-	pc := u.publisher.publishPC()
+	pc := l.up.publisher.publishPC()
 	if pc == nil {
 		return
 	}
-	u.keyframes.Add(1)
-	_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(u.remote.SSRC())}})
+	l.up.keyframes.Add(1)
+	_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
+}
+
+// requestKeyframes asks every layer for a keyframe, as when the track
+// resumes.
+func (u *upTrack) requestKeyframes() {
+	for i := range maxLayers {
+		if l := u.layer(i); l != nil {
+			l.requestKeyframe()
+		}
+	}
+}
+
+// cacheOf is the packet cache of layer i, nil if none.
+func (u *upTrack) cacheOf(i int) *packetCache {
+	if l := u.layer(i); l != nil {
+		return l.cache
+	}
+	return nil
 }

@@ -1,0 +1,187 @@
+package sfu
+
+import "time"
+
+// Simulcast, per subscriber: of a track's layers, a downTrack forwards the
+// best one that is live and no better than its subscriber's view asks for
+// (desired, from SetView). It moves to another layer only at a keyframe of
+// that layer, asked for with a PLI (rate-limited per layer), and keeps
+// forwarding the layer it has until that keyframe comes, so the picture
+// never stops. Sequence numbers, timestamps and the VP8 descriptor's
+// numbers are rewritten so that the subscriber's decoder sees one
+// continuous stream across the moves.
+
+// follow decides what becomes of p, a packet of layer l of a simulcast
+// track: true when it is of the layer to forward (and the move to it, if
+// any, is done), false when it was released. The caller holds d.mu.
+func (d *downTrack) follow(p *packet, l *layer) bool {
+	target := d.targetLayer(p.arrival)
+	switch {
+	case target == d.current:
+		if l.index == d.current {
+			return true
+		}
+	case l.index == target:
+		if p.keyframe {
+			d.switchLayer(l, p)
+			return true
+		}
+		if d.current < 0 && d.replayFromKeyframe(p, l) {
+			// A first subscription starts from the layer's last
+			// keyframe, out of its cache; p follows it.
+			d.current = l.index
+			d.waitKeyframe = false
+			return true
+		}
+		l.requestKeyframe()
+	case l.index == d.current:
+		// The current layer goes on until the target's keyframe.
+		return true
+	}
+	p.release()
+	return false
+}
+
+// switchLayer moves the subscription to layer l at p, a keyframe of it:
+// p follows the last packet sent without a gap in sequence numbers, its
+// timestamp as far after the last one as it arrived after it, and its
+// frame's numbers after the last frame's.
+func (d *downTrack) switchLayer(l *layer, p *packet) {
+	if d.current >= 0 {
+		d.switches.Add(1)
+	}
+	d.current = l.index
+	d.waitKeyframe = false
+	d.restartAt(p.seq)
+	if !d.queuedAny {
+		return
+	}
+	step := uint32(1)
+	if rate := d.up.codec.ClockRate; rate > 0 && p.arrival > d.lastArrival {
+		step = max(1, uint32(uint64(p.arrival-d.lastArrival)*uint64(rate)/uint64(time.Second)))
+	}
+	d.tsOffset = p.timestamp - (d.lastTS + step)
+}
+
+// targetLayer is the layer to forward now: the best live layer at or
+// below the desired one, else the lowest live one above it, else the
+// current one.
+func (d *downTrack) targetLayer(now int64) int {
+	if !d.up.simulcast {
+		return 0
+	}
+	want := int(d.desired.Load())
+	for i := want; i >= 0; i-- {
+		if l := d.up.layer(i); l != nil && l.live(now) {
+			return i
+		}
+	}
+	for i := want + 1; i < maxLayers; i++ {
+		if l := d.up.layer(i); l != nil && l.live(now) {
+			return i
+		}
+	}
+	return d.current
+}
+
+// layerSize is a layer's resolution, 0x0 until its first keyframe.
+type layerSize struct{ width, height int }
+
+// chooseLayer picks the layer for a tile of width x height device pixels:
+// the lowest whose resolution covers the tile (with a tenth to spare, as
+// a tile a few pixels larger than a layer looks no worse), else the top.
+// Layers of unknown size are taken as the top's half and quarter. Pure.
+func chooseLayer(sizes [maxLayers]layerSize, width, height int) int {
+	top := -1
+	for i := maxLayers - 1; i >= 0; i-- {
+		if sizes[i].width > 0 {
+			top = i
+			break
+		}
+	}
+	if top < 0 {
+		return maxLayers - 1
+	}
+	for i := 0; i <= top; i++ {
+		s := sizes[i]
+		if s.width == 0 {
+			shift := top - i
+			s = layerSize{sizes[top].width >> shift, sizes[top].height >> shift}
+		}
+		if s.width*10 >= width*9 && s.height*10 >= height*9 {
+			return i
+		}
+	}
+	return top
+}
+
+// setView takes what the subscriber shows of this track: the size of its
+// tile in device pixels, or 0x0 when it does not watch it.
+func (d *downTrack) setView(width, height int) {
+	if width <= 0 || height <= 0 {
+		d.hidden.Store(true)
+		return
+	}
+	var sizes [maxLayers]layerSize
+	for i := range maxLayers {
+		if l := d.up.layer(i); l != nil {
+			sizes[i] = layerSize{int(l.width.Load()), int(l.height.Load())}
+		}
+	}
+	d.desired.Store(int32(chooseLayer(sizes, width, height)))
+	if d.hidden.Swap(false) {
+		// Watched again: it resumes at a keyframe.
+		d.requestKeyframe()
+	}
+}
+
+// Meta of a sent packet, packed in 64 bits for the history: its
+// timestamp, whether its VP8 descriptor was rewritten, and the numbers it
+// carried (a presence bit each).
+const (
+	metaRewrite = 1 << 31
+	metaPic     = 1 << 0
+	metaTL0     = 1 << 1
+	metaKey     = 1 << 2
+)
+
+func packMeta(q queued) uint64 {
+	m := uint64(q.ts) << 32
+	if q.rewrite {
+		m |= metaRewrite
+	}
+	if q.vp8.picID >= 0 {
+		m |= uint64(q.vp8.picID&0x7fff)<<16 | metaPic
+	}
+	if q.vp8.tl0 >= 0 {
+		m |= uint64(q.vp8.tl0&0xff)<<8 | metaTL0
+	}
+	if q.vp8.keyIdx >= 0 {
+		m |= uint64(q.vp8.keyIdx&0x1f)<<3 | metaKey
+	}
+	return m
+}
+
+func unpackMeta(m uint64) queued {
+	q := queued{ts: uint32(m >> 32), rewrite: m&metaRewrite != 0, vp8: vp8Numbers{picID: -1, tl0: -1, keyIdx: -1}}
+	if m&metaPic != 0 {
+		q.vp8.picID = int(m >> 16 & 0x7fff)
+	}
+	if m&metaTL0 != 0 {
+		q.vp8.tl0 = int(m >> 8 & 0xff)
+	}
+	if m&metaKey != 0 {
+		q.vp8.keyIdx = int(m >> 3 & 0x1f)
+	}
+	return q
+}
+
+// rewritten is payload with its VP8 descriptor carrying n, in scratch;
+// payload itself if its descriptor cannot be read.
+func rewritten(scratch, payload []byte, n vp8Numbers) []byte {
+	desc, ok := parseVP8Desc(payload)
+	if !ok {
+		return payload
+	}
+	return rewriteVP8(scratch, payload, desc, n)
+}
