@@ -76,6 +76,8 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.Resent }),
 	newSFUMetric("meet_sfu_keyframe_replays_total", "Subscriptions started from the cached last keyframe, without a keyframe request.", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.Replays }),
+	newSFUMetric("meet_sfu_layer_switches_total", "Subscribers moved to another simulcast layer of a track.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.LayerSwitches }),
 }
 
 func (c sfuCollector) Describe(ch chan<- *prometheus.Desc) {

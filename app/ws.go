@@ -356,6 +356,8 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		s.handleSFU(p, live, m)
 	case *protocol.SFUClose:
 		live.CloseSFU(p, m.Epoch)
+	case *protocol.View:
+		live.SetViews(p, m)
 	case *protocol.Leave:
 		p.MarkLeft()
 		p.Close(protocol.CloseLeft, "left")

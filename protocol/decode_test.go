@@ -143,6 +143,8 @@ func typeName(v any) string {
 		return "RoleSet"
 	case *Unban:
 		return "Unban"
+	case *View:
+		return "View"
 	case *Reaction:
 		return "Reaction"
 	case *LobbyAdmit:
@@ -208,6 +210,11 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"unban","userId":""}`,
 		`{"type":"remove","id":"p_1","ban":true}`,
 		`{"type":"room-settings","hostStart":true}`,
+		`{"type":"view","views":[{"id":"p_1","source":"camera","width":320,"height":180}]}`,
+		`{"type":"view","views":[{"id":"p_1","source":"screen","width":0,"height":0}]}`,
+		`{"type":"view","views":[]}`,
+		`{"type":"view","views":[{"id":"p_1","source":"microphone","width":1,"height":1}]}`,
+		`{"type":"view","views":[{"id":"p_1","source":"camera","width":-1,"height":99999}]}`,
 		`{"type":"passcode","passcode":null}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,

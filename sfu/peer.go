@@ -42,6 +42,9 @@ type Peer struct {
 	subMu       sync.Mutex
 	sub         *webrtc.PeerConnection // nil until run creates it
 	downs       map[*upTrack]*downTrack
+	// views are the page's last word on each track it shows (SetView),
+	// by publisher and source, kept for tracks not subscribed yet.
+	views map[string]view
 	awaiting    []*downTrack // in the offer the client has not answered yet
 	earlySub    []*protocol.Candidate
 	negotiating bool // an offer is out
@@ -80,6 +83,7 @@ func newPeer(r *Room, id string, send func([]byte)) *Peer {
 		paused:  map[string]bool{},
 		sending: map[string]bool{},
 		downs:   map[*upTrack]*downTrack{},
+		views:   map[string]view{},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -234,6 +238,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		p.pubMu.Unlock()
 		if ok {
 			p.log.Debug("simulcast layer published", "source", source, "rid", remote.RID())
+			go drainRTCP(receiver, remote.RID())
 			p.readLayer(up, l)
 		}
 		return
@@ -251,7 +256,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		return
 	}
 	p.log.Debug("track published", "source", source, "codec", up.codec.MimeType, "rid", remote.RID())
-	go drainRTCP(receiver)
+	go drainRTCP(receiver, remote.RID())
 	p.readLayer(up, up.layer(layerIndex(remote.RID())))
 }
 
@@ -329,11 +334,17 @@ func (p *Peer) sourceOf(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver
 	return protocol.SourceCamera
 }
 
-// drainRTCP reads a receiver's RTCP so the interceptors see the
-// publisher's sender reports.
-func drainRTCP(receiver *webrtc.RTPReceiver) {
+// drainRTCP reads a receiver's RTCP, of one simulcast layer (rid) or of
+// its one track, so the interceptors see the publisher's sender reports.
+func drainRTCP(receiver *webrtc.RTPReceiver, rid string) {
 	for {
-		if _, _, err := receiver.ReadRTCP(); err != nil {
+		var err error
+		if rid == "" {
+			_, _, err = receiver.ReadRTCP()
+		} else {
+			_, _, err = receiver.ReadSimulcastRTCP(rid)
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -414,3 +425,42 @@ func (p *Peer) failureLevel() slog.Level {
 	}
 	return slog.LevelWarn
 }
+
+// SetView takes what this peer's page shows of publisher's source: the
+// size of its tile in device pixels, or 0x0 when it is not watched (an
+// off-screen or paused tile, a hidden page, audio only). A simulcast
+// track is then forwarded at the layer that fits (layers.go); an unwatched
+// video is not forwarded at all. It reports false when the peer does not
+// receive that track.
+func (p *Peer) SetView(publisher, source string, width, height int) bool {
+	var down *downTrack
+	p.subMu.Lock()
+	key := publisher + "|" + source
+	if _, known := p.views[key]; known || len(p.views) < maxViews {
+		p.views[key] = view{width, height}
+	}
+	for up, d := range p.downs {
+		if up.publisher.id == publisher && up.source == source {
+			down = d
+			break
+		}
+	}
+	p.subMu.Unlock()
+	if down == nil {
+		return false
+	}
+	// Outside the lock: a tile shown again asks for a keyframe, an RTCP
+	// write on the publisher's connection.
+	if down.up.video {
+		down.setView(width, height)
+		p.log.Debug("view", "publisher", publisher, "source", source, "width", width, "height", height, "layer", down.desired.Load(), "hidden", down.hidden.Load())
+	}
+	return true
+}
+
+// view is the size a page shows a track at; 0x0 when it does not watch it.
+type view struct{ width, height int }
+
+// maxViews bounds what a page can make a peer remember: far more tracks
+// than a room has.
+const maxViews = 1024

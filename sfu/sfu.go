@@ -15,6 +15,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"meet/sfu/codec"
@@ -117,6 +118,13 @@ func (s *SFU) newAPI(cfg Config) (*webrtc.API, error) {
 	media := &webrtc.MediaEngine{}
 	if err := codec.Register(media); err != nil {
 		return nil, err
+	}
+	// A simulcast publisher sends each layer as its own stream, named by
+	// the RID extension (layers.go).
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI, sdp.SDESRepairRTPStreamIDURI} {
+		if err := media.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
 	}
 	// NACKs to publishers, sender and receiver reports, and TWCC feedback
 	// to publishers, all from pion/interceptor. Subscribers' NACKs are

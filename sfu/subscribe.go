@@ -117,6 +117,10 @@ func (p *Peer) subscribeLocked(up *upTrack) bool {
 	}
 	d.sender = sender
 	p.downs[up] = d
+	if v, ok := p.views[up.publisher.id+"|"+up.source]; ok && up.video {
+		// A new downTrack is not hidden: this asks for no keyframe.
+		d.setView(v.width, v.height)
+	}
 	up.addDown(d)
 	go d.readRTCP()
 	return true

@@ -26,6 +26,7 @@ import {
   ErrorCode,
   LeaveReason,
   MessageType,
+  Mode,
   Role,
   RoomStatus,
   Source,
@@ -37,6 +38,7 @@ import { joinRefusal } from './refusals.js';
 import { Signaling } from './signaling.js';
 import { TopologyController } from './topology.js';
 import { VideoGrid } from './tiles.js';
+import { ViewReporter } from './views.js';
 import { PeopleList } from './people.js';
 import { RenameDialog } from './rename.js';
 import { Stage } from './stage.js';
@@ -143,6 +145,12 @@ export class Call {
       selfId: () => this.selfId,
       canPublish: () => this.publisher.canPublish(),
       send: (m) => this.send(m),
+    });
+    // The sizes of the SFU's videos here, for its layers (views.js).
+    this.views = new ViewReporter({
+      tiles: () => this.grid.tiles.values(),
+      send: (m) => !!this.signaling?.send(m),
+      active: () => !!this.signaling && this.topology.mode === Mode.SFU,
     });
     this.publisher = new Publisher({
       media: this.media,

@@ -29,6 +29,7 @@ export const MessageType = Object.freeze({
   MODE: 'mode', // server -> client: the room's topology changed
   SFU: 'sfu', // both ways: negotiation of one of my two PeerConnections with the SFU
   SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
+  VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
 
   // Chat (protocol/chat.go).
   CHAT_SEND: 'chat-send', // client -> server: post a message to my room

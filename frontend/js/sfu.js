@@ -110,7 +110,7 @@ export class SFUClient {
     if (this.closed) return;
     const pub = this.publishConnection();
     if (pub.getSenders().some((s) => s.track === track)) return;
-    const transceiver = pub.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+    const transceiver = pub.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: sendEncodingsFor(source) });
     preferCodec(transceiver, track.kind, track.kind === 'video' ? 'video/vp8' : 'audio/opus');
     this.sources.set(transceiver, source);
   }
@@ -445,4 +445,29 @@ export async function trackProgress(pc, track) {
     }
   });
   return n;
+}
+
+/**
+ * The camera's simulcast layers (issue 16): a quarter, half and full
+ * resolution, named q, h and f as the SFU expects (sfu/uptrack.go
+ * layerIndex), each capped so that the three together stay near what one
+ * full stream took. The SFU forwards each viewer the one that fits its
+ * tile. A screen is one full-resolution stream: slides must stay sharp,
+ * and the browser lowers its frame rate first (contentHint "detail",
+ * media.js). Audio has one encoding.
+ */
+export const CAMERA_LAYERS = Object.freeze([
+  Object.freeze({ rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 }),
+  Object.freeze({ rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 }),
+  Object.freeze({ rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 }),
+]);
+
+/**
+ * The send encodings of a source's track on the publish connection. Pure.
+ * @param {string} source
+ * @returns {RTCRtpEncodingParameters[]|undefined}
+ */
+export function sendEncodingsFor(source) {
+  if (source !== Source.CAMERA) return undefined;
+  return CAMERA_LAYERS.map((l) => ({ ...l }));
 }

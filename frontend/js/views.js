@@ -1,0 +1,129 @@
+// @ts-check
+// What the page tells the SFU of the videos it shows (docs/PROTOCOL.md,
+// `view`): for each remote camera and screen, the size of its tile in
+// device pixels, or 0x0 when nobody here looks at it (the tile is off
+// screen or hidden, the page is in the background). The SFU then forwards
+// each camera at the simulcast layer that fits, and nothing unwatched.
+//
+// The reporter looks twice a second, and at once when the page is hidden
+// or shown: layouts change for many reasons (a resize, the stage, a panel,
+// a scroll), and a look costs a few getBoundingClientRect calls. Only what
+// changed is sent. Only in SFU mode; in mesh mode each sender adapts its
+// own encoding to its one receiver.
+
+import { MessageType, Source } from './protocol.js';
+
+/** How often the page looks at its tiles. */
+export const VIEW_POLL_MS = 500;
+/** Sizes are rounded up to this many device pixels, so that a tile's small moves send nothing. */
+export const VIEW_STEP = 16;
+
+/**
+ * @typedef {Object} TrackView
+ * @property {string} id the participant
+ * @property {string} source camera or screen
+ * @property {number} width device pixels, 0 when not watched
+ * @property {number} height
+ */
+
+/**
+ * The view of one video element: its size on screen in device pixels,
+ * rounded up to VIEW_STEP, or 0x0 when it is not seen at all. Pure.
+ * @param {{left: number, top: number, right: number, bottom: number, width: number, height: number}} rect
+ * @param {{width: number, height: number}} viewport
+ * @param {number} dpr window.devicePixelRatio
+ * @param {boolean} shown the element and the page are shown
+ * @returns {{width: number, height: number}}
+ */
+export function elementView(rect, viewport, dpr, shown) {
+  const onScreen = rect.right > 0 && rect.bottom > 0 && rect.left < viewport.width && rect.top < viewport.height;
+  if (!shown || !onScreen || rect.width <= 0 || rect.height <= 0) return { width: 0, height: 0 };
+  const up = (/** @type {number} */ v) => Math.ceil((v * (dpr || 1)) / VIEW_STEP) * VIEW_STEP;
+  return { width: up(rect.width), height: up(rect.height) };
+}
+
+/**
+ * The views that differ from what was sent last, and the new record of
+ * what was sent. A track no longer there is forgotten, and not reported:
+ * the SFU drops it with the track. Pure.
+ * @param {Map<string, TrackView>} sent by id|source
+ * @param {TrackView[]} now
+ * @returns {{changed: TrackView[], sent: Map<string, TrackView>}}
+ */
+export function changedViews(sent, now) {
+  /** @type {Map<string, TrackView>} */
+  const next = new Map();
+  /** @type {TrackView[]} */
+  const changed = [];
+  for (const v of now) {
+    const key = v.id + '|' + v.source;
+    const last = sent.get(key);
+    if (!last || last.width !== v.width || last.height !== v.height) changed.push(v);
+    next.set(key, v);
+  }
+  return { changed, sent: next };
+}
+
+/**
+ * @typedef {Object} ViewTile what the reporter reads of a remote tile
+ * @property {string} id
+ * @property {boolean} local
+ * @property {HTMLVideoElement} cameraVideo
+ * @property {MediaStreamTrack|null} cameraTrack
+ * @property {HTMLVideoElement|null} screenVideo
+ * @property {MediaStreamTrack|null} screenTrack
+ */
+
+export class ViewReporter {
+  /**
+   * @param {{tiles: () => Iterable<ViewTile>, send: (msg: any) => boolean, active: () => boolean}} params
+   *   active: the room is in SFU mode
+   */
+  constructor(params) {
+    this.params = params;
+    /** @type {Map<string, TrackView>} */
+    this.sent = new Map();
+    this.timer = window.setInterval(() => this.look(), VIEW_POLL_MS);
+    this.onVisibility = () => this.look();
+    document.addEventListener('visibilitychange', this.onVisibility);
+  }
+
+  /** Looks at every remote video and reports what changed. */
+  look() {
+    if (!this.params.active()) {
+      // A new SFU period starts from nothing known.
+      this.sent.clear();
+      return;
+    }
+    const shown = document.visibilityState === 'visible';
+    const viewport = { width: window.innerWidth, height: window.innerHeight };
+    /** @type {TrackView[]} */
+    const now = [];
+    for (const tile of this.params.tiles()) {
+      if (tile.local) continue;
+      /** @type {[string, HTMLVideoElement|null, MediaStreamTrack|null][]} */
+      const videos = [
+        [Source.CAMERA, tile.cameraVideo, tile.cameraTrack],
+        [Source.SCREEN, tile.screenVideo, tile.screenTrack],
+      ];
+      for (const [source, video, track] of videos) {
+        if (!video || !track) continue;
+        const seen = shown && !video.hidden && video.isConnected && !video.closest('[hidden]');
+        now.push({ id: tile.id, source, ...elementView(video.getBoundingClientRect(), viewport, window.devicePixelRatio, seen) });
+      }
+    }
+    const { changed, sent } = changedViews(this.sent, now);
+    if (changed.length === 0) {
+      this.sent = sent;
+      return;
+    }
+    // Unsent views are looked at again next time.
+    if (this.params.send({ type: MessageType.VIEW, views: changed.slice(0, 64) })) this.sent = sent;
+  }
+
+  /** Stops looking. */
+  stop() {
+    clearInterval(this.timer);
+    document.removeEventListener('visibilitychange', this.onVisibility);
+  }
+}
