@@ -76,6 +76,7 @@ type downTrack struct {
 	tsOffset     uint32 // publisher's timestamp - this subscriber's
 	lastTS       uint32 // the timestamp of the last packet queued
 	lastArrival  int64  // when that packet arrived, unix nanoseconds
+	behind       int    // frames of other layers since the current one's last packet
 	munger       vp8Munger
 
 	// history maps the sequence numbers this subscriber was sent to the
@@ -359,9 +360,17 @@ func (d *downTrack) setPaused(paused bool) {
 }
 
 // requestKeyframe asks for a keyframe of the layer this subscriber gets,
-// or will get next.
+// or will get next. It runs beside the layers' readers (an RTCP reader, a
+// view), so it reads their state under d.mu; the request itself, an RTCP
+// write, goes out after.
 func (d *downTrack) requestKeyframe() {
-	if l := d.up.layer(d.targetLayer(time.Now().UnixNano())); l != nil {
+	i := 0
+	if d.up.simulcast {
+		d.mu.Lock()
+		i = d.targetLayer(time.Now().UnixNano())
+		d.mu.Unlock()
+	}
+	if l := d.up.layer(i); l != nil {
 		l.requestKeyframe()
 	}
 }

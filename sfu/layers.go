@@ -15,6 +15,14 @@ import "time"
 // track: true when it is of the layer to forward (and the move to it, if
 // any, is done), false when it was released. The caller holds d.mu.
 func (d *downTrack) follow(p *packet, l *layer) bool {
+	// Frames of other layers that ended since the current layer last sent
+	// anything: a browser that stops sending a layer (its uplink or its
+	// CPU cannot carry it) says nothing, and the others go on.
+	if l.index == d.current {
+		d.behind = 0
+	} else if p.marker && d.current >= 0 {
+		d.behind++
+	}
 	target := d.targetLayer(p.arrival)
 	switch {
 	case target == d.current:
@@ -63,21 +71,32 @@ func (d *downTrack) switchLayer(l *layer, p *packet) {
 	d.tsOffset = p.timestamp - (d.lastTS + step)
 }
 
+// stallFrames is how many frames of the other layers may end while the
+// current layer sends nothing before the current one counts as stopped:
+// about 300 ms of a 15 fps camera's two other layers, well before
+// layerSilence, so that a subscriber moves on before its picture freezes
+// for long.
+const stallFrames = 10
+
 // targetLayer is the layer to forward now: the best live layer at or
 // below the desired one, else the lowest live one above it, else the
-// current one.
+// current one. A current layer that has stalled (stallFrames) is not live.
 func (d *downTrack) targetLayer(now int64) int {
 	if !d.up.simulcast {
 		return 0
 	}
+	live := func(i int) bool {
+		l := d.up.layer(i)
+		return l != nil && l.live(now) && (i != d.current || d.behind < stallFrames)
+	}
 	want := int(d.desired.Load())
 	for i := want; i >= 0; i-- {
-		if l := d.up.layer(i); l != nil && l.live(now) {
+		if live(i) {
 			return i
 		}
 	}
 	for i := want + 1; i < maxLayers; i++ {
-		if l := d.up.layer(i); l != nil && l.live(now) {
+		if live(i) {
 			return i
 		}
 	}

@@ -110,7 +110,8 @@ export class SFUClient {
     if (this.closed) return;
     const pub = this.publishConnection();
     if (pub.getSenders().some((s) => s.track === track)) return;
-    const transceiver = pub.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: sendEncodingsFor(source) });
+    const height = track.kind === 'video' ? track.getSettings().height || 0 : 0;
+    const transceiver = pub.addTransceiver(track, { direction: 'sendonly', streams: [stream], sendEncodings: sendEncodingsFor(source, height) });
     preferCodec(transceiver, track.kind, track.kind === 'video' ? 'video/vp8' : 'audio/opus');
     this.sources.set(transceiver, source);
   }
@@ -463,11 +464,41 @@ export const CAMERA_LAYERS = Object.freeze([
 ]);
 
 /**
- * The send encodings of a source's track on the publish connection. Pure.
+ * Whether this browser publishes the camera in simulcast: Chromium-based
+ * ones (navigator.userAgentData exists only there). Firefox ESR's layers
+ * stopped after a few frames at the SFU in the mixed classroom test, and
+ * Safari is untested, so they publish one stream, as before
+ * (docs/BROWSERS.md); their viewers still get nothing they do not watch.
+ */
+const SIMULCAST = typeof navigator !== 'undefined' && 'userAgentData' in navigator;
+
+/**
+ * How many of the camera's layers a camera of that height gets, the top
+ * ones: the browser itself sends fewer layers of a small picture (one
+ * below 360 lines, two below 540), and would drop the top ones, so a
+ * 640x360 camera asked for three would reach nobody above 320x180.
+ * @param {number} height the camera's height in pixels, 0 if unknown
+ * @returns {number}
+ */
+export function cameraLayerCount(height) {
+  if (height >= 540) return 3;
+  if (height >= 360) return 2;
+  if (height > 0) return 1;
+  return 3;
+}
+
+/**
+ * The send encodings of a source's track on the publish connection: the
+ * camera's top layers (cameraLayerCount), nothing special for the rest.
+ * Pure.
  * @param {string} source
+ * @param {number} height the track's height, 0 if unknown
+ * @param {boolean} [simulcast] whether this browser publishes simulcast
  * @returns {RTCRtpEncodingParameters[]|undefined}
  */
-export function sendEncodingsFor(source) {
-  if (source !== Source.CAMERA) return undefined;
-  return CAMERA_LAYERS.map((l) => ({ ...l }));
+export function sendEncodingsFor(source, height, simulcast = SIMULCAST) {
+  if (source !== Source.CAMERA || !simulcast) return undefined;
+  const n = cameraLayerCount(height);
+  if (n < 2) return undefined;
+  return CAMERA_LAYERS.slice(CAMERA_LAYERS.length - n).map((l) => ({ ...l }));
 }
