@@ -39,12 +39,12 @@ type Peer struct {
 	sending map[string]bool
 
 	// The subscribe side, negotiated by the peer's goroutine (subscribe.go).
-	subMu       sync.Mutex
-	sub         *webrtc.PeerConnection // nil until run creates it
-	downs       map[*upTrack]*downTrack
+	subMu sync.Mutex
+	sub   *webrtc.PeerConnection // nil until run creates it
+	downs map[*upTrack]*downTrack
 	// views are the page's last word on each track it shows (SetView),
 	// by publisher and source, kept for tracks not subscribed yet.
-	views map[string]view
+	views       map[string]view
 	awaiting    []*downTrack // in the offer the client has not answered yet
 	earlySub    []*protocol.Candidate
 	negotiating bool // an offer is out
