@@ -78,6 +78,10 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.Replays }),
 	newSFUMetric("meet_sfu_layer_switches_total", "Subscribers moved to another simulcast layer of a track.", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.LayerSwitches }),
+	newSFUMetric("meet_sfu_forwarded_video_packets_total", "Of the packets forwarded to subscribers, those of video tracks.", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.SentVideo }),
+	newSFUMetric("meet_sfu_unwatched_videos", "Video subscriptions not forwarded because the viewer does not watch them (off screen, hidden, audio only).", prometheus.GaugeValue,
+		func(s sfu.Stats) uint64 { return uint64(s.Unwatched) }),
 }
 
 func (c sfuCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -104,3 +104,55 @@ func TestSimulcastTileSizes(t *testing.T) {
 	st := srv.metric("meet_sfu_layer_switches_total")
 	t.Logf("layer switches counted: %.0f", st)
 }
+
+// TestAudioOnlyReceivesNoVideo is issue 16's audio-only check: in an SFU
+// room, a listener who turns on audio only gets no video packet from the
+// server (its counters stand still while the sound's go on, and the video
+// counts as unwatched), and gets the video back when it turns it off.
+func TestAudioOnlyReceivesNoVideo(t *testing.T) {
+	srv := startAppWith(t, func(c *app.Config) { c.MeshMax = -1 })
+	b := newBrowser(t)
+	room := srv.newAPIClient().createRoom("Data saver")
+	publisher := b.newIdentity("Publisher")
+	publisher.addInitScript(probeScript)
+	publisher.addInitScript(smallCameraScript)
+	publisher.navigate(srv.roomURL(room.ID, url.Values{"name": {"Publisher"}, "join": {"1"}}))
+	pubID := waitFor[string](publisher, simulcastWait, "my own tile is shown",
+		`document.querySelector('[data-participant-id][data-local]')?.getAttribute('data-participant-id')`)
+	// The listener only receives: the only video the SFU sends is to it.
+	listener := b.newIdentity("Listener")
+	listener.addInitScript(probeScript)
+	listener.navigate(srv.roomURL(room.ID, url.Values{"name": {"Listener"}, "spectator": {"1"}, "join": {"1"}}))
+	waitFramesAdvance(listener, tileSelector(pubID), 1, simulcastWait)
+
+	listener.click(`[data-testid="audio-only"]`)
+	waitFor[bool](listener, simulcastWait, "the audio-only toggle is on",
+		`document.querySelector('[data-testid="audio-only"]').getAttribute('aria-pressed') === 'true'`)
+	deadline := time.Now().Add(simulcastWait)
+	for srv.metric("meet_sfu_unwatched_videos") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never counted the listener's video as unwatched")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // what was queued goes out
+	video0, all0 := srv.metric("meet_sfu_forwarded_video_packets_total"), srv.metric("meet_sfu_forwarded_packets_total")
+	time.Sleep(3 * time.Second)
+	video1, all1 := srv.metric("meet_sfu_forwarded_video_packets_total"), srv.metric("meet_sfu_forwarded_packets_total")
+	t.Logf("in 3 s of audio only: %.0f video packets sent, %.0f packets in all", video1-video0, all1-all0)
+	if video1 != video0 {
+		t.Errorf("the SFU sent %.0f video packets to an audio-only listener", video1-video0)
+	}
+	if all1-all0 < 50 {
+		t.Errorf("only %.0f packets in 3 s: the sound stopped too", all1-all0)
+	}
+	if visible := evalJS[string](listener, `getComputedStyle(document.querySelector(`+jsonString(tileSelector(pubID)+` video`)+`)).visibility`); visible != "hidden" {
+		t.Errorf("the audio-only tile's video is %s, want hidden", visible)
+	}
+
+	listener.click(`[data-testid="audio-only"]`)
+	waitFramesAdvance(listener, tileSelector(pubID), 1, simulcastWait)
+	if n := srv.metric("meet_sfu_unwatched_videos"); n != 0 {
+		t.Errorf("%.0f videos still unwatched after audio only went off", n)
+	}
+}

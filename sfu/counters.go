@@ -18,6 +18,7 @@ type counters struct {
 	plis           atomic.Uint64 // keyframe requests (PLI, FIR) from the subscriber
 	replays        atomic.Uint64 // starts from the cached keyframe
 	switches       atomic.Uint64 // moves of a subscriber to another simulcast layer
+	sentVideo      atomic.Uint64 // of the packets sent, those of video tracks
 }
 
 // counterField pairs a counter with the Stats field it is reported in.
@@ -28,7 +29,7 @@ type counterField struct {
 
 // fields pairs each of c's counters with its field of st: the one place
 // that maps one to the other.
-func (c *counters) fields(st *Stats) [11]counterField {
+func (c *counters) fields(st *Stats) [12]counterField {
 	return [...]counterField{
 		{&c.forwarded, &st.Forwarded},
 		{&c.forwardedBytes, &st.ForwardedBytes},
@@ -41,6 +42,7 @@ func (c *counters) fields(st *Stats) [11]counterField {
 		{&c.plis, &st.PLIs},
 		{&c.replays, &st.Replays},
 		{&c.switches, &st.LayerSwitches},
+		{&c.sentVideo, &st.SentVideo},
 	}
 }
 
@@ -64,6 +66,7 @@ func (c *counters) retire(totals *counters) {
 func (s *Stats) Add(o Stats) {
 	s.Peers += o.Peers
 	s.Tracks += o.Tracks
+	s.Unwatched += o.Unwatched
 	var c counters
 	for _, f := range c.fields(&o) {
 		f.counter.Store(*f.stat)

@@ -332,6 +332,9 @@ func (d *downTrack) write() {
 				// no error: that packet did not leave.
 				if n, err := b.writer.WriteRTP(&hdr, payload); err == nil && n > 0 {
 					d.sent.Add(1)
+					if d.up.video {
+						d.sentVideo.Add(1)
+					}
 					d.sentBytes.Add(uint64(len(q.p.payload)))
 				}
 			}

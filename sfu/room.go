@@ -175,6 +175,11 @@ type Stats struct {
 	PLIs                      uint64 // keyframe requests (PLI, FIR) received from subscribers
 	Replays                   uint64 // subscriptions started from a cached keyframe
 	LayerSwitches             uint64 // subscribers moved to another simulcast layer
+	SentVideo                 uint64 // of Sent, packets of video tracks
+	// Unwatched counts the video subscriptions whose viewer does not
+	// watch them now (SetView 0x0: off screen, hidden, audio only): a
+	// gauge, not a count of events.
+	Unwatched int
 }
 
 // Stats sums the counters of every track in the room.
@@ -186,6 +191,9 @@ func (r *Room) Stats() Stats {
 		up.counters.addTo(&st)
 		for _, d := range *up.downs.Load() {
 			d.counters.addTo(&st)
+			if d.hidden.Load() {
+				st.Unwatched++
+			}
 		}
 	}
 	return st

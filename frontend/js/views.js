@@ -5,13 +5,24 @@
 // screen or hidden, the page is in the background). The SFU then forwards
 // each camera at the simulcast layer that fits, and nothing unwatched.
 //
+// Audio only (the controls' toggle, remembered per browser): every video
+// is reported unwatched, so the SFU sends none, and the tiles show their
+// avatars. In mesh mode it only hides the videos: each sender there sends
+// to one receiver, and the room is small.
+//
 // The reporter looks twice a second, and at once when the page is hidden
 // or shown: layouts change for many reasons (a resize, the stage, a panel,
 // a scroll), and a look costs a few getBoundingClientRect calls. Only what
 // changed is sent. Only in SFU mode; in mesh mode each sender adapts its
 // own encoding to its one receiver.
 
+import { setIcon } from './dom.js';
+import { t } from './i18n.js';
 import { MessageType, Source } from './protocol.js';
+import { toast } from './toast.js';
+
+/** Where the audio-only choice is remembered. */
+const AUDIO_ONLY_KEY = 'meet.audioOnly';
 
 /** How often the page looks at its tiles. */
 export const VIEW_POLL_MS = 500;
@@ -86,6 +97,38 @@ export class ViewReporter {
     this.timer = window.setInterval(() => this.look(), VIEW_POLL_MS);
     this.onVisibility = () => this.look();
     document.addEventListener('visibilitychange', this.onVisibility);
+    this.button = document.getElementById('audio-only');
+    if (this.button) setIcon(this.button, 'sound');
+    this.button?.addEventListener('click', () => {
+      this.setAudioOnly(!this.audioOnly);
+      if (this.audioOnly) toast(t('call.audioOnlyOn'), 'info');
+    });
+    let stored = false;
+    try {
+      stored = localStorage.getItem(AUDIO_ONLY_KEY) === '1';
+    } catch {
+      // Storage may be off: the toggle still works for this page.
+    }
+    this.audioOnly = false;
+    this.setAudioOnly(stored);
+  }
+
+  /**
+   * Receives no video (on), or what the tiles show again (off).
+   * @param {boolean} on
+   */
+  setAudioOnly(on) {
+    this.audioOnly = on;
+    this.button?.setAttribute('aria-pressed', String(on));
+    document.getElementById('grid')?.classList.toggle('is-audio-only', on);
+    document.getElementById('stage-view')?.classList.toggle('is-audio-only', on);
+    try {
+      if (on) localStorage.setItem(AUDIO_ONLY_KEY, '1');
+      else localStorage.removeItem(AUDIO_ONLY_KEY);
+    } catch {
+      // As above.
+    }
+    this.look();
   }
 
   /** Looks at every remote video and reports what changed. */
@@ -95,7 +138,7 @@ export class ViewReporter {
       this.sent.clear();
       return;
     }
-    const shown = document.visibilityState === 'visible';
+    const shown = document.visibilityState === 'visible' && !this.audioOnly;
     const viewport = { width: window.innerWidth, height: window.innerHeight };
     /** @type {TrackView[]} */
     const now = [];
