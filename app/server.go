@@ -130,9 +130,13 @@ func New(cfg Config) (*Server, error) {
 	if err := checkTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	// The SFU names each room's dominant speaker from a goroutine of the
+	// room's, which starts only once a room exists, after New.
+	var hub *room.Hub
 	media, err := sfu.New(sfu.Config{
 		UDPPort: cfg.UDPPort, ICETCP: cfg.ICETCP, TCPPort: cfg.TCPPort,
 		PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu"),
+		OnSpeaker: func(roomID, peerID string) { hub.ActiveSpeaker(roomID, peerID) },
 	})
 	if err != nil {
 		return nil, err
@@ -168,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 		Policy:   s.roomPolicy(cfg, media),
 		MaxRooms: limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
 	})
+	hub = s.hub
 	if s.turn, err = startTURN(cfg.TURN, cfg.Logger, s.hub.HasUser); err != nil {
 		_ = media.Close()
 		return nil, err

@@ -156,3 +156,48 @@ func TestAudioOnlyReceivesNoVideo(t *testing.T) {
 		t.Errorf("%.0f videos still unwatched after audio only went off", n)
 	}
 }
+
+// TestActiveSpeaker is issue 16's active speaker: in a five-person SFU
+// room where only one microphone is on (Chromium's fake one, a tone), that
+// person's tile rings as the dominant speaker on everyone's page, and the
+// ring moves when another speaks instead.
+func TestActiveSpeaker(t *testing.T) {
+	srv := startAppWith(t, func(c *app.Config) { c.MeshMax = -1 })
+	b := newBrowser(t)
+	room := srv.newAPIClient().createRoom("Who speaks")
+	var tabs []*tab
+	var ids []string
+	for i := range 5 {
+		name := fmt.Sprintf("P%d", i+1)
+		p := b.newIdentity(name)
+		p.addInitScript(probeScript)
+		p.addInitScript(smallCameraScript)
+		p.navigate(srv.roomURL(room.ID, url.Values{"name": {name}, "join": {"1"}}))
+		ids = append(ids, waitFor[string](p, simulcastWait, "my own tile is shown",
+			`document.querySelector('[data-participant-id][data-local]')?.getAttribute('data-participant-id')`))
+		// Every microphone starts muted.
+		waitFor[bool](p, simulcastWait, "the microphone is on", `document.querySelector('[data-testid="toggle-mic"]').getAttribute('aria-pressed') === 'true'`)
+		p.click(`[data-testid="toggle-mic"]`)
+		waitFor[bool](p, simulcastWait, "the microphone is off", `document.querySelector('[data-testid="toggle-mic"]').getAttribute('aria-pressed') === 'false'`)
+		tabs = append(tabs, p)
+	}
+	for _, p := range tabs {
+		waitFor[bool](p, simulcastWait, "the room uses the SFU", `document.querySelector('[data-testid="room"]')?.getAttribute('data-mode') === 'sfu'`)
+	}
+	speaking := func(p *tab, id string) string {
+		return fmt.Sprintf(`!!document.querySelector('[data-participant-id=%q][data-speaking]')`, id)
+	}
+	for _, speaker := range []int{2, 4} {
+		tabs[speaker].click(`[data-testid="toggle-mic"]`)
+		start := time.Now()
+		observer := tabs[(speaker+1)%5]
+		waitFor[bool](observer, simulcastWait, ids[speaker]+" rings as the speaker", speaking(observer, ids[speaker]))
+		t.Logf("P%d became the active speaker %v after turning the microphone on", speaker+1, time.Since(start).Round(10*time.Millisecond))
+		for i, p := range tabs {
+			if i != speaker {
+				waitFor[bool](p, simulcastWait, "everyone sees the same speaker", speaking(p, ids[speaker]))
+			}
+		}
+		tabs[speaker].click(`[data-testid="toggle-mic"]`)
+	}
+}

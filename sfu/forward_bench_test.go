@@ -92,7 +92,7 @@ func BenchmarkForward(b *testing.B) {
 				p := getPacket()
 				n := copy(p.buf[:], raw)
 				binary.BigEndian.PutUint16(p.buf[2:], uint16(i))
-				if !p.parse(n, true) {
+				if !p.parse(n, true, 0) {
 					b.Fatal("parse failed")
 				}
 				l.forward(p)

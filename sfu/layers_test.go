@@ -78,7 +78,7 @@ func (s *simulcastSource) frame(t *testing.T, i int, key bool) {
 	binary.BigEndian.PutUint16(b[2:], s.seq[i])
 	binary.BigEndian.PutUint32(b[4:], s.ts[i])
 	copy(b[12:], payload)
-	if !p.parse(len(b), true) {
+	if !p.parse(len(b), true, 0) {
 		t.Fatal("parse")
 	}
 	s.seq[i]++

@@ -27,6 +27,9 @@ type packet struct {
 	// it arrived (unix nanoseconds).
 	layer   int8
 	arrival int64
+	// audioLevel is the RFC 6464 level the publisher measured, in -dBov
+	// (0 loudest, 127 silence); -1 when the packet has none.
+	audioLevel int8
 }
 
 var packetPool = sync.Pool{New: func() any { return new(packet) }}
@@ -43,19 +46,26 @@ func (p *packet) release() {
 
 // parse reads the RTP header fields the forwarder needs from p.buf[:n]. It
 // returns false for anything that is not a well-formed RTP packet. CSRCs
-// and header extensions are skipped: extension ids are negotiated per
-// connection, so the publisher's ids mean nothing to a subscriber.
-func (p *packet) parse(n int, video bool) bool {
+// and header extensions are not forwarded: extension ids are negotiated
+// per connection, so the publisher's ids mean nothing to a subscriber.
+// Of the extensions, only the audio level is read, when levelID (its id
+// on the publisher's connection) is not 0.
+func (p *packet) parse(n int, video bool, levelID uint8) bool {
 	b := p.buf[:n]
 	if n < 12 || b[0]>>6 != 2 {
 		return false
 	}
+	p.audioLevel = -1
 	offset := 12 + 4*int(b[0]&0x0f)
 	if b[0]&0x10 != 0 { // extension
 		if n < offset+4 {
 			return false
 		}
-		offset += 4 + 4*int(binary.BigEndian.Uint16(b[offset+2:]))
+		words := int(binary.BigEndian.Uint16(b[offset+2:]))
+		if levelID != 0 && n >= offset+4+4*words && binary.BigEndian.Uint16(b[offset:]) == 0xbede {
+			p.audioLevel = oneByteExtension(b[offset+4:offset+4+4*words], levelID)
+		}
+		offset += 4 + 4*words
 	}
 	end := n
 	if b[0]&0x20 != 0 { // padding
@@ -74,6 +84,28 @@ func (p *packet) parse(n int, video bool) bool {
 	p.payload = b[offset:end]
 	p.keyframe = video && isVP8Keyframe(p.payload)
 	return true
+}
+
+// oneByteExtension finds element id in a one-byte header extension block
+// (RFC 8285) and returns its first byte's low 7 bits (the audio level), or
+// -1 if it is not there.
+func oneByteExtension(block []byte, id uint8) int8 {
+	for i := 0; i < len(block); {
+		head := block[i]
+		if head == 0 { // padding
+			i++
+			continue
+		}
+		elemID, size := head>>4, int(head&0x0f)+1
+		if elemID == 15 || i+1+size > len(block) {
+			return -1
+		}
+		if elemID == id {
+			return int8(block[i+1] & 0x7f)
+		}
+		i += 1 + size
+	}
+	return -1
 }
 
 // isVP8Keyframe reports whether a VP8 RTP payload starts a key frame

@@ -245,6 +245,9 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	}
 	up := newUpTrack(p, source, remote)
 	up.receiver = receiver
+	if !up.video {
+		up.levelID = audioLevelID(receiver)
+	}
 	if old := p.ups[source]; old != nil {
 		p.room.removeTrack(old)
 	}

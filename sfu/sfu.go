@@ -36,6 +36,9 @@ type Config struct {
 	// (NAT 1:1: Docker, cloud VMs).
 	PublicIP string
 	Logger   *slog.Logger
+	// OnSpeaker, when set, is told each room's dominant speaker whenever
+	// it changes (speaker.go), from the room's own goroutine.
+	OnSpeaker func(room, peer string)
 }
 
 // SFU owns the Pion API and the shared UDP socket.
@@ -57,6 +60,8 @@ type SFU struct {
 	retired counters
 
 	setup *connSetup
+
+	onSpeaker func(room, peer string)
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -77,7 +82,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup()}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
@@ -125,6 +130,10 @@ func (s *SFU) newAPI(cfg Config) (*webrtc.API, error) {
 		if err := media.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
 			return nil, err
 		}
+	}
+	// Each audio packet's level, for the active speaker (speaker.go).
+	if err := media.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
 	}
 	// NACKs to publishers, sender and receiver reports, and TWCC feedback
 	// to publishers, all from pion/interceptor. Subscribers' NACKs are
@@ -194,6 +203,9 @@ func (s *SFU) Room(id string) (*Room, error) {
 	if !ok {
 		r = newRoom(s, id)
 		s.rooms[id] = r
+		if s.onSpeaker != nil {
+			go r.detectSpeakers(s.onSpeaker)
+		}
 	}
 	return r, nil
 }

@@ -58,6 +58,12 @@ type upTrack struct {
 
 	paused atomic.Bool
 
+	// levelID is the audio level extension's id on the publisher's
+	// connection, 0 if it was not negotiated; loudness is what the reader
+	// makes of the levels (speaker.go).
+	levelID  uint8
+	loudness loudness
+
 	// counters: forwarded, forwardedBytes and keyframes are this track's.
 	counters
 }
@@ -160,7 +166,7 @@ func (l *layer) read() {
 			}
 			return
 		}
-		if !p.parse(n, l.up.video) {
+		if !p.parse(n, l.up.video, l.up.levelID) {
 			p.refs.Store(1)
 			p.release()
 			continue
@@ -176,6 +182,9 @@ func (l *layer) forward(p *packet) {
 	now := time.Now().UnixNano()
 	l.lastPacket.Store(now)
 	p.layer, p.arrival = int8(l.index), now
+	if p.audioLevel >= 0 {
+		u.loudness.add(p.audioLevel)
+	}
 	downs := *u.downs.Load()
 	// One reference per subscriber, one for the cache, and ours, dropped
 	// below, so the packet cannot return to the pool while we are still

@@ -17,3 +17,19 @@ func (r *Room) SetViews(p *Participant, m *protocol.View) {
 		peer.SetView(v.ID, v.Source, v.Width, v.Height)
 	}
 }
+
+// ActiveSpeaker tells everyone in room id that participant is its
+// dominant speaker now (the SFU's choice, sfu/speaker.go), if the room is
+// live and the participant in it.
+func (h *Hub) ActiveSpeaker(id, participant string) {
+	r, ok := h.Room(id)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.findLocked(participant) == nil {
+		return
+	}
+	r.broadcastLocked(encode(protocol.ActiveSpeaker{Type: protocol.TypeActiveSpeaker, ID: participant}), nil)
+}

@@ -275,6 +275,9 @@ export class Call {
       case MessageType.LOBBY_WAIT:
         this.onWaiting(true, msg.code);
         break;
+      case MessageType.ACTIVE_SPEAKER:
+        this.grid.setSpeaker(msg.id);
+        break;
       default:
         // Newer servers may send types this page does not know yet.
         console.debug('call: ignored message type', /** @type {any} */ (msg).type);

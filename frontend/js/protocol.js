@@ -30,6 +30,7 @@ export const MessageType = Object.freeze({
   SFU: 'sfu', // both ways: negotiation of one of my two PeerConnections with the SFU
   SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
   VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
+  ACTIVE_SPEAKER: 'active-speaker', // server -> client: the SFU room's dominant speaker changed (protocol/speaker.go)
 
   // Chat (protocol/chat.go).
   CHAT_SEND: 'chat-send', // client -> server: post a message to my room
@@ -576,5 +577,11 @@ export const CloseCode = Object.freeze({
  * @property {'lobby-admit-all'} type
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait} ServerMessage */
+/**
+ * @typedef {Object} ActiveSpeaker The SFU room's dominant speaker changed.
+ * @property {'active-speaker'} type
+ * @property {string} id
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker} ServerMessage */
 /** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage} ClientMessage */

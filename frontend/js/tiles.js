@@ -376,6 +376,19 @@ export class VideoGrid {
     return this.tiles.get(id);
   }
 
+  /**
+   * Rings the tile of the room's dominant speaker (active-speaker), and
+   * no other: data-speaking is the test hook.
+   * @param {string} id
+   */
+  setSpeaker(id) {
+    for (const [tileId, tile] of this.tiles) {
+      const speaking = tileId === id;
+      tile.root.classList.toggle('is-speaking', speaking);
+      tile.root.toggleAttribute('data-speaking', speaking);
+    }
+  }
+
   /** @param {string} id */
   remove(id) {
     const tile = this.tiles.get(id);
