@@ -80,6 +80,8 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.LayerSwitches }),
 	newSFUMetric("meet_sfu_forwarded_video_packets_total", "Of the packets forwarded to subscribers, those of video tracks.", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.SentVideo }),
+	newSFUMetric("meet_sfu_last_n_held_videos", "Video subscriptions the last-N limit holds back (their publishers have not spoken lately).", prometheus.GaugeValue,
+		func(s sfu.Stats) uint64 { return uint64(s.LastNHeld) }),
 	newSFUMetric("meet_sfu_unwatched_videos", "Video subscriptions not forwarded because the viewer does not watch them (off screen, hidden, audio only).", prometheus.GaugeValue,
 		func(s sfu.Stats) uint64 { return uint64(s.Unwatched) }),
 }

@@ -31,7 +31,11 @@ type Config struct {
 	// MeshMax: a room with more participants than this leaves mesh. 0
 	// takes the default (4); negative means every room uses the SFU from
 	// its first participant (webinars, large classes).
-	MeshMax    int
+	MeshMax int
+	// LastN: in an SFU room with more video publishers than this, each
+	// viewer gets the videos of the N most recent speakers only; 0 means
+	// every video.
+	LastN      int
 	ICEServers []protocol.ICEServer
 	Logger     *slog.Logger
 
@@ -137,6 +141,7 @@ func New(cfg Config) (*Server, error) {
 		UDPPort: cfg.UDPPort, ICETCP: cfg.ICETCP, TCPPort: cfg.TCPPort,
 		PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu"),
 		OnSpeaker: func(roomID, peerID string) { hub.ActiveSpeaker(roomID, peerID) },
+		LastN:     cfg.LastN,
 	})
 	if err != nil {
 		return nil, err

@@ -157,12 +157,15 @@ func TestAudioOnlyReceivesNoVideo(t *testing.T) {
 	}
 }
 
-// TestActiveSpeaker is issue 16's active speaker: in a five-person SFU
-// room where only one microphone is on (Chromium's fake one, a tone), that
-// person's tile rings as the dominant speaker on everyone's page, and the
-// ring moves when another speaks instead.
+// TestActiveSpeaker is issue 16's active speaker and last-N: in a
+// five-person SFU room where only one microphone is on (Chromium's fake
+// one, a tone), that person's tile rings as the dominant speaker on
+// everyone's page, and the ring moves when another speaks instead. With
+// -last-n 2, each page then plays exactly the videos of the two who spoke
+// last, shows the two others as avatars, and the server counts those as
+// held back.
 func TestActiveSpeaker(t *testing.T) {
-	srv := startAppWith(t, func(c *app.Config) { c.MeshMax = -1 })
+	srv := startAppWith(t, func(c *app.Config) { c.MeshMax, c.LastN = -1, 2 })
 	b := newBrowser(t)
 	room := srv.newAPIClient().createRoom("Who speaks")
 	var tabs []*tab
@@ -199,5 +202,38 @@ func TestActiveSpeaker(t *testing.T) {
 			}
 		}
 		tabs[speaker].click(`[data-testid="toggle-mic"]`)
+	}
+
+	// Last-N 2: P1 plays P5's and P3's videos, the last two speakers, and
+	// holds P2's and P4's.
+	p1 := tabs[0]
+	for _, i := range []int{1, 3} {
+		waitFor[bool](p1, simulcastWait, fmt.Sprintf("P%d shows as held back", i+1),
+			fmt.Sprintf(`!!document.querySelector('[data-participant-id=%q][data-held]')`, ids[i]))
+	}
+	for _, i := range []int{2, 4} {
+		if evalJS[bool](p1, fmt.Sprintf(`!!document.querySelector('[data-participant-id=%q][data-held]')`, ids[i])) {
+			t.Errorf("P%d, a recent speaker, is held back on P1's page", i+1)
+		}
+		waitFramesAdvance(p1, tileSelector(ids[i]), 1, simulcastWait)
+	}
+	for _, i := range []int{1, 3} {
+		before := videoStats(p1, tileSelector(ids[i]))
+		time.Sleep(time.Second)
+		if problem := framesProblem(before, videoStats(p1, tileSelector(ids[i])), 1); problem == "" {
+			t.Errorf("P%d's video still plays on P1's page while held back", i+1)
+		}
+	}
+	// Each of the five receives two of the four videos: ten held back.
+	deadline := time.Now().Add(simulcastWait)
+	for {
+		held := srv.metric("meet_sfu_last_n_held_videos")
+		if held == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server holds back %.0f videos, want 10", held)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

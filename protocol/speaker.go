@@ -11,3 +11,17 @@ type ActiveSpeaker struct {
 	Type string `json:"type"`
 	ID   string `json:"id"`
 }
+
+// TypeLastN is sent by the server to a participant of an SFU room whose
+// last-N limit holds back some videos from it (issue 16): the room has
+// more video publishers than -last-n, and only the most recent speakers'
+// videos are forwarded to each participant.
+const TypeLastN = "last-n"
+
+// LastN lists the participants whose video the SFU does not forward to
+// this participant now; empty when it gets every video. The page shows
+// their avatars until they speak.
+type LastN struct {
+	Type string   `json:"type"`
+	Off  []string `json:"off"`
+}

@@ -67,6 +67,7 @@ func (s *Stats) Add(o Stats) {
 	s.Peers += o.Peers
 	s.Tracks += o.Tracks
 	s.Unwatched += o.Unwatched
+	s.LastNHeld += o.LastNHeld
 	var c counters
 	for _, f := range c.fields(&o) {
 		f.counter.Store(*f.stat)

@@ -61,8 +61,10 @@ type downTrack struct {
 	// one forwarded is the best live layer at or below it (layers.go).
 	desired atomic.Int32
 	// hidden: the viewer does not watch this video (an off-screen or
-	// paused tile, audio-only): nothing is sent.
-	hidden atomic.Bool
+	// paused tile, audio-only): nothing is sent. lastNOff: the room's
+	// last-N limit holds it back (lastn.go).
+	hidden   atomic.Bool
+	lastNOff atomic.Bool
 
 	// Owned by the goroutine of the layer being read; a simulcast track's
 	// readers take mu, since each of its layers has one.
@@ -184,7 +186,7 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 	}
-	if d.paused.Load() || d.up.paused.Load() || d.hidden.Load() || !d.isReady() {
+	if d.paused.Load() || d.up.paused.Load() || d.hidden.Load() || d.lastNOff.Load() || !d.isReady() {
 		if l.index == d.current {
 			d.drop(p)
 		} else {

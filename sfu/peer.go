@@ -44,7 +44,11 @@ type Peer struct {
 	downs map[*upTrack]*downTrack
 	// views are the page's last word on each track it shows (SetView),
 	// by publisher and source, kept for tracks not subscribed yet.
-	views       map[string]view
+	views map[string]view
+	// lastNOff are the publishers whose video the last-N limit holds back
+	// from this peer, as last told to its client; guarded by the room's
+	// lock (lastn.go).
+	lastNOff    []string
 	awaiting    []*downTrack // in the offer the client has not answered yet
 	earlySub    []*protocol.Candidate
 	negotiating bool // an offer is out

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type Room struct {
 	// forgotten is set when the registry drops the room (empty); a join
 	// that raced with that goes to the registry's new room instead.
 	forgotten bool
+	// recent are the video publishers, most recent speaker first
+	// (lastn.go); recentSnap a copy for readers without the lock.
+	recent     []string
+	recentSnap atomic.Pointer[[]string]
 }
 
 func newRoom(s *SFU, id string) *Room {
@@ -180,6 +185,9 @@ type Stats struct {
 	// watch them now (SetView 0x0: off screen, hidden, audio only): a
 	// gauge, not a count of events.
 	Unwatched int
+	// LastNHeld counts the video subscriptions the last-N limit holds
+	// back now (lastn.go): a gauge.
+	LastNHeld int
 }
 
 // Stats sums the counters of every track in the room.
@@ -193,6 +201,9 @@ func (r *Room) Stats() Stats {
 			d.counters.addTo(&st)
 			if d.hidden.Load() {
 				st.Unwatched++
+			}
+			if d.lastNOff.Load() {
+				st.LastNHeld++
 			}
 		}
 	}

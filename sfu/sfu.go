@@ -39,6 +39,9 @@ type Config struct {
 	// OnSpeaker, when set, is told each room's dominant speaker whenever
 	// it changes (speaker.go), from the room's own goroutine.
 	OnSpeaker func(room, peer string)
+	// LastN, when above 0, limits each subscriber's videos to those of the
+	// room's N most recent speakers (lastn.go).
+	LastN int
 }
 
 // SFU owns the Pion API and the shared UDP socket.
@@ -62,6 +65,7 @@ type SFU struct {
 	setup *connSetup
 
 	onSpeaker func(room, peer string)
+	lastN     int
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -82,7 +86,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
@@ -203,7 +207,7 @@ func (s *SFU) Room(id string) (*Room, error) {
 	if !ok {
 		r = newRoom(s, id)
 		s.rooms[id] = r
-		if s.onSpeaker != nil {
+		if s.onSpeaker != nil || s.lastN > 0 {
 			go r.detectSpeakers(s.onSpeaker)
 		}
 	}

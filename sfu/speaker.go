@@ -106,7 +106,10 @@ func (r *Room) detectSpeakers(onSpeaker func(room, peer string)) {
 		}
 		r.mu.Unlock()
 		if speaker, changed := picker.next(levels); changed {
-			onSpeaker(r.id, speaker)
+			r.spoke(speaker)
+			if onSpeaker != nil {
+				onSpeaker(r.id, speaker)
+			}
 		}
 	}
 }

@@ -31,10 +31,18 @@ func (p *Peer) run() {
 	}
 	p.sync()
 	setup.release()
+	if p.room.sfu.lastN > 0 {
+		p.room.applyLastN()
+	}
 	for {
 		select {
 		case <-p.wake:
 			p.sync()
+			// New subscriptions, or a new or gone publisher: the last-N
+			// limit and the client's list follow, outside the peer's lock.
+			if p.room.sfu.lastN > 0 {
+				p.room.applyLastN()
+			}
 		case <-p.done:
 			return
 		}
@@ -117,6 +125,11 @@ func (p *Peer) subscribeLocked(up *upTrack) bool {
 	}
 	d.sender = sender
 	p.downs[up] = d
+	if n := p.room.sfu.lastN; n > 0 && up.video {
+		if snap := p.room.recentSnap.Load(); snap != nil {
+			d.lastNOff.Store(!recentFor(*snap, p.id, n, up.publisher.id))
+		}
+	}
 	if v, ok := p.views[up.publisher.id+"|"+up.source]; ok && up.video {
 		// A new downTrack is not hidden: this asks for no keyframe.
 		d.setView(v.width, v.height)

@@ -26,6 +26,7 @@ type config struct {
 	addr           string
 	dbPath         string
 	meshMax        int
+	lastN          int
 	secret         string
 	logLevel       string
 	iceServers     string
@@ -86,6 +87,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.iceServers, "ice-servers", "", `ICE servers for browsers: comma-separated URLs ("stun:host:3478"), or a JSON array of RTCIceServer objects`)
 	fs.IntVar(&c.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
 	fs.StringVar(&c.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
+	fs.IntVar(&c.lastN, "last-n", 9, "in a room on the SFU with more video publishers than this, each viewer gets the videos of the N most recent speakers only; 0 = every video")
 	fs.DurationVar(&c.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
 	fs.DurationVar(&c.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
 	fs.IntVar(&c.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
@@ -130,6 +132,9 @@ func (c *config) check() error {
 	if c.meshMax < 0 {
 		return fmt.Errorf("-mesh-max must be 0 (always the SFU) or more, got %d", c.meshMax)
 	}
+	if c.lastN < 0 {
+		return fmt.Errorf("-last-n must be 0 (no limit) or more, got %d", c.lastN)
+	}
 	if c.udpPort < 0 || c.udpPort > 65535 {
 		return fmt.Errorf("-udp-port must be 0-65535, got %d", c.udpPort)
 	}
@@ -170,6 +175,7 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 		Store:      db,
 		Secret:     secret,
 		MeshMax:    alwaysSFUIfZero(c.meshMax),
+		LastN:      c.lastN,
 		ICEServers: iceServers,
 		Logger:     logger,
 

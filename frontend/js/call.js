@@ -278,6 +278,9 @@ export class Call {
       case MessageType.ACTIVE_SPEAKER:
         this.grid.setSpeaker(msg.id);
         break;
+      case MessageType.LAST_N:
+        this.grid.setHeld(msg.off);
+        break;
       default:
         // Newer servers may send types this page does not know yet.
         console.debug('call: ignored message type', /** @type {any} */ (msg).type);

@@ -31,6 +31,7 @@ export const MessageType = Object.freeze({
   SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
   VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
   ACTIVE_SPEAKER: 'active-speaker', // server -> client: the SFU room's dominant speaker changed (protocol/speaker.go)
+  LAST_N: 'last-n', // server -> client: the videos the SFU holds back from me (-last-n)
 
   // Chat (protocol/chat.go).
   CHAT_SEND: 'chat-send', // client -> server: post a message to my room
@@ -578,10 +579,17 @@ export const CloseCode = Object.freeze({
  */
 
 /**
+ * @typedef {Object} LastN The videos the SFU holds back from me: the room has more video
+ *   publishers than -last-n, and these have not spoken lately.
+ * @property {'last-n'} type
+ * @property {string[]} off participant ids
+ */
+
+/**
  * @typedef {Object} ActiveSpeaker The SFU room's dominant speaker changed.
  * @property {'active-speaker'} type
  * @property {string} id
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker} ServerMessage */
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker|LastN} ServerMessage */
 /** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage} ClientMessage */

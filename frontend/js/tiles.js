@@ -377,6 +377,19 @@ export class VideoGrid {
   }
 
   /**
+   * Shows the avatars of those whose video the SFU holds back from me
+   * (last-n), and the videos of everyone else: data-held is the test hook.
+   * @param {string[]} ids
+   */
+  setHeld(ids) {
+    const held = new Set(ids);
+    for (const [tileId, tile] of this.tiles) {
+      tile.root.classList.toggle('is-held', held.has(tileId));
+      tile.root.toggleAttribute('data-held', held.has(tileId));
+    }
+  }
+
+  /**
    * Rings the tile of the room's dominant speaker (active-speaker), and
    * no other: data-speaking is the test hook.
    * @param {string} id

@@ -1,0 +1,123 @@
+package sfu
+
+import (
+	"encoding/json"
+	"slices"
+
+	"meet/protocol"
+)
+
+// Last-N (issue 16): in a room with more video publishers than the SFU's
+// LastN, each subscriber receives video only from the N who spoke most
+// recently (others than itself); the rest of the videos are held back
+// (their downTracks count as paused) until their publisher speaks. Sound
+// always flows. Each subscriber is told which videos it does not get
+// (protocol.LastN), so its page shows those people's avatars.
+
+// lastNLocked updates r.recent with a change (a new speaker, who moves to
+// the front; a new or gone publisher) and applies the limit. It returns
+// the downTracks that were held back and are forwarded again, which need
+// a keyframe: the caller asks for them once r.mu is released. The caller
+// holds r.mu.
+func (r *Room) lastNLocked() []*downTrack {
+	n := r.sfu.lastN
+	if n <= 0 {
+		return nil
+	}
+	// Publishers of video in the room, in recency order.
+	publishing := map[string]bool{}
+	for _, up := range r.tracks {
+		if up.video {
+			publishing[up.publisher.id] = true
+		}
+	}
+	r.recent = slices.DeleteFunc(r.recent, func(id string) bool { return !publishing[id] })
+	for _, up := range r.tracks {
+		if up.video && !slices.Contains(r.recent, up.publisher.id) {
+			r.recent = append(r.recent, up.publisher.id)
+		}
+	}
+	snap := slices.Clone(r.recent)
+	r.recentSnap.Store(&snap)
+	var resumed []*downTrack
+	off := map[*Peer][]string{}
+	for _, up := range r.tracks {
+		if !up.video {
+			continue
+		}
+		for _, d := range *up.downs.Load() {
+			held := !recentFor(r.recent, d.subscriber.id, n, up.publisher.id)
+			if held {
+				off[d.subscriber] = append(off[d.subscriber], up.publisher.id)
+			}
+			if d.lastNOff.Swap(held) && !held {
+				resumed = append(resumed, d)
+			}
+		}
+	}
+	for _, p := range r.peers {
+		ids := off[p]
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		if slices.Equal(ids, p.lastNOff) {
+			continue
+		}
+		p.lastNOff = ids
+		msg := protocol.LastN{Type: protocol.TypeLastN, Off: ids}
+		if msg.Off == nil {
+			msg.Off = []string{}
+		}
+		data, _ := json.Marshal(msg) // strings only: it cannot fail
+		p.send(data)
+	}
+	return resumed
+}
+
+// recentFor reports whether publisher is among the n most recent
+// speakers of recent, not counting the subscriber itself.
+func recentFor(recent []string, subscriber string, n int, publisher string) bool {
+	seen := 0
+	for _, id := range recent {
+		if id == subscriber {
+			continue
+		}
+		if id == publisher {
+			return true
+		}
+		seen++
+		if seen >= n {
+			return false
+		}
+	}
+	return false
+}
+
+// spoke moves peer to the front of the room's recent speakers and applies
+// the limit again.
+func (r *Room) spoke(peer string) {
+	r.mu.Lock()
+	if i := slices.Index(r.recent, peer); i > 0 {
+		r.recent = slices.Insert(slices.Delete(r.recent, i, i+1), 0, peer)
+	} else if i < 0 {
+		r.recent = slices.Insert(r.recent, 0, peer)
+	}
+	resumed := r.lastNLocked()
+	r.mu.Unlock()
+	requestKeyframes(resumed)
+}
+
+// applyLastN applies the limit after the room's tracks or peers changed.
+func (r *Room) applyLastN() {
+	r.mu.Lock()
+	resumed := r.lastNLocked()
+	r.mu.Unlock()
+	requestKeyframes(resumed)
+}
+
+// requestKeyframes asks for a keyframe for each downTrack, outside every
+// lock (an RTCP write).
+func requestKeyframes(downs []*downTrack) {
+	for _, d := range downs {
+		d.requestKeyframe()
+	}
+}
