@@ -27,13 +27,13 @@ func (r *Room) lastNLocked() []*downTrack {
 	// Publishers of video in the room, in recency order.
 	publishing := map[string]bool{}
 	for _, up := range r.tracks {
-		if up.video {
+		if limited(up) {
 			publishing[up.publisher.id] = true
 		}
 	}
 	r.recent = slices.DeleteFunc(r.recent, func(id string) bool { return !publishing[id] })
 	for _, up := range r.tracks {
-		if up.video && !slices.Contains(r.recent, up.publisher.id) {
+		if limited(up) && !slices.Contains(r.recent, up.publisher.id) {
 			r.recent = append(r.recent, up.publisher.id)
 		}
 	}
@@ -42,7 +42,7 @@ func (r *Room) lastNLocked() []*downTrack {
 	var resumed []*downTrack
 	off := map[*Peer][]string{}
 	for _, up := range r.tracks {
-		if !up.video {
+		if !limited(up) {
 			continue
 		}
 		for _, d := range *up.downs.Load() {
@@ -71,6 +71,13 @@ func (r *Room) lastNLocked() []*downTrack {
 		p.send(data)
 	}
 	return resumed
+}
+
+// limited reports whether the last-N limit applies to a track: cameras
+// only. A shared screen is what everyone came to see, and sound always
+// flows.
+func limited(up *upTrack) bool {
+	return up.video && up.source != protocol.SourceScreen
 }
 
 // recentFor reports whether publisher is among the n most recent

@@ -125,7 +125,7 @@ func (p *Peer) subscribeLocked(up *upTrack) bool {
 	}
 	d.sender = sender
 	p.downs[up] = d
-	if n := p.room.sfu.lastN; n > 0 && up.video {
+	if n := p.room.sfu.lastN; n > 0 && limited(up) {
 		if snap := p.room.recentSnap.Load(); snap != nil {
 			d.lastNOff.Store(!recentFor(*snap, p.id, n, up.publisher.id))
 		}
