@@ -13,6 +13,7 @@
 
 import { ApiError, deleteBan, listBans } from './api.js';
 import { el } from './dom.js';
+import { HostList } from './hostlist.js';
 import { errorText, language, t } from './i18n.js';
 import { relativeTime } from './invites.js';
 import { MessageType } from './protocol.js';
@@ -56,11 +57,8 @@ export class Access {
     /** @type {Room|null} */
     this.room = null;
     this.host = false;
-    /** @type {Ban[]} */
-    this.bans = [];
-    this.loaded = false;
-    this.failed = false;
-    this.generation = 0;
+    /** @type {HostList<Ban>} */
+    this.bans = new HostList(() => listBans(this.roomId), () => this.render(), 'access');
     this.ticker = 0;
     this.refreshTimer = 0;
     /** Participants I asked to ban, until their removal comes. */
@@ -106,9 +104,7 @@ export class Access {
       this.ticker = window.setInterval(() => this.render(), TICK_MS);
       this.refresh();
     } else {
-      this.generation++;
-      this.bans = [];
-      this.loaded = false;
+      this.bans.clear();
       this.banning.clear();
       this.dismissOffer?.();
       this.dismissOffer = null;
@@ -117,21 +113,8 @@ export class Access {
   }
 
   /** Loads the bans again (a host's page only). */
-  async refresh() {
-    if (!this.host) return;
-    const generation = ++this.generation;
-    try {
-      const bans = await listBans(this.roomId);
-      if (generation !== this.generation) return;
-      this.bans = bans;
-      this.failed = false;
-    } catch (err) {
-      if (generation !== this.generation) return;
-      console.debug('access: the bans could not be loaded', err);
-      this.failed = true;
-    }
-    this.loaded = true;
-    this.render();
+  refresh() {
+    if (this.host) this.bans.refresh();
   }
 
   /** A refresh soon, once for a burst of removals (a ban removes every tab). */
@@ -179,11 +162,11 @@ export class Access {
    */
   async unban(userId, button) {
     if (!userId) return;
-    const ban = this.bans.find((b) => b.userId === userId);
+    const ban = this.bans.items.find((b) => b.userId === userId);
     button.disabled = true;
     try {
       await deleteBan(this.roomId, userId);
-      this.bans = this.bans.filter((b) => b.userId !== userId);
+      this.bans.items = this.bans.items.filter((b) => b.userId !== userId);
       this.render();
       toast(t('bans.unbanned', { name: ban?.name || t('room.someone') }), 'success');
     } catch (err) {
@@ -201,7 +184,7 @@ export class Access {
   render() {
     const now = Date.now();
     const lang = language();
-    const items = this.bans.map((b) => {
+    const items = this.bans.items.map((b) => {
       const at = Date.parse(b.bannedAt);
       const name = b.name || t('room.someone');
       return el('li', { class: 'settings-item ban-item', 'data-user-id': b.userId }, [
@@ -218,8 +201,8 @@ export class Access {
     });
     this.list.replaceChildren(...items);
     this.list.hidden = items.length === 0;
-    this.empty.hidden = items.length > 0 || !this.loaded;
-    this.empty.textContent = this.failed ? t('access.loadFailed') : t('bans.empty');
+    this.empty.hidden = items.length > 0 || !this.bans.loaded;
+    this.empty.textContent = this.bans.failed ? t('access.loadFailed') : t('bans.empty');
   }
 }
 

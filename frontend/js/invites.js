@@ -12,6 +12,7 @@
 
 import { ApiError, createInvite, listInvites, revokeInvite } from './api.js';
 import { el, icon } from './dom.js';
+import { HostList } from './hostlist.js';
 import { errorText, language, t } from './i18n.js';
 import { toast } from './toast.js';
 import { copyLink } from './ui.js';
@@ -104,14 +105,10 @@ export class InviteLinks {
     this.list = $('invite-list');
     this.empty = $('invites-empty');
 
-    /** @type {Invite[]} */
-    this.invites = [];
+    /** @type {HostList<Invite>} */
+    this.invites = new HostList(() => listInvites(this.roomId), () => this.render(), 'invites');
     this.host = false;
-    this.loaded = false;
-    this.failed = false;
     this.ticker = 0;
-    /** Answers of an older refresh are dropped. */
-    this.generation = 0;
 
     this.createButton.addEventListener('click', () => this.create());
     this.copyButton.addEventListener('click', () => copyLink(this.urlInput.value, this.copyButton, t('invites.copied')));
@@ -120,7 +117,7 @@ export class InviteLinks {
       const button = /** @type {HTMLElement} */ (e.target).closest('button[data-action]');
       const item = /** @type {HTMLElement|null|undefined} */ (button?.closest('[data-invite-id]'));
       if (!button || !item) return;
-      const invite = this.invites.find((i) => i.id === item.dataset.inviteId);
+      const invite = this.invites.items.find((i) => i.id === item.dataset.inviteId);
       if (!invite) return;
       if (button.getAttribute('data-action') === 'revoke') this.revoke(invite, /** @type {HTMLButtonElement} */ (button));
       else if (invite.url) copyLink(absolute(invite.url), button, t('invites.copied'));
@@ -140,9 +137,7 @@ export class InviteLinks {
       this.ticker = window.setInterval(() => this.render(), TICK_MS);
       this.refresh();
     } else {
-      this.generation++;
-      this.invites = [];
-      this.loaded = false;
+      this.invites.clear();
       this.created.hidden = true;
       this.urlInput.value = '';
       this.render();
@@ -150,21 +145,8 @@ export class InviteLinks {
   }
 
   /** Loads the room's links again (a host's page only). */
-  async refresh() {
-    if (!this.host) return;
-    const generation = ++this.generation;
-    try {
-      const invites = await listInvites(this.roomId);
-      if (generation !== this.generation) return;
-      this.invites = invites;
-      this.failed = false;
-    } catch (err) {
-      if (generation !== this.generation) return;
-      console.debug('invites: the list could not be loaded', err);
-      this.failed = true;
-    }
-    this.loaded = true;
-    this.render();
+  refresh() {
+    if (this.host) this.invites.refresh();
   }
 
   /** Makes a link for the chosen role and lifetime, and shows it. */
@@ -209,7 +191,7 @@ export class InviteLinks {
   render() {
     const now = Date.now();
     const lang = language();
-    const items = sortInvites(this.invites, now).map((invite) => {
+    const items = sortInvites(this.invites.items, now).map((invite) => {
       const state = inviteState(invite, now);
       const at = Date.parse(invite.expiresAt);
       const when = Number.isNaN(at) ? '' : relativeTime(at, now, lang);
@@ -230,8 +212,8 @@ export class InviteLinks {
     });
     this.list.replaceChildren(...items);
     this.list.hidden = items.length === 0;
-    this.empty.hidden = items.length > 0 || !this.loaded;
-    this.empty.textContent = this.failed ? t('access.loadFailed') : t('invites.empty');
+    this.empty.hidden = items.length > 0 || !this.invites.loaded;
+    this.empty.textContent = this.invites.failed ? t('access.loadFailed') : t('invites.empty');
   }
 }
 
