@@ -169,7 +169,10 @@ func (s *Server) storeGrant(roomID string, identity Identity, g joinGrant) *Erro
 		return nil
 	}
 	if next == "" {
-		return nil // a plain participant: nothing to keep
+		if g.inviteID == "" {
+			return nil // a plain participant: nothing to keep
+		}
+		next = store.StandingInvited
 	}
 	err = s.store.SetMember(store.Member{RoomID: roomID, UserID: identity.ID, Name: identity.Name, Standing: next, InviteID: g.inviteID})
 	if err != nil {

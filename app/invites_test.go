@@ -134,6 +134,20 @@ func TestInviteLinks(t *testing.T) {
 		return false
 	})
 	a.dialGrant(room.ID, url.Values{"invite": {viewer}}).refusedWith(protocol.CodeInviteExpired)
+
+	// So does it for a plain participant's invite.
+	plain, plainID := owner.inviteOf(room.ID, "participant", 0)
+	guest := a.dialGrant(room.ID, url.Values{"invite": {plain}})
+	guest.welcomed()
+	if guest.self.Role != protocol.RoleParticipant {
+		t.Fatalf("a participant invite joined as %s", guest.self.Role)
+	}
+	oc.send(protocol.Remove{Type: protocol.TypeRemove, ID: guest.self.ID, Ban: true})
+	guest.removedFor(t)
+	eventually(t, "the participant invite is revoked", func() bool {
+		inv, err := a.store.Invite(plainID)
+		return err == nil && inv.RevokedAt != nil
+	})
 }
 
 // TestInviteRequestsAreChecked: bad roles and lifetimes are clear 400s.

@@ -15,6 +15,9 @@ const (
 	StandingPresenter = "presenter"
 	StandingViewer    = "viewer"
 	StandingBanned    = "banned"
+	// StandingInvited is a plain participant who came with an invite:
+	// kept so that banning it revokes that invite.
+	StandingInvited = "invited"
 )
 
 // Member is an identity's standing in a room. It follows the identity in
