@@ -274,9 +274,10 @@ func (n *netns) chromium() *browser {
 		wrap: wrap,
 		flags: []chromedp.ExecAllocatorOption{
 			chromedp.Flag("host-resolver-rules", "MAP "+pageHost+" "+serverIP),
-			// Five tabs that play four videos each on two cores: small
-			// windows, and no sound to mix and play.
-			chromedp.WindowSize(640, 400),
+			// No sound to mix and play for five tabs on two cores. The
+			// window stays the usual size: a tile off screen gets no
+			// video from the SFU (views.js), and a small window scrolls
+			// four tiles out of sight.
 			chromedp.Flag("mute-audio", true),
 		},
 	}, b.log)

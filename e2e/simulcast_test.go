@@ -125,9 +125,15 @@ func TestAudioOnlyReceivesNoVideo(t *testing.T) {
 	listener.navigate(srv.roomURL(room.ID, url.Values{"name": {"Listener"}, "spectator": {"1"}, "join": {"1"}}))
 	waitFramesAdvance(listener, tileSelector(pubID), 1, simulcastWait)
 
-	listener.click(`[data-testid="audio-only"]`)
-	waitFor[bool](listener, simulcastWait, "the audio-only toggle is on",
-		`document.querySelector('[data-testid="audio-only"]').getAttribute('aria-pressed') === 'true'`)
+	// Audio only is a box in the Devices dialog.
+	toggleAudioOnly := func() {
+		listener.click(`[data-testid="device-settings"]`)
+		listener.click(`[data-testid="audio-only"]`)
+		listener.click(`[data-testid="devices-close"]`)
+	}
+	toggleAudioOnly()
+	waitFor[bool](listener, simulcastWait, "the audio-only box is ticked",
+		`document.querySelector('[data-testid="audio-only"]').checked`)
 	deadline := time.Now().Add(simulcastWait)
 	for srv.metric("meet_sfu_unwatched_videos") < 1 {
 		if time.Now().After(deadline) {
@@ -150,7 +156,7 @@ func TestAudioOnlyReceivesNoVideo(t *testing.T) {
 		t.Errorf("the audio-only tile's video is %s, want hidden", visible)
 	}
 
-	listener.click(`[data-testid="audio-only"]`)
+	toggleAudioOnly()
 	waitFramesAdvance(listener, tileSelector(pubID), 1, simulcastWait)
 	if n := srv.metric("meet_sfu_unwatched_videos"); n != 0 {
 		t.Errorf("%.0f videos still unwatched after audio only went off", n)

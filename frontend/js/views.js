@@ -5,7 +5,8 @@
 // screen or hidden, the page is in the background). The SFU then forwards
 // each camera at the simulcast layer that fits, and nothing unwatched.
 //
-// Audio only (the controls' toggle, remembered per browser): every video
+// Audio only (a box in the devices panel, on the pre-join screen and in
+// the call's Devices dialog, remembered per browser): every video
 // is reported unwatched, so the SFU sends none, and the tiles show their
 // avatars. In mesh mode it only hides the videos: each sender there sends
 // to one receiver, and the room is small.
@@ -16,7 +17,6 @@
 // changed is sent. Only in SFU mode; in mesh mode each sender adapts its
 // own encoding to its one receiver.
 
-import { setIcon } from './dom.js';
 import { t } from './i18n.js';
 import { MessageType, Source } from './protocol.js';
 import { toast } from './toast.js';
@@ -97,10 +97,9 @@ export class ViewReporter {
     this.timer = window.setInterval(() => this.look(), VIEW_POLL_MS);
     this.onVisibility = () => this.look();
     document.addEventListener('visibilitychange', this.onVisibility);
-    this.button = document.getElementById('audio-only');
-    if (this.button) setIcon(this.button, 'sound');
-    this.button?.addEventListener('click', () => {
-      this.setAudioOnly(!this.audioOnly);
+    this.box = /** @type {HTMLInputElement|null} */ (document.getElementById('audio-only'));
+    this.box?.addEventListener('change', () => {
+      this.setAudioOnly(!!this.box?.checked);
       if (this.audioOnly) toast(t('call.audioOnlyOn'), 'info');
     });
     let stored = false;
@@ -119,7 +118,7 @@ export class ViewReporter {
    */
   setAudioOnly(on) {
     this.audioOnly = on;
-    this.button?.setAttribute('aria-pressed', String(on));
+    if (this.box) this.box.checked = on;
     document.getElementById('grid')?.classList.toggle('is-audio-only', on);
     document.getElementById('stage-view')?.classList.toggle('is-audio-only', on);
     try {
