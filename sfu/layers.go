@@ -141,6 +141,24 @@ func (d *downTrack) setView(width, height int) {
 		d.hidden.Store(true)
 		return
 	}
+	d.viewWidth.Store(int32(width))
+	d.viewHeight.Store(int32(height))
+	d.chooseDesired()
+	if d.hidden.Swap(false) {
+		// Watched again: it resumes at a keyframe.
+		d.requestKeyframe()
+	}
+}
+
+// chooseDesired sets the layer the view asks for from the layers' sizes as
+// known now: again whenever a layer's size becomes known or changes, since
+// a view may come before the top layer's first keyframe. Without a view,
+// the top layer.
+func (d *downTrack) chooseDesired() {
+	width, height := int(d.viewWidth.Load()), int(d.viewHeight.Load())
+	if width == 0 {
+		return
+	}
 	var sizes [maxLayers]layerSize
 	for i := range maxLayers {
 		if l := d.up.layer(i); l != nil {
@@ -148,10 +166,6 @@ func (d *downTrack) setView(width, height int) {
 		}
 	}
 	d.desired.Store(int32(chooseLayer(sizes, width, height)))
-	if d.hidden.Swap(false) {
-		// Watched again: it resumes at a keyframe.
-		d.requestKeyframe()
-	}
 }
 
 // Meta of a sent packet, packed in 64 bits for the history: its

@@ -201,8 +201,14 @@ func (l *layer) forward(p *packet) {
 			if u.vp8 {
 				if d, ok := parseVP8Desc(p.payload); ok {
 					if w, h, ok := vp8KeyframeSize(p.payload, d); ok {
-						l.width.Store(int32(w))
-						l.height.Store(int32(h))
+						oldW, oldH := l.width.Swap(int32(w)), l.height.Swap(int32(h))
+						if oldW != int32(w) || oldH != int32(h) {
+							// A layer's size is known or changed: each
+							// subscriber's choice may change with it.
+							for _, down := range downs {
+								down.chooseDesired()
+							}
+						}
 					}
 				}
 			}
