@@ -217,11 +217,9 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 // subscriber, or drops it if the subscriber is too far behind.
 func (d *downTrack) push(p *packet) bool {
 	q := queued{p: p, seq: p.seq - d.seqOffset, ts: p.timestamp - d.tsOffset}
-	if d.up.vp8 {
-		if desc, ok := parseVP8Desc(p.payload); ok {
-			q.vp8 = d.munger.next(p.payload, desc)
-			q.rewrite = d.munger.active
-		}
+	if d.up.vp8 && p.vp8OK {
+		q.vp8 = d.munger.next(p.payload, p.vp8)
+		q.rewrite = d.munger.active
 	}
 	select {
 	case d.queue <- q:
@@ -330,7 +328,7 @@ func (d *downTrack) write() {
 				}
 				payload := q.p.payload
 				if q.rewrite {
-					payload = rewritten(d.scratch, payload, q.vp8)
+					payload = rewriteVP8(d.scratch, payload, q.p.vp8, q.vp8)
 				}
 				// Pion reports a write before SRTP is up as 0 bytes,
 				// no error: that packet did not leave.
@@ -432,7 +430,7 @@ func (d *downTrack) retransmit(seq uint16) {
 	}
 	payload := p.payload
 	if q.rewrite {
-		payload = rewritten(d.rtxScratch, payload, q.vp8)
+		payload = rewriteVP8(d.rtxScratch, payload, p.vp8, q.vp8)
 	}
 	if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
 		d.retransmitted.Add(1)

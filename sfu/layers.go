@@ -208,13 +208,3 @@ func unpackMeta(m uint64) queued {
 	}
 	return q
 }
-
-// rewritten is payload with its VP8 descriptor carrying n, in scratch;
-// payload itself if its descriptor cannot be read.
-func rewritten(scratch, payload []byte, n vp8Numbers) []byte {
-	desc, ok := parseVP8Desc(payload)
-	if !ok {
-		return payload
-	}
-	return rewriteVP8(scratch, payload, desc, n)
-}

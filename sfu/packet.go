@@ -30,6 +30,10 @@ type packet struct {
 	// audioLevel is the RFC 6464 level the publisher measured, in -dBov
 	// (0 loudest, 127 silence); -1 when the packet has none.
 	audioLevel int8
+	// vp8 locates the payload descriptor of a VP8 packet, read once by
+	// the reader for every subscriber (vp8.go); vp8OK: it could be read.
+	vp8   vp8Desc
+	vp8OK bool
 }
 
 var packetPool = sync.Pool{New: func() any { return new(packet) }}
@@ -82,7 +86,13 @@ func (p *packet) parse(n int, video bool, levelID uint8) bool {
 	p.seq = binary.BigEndian.Uint16(b[2:])
 	p.timestamp = binary.BigEndian.Uint32(b[4:])
 	p.payload = b[offset:end]
-	p.keyframe = video && isVP8Keyframe(p.payload)
+	// Video is VP8 (sfu/codec): its descriptor is read once here, for
+	// the keyframe bit and for every subscriber's rewrite (vp8.go).
+	p.vp8OK, p.keyframe = false, false
+	if video {
+		p.vp8, p.vp8OK = parseVP8Desc(p.payload)
+		p.keyframe = p.vp8OK && p.vp8.keyframe(p.payload)
+	}
 	return true
 }
 
@@ -106,42 +116,6 @@ func oneByteExtension(block []byte, id uint8) int8 {
 		i += 1 + size
 	}
 	return -1
-}
-
-// isVP8Keyframe reports whether a VP8 RTP payload starts a key frame
-// (RFC 7741): the first packet of a partition (S bit, PID 0) whose VP8
-// header has the inverse key frame bit P clear.
-func isVP8Keyframe(payload []byte) bool {
-	if len(payload) < 1 {
-		return false
-	}
-	desc := payload[0]
-	i := 1
-	if desc&0x80 != 0 { // X: extension byte follows
-		if len(payload) < 2 {
-			return false
-		}
-		ext := payload[1]
-		i = 2
-		if ext&0x80 != 0 { // I: picture id
-			if len(payload) <= i {
-				return false
-			}
-			if payload[i]&0x80 != 0 {
-				i += 2
-			} else {
-				i++
-			}
-		}
-		if ext&0x40 != 0 { // L: TL0PICIDX
-			i++
-		}
-		if ext&0x30 != 0 { // T or K: TID/KEYIDX byte
-			i++
-		}
-	}
-	startOfPartition := desc&0x10 != 0 && desc&0x07 == 0
-	return startOfPartition && len(payload) > i && payload[i]&0x01 == 0
 }
 
 // cacheSize is how many recent packets of a video track are kept to answer

@@ -198,19 +198,8 @@ func (l *layer) forward(p *packet) {
 		l.cache.put(p)
 		if p.keyframe {
 			l.keyframeSeq, l.keyframeKnown = p.seq, true
-			if u.vp8 {
-				if d, ok := parseVP8Desc(p.payload); ok {
-					if w, h, ok := vp8KeyframeSize(p.payload, d); ok {
-						oldW, oldH := l.width.Swap(int32(w)), l.height.Swap(int32(h))
-						if oldW != int32(w) || oldH != int32(h) {
-							// A layer's size is known or changed: each
-							// subscriber's choice may change with it.
-							for _, down := range downs {
-								down.chooseDesired()
-							}
-						}
-					}
-				}
+			if p.vp8OK {
+				l.keyframeSize(p, downs)
 			}
 		}
 	}
@@ -220,6 +209,22 @@ func (l *layer) forward(p *packet) {
 	u.forwarded.Add(1)
 	u.forwardedBytes.Add(uint64(len(p.payload)))
 	p.release()
+}
+
+// keyframeSize takes the size a keyframe of the layer announces: when it
+// is new or changed, each subscriber's choice of layer may change with it.
+func (l *layer) keyframeSize(p *packet, downs []*downTrack) {
+	w, h, ok := vp8KeyframeSize(p.payload, p.vp8)
+	if !ok {
+		return
+	}
+	oldW, oldH := l.width.Swap(int32(w)), l.height.Swap(int32(h))
+	if oldW == int32(w) && oldH == int32(h) {
+		return
+	}
+	for _, d := range downs {
+		d.chooseDesired()
+	}
 }
 
 // layerSilence is how long a layer may send nothing before subscribers

@@ -68,7 +68,14 @@ func parseVP8Desc(payload []byte) (vp8Desc, bool) {
 	return d, true
 }
 
-// picID reads the picture ID, -1 if the packet has none.
+// keyframe reports whether the payload starts a key frame (RFC 7741): the
+// first packet of partition 0 whose VP8 payload header has the inverse key
+// frame bit P clear.
+func (d vp8Desc) keyframe(payload []byte) bool {
+	return d.start && len(payload) > d.size && payload[d.size]&0x01 == 0
+}
+
+// readPicID reads the picture ID, -1 if the packet has none.
 func (d vp8Desc) readPicID(payload []byte) int {
 	switch {
 	case d.picID == 0:
@@ -182,7 +189,7 @@ func vp8KeyframeSize(payload []byte, d vp8Desc) (width, height int, ok bool) {
 	b := payload[d.size:]
 	// 3-byte frame tag (P bit clear for a keyframe), start code, then
 	// 14-bit width and height, each with a 2-bit scale above it.
-	if !d.start || len(b) < 10 || b[0]&0x01 != 0 || b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a {
+	if !d.keyframe(payload) || len(b) < 10 || b[3] != 0x9d || b[4] != 0x01 || b[5] != 0x2a {
 		return 0, 0, false
 	}
 	width = int(binary.LittleEndian.Uint16(b[6:]) & 0x3fff)

@@ -26,9 +26,6 @@ import { toast } from './toast.js';
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** How often "banned 5 min ago" is brought up to date. */
-const TICK_MS = 60000;
-
 /**
  * Runs fn each time the people panel (where the settings are) is opened
  * from its button (the drawer of a narrow window).
@@ -56,10 +53,8 @@ export class Access {
 
     /** @type {Room|null} */
     this.room = null;
-    this.host = false;
     /** @type {HostList<Ban>} */
     this.bans = new HostList(() => listBans(this.roomId), () => this.render(), 'access');
-    this.ticker = 0;
     this.refreshTimer = 0;
     /** Participants I asked to ban, until their removal comes. */
     /** @type {Set<string>} */
@@ -96,25 +91,15 @@ export class Access {
    * @param {boolean} host
    */
   setHost(host) {
-    if (host === this.host) return;
-    this.host = host;
-    clearInterval(this.ticker);
-    this.ticker = 0;
-    if (host) {
-      this.ticker = window.setInterval(() => this.render(), TICK_MS);
-      this.refresh();
-    } else {
-      this.bans.clear();
-      this.banning.clear();
-      this.dismissOffer?.();
-      this.dismissOffer = null;
-      this.render();
-    }
+    if (!this.bans.setHost(host) || host) return;
+    this.banning.clear();
+    this.dismissOffer?.();
+    this.dismissOffer = null;
   }
 
   /** Loads the bans again (a host's page only). */
   refresh() {
-    if (this.host) this.bans.refresh();
+    this.bans.refresh();
   }
 
   /** A refresh soon, once for a burst of removals (a ban removes every tab). */
@@ -137,7 +122,7 @@ export class Access {
    * @param {string} id
    */
   removed(id) {
-    if (!this.host) return;
+    if (!this.bans.host) return;
     this.refreshSoon();
     if (!this.banning.delete(id)) return;
     if (!shouldOfferLobby(this.room)) return;

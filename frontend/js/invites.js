@@ -88,8 +88,6 @@ function absolute(url) {
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-/** How often the list's "expires in ..." is brought up to date. */
-const TICK_MS = 60000;
 
 /** The hosts' invite links in the room settings. */
 export class InviteLinks {
@@ -107,8 +105,6 @@ export class InviteLinks {
 
     /** @type {HostList<Invite>} */
     this.invites = new HostList(() => listInvites(this.roomId), () => this.render(), 'invites');
-    this.host = false;
-    this.ticker = 0;
 
     this.createButton.addEventListener('click', () => this.create());
     this.copyButton.addEventListener('click', () => copyLink(this.urlInput.value, this.copyButton, t('invites.copied')));
@@ -129,24 +125,14 @@ export class InviteLinks {
    * @param {boolean} host
    */
   setHost(host) {
-    if (host === this.host) return;
-    this.host = host;
-    clearInterval(this.ticker);
-    this.ticker = 0;
-    if (host) {
-      this.ticker = window.setInterval(() => this.render(), TICK_MS);
-      this.refresh();
-    } else {
-      this.invites.clear();
-      this.created.hidden = true;
-      this.urlInput.value = '';
-      this.render();
-    }
+    if (!this.invites.setHost(host) || host) return;
+    this.created.hidden = true;
+    this.urlInput.value = '';
   }
 
   /** Loads the room's links again (a host's page only). */
   refresh() {
-    if (this.host) this.invites.refresh();
+    this.invites.refresh();
   }
 
   /** Makes a link for the chosen role and lifetime, and shows it. */
