@@ -25,11 +25,15 @@ type View struct {
 // TrackView is one video track as the page shows it: the tile of
 // participant ID's Source, Width x Height device pixels; 0x0 when the page
 // does not watch it (off screen, a paused tile, a hidden page, audio only).
+// Pinned asks for the track's best layer whatever the tile's size ("show
+// in high quality"), and for it first when the viewer's bandwidth is
+// short.
 type TrackView struct {
 	ID     string `json:"id"`
 	Source string `json:"source"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
+	Pinned bool   `json:"pinned,omitempty"`
 }
 
 func (m *View) validate() error {

@@ -60,8 +60,10 @@ type downTrack struct {
 	// desired is the layer the subscriber's view asks for (SetView); the
 	// one forwarded is the best live layer at or below it (layers.go).
 	desired atomic.Int32
-	// The size of the viewer's tile (SetView), 0 until one came.
+	// The size of the viewer's tile (SetView), 0 until one came; pinned:
+	// the viewer asked for the best layer whatever the size.
 	viewWidth, viewHeight atomic.Int32
+	pinned                atomic.Bool
 	// hidden: the viewer does not watch this video (an off-screen or
 	// paused tile, audio-only): nothing is sent. lastNOff: the room's
 	// last-N limit holds it back (lastn.go).

@@ -134,15 +134,15 @@ func chooseLayer(sizes [maxLayers]layerSize, width, height int) int {
 	return top
 }
 
-// setView takes what the subscriber shows of this track: the size of its
-// tile in device pixels, or 0x0 when it does not watch it.
-func (d *downTrack) setView(width, height int) {
-	if width <= 0 || height <= 0 {
+// setView takes what the subscriber shows of this track (View).
+func (d *downTrack) setView(v View) {
+	d.pinned.Store(v.Pinned)
+	if v.Width <= 0 || v.Height <= 0 {
 		d.hidden.Store(true)
 		return
 	}
-	d.viewWidth.Store(int32(width))
-	d.viewHeight.Store(int32(height))
+	d.viewWidth.Store(int32(v.Width))
+	d.viewHeight.Store(int32(v.Height))
 	d.chooseDesired()
 	if d.hidden.Swap(false) {
 		// Watched again: it resumes at a keyframe.
@@ -153,9 +153,13 @@ func (d *downTrack) setView(width, height int) {
 // chooseDesired sets the layer the view asks for from the layers' sizes as
 // known now: again whenever a layer's size becomes known or changes, since
 // a view may come before the top layer's first keyframe. Without a view,
-// the top layer.
+// or pinned, the top layer.
 func (d *downTrack) chooseDesired() {
 	width, height := int(d.viewWidth.Load()), int(d.viewHeight.Load())
+	if d.pinned.Load() {
+		d.desired.Store(maxLayers - 1)
+		return
+	}
 	if width == 0 {
 		return
 	}

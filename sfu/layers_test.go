@@ -164,7 +164,7 @@ func TestSimulcastLayerSwitches(t *testing.T) {
 
 	// A small tile: the low layer, at its next keyframe; the top layer
 	// goes on until then.
-	d.setView(150, 90)
+	d.setView(View{Width: 150, Height: 90})
 	if got := d.desired.Load(); got != 0 {
 		t.Fatalf("desired layer for a 150x90 tile = %d, want 0", got)
 	}
@@ -183,7 +183,7 @@ func TestSimulcastLayerSwitches(t *testing.T) {
 	}
 
 	// Large again, then the top layer goes silent: the middle one.
-	d.setView(1280, 720)
+	d.setView(View{Width: 1280, Height: 720})
 	src.frame(t, 2, true)
 	src.frame(t, 2, false)
 	up.layer(2).lastPacket.Store(time.Now().Add(-2 * layerSilence).UnixNano())
@@ -210,7 +210,7 @@ func TestHiddenTileGetsNothingAndResumesContinuously(t *testing.T) {
 	src.frame(t, 0, true)
 	src.frame(t, 0, false)
 	w.wait(t, 2)
-	d.setView(0, 0)
+	d.setView(View{Width: 0, Height: 0})
 	for range 5 {
 		src.frame(t, 0, false)
 	}
@@ -219,7 +219,7 @@ func TestHiddenTileGetsNothingAndResumesContinuously(t *testing.T) {
 	if got := len(w.wait(t, 2)); got != 2 {
 		t.Fatalf("%d packets sent to a hidden tile", got-2)
 	}
-	d.setView(320, 180)
+	d.setView(View{Width: 320, Height: 180})
 	// The next packet resumes it from the last keyframe, out of the
 	// cache: that keyframe, then the packet.
 	src.frame(t, 0, false)

@@ -44,7 +44,7 @@ type Peer struct {
 	downs map[*upTrack]*downTrack
 	// views are the page's last word on each track it shows (SetView),
 	// by publisher and source, kept for tracks not subscribed yet.
-	views map[string]view
+	views map[string]View
 	// lastNOff are the publishers whose video the last-N limit holds back
 	// from this peer, as last told to its client; guarded by the room's
 	// lock (lastn.go).
@@ -87,7 +87,7 @@ func newPeer(r *Room, id string, send func([]byte)) *Peer {
 		paused:  map[string]bool{},
 		sending: map[string]bool{},
 		downs:   map[*upTrack]*downTrack{},
-		views:   map[string]view{},
+		views:   map[string]View{},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
@@ -433,18 +433,16 @@ func (p *Peer) failureLevel() slog.Level {
 	return slog.LevelWarn
 }
 
-// SetView takes what this peer's page shows of publisher's source: the
-// size of its tile in device pixels, or 0x0 when it is not watched (an
-// off-screen or paused tile, a hidden page, audio only). A simulcast
-// track is then forwarded at the layer that fits (layers.go); an unwatched
-// video is not forwarded at all. It reports false when the peer does not
-// receive that track.
-func (p *Peer) SetView(publisher, source string, width, height int) bool {
+// SetView takes what this peer's page shows of publisher's source (View).
+// A simulcast track is then forwarded at the layer that fits (layers.go);
+// an unwatched video is not forwarded at all. It reports false when the
+// peer does not receive that track.
+func (p *Peer) SetView(publisher, source string, v View) bool {
 	var down *downTrack
 	p.subMu.Lock()
 	key := publisher + "|" + source
 	if _, known := p.views[key]; known || len(p.views) < maxViews {
-		p.views[key] = view{width, height}
+		p.views[key] = v
 	}
 	for up, d := range p.downs {
 		if up.publisher.id == publisher && up.source == source {
@@ -459,14 +457,20 @@ func (p *Peer) SetView(publisher, source string, width, height int) bool {
 	// Outside the lock: a tile shown again asks for a keyframe, an RTCP
 	// write on the publisher's connection.
 	if down.up.video {
-		down.setView(width, height)
-		p.log.Debug("view", "publisher", publisher, "source", source, "width", width, "height", height, "layer", down.desired.Load(), "hidden", down.hidden.Load())
+		down.setView(v)
+		p.log.Debug("view", "publisher", publisher, "source", source, "width", v.Width, "height", v.Height, "pinned", v.Pinned, "layer", down.desired.Load(), "hidden", down.hidden.Load())
 	}
 	return true
 }
 
-// view is the size a page shows a track at; 0x0 when it does not watch it.
-type view struct{ width, height int }
+// View is how a page shows a track: the size of its tile in device pixels,
+// 0x0 when it does not watch it (an off-screen or paused tile, a hidden
+// page, audio only). Pinned asks for the best layer whatever the size,
+// and for this track first when the viewer's bandwidth is short.
+type View struct {
+	Width, Height int
+	Pinned        bool
+}
 
 // maxViews bounds what a page can make a peer remember: far more tracks
 // than a room has.

@@ -132,7 +132,7 @@ func (p *Peer) subscribeLocked(up *upTrack) bool {
 	}
 	if v, ok := p.views[up.publisher.id+"|"+up.source]; ok && up.video {
 		// A new downTrack is not hidden: this asks for no keyframe.
-		d.setView(v.width, v.height)
+		d.setView(v)
 	}
 	up.addDown(d)
 	go d.readRTCP()

@@ -1,6 +1,9 @@
 package room
 
-import "meet/protocol"
+import (
+	"meet/protocol"
+	"meet/sfu"
+)
 
 // SetViews hands p's view message to its SFU peer: each track p receives
 // is then forwarded at the layer its tile needs, or not at all when p does
@@ -14,7 +17,7 @@ func (r *Room) SetViews(p *Participant, m *protocol.View) {
 		return
 	}
 	for _, v := range m.Views {
-		peer.SetView(v.ID, v.Source, v.Width, v.Height)
+		peer.SetView(v.ID, v.Source, sfu.View{Width: v.Width, Height: v.Height, Pinned: v.Pinned})
 	}
 }
 
