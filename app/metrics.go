@@ -82,6 +82,8 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.SentVideo }),
 	newSFUMetric("meet_sfu_last_n_held_videos", "Video subscriptions the last-N limit holds back (their publishers have not spoken lately).", prometheus.GaugeValue,
 		func(s sfu.Stats) uint64 { return uint64(s.LastNHeld) }),
+	newSFUMetric("meet_sfu_bandwidth_limited_videos", "Videos sent below the layer their viewer's tile asks for, for lack of the viewer's estimated bandwidth.", prometheus.GaugeValue,
+		func(s sfu.Stats) uint64 { return uint64(s.BandwidthLimited) }),
 	newSFUMetric("meet_sfu_unwatched_videos", "Video subscriptions not forwarded because the viewer does not watch them (off screen, hidden, audio only).", prometheus.GaugeValue,
 		func(s sfu.Stats) uint64 { return uint64(s.Unwatched) }),
 }
@@ -90,6 +92,7 @@ func (c sfuCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range sfuMetrics {
 		ch <- m.desc
 	}
+	ch <- downlinkDesc
 }
 
 func (c sfuCollector) Collect(ch chan<- prometheus.Metric) {
@@ -97,7 +100,18 @@ func (c sfuCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range sfuMetrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.value(st)))
 	}
+	buckets := make(map[float64]uint64, len(sfu.DownlinkBuckets))
+	for i, bound := range sfu.DownlinkBuckets {
+		buckets[bound] = st.Downlink[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(downlinkDesc, st.DownlinkCount, st.DownlinkSum, buckets)
 }
+
+// downlinkDesc is the histogram of the subscribers' estimated downlinks
+// now (a gauge histogram in spirit: each scrape counts the subscribers of
+// the moment).
+var downlinkDesc = prometheus.NewDesc("meet_sfu_subscriber_downlink_bits_per_second",
+	"Subscribers of the SFU by the estimate of their downlink (transport-wide congestion control), now.", nil, nil)
 
 // participantsByMode reports the participants of live rooms by mode.
 type participantsByMode struct{ hub *room.Hub }

@@ -68,6 +68,12 @@ func (s *Stats) Add(o Stats) {
 	s.Tracks += o.Tracks
 	s.Unwatched += o.Unwatched
 	s.LastNHeld += o.LastNHeld
+	s.BandwidthLimited += o.BandwidthLimited
+	for i := range s.Downlink {
+		s.Downlink[i] += o.Downlink[i]
+	}
+	s.DownlinkCount += o.DownlinkCount
+	s.DownlinkSum += o.DownlinkSum
 	var c counters
 	for _, f := range c.fields(&o) {
 		f.counter.Store(*f.stat)

@@ -64,6 +64,10 @@ type downTrack struct {
 	// the viewer asked for the best layer whatever the size.
 	viewWidth, viewHeight atomic.Int32
 	pinned                atomic.Bool
+	// allowed is the best layer the subscriber's bandwidth allows; plan is
+	// how it was chosen, owned by the peer's bandwidth loop (bandwidth.go).
+	allowed atomic.Int32
+	plan    *layerPlan
 	// hidden: the viewer does not watch this video (an off-screen or
 	// paused tile, audio-only): nothing is sent. lastNOff: the room's
 	// last-N limit holds it back (lastn.go).
@@ -116,6 +120,8 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		waitKeyframe: up.video,
 	}
 	d.desired.Store(maxLayers - 1)
+	d.allowed.Store(maxLayers - 1)
+	d.plan = newLayerPlan()
 	if up.simulcast {
 		d.current = -1
 	}
@@ -356,6 +362,12 @@ func (d *downTrack) drain() {
 			return
 		}
 	}
+}
+
+// watched reports whether the subscriber gets this track now: not paused
+// by either end, not hidden by its viewer, not held back by last-N.
+func (d *downTrack) watched() bool {
+	return !d.paused.Load() && !d.up.paused.Load() && !d.hidden.Load() && !d.lastNOff.Load()
 }
 
 // setPaused pauses or resumes this subscription. A resumed video track

@@ -79,7 +79,7 @@ func (d *downTrack) switchLayer(l *layer, p *packet) {
 const stallFrames = 10
 
 // targetLayer is the layer to forward now: the best live layer at or
-// below the desired one, else the lowest live one above it, else the
+// below the desired one and the one bandwidth allows, else the lowest live one above it, else the
 // current one. A current layer that has stalled (stallFrames) is not live.
 func (d *downTrack) targetLayer(now int64) int {
 	if !d.up.simulcast {
@@ -89,7 +89,7 @@ func (d *downTrack) targetLayer(now int64) int {
 		l := d.up.layer(i)
 		return l != nil && l.live(now) && (i != d.current || d.behind < stallFrames)
 	}
-	want := int(d.desired.Load())
+	want := int(min(d.desired.Load(), d.allowed.Load()))
 	for i := want; i >= 0; i-- {
 		if live(i) {
 			return i

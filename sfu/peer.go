@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -56,6 +57,13 @@ type Peer struct {
 	offers      atomic.Uint64
 	wake        chan struct{}
 	done        chan struct{}
+
+	// The subscribe connection's bandwidth estimator, set with the
+	// connection; the last estimate, and how many videos it keeps below
+	// the layer their tiles ask for (bandwidth.go).
+	estimator *cc.BandwidthEstimator
+	estimate  atomic.Int64
+	limited   atomic.Int32
 
 	pubCands candidateQueue
 	subCands candidateQueue

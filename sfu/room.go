@@ -188,6 +188,31 @@ type Stats struct {
 	// LastNHeld counts the video subscriptions the last-N limit holds
 	// back now (lastn.go): a gauge.
 	LastNHeld int
+	// BandwidthLimited counts the videos sent below the layer their
+	// viewer's tile asks for, for lack of the viewer's bandwidth: a gauge.
+	BandwidthLimited int
+	// Downlink counts the subscribers by their downlink's estimate:
+	// Downlink[i] those at or under DownlinkBuckets[i] bits per second
+	// (cumulative, as Prometheus has it), DownlinkSum their sum.
+	Downlink      [len(DownlinkBuckets)]uint64
+	DownlinkCount uint64
+	DownlinkSum   float64
+}
+
+// DownlinkBuckets are the upper bounds, in bits per second, of the
+// downlink estimate's histogram: from a phone on a poor link to a wired
+// desk.
+var DownlinkBuckets = [...]float64{150e3, 300e3, 600e3, 1e6, 2e6, 4e6, 8e6, 16e6}
+
+// addDownlink counts one subscriber's estimate in the histogram.
+func (s *Stats) addDownlink(bps int64) {
+	s.DownlinkCount++
+	s.DownlinkSum += float64(bps)
+	for i, bound := range DownlinkBuckets {
+		if float64(bps) <= bound {
+			s.Downlink[i]++
+		}
+	}
 }
 
 // Stats sums the counters of every track in the room.
@@ -195,6 +220,12 @@ func (r *Room) Stats() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := Stats{Peers: len(r.peers), Tracks: len(r.tracks)}
+	for _, p := range r.peers {
+		st.BandwidthLimited += int(p.limited.Load())
+		if bps := p.estimate.Load(); bps > 0 {
+			st.addDownlink(bps)
+		}
+	}
 	for _, up := range r.tracks {
 		up.counters.addTo(&st)
 		for _, d := range *up.downs.Load() {

@@ -64,6 +64,11 @@ type SFU struct {
 
 	setup *connSetup
 
+	// What every connection is made with; subscribe connections add
+	// interceptors of their own (bandwidth.go).
+	media    *webrtc.MediaEngine
+	settings webrtc.SettingEngine
+
 	onSpeaker func(room, peer string)
 	lastN     int
 }
@@ -183,6 +188,7 @@ func (s *SFU) newAPI(cfg Config) (*webrtc.API, error) {
 	if err := settings.SetAnsweringDTLSRole(webrtc.DTLSRoleServer); err != nil {
 		return nil, err
 	}
+	s.media, s.settings = media, settings
 	return webrtc.NewAPI(webrtc.WithMediaEngine(media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(settings)), nil
 }
 

@@ -31,6 +31,7 @@ func (p *Peer) run() {
 	}
 	p.sync()
 	setup.release()
+	go p.bandwidthLoop()
 	if p.room.sfu.lastN > 0 {
 		p.room.applyLastN()
 	}
@@ -57,8 +58,12 @@ func (p *Peer) connectSubscribe() bool {
 	}
 	config, err := p.room.sfu.setup.configuration()
 	var sub *webrtc.PeerConnection
+	var api *webrtc.API
 	if err == nil {
-		sub, err = p.room.sfu.api.NewPeerConnection(config)
+		api, p.estimator, err = p.room.sfu.subscribeAPI()
+	}
+	if err == nil {
+		sub, err = api.NewPeerConnection(config)
 	}
 	if err != nil {
 		p.log.Error("create subscribe connection", "err", err)

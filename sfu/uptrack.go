@@ -89,6 +89,44 @@ type layer struct {
 	// nanoseconds: a browser stops sending a layer it cannot afford.
 	lastPacket   atomic.Int64
 	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
+
+	// bitrate is the layer's bit rate over its last rateWindow (payload
+	// bits per second), for the subscribers' bandwidth shares; the
+	// window's start and bytes are the reader's.
+	bitrate     atomic.Int64
+	windowStart int64
+	windowBytes int
+}
+
+// packetOverhead is what a packet carries besides its payload, on the
+// wire to a subscriber: RTP header and extensions, SRTP's tag, UDP and
+// IPv4. GCC's estimate counts it, and for sound it is a third of the rate.
+const packetOverhead = 60
+
+// rateWindow is how long a layer's bit rate is measured over: long enough
+// to hold a few frames of any layer, short enough to follow a browser
+// lowering a layer's rate.
+const rateWindow = time.Second
+
+// measure adds a packet of n payload bytes that arrived at now (unix
+// nanoseconds) to the layer's bit rate. The reader's goroutine only.
+func (l *layer) measure(now int64, n int) {
+	if l.windowStart == 0 {
+		l.windowStart = now
+	}
+	l.windowBytes += n
+	if elapsed := now - l.windowStart; elapsed >= int64(rateWindow) {
+		l.bitrate.Store(int64(l.windowBytes) * 8 * int64(time.Second) / elapsed)
+		l.windowStart, l.windowBytes = now, 0
+	}
+}
+
+// rate is layer i's bit rate, 0 if unknown.
+func (u *upTrack) rate(i int) int {
+	if l := u.layer(i); l != nil {
+		return int(l.bitrate.Load())
+	}
+	return 0
 }
 
 func newUpTrack(publisher *Peer, source string, remote *webrtc.TrackRemote) *upTrack {
@@ -181,6 +219,7 @@ func (l *layer) forward(p *packet) {
 	u := l.up
 	now := time.Now().UnixNano()
 	l.lastPacket.Store(now)
+	l.measure(now, len(p.payload)+packetOverhead)
 	p.layer, p.arrival = int8(l.index), now
 	if p.audioLevel >= 0 {
 		u.loudness.add(p.audioLevel)

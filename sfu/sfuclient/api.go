@@ -23,6 +23,10 @@ type Options struct {
 	// TCPOnly connects over ICE-TCP alone (active candidates, which dial
 	// the SFU's passive ones), as a client whose network drops UDP.
 	TCPOnly bool
+	// Simulcast negotiates the MID and RID header extensions on video, as
+	// a browser does, which a client that publishes simulcast layers
+	// (PublishSimulcast) needs: the SFU tells the layers apart by them.
+	Simulcast bool
 }
 
 // NewAPI builds a client's Pion API: the app's codecs (sfu/codec), NACKs
@@ -42,6 +46,11 @@ func NewAPI(o Options) (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return nil, err
+	}
+	if o.Simulcast {
+		if err := webrtc.ConfigureSimulcastExtensionHeaders(media); err != nil {
+			return nil, err
+		}
 	}
 	if o.TWCCFeedback {
 		if err := webrtc.ConfigureTWCCSender(media, registry); err != nil {

@@ -54,6 +54,11 @@ type Config struct {
 	// OnKeyframeRequest is called when the server asks for a keyframe of
 	// a published source (PLI or FIR), as it does for new subscribers.
 	OnKeyframeRequest func(source string)
+	// OnLayerKeyframeRequest, when set, is called instead of
+	// OnKeyframeRequest when the server asks for a keyframe of one layer
+	// of a source published in simulcast (PublishSimulcast), named by its
+	// RID: the SFU asks for the layer it wants to move a subscriber to.
+	OnLayerKeyframeRequest func(source, rid string)
 	// OnError receives the failures no caller waits for: a candidate that
 	// could not be sent.
 	OnError func(error)

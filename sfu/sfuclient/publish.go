@@ -63,20 +63,36 @@ func (c *Client) currentPublication() (*publication, error) {
 // offers them to the server. If an offer is still out, they go in the next
 // one, made once it is answered.
 func (c *Client) Publish(tracks map[string]webrtc.TrackLocal) error {
+	return c.PublishSimulcast(tracks, nil)
+}
+
+// PublishSimulcast is Publish with sources sent as simulcast layers
+// (NewSimulcast) besides the plain tracks, all in one offer. The client's
+// API must have been made with Options.Simulcast.
+func (c *Client) PublishSimulcast(tracks map[string]webrtc.TrackLocal, layered map[string]*Simulcast) error {
+	for source := range layered {
+		if _, ok := tracks[source]; ok {
+			return fmt.Errorf("sfuclient: publish %s: both a track and simulcast layers", source)
+		}
+	}
 	p, err := c.publication()
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
 	// In source order, so the mids do not depend on map order.
-	for _, source := range slices.Sorted(maps.Keys(tracks)) {
-		sender, err := p.pc.AddTrack(tracks[source])
+	sources := slices.Sorted(maps.Keys(tracks))
+	sources = slices.Sorted(slices.Values(append(sources, slices.Collect(maps.Keys(layered))...)))
+	for _, source := range sources {
+		if s := layered[source]; s != nil {
+			err = c.addSimulcastLocked(p, source, s)
+		} else {
+			err = c.addTrackLocked(p, source, tracks[source])
+		}
 		if err != nil {
 			p.mu.Unlock()
-			return failure(p.pc, "publish "+source, err)
+			return err
 		}
-		p.sources[tracks[source]] = source
-		go c.readRTCP(p, source, sender)
 	}
 	if p.negotiating {
 		p.again = true
@@ -89,6 +105,17 @@ func (c *Client) Publish(tracks map[string]webrtc.TrackLocal) error {
 		return err
 	}
 	return c.sendDescription(&p.out, offer)
+}
+
+// addTrackLocked adds one plain track of source. The caller holds p.mu.
+func (c *Client) addTrackLocked(p *publication, source string, track webrtc.TrackLocal) error {
+	sender, err := p.pc.AddTrack(track)
+	if err != nil {
+		return failure(p.pc, "publish "+source, err)
+	}
+	p.sources[track] = source
+	go c.readRTCP(p, source, sender)
+	return nil
 }
 
 // offerLocked makes the offer of the connection's tracks, each mid named

@@ -1,0 +1,171 @@
+package sfu
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"meet/sfu/sfuclient"
+)
+
+// cameraShare is a live three-layer camera at the rates a browser sends
+// them (150 kbit/s, 500 kbit/s, 1.5 Mbit/s), its tile asking for want.
+func cameraShare(want int, plan *layerPlan) videoShare {
+	return videoShare{
+		simulcast: true, want: want,
+		rates: [maxLayers]int{150e3, 500e3, 1500e3},
+		live:  [maxLayers]bool{true, true, true},
+		area:  640 * 360, plan: plan,
+	}
+}
+
+// TestPlanUnderChangingEstimate follows one large tile as its viewer's
+// estimate falls and climbs back: down at once when the top layer no
+// longer fits, never below the lowest layer, and up again only with
+// headroom and after the hold, which doubles when a move up fails at once.
+func TestPlanUnderChangingEstimate(t *testing.T) {
+	plan := newLayerPlan()
+	now := time.Unix(1000, 0)
+	const audio = 50e3
+	step := func(estimate int, want int) {
+		t.Helper()
+		if got := plan.layer; got != want {
+			t.Fatalf("at %v, estimate %d: layer %d, want %d", now.Sub(time.Unix(1000, 0)), estimate, got, want)
+		}
+	}
+	tick := func(estimate int, d time.Duration) {
+		now = now.Add(d)
+		planBandwidth(now, estimate, audio, []videoShare{cameraShare(2, plan)})
+	}
+	tick(2_500_000, 0)
+	step(2_500_000, 2)
+	// Just under what the top layer takes: within the margin, it stays.
+	tick(1_500_000, time.Second)
+	step(1_500_000, 2)
+	// Well under: the middle layer.
+	tick(900_000, time.Second)
+	step(900_000, 1)
+	// A capped link: the low layer, and never less, however low.
+	tick(400_000, time.Second)
+	step(400_000, 0)
+	tick(100_000, time.Second)
+	step(100_000, 0)
+	// The estimate climbs back: no move up during the hold...
+	tick(3_000_000, time.Second)
+	step(3_000_000, 0)
+	// ...and the top layer once it is over (upHold after the last move
+	// down).
+	tick(3_000_000, upHold)
+	step(3_000_000, 2)
+	// That move fails at once: down again, with a doubled hold.
+	tick(400_000, time.Second)
+	step(400_000, 0)
+	tick(3_000_000, upHold)
+	step(3_000_000, 0)
+	tick(3_000_000, upHold)
+	step(3_000_000, 2)
+	if plan.hold != 2*upHold {
+		t.Errorf("hold after a failed move up: %v, want %v", plan.hold, 2*upHold)
+	}
+	// A move up that lasts: the next congestion holds for upHold again.
+	tick(400_000, failWindow+time.Second)
+	step(400_000, 0)
+	if plan.hold != upHold {
+		t.Errorf("hold after a lasting move up: %v, want %v", plan.hold, upHold)
+	}
+}
+
+// TestPlanHeadroomForMovingUp: a higher layer needs a tenth to spare over
+// its rate, while the layer sent keeps going up to a quarter over.
+func TestPlanHeadroomForMovingUp(t *testing.T) {
+	now := time.Unix(1000, 0)
+	plan := newLayerPlan()
+	plan.layer = 1
+	// 1.5 Mbit/s of budget exactly: the top layer would fit, but not with
+	// the headroom to move up to it.
+	planBandwidth(now, 1_500_000, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 1 {
+		t.Fatalf("moved to layer %d with no headroom, want to stay on 1", plan.layer)
+	}
+	planBandwidth(now, 1_700_000, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 2 {
+		t.Fatalf("layer %d with headroom, want 2", plan.layer)
+	}
+}
+
+// TestPlanSharesByPriority: with room for one top layer, the pinned tile
+// gets it before a larger one; a shared screen comes before cameras; the
+// others get what is left, and a tile that asks for little never gets
+// more.
+func TestPlanSharesByPriority(t *testing.T) {
+	now := time.Unix(1000, 0)
+	large, pinned, small := newLayerPlan(), newLayerPlan(), newLayerPlan()
+	videos := []videoShare{cameraShare(2, large), cameraShare(2, pinned), cameraShare(0, small)}
+	videos[0].area = 1920 * 1080
+	videos[1].pinned = true
+	planBandwidth(now, 2_300_000, 0, videos)
+	if pinned.layer != 2 || large.layer != 1 || small.layer != 0 {
+		t.Fatalf("layers pinned %d, large %d, small %d; want 2, 1, 0", pinned.layer, large.layer, small.layer)
+	}
+
+	screenPlan, cam := newLayerPlan(), newLayerPlan()
+	screen := cameraShare(2, screenPlan)
+	screen.screen, screen.area = true, 100
+	planBandwidth(now, 1_800_000, 0, []videoShare{cameraShare(2, cam), screen})
+	if screenPlan.layer != 2 || cam.layer != 0 {
+		t.Fatalf("layers screen %d, camera %d; want 2, 0", screenPlan.layer, cam.layer)
+	}
+}
+
+// TestPlanSkipsLayersNotArriving: a layer the publisher stopped sending is
+// not chosen, and a layer of unknown rate fits any budget.
+func TestPlanSkipsLayersNotArriving(t *testing.T) {
+	plan := newLayerPlan()
+	v := cameraShare(2, plan)
+	v.live[2] = false
+	planBandwidth(time.Unix(1000, 0), 5_000_000, 0, []videoShare{v})
+	if plan.layer != 1 {
+		t.Fatalf("layer %d with the top layer gone, want 1", plan.layer)
+	}
+	plan = newLayerPlan()
+	v = cameraShare(2, plan)
+	v.rates = [maxLayers]int{}
+	planBandwidth(time.Unix(1000, 0), minBitrate, 0, []videoShare{v})
+	if plan.layer != 2 {
+		t.Fatalf("layer %d with no rates known yet, want 2", plan.layer)
+	}
+}
+
+// TestSubscriberEstimateFollowsFeedback: the SFU numbers what it sends to
+// each subscriber, and the estimate of a subscriber whose client answers
+// with transport-wide feedback moves with it, while one that sends none
+// keeps the start value.
+func TestSubscriberEstimateFollowsFeedback(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("bwe")
+	pub := joinClient(t, room, "alice")
+	feedback := joinClientWith(t, room, "bob", mustAPI(sfuclient.Options{LoopbackOnly: true, TWCCFeedback: true}), nil)
+	silent := joinClient(t, room, "carol")
+	video := newSender(t, true, "cam")
+	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": video.track})
+	warmUp(t, video, "alice|camera", feedback, silent)
+	n := uint32(0)
+	waitUntil(t, 20*time.Second, "the estimate to follow the feedback", func() bool {
+		for range 10 {
+			_ = video.send(n)
+			n++
+			time.Sleep(2 * time.Millisecond)
+		}
+		e := feedback.peer.estimate.Load()
+		return e != 0 && e != startBitrate
+	})
+	if e := silent.peer.estimate.Load(); e != startBitrate {
+		t.Errorf("a subscriber that sends no feedback has an estimate of %d, want the start value %d", e, startBitrate)
+	}
+	t.Logf("estimate with feedback: %d bit/s after %d packets", feedback.peer.estimate.Load(), n)
+	st := room.Stats()
+	if st.DownlinkCount != 3 {
+		t.Errorf("downlink histogram counts %d subscribers, want 3", st.DownlinkCount)
+	}
+}
