@@ -251,7 +251,9 @@ func (n *netns) dropUDP() {
 // speaks DevTools over a pipe (file descriptors 3 and 4, which nsenter and
 // the exec pass on), so the test drives the browser from its own namespace
 // and the DevTools traffic is not on the network under test.
-func (n *netns) chromium() *browser {
+//
+// flags add to or replace the usual flags (chromiumFlags).
+func (n *netns) chromium(flags ...chromedp.ExecAllocatorOption) *browser {
 	t := n.lab.t
 	t.Helper()
 	dir, err := os.MkdirTemp("", "meet-e2e-netns-")
@@ -272,14 +274,14 @@ func (n *netns) chromium() *browser {
 	var stop func()
 	b.open, stop = startChromiumWith(t, chromiumSetup{
 		wrap: wrap,
-		flags: []chromedp.ExecAllocatorOption{
+		flags: append([]chromedp.ExecAllocatorOption{
 			chromedp.Flag("host-resolver-rules", "MAP "+pageHost+" "+serverIP),
 			// No sound to mix and play for five tabs on two cores. The
 			// window stays the usual size: a tile off screen gets no
 			// video from the SFU (views.js), and a small window scrolls
 			// four tiles out of sight.
 			chromedp.Flag("mute-audio", true),
-		},
+		}, flags...),
 	}, b.log)
 	t.Cleanup(func() {
 		dumpLog(t, "chromium in "+n.name+": consoles", b.log)

@@ -337,8 +337,8 @@ const smallCameraScript = `(() => {
 
 var metricLine = regexp.MustCompile(`(?m)^(\w+) ([0-9.eE+-]+)$`)
 
-// metric reads one unlabelled gauge or counter from the metrics listener.
-func (s *appServer) metric(name string) float64 {
+// metricsText is what the metrics listener serves now.
+func (s *appServer) metricsText() string {
 	s.t.Helper()
 	resp, err := http.Get(s.metricsURL + "/metrics")
 	if err != nil {
@@ -346,7 +346,13 @@ func (s *appServer) metric(name string) float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
+	return string(body)
+}
+
+// metric reads one unlabelled gauge or counter from the metrics listener.
+func (s *appServer) metric(name string) float64 {
+	s.t.Helper()
+	for _, m := range metricLine.FindAllStringSubmatch(s.metricsText(), -1) {
 		if m[1] == name {
 			v, err := strconv.ParseFloat(m[2], 64)
 			if err != nil {

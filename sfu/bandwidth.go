@@ -91,6 +91,18 @@ const (
 	upHold     = 8 * time.Second
 	maxUpHold  = 64 * time.Second
 	failWindow = 10 * time.Second
+	// For cautious after bandwidth last forced a video down, it moves
+	// up one layer at a time, stepWait apart, so that a step that does
+	// not fit shows before the next is tried.
+	cautious = time.Minute
+	stepWait = 2 * time.Second
+	// GCC answers a rise in delay by setting its estimate under what got
+	// through: on a busy machine or a jittery Wi-Fi, a brief one. The
+	// estimate a peer shares is the highest of the last delayPatience,
+	// unless packets are being lost (over lossyShare), which calls for a
+	// move at once.
+	delayPatience = 1500 * time.Millisecond
+	lossyShare    = 0.1
 )
 
 // videoShare is one video a subscriber receives, as planBandwidth sees it.
@@ -114,7 +126,8 @@ type layerPlan struct {
 
 	holdUntil time.Time // no higher layer before
 	hold      time.Duration
-	lastUp    time.Time // when a higher layer was last allowed
+	lastUp    time.Time // when a higher layer was last chosen
+	lastDown  time.Time // when bandwidth last forced a lower one
 }
 
 func newLayerPlan() *layerPlan {
@@ -159,7 +172,7 @@ func (v videoShare) choose(now time.Time, budget int) int {
 		rate := float64(v.rates[i])
 		fits := rate <= float64(budget)*overuseMargin
 		if i > v.plan.layer {
-			fits = rate*upHeadroom <= float64(budget) && !now.Before(v.plan.holdUntil)
+			fits = rate*upHeadroom <= float64(budget) && v.plan.mayMoveUp(now, i)
 		}
 		if fits {
 			return i
@@ -169,6 +182,19 @@ func (v videoShare) choose(now time.Time, budget int) int {
 		return max(0, min(v.want, maxLayers-1))
 	}
 	return lowest
+}
+
+// mayMoveUp reports whether the plan may move up to layer now: not during
+// a hold, and, for a while after bandwidth forced it down, one layer at a
+// time.
+func (p *layerPlan) mayMoveUp(now time.Time, layer int) bool {
+	if now.Before(p.holdUntil) {
+		return false
+	}
+	if !p.lastDown.IsZero() && now.Sub(p.lastDown) < cautious {
+		return layer == p.layer+1 && now.Sub(p.lastUp) >= stepWait
+	}
+	return true
 }
 
 // move records the layer chosen now. A move down that the tile did not
@@ -183,6 +209,7 @@ func (p *layerPlan) move(now time.Time, layer, want int) {
 			p.hold = upHold
 		}
 		p.holdUntil = now.Add(p.hold)
+		p.lastDown = now
 	case layer > p.layer:
 		p.lastUp = now
 	}
@@ -203,7 +230,7 @@ func (p *Peer) shareBandwidth(now time.Time) {
 	if estimator == nil || *estimator == nil {
 		return
 	}
-	estimate := (*estimator).GetTargetBitrate()
+	estimate := p.shareable(now, *estimator)
 	p.estimate.Store(int64(estimate))
 	p.subMu.Lock()
 	downs := make([]*downTrack, 0, len(p.downs))
@@ -238,13 +265,37 @@ func (p *Peer) shareBandwidth(now time.Time) {
 	for _, d := range owners {
 		allowed := d.plan.layer
 		if int(d.allowed.Swap(int32(allowed))) != allowed {
-			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed, "estimate", estimate)
+			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed, "estimate", estimate,
+				"rates", []int{d.up.rate(0), d.up.rate(1), d.up.rate(2)}, "audio", audio)
 		}
 		if allowed < int(d.desired.Load()) {
 			limited++
 		}
 	}
 	p.limited.Store(int32(limited))
+}
+
+// shareable is the estimate to share now: GCC's target, or the highest
+// of the last delayPatience while no packets are being lost.
+func (p *Peer) shareable(now time.Time, e cc.BandwidthEstimator) int {
+	target := e.GetTargetBitrate()
+	loss, _ := e.GetStats()["averageLoss"].(float64)
+	if loss > lossyShare {
+		p.targets = p.targets[:0]
+	}
+	p.targets = slices.DeleteFunc(p.targets, func(t timedRate) bool { return now.Sub(t.at) >= delayPatience })
+	p.targets = append(p.targets, timedRate{now, target})
+	best := 0
+	for _, t := range p.targets {
+		best = max(best, t.rate)
+	}
+	return best
+}
+
+// timedRate is a bit rate at a time.
+type timedRate struct {
+	at   time.Time
+	rate int
 }
 
 // bandwidthLoop shares the peer's estimate every bandwidthTick until the

@@ -23,7 +23,8 @@ func cameraShare(want int, plan *layerPlan) videoShare {
 // TestPlanUnderChangingEstimate follows one large tile as its viewer's
 // estimate falls and climbs back: down at once when the top layer no
 // longer fits, never below the lowest layer, and up again only with
-// headroom and after the hold, which doubles when a move up fails at once.
+// headroom, after the hold, which doubles when a move up fails at once,
+// and a layer at a time while congestion is recent.
 func TestPlanUnderChangingEstimate(t *testing.T) {
 	plan := newLayerPlan()
 	now := time.Unix(1000, 0)
@@ -54,9 +55,13 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 	// The estimate climbs back: no move up during the hold...
 	tick(3_000_000, time.Second)
 	step(3_000_000, 0)
-	// ...and the top layer once it is over (upHold after the last move
-	// down).
+	// ...and once it is over, one layer at a time, stepWait apart, as
+	// bandwidth forced it down lately.
 	tick(3_000_000, upHold)
+	step(3_000_000, 1)
+	tick(3_000_000, stepWait/2)
+	step(3_000_000, 1)
+	tick(3_000_000, stepWait/2)
 	step(3_000_000, 2)
 	// That move fails at once: down again, with a doubled hold.
 	tick(400_000, time.Second)
@@ -64,6 +69,8 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 	tick(3_000_000, upHold)
 	step(3_000_000, 0)
 	tick(3_000_000, upHold)
+	step(3_000_000, 1)
+	tick(3_000_000, stepWait)
 	step(3_000_000, 2)
 	if plan.hold != 2*upHold {
 		t.Errorf("hold after a failed move up: %v, want %v", plan.hold, 2*upHold)
@@ -74,6 +81,10 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 	if plan.hold != upHold {
 		t.Errorf("hold after a lasting move up: %v, want %v", plan.hold, upHold)
 	}
+	// A minute later, with no congestion since, a move up goes straight
+	// to the layer the tile asks for.
+	tick(3_000_000, cautious)
+	step(3_000_000, 2)
 }
 
 // TestPlanHeadroomForMovingUp: a higher layer needs a tenth to spare over

@@ -64,6 +64,7 @@ type Peer struct {
 	estimator *cc.BandwidthEstimator
 	estimate  atomic.Int64
 	limited   atomic.Int32
+	targets   []timedRate // GCC's targets of late, the bandwidth loop's
 
 	pubCands candidateQueue
 	subCands candidateQueue
