@@ -146,7 +146,6 @@ func TestBandwidthCappedViewer(t *testing.T) {
 	t.Logf("capped viewer over %.1f s: %.1f frames/s, longest gap %.0f ms, widest %.0f; clean viewer at least %.0f wide; "+
 		"%.0f keyframe requests to the publisher; %.0f videos limited by bandwidth; downlink estimates: %s",
 		elapsed, fps, gap, maxCapped, minClean, keyframes, limited, r.srv.downlinkHistogram())
-	t.Error("debug")
 	if fps < 12 {
 		t.Errorf("the capped viewer played %.1f frames/s, want at least 12", fps)
 	}

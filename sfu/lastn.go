@@ -12,7 +12,9 @@ import (
 // recently (others than itself); the rest of the videos are held back
 // (their downTracks count as paused) until their publisher speaks. Sound
 // always flows. Each subscriber is told which videos it does not get
-// (protocol.LastN), so its page shows those people's avatars.
+// (protocol.LastN), so its page shows those people's avatars. Whoever is
+// on the room's stage (Peer.SetFeatured) is forwarded to everyone besides
+// the N: the class came to see the teacher.
 
 // lastNLocked updates r.recent with a change (a new speaker, who moves to
 // the front; a new or gone publisher) and applies the limit. It returns
@@ -46,7 +48,7 @@ func (r *Room) lastNLocked() []*downTrack {
 			continue
 		}
 		for _, d := range *up.downs.Load() {
-			held := !recentFor(r.recent, d.subscriber.id, n, up.publisher.id)
+			held := !forwardedFor(r.recent, d.subscriber.id, n, up.publisher)
 			if held {
 				off[d.subscriber] = append(off[d.subscriber], up.publisher.id)
 			}
@@ -78,6 +80,22 @@ func (r *Room) lastNLocked() []*downTrack {
 // flows.
 func limited(up *upTrack) bool {
 	return up.video && up.source != protocol.SourceScreen
+}
+
+// forwardedFor reports whether the limit lets publisher's video through to
+// subscriber: on the stage, or among the recent speakers.
+func forwardedFor(recent []string, subscriber string, n int, publisher *Peer) bool {
+	return publisher.featured.Load() || recentFor(recent, subscriber, n, publisher.id)
+}
+
+// SetFeatured puts the peer's video beside the last-N limit, or back
+// under it: the app features whoever is on the room's stage. The limit is
+// applied again by the peer's own goroutine, so the call never waits on
+// the room.
+func (p *Peer) SetFeatured(on bool) {
+	if p.featured.Swap(on) != on && p.room.sfu.lastN > 0 {
+		p.kick()
+	}
 }
 
 // recentFor reports whether publisher is among the n most recent

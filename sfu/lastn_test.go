@@ -30,7 +30,8 @@ func TestRecentFor(t *testing.T) {
 
 // TestLastNHoldsBackAllButRecentSpeakers: five publishers, last-N 2: each
 // subscriber gets two videos, is told the others are held, and a new
-// speaker's video is forwarded to everyone at once.
+// speaker's video is forwarded to everyone at once; whoever is on the
+// stage is forwarded to everyone besides the two.
 func TestLastNHoldsBackAllButRecentSpeakers(t *testing.T) {
 	r := newRoom(&SFU{lastN: 2}, "lastn")
 	var mu sync.Mutex
@@ -97,8 +98,22 @@ func TestLastNHoldsBackAllButRecentSpeakers(t *testing.T) {
 		t.Fatalf("after d spoke, d gets %v", got)
 	}
 	mu.Lock()
-	defer mu.Unlock()
 	if !slices.Equal(told["e"], []string{"b", "c"}) {
 		t.Fatalf("after d spoke, e was told %v are held", told["e"])
+	}
+	mu.Unlock()
+	// c goes on the stage: everyone gets c besides the two recent ones.
+	peers["c"].SetFeatured(true)
+	r.applyLastN()
+	if got := gets("e"); !slices.Equal(got, []string{"a", "c", "d"}) {
+		t.Fatalf("with c on the stage, e gets %v", got)
+	}
+	if got := gets("c"); !slices.Equal(got, []string{"a", "d"}) {
+		t.Fatalf("with c on the stage, c gets %v", got)
+	}
+	peers["c"].SetFeatured(false)
+	r.applyLastN()
+	if got := gets("e"); !slices.Equal(got, []string{"a", "d"}) {
+		t.Fatalf("with c off the stage, e gets %v", got)
 	}
 }

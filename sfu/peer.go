@@ -66,6 +66,9 @@ type Peer struct {
 	limited   atomic.Int32
 	targets   []timedRate // GCC's targets of late, the bandwidth loop's
 
+	// featured: on the room's stage, forwarded beside the last-N limit.
+	featured atomic.Bool
+
 	pubCands candidateQueue
 	subCands candidateQueue
 

@@ -132,7 +132,7 @@ func (p *Peer) subscribeLocked(up *upTrack) bool {
 	p.downs[up] = d
 	if n := p.room.sfu.lastN; n > 0 && limited(up) {
 		if snap := p.room.recentSnap.Load(); snap != nil {
-			d.lastNOff.Store(!recentFor(*snap, p.id, n, up.publisher.id))
+			d.lastNOff.Store(!forwardedFor(*snap, p.id, n, up.publisher))
 		}
 	}
 	if v, ok := p.views[up.publisher.id+"|"+up.source]; ok && up.video {

@@ -97,6 +97,7 @@ func (r *Room) connectSFULocked(p *Participant) {
 				p.sfuPeer.SetPaused(source, true)
 			}
 		}
+		p.sfuPeer.SetFeatured(r.state.onStage(p.userID))
 	}
 	if err != nil && policy.OnSFUError != nil {
 		policy.OnSFUError(p, err)

@@ -36,6 +36,12 @@ func (r *Room) applyStageLocked(members []store.StageMember) {
 	r.state.setMembers(members)
 	r.dropHandsLocked(func(q *Participant) bool { return r.state.onStage(q.userID) })
 	r.revokeLocked(before)
+	for _, p := range r.participants {
+		if p.sfuPeer != nil {
+			// The stage is forwarded beside the SFU's last-N limit.
+			p.sfuPeer.SetFeatured(r.state.onStage(p.userID))
+		}
+	}
 	r.broadcastLocked(r.stageMessageLocked(), nil)
 }
 
