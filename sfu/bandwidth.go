@@ -74,28 +74,8 @@ func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, error) {
 // bandwidthTick is how often a peer shares its estimate among its videos.
 const bandwidthTick = 250 * time.Millisecond
 
-// Hysteresis of the layer choice under an estimate.
+// What a peer makes of GCC's estimate (linkState).
 const (
-	// A layer already sent may use up to overuseMargin times the share
-	// left for it before it is given up: GCC's estimate sits just under
-	// what gets through, and a layer that fits must not flap on noise.
-	overuseMargin = 1.25
-	// A higher layer is taken only with upHeadroom to spare.
-	upHeadroom = 1.1
-	// After bandwidth forced a video down a layer, it does not try a
-	// higher one again for upHold; when that try fails soon after
-	// (within failWindow), the wait doubles, up to maxUpHold. GCC's
-	// estimate climbs on a link that carries what is sent, whether or not
-	// it would carry more: the wait keeps a capped viewer from being
-	// tried at the layer it cannot take every few seconds.
-	upHold     = 8 * time.Second
-	maxUpHold  = 64 * time.Second
-	failWindow = 10 * time.Second
-	// For cautious after bandwidth last forced a video down, it moves
-	// up one layer at a time, stepWait apart, so that a step that does
-	// not fit shows before the next is tried.
-	cautious = time.Minute
-	stepWait = 2 * time.Second
 	// GCC answers a rise in delay by setting its estimate under what got
 	// through: on a busy machine or a jittery Wi-Fi, a brief one. The
 	// estimate a peer shares is the highest of the last delayPatience,
@@ -103,124 +83,67 @@ const (
 	// move at once.
 	delayPatience = 1500 * time.Millisecond
 	lossyShare    = 0.1
+	// lossFloor is the loss (GCC's average) that counts as losing at all:
+	// GCC's own estimate stops growing there.
+	lossFloor = 0.02
+	// provenAfter: what was sent counts as carried once nothing was lost
+	// for this long.
+	provenAfter = 2 * time.Second
 )
 
-// videoShare is one video a subscriber receives, as planBandwidth sees it.
-type videoShare struct {
-	simulcast bool
-	// want is the layer the viewer's tile asks for, rates each layer's
-	// bit rate now (0: unknown), live whether each layer is arriving.
-	want  int
-	rates [maxLayers]int
-	live  [maxLayers]bool
-	// Priority: pinned first, then a shared screen, then larger tiles.
-	pinned, screen bool
-	area           int
-
-	plan *layerPlan // the track's state across ticks
+// linkMeter is a peer's view of its link across ticks, owned by its
+// bandwidth loop.
+type linkMeter struct {
+	targets  []timedRate // GCC's targets of late
+	lastLoss time.Time
+	// What was sent to the peer: the counters' last sum, when, and its
+	// smoothed rate in bits per second.
+	sentBits int64
+	sentAt   time.Time
+	sendRate float64
 }
 
-// layerPlan is what bandwidth allows one video, kept across ticks.
-type layerPlan struct {
-	layer     int       // the layer chosen last: maxLayers-1 before the first
-
-	holdUntil time.Time // no higher layer before
-	hold      time.Duration
-	lastUp    time.Time // when a higher layer was last chosen
-	lastDown  time.Time // when bandwidth last forced a lower one
+// timedRate is a bit rate at a time.
+type timedRate struct {
+	at   time.Time
+	rate int
 }
 
-func newLayerPlan() *layerPlan {
-	return &layerPlan{layer: maxLayers - 1, hold: upHold}
-}
+// measure reads GCC and what the peer's downs sent since the last tick.
+func (m *linkMeter) measure(now time.Time, e cc.BandwidthEstimator, downs []*downTrack) linkState {
+	target := e.GetTargetBitrate()
+	loss, _ := e.GetStats()["averageLoss"].(float64)
+	if loss >= lossFloor {
+		m.lastLoss = now
+	}
+	if loss > lossyShare {
+		m.targets = m.targets[:0]
+	}
+	m.targets = slices.DeleteFunc(m.targets, func(t timedRate) bool { return now.Sub(t.at) >= delayPatience })
+	m.targets = append(m.targets, timedRate{now, target})
+	best := 0
+	for _, t := range m.targets {
+		best = max(best, t.rate)
+	}
 
-// planBandwidth shares estimate, less what the audio takes, among videos,
-// and sets each one's plan: the best layer at or below what its tile asks
-// for that fits, or its lowest live layer when none does. Pure but for the
-// plans.
-func planBandwidth(now time.Time, estimate, audio int, videos []videoShare) {
-	slices.SortStableFunc(videos, func(a, b videoShare) int {
-		switch {
-		case a.pinned != b.pinned:
-			return boolOrder(a.pinned)
-		case a.screen != b.screen:
-			return boolOrder(a.screen)
-		}
-		return b.area - a.area
-	})
-	budget := estimate - audio
-	for _, v := range videos {
-		if !v.simulcast {
-			budget -= v.rates[0]
-			continue
-		}
-		chosen := v.choose(now, budget)
-		budget -= v.rates[chosen]
-		v.plan.move(now, chosen, v.want)
+	var bits int64
+	for _, d := range downs {
+		bits += int64(d.sentBytes.Load()+packetOverhead*d.sent.Load()) * 8
 	}
-}
-
-// choose is the best layer of v that fits budget, with the hysteresis of
-// layerPlan; the lowest live layer when none fits.
-func (v videoShare) choose(now time.Time, budget int) int {
-	lowest := -1
-	for i := min(v.want, maxLayers-1); i >= 0; i-- {
-		if !v.live[i] {
-			continue
-		}
-		lowest = i
-		rate := float64(v.rates[i])
-		fits := rate <= float64(budget)*overuseMargin
-		if i > v.plan.layer {
-			fits = rate*upHeadroom <= float64(budget) && v.plan.mayMoveUp(now, i)
-		}
-		if fits {
-			return i
-		}
+	if dt := now.Sub(m.sentAt).Seconds(); !m.sentAt.IsZero() && bits >= m.sentBits && dt > 0 {
+		// Smoothed over about a second: frames come in bursts.
+		m.sendRate += 0.25 * (float64(bits-m.sentBits)/dt - m.sendRate)
 	}
-	if lowest < 0 {
-		return max(0, min(v.want, maxLayers-1))
+	m.sentBits, m.sentAt = bits, now
+	clean := m.lastLoss.IsZero() || now.Sub(m.lastLoss) >= provenAfter
+	if clean {
+		best = max(best, int(m.sendRate))
 	}
-	return lowest
-}
-
-// mayMoveUp reports whether the plan may move up to layer now: not during
-// a hold, and, for a while after bandwidth forced it down, one layer at a
-// time.
-func (p *layerPlan) mayMoveUp(now time.Time, layer int) bool {
-	if now.Before(p.holdUntil) {
-		return false
+	return linkState{
+		estimate: best,
+		quiet:    m.lastLoss.IsZero() || now.Sub(m.lastLoss) >= quietBefore,
+		lossy:    loss >= lossFloor,
 	}
-	if !p.lastDown.IsZero() && now.Sub(p.lastDown) < cautious {
-		return layer == p.layer+1 && now.Sub(p.lastUp) >= stepWait
-	}
-	return true
-}
-
-// move records the layer chosen now. A move down that the tile did not
-// ask for starts a hold on moving up again, doubled when it undoes a move
-// up made just before.
-func (p *layerPlan) move(now time.Time, layer, want int) {
-	switch {
-	case layer < p.layer && layer < want:
-		if now.Sub(p.lastUp) < failWindow {
-			p.hold = min(2*p.hold, maxUpHold)
-		} else {
-			p.hold = upHold
-		}
-		p.holdUntil = now.Add(p.hold)
-		p.lastDown = now
-	case layer > p.layer:
-		p.lastUp = now
-	}
-	p.layer = layer
-}
-
-func boolOrder(first bool) int {
-	if first {
-		return -1
-	}
-	return 1
 }
 
 // shareBandwidth runs one tick of planBandwidth for the peer's videos and
@@ -230,14 +153,14 @@ func (p *Peer) shareBandwidth(now time.Time) {
 	if estimator == nil || *estimator == nil {
 		return
 	}
-	estimate := p.shareable(now, *estimator)
-	p.estimate.Store(int64(estimate))
 	p.subMu.Lock()
 	downs := make([]*downTrack, 0, len(p.downs))
 	for _, d := range p.downs {
 		downs = append(downs, d)
 	}
 	p.subMu.Unlock()
+	link := p.link.measure(now, *estimator, downs)
+	p.estimate.Store(int64(link.estimate))
 	audio := 0
 	var videos []videoShare
 	var owners []*downTrack
@@ -260,12 +183,13 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		videos = append(videos, v)
 		owners = append(owners, d)
 	}
-	planBandwidth(now, estimate, audio, videos)
+	planBandwidth(now, link, audio, videos)
 	limited := 0
 	for _, d := range owners {
 		allowed := d.plan.layer
 		if int(d.allowed.Swap(int32(allowed))) != allowed {
-			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed, "estimate", estimate,
+			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed,
+				"estimate", link.estimate, "quiet", link.quiet, "lossy", link.lossy, "trial", now.Before(d.plan.trialUntil),
 				"rates", []int{d.up.rate(0), d.up.rate(1), d.up.rate(2)}, "audio", audio)
 		}
 		if allowed < int(d.desired.Load()) {
@@ -273,29 +197,6 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		}
 	}
 	p.limited.Store(int32(limited))
-}
-
-// shareable is the estimate to share now: GCC's target, or the highest
-// of the last delayPatience while no packets are being lost.
-func (p *Peer) shareable(now time.Time, e cc.BandwidthEstimator) int {
-	target := e.GetTargetBitrate()
-	loss, _ := e.GetStats()["averageLoss"].(float64)
-	if loss > lossyShare {
-		p.targets = p.targets[:0]
-	}
-	p.targets = slices.DeleteFunc(p.targets, func(t timedRate) bool { return now.Sub(t.at) >= delayPatience })
-	p.targets = append(p.targets, timedRate{now, target})
-	best := 0
-	for _, t := range p.targets {
-		best = max(best, t.rate)
-	}
-	return best
-}
-
-// timedRate is a bit rate at a time.
-type timedRate struct {
-	at   time.Time
-	rate int
 }
 
 // bandwidthLoop shares the peer's estimate every bandwidthTick until the

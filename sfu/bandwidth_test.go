@@ -37,7 +37,7 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 	}
 	tick := func(estimate int, d time.Duration) {
 		now = now.Add(d)
-		planBandwidth(now, estimate, audio, []videoShare{cameraShare(2, plan)})
+		planBandwidth(now, linkState{estimate: estimate}, audio, []videoShare{cameraShare(2, plan)})
 	}
 	tick(2_500_000, 0)
 	step(2_500_000, 2)
@@ -87,6 +87,58 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 	step(3_000_000, 2)
 }
 
+// TestPlanTrials: on a link that lost nothing lately, a video moves up
+// beyond the estimate and keeps the layer for the trial's grace; losses
+// end the trial at once, and a trial that the estimate does not come to
+// cover ends with the grace and counts as a failed move up.
+func TestPlanTrials(t *testing.T) {
+	now := time.Unix(1000, 0)
+	plan := newLayerPlan()
+	plan.layer = 0
+	quiet := linkState{estimate: 300_000, quiet: true}
+	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 2 || !plan.trialUntil.After(now) {
+		t.Fatalf("on a quiet link: layer %d, trial until %v; want a trial of 2", plan.layer, plan.trialUntil)
+	}
+	// During the grace the layer stays, although the estimate is short.
+	now = now.Add(trialGrace / 2)
+	planBandwidth(now, linkState{estimate: 300_000}, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 2 {
+		t.Fatalf("during the trial: layer %d, want 2", plan.layer)
+	}
+	// What went through cleanly now counts: the layer stays past the grace.
+	now = now.Add(trialGrace)
+	planBandwidth(now, linkState{estimate: 1_700_000, quiet: true}, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 2 {
+		t.Fatalf("after a trial the link carried: layer %d, want 2", plan.layer)
+	}
+
+	// Losses end a trial at once.
+	plan = newLayerPlan()
+	plan.layer = 0
+	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
+	now = now.Add(bandwidthTick)
+	planBandwidth(now, linkState{estimate: 300_000, lossy: true}, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 0 {
+		t.Fatalf("a trial with losses: layer %d, want 0", plan.layer)
+	}
+	if plan.hold != 2*upHold {
+		t.Errorf("hold after a failed trial: %v, want %v", plan.hold, 2*upHold)
+	}
+	// The next try comes after the hold, a layer at a time.
+	now = now.Add(2 * upHold)
+	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 1 {
+		t.Fatalf("the next trial: layer %d, want 1", plan.layer)
+	}
+	// A trial the estimate does not come to cover ends with the grace.
+	now = now.Add(trialGrace + bandwidthTick)
+	planBandwidth(now, linkState{estimate: 300_000}, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 0 {
+		t.Fatalf("a trial never covered: layer %d, want 0", plan.layer)
+	}
+}
+
 // TestPlanHeadroomForMovingUp: a higher layer needs a tenth to spare over
 // its rate, while the layer sent keeps going up to a quarter over.
 func TestPlanHeadroomForMovingUp(t *testing.T) {
@@ -95,11 +147,11 @@ func TestPlanHeadroomForMovingUp(t *testing.T) {
 	plan.layer = 1
 	// 1.5 Mbit/s of budget exactly: the top layer would fit, but not with
 	// the headroom to move up to it.
-	planBandwidth(now, 1_500_000, 0, []videoShare{cameraShare(2, plan)})
+	planBandwidth(now, linkState{estimate: 1_500_000}, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 1 {
 		t.Fatalf("moved to layer %d with no headroom, want to stay on 1", plan.layer)
 	}
-	planBandwidth(now, 1_700_000, 0, []videoShare{cameraShare(2, plan)})
+	planBandwidth(now, linkState{estimate: 1_700_000}, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 2 {
 		t.Fatalf("layer %d with headroom, want 2", plan.layer)
 	}
@@ -115,7 +167,7 @@ func TestPlanSharesByPriority(t *testing.T) {
 	videos := []videoShare{cameraShare(2, large), cameraShare(2, pinned), cameraShare(0, small)}
 	videos[0].area = 1920 * 1080
 	videos[1].pinned = true
-	planBandwidth(now, 2_300_000, 0, videos)
+	planBandwidth(now, linkState{estimate: 2_300_000}, 0, videos)
 	if pinned.layer != 2 || large.layer != 1 || small.layer != 0 {
 		t.Fatalf("layers pinned %d, large %d, small %d; want 2, 1, 0", pinned.layer, large.layer, small.layer)
 	}
@@ -123,7 +175,7 @@ func TestPlanSharesByPriority(t *testing.T) {
 	screenPlan, cam := newLayerPlan(), newLayerPlan()
 	screen := cameraShare(2, screenPlan)
 	screen.screen, screen.area = true, 100
-	planBandwidth(now, 1_800_000, 0, []videoShare{cameraShare(2, cam), screen})
+	planBandwidth(now, linkState{estimate: 1_800_000}, 0, []videoShare{cameraShare(2, cam), screen})
 	if screenPlan.layer != 2 || cam.layer != 0 {
 		t.Fatalf("layers screen %d, camera %d; want 2, 0", screenPlan.layer, cam.layer)
 	}
@@ -135,14 +187,14 @@ func TestPlanSkipsLayersNotArriving(t *testing.T) {
 	plan := newLayerPlan()
 	v := cameraShare(2, plan)
 	v.live[2] = false
-	planBandwidth(time.Unix(1000, 0), 5_000_000, 0, []videoShare{v})
+	planBandwidth(time.Unix(1000, 0), linkState{estimate: 5_000_000}, 0, []videoShare{v})
 	if plan.layer != 1 {
 		t.Fatalf("layer %d with the top layer gone, want 1", plan.layer)
 	}
 	plan = newLayerPlan()
 	v = cameraShare(2, plan)
 	v.rates = [maxLayers]int{}
-	planBandwidth(time.Unix(1000, 0), minBitrate, 0, []videoShare{v})
+	planBandwidth(time.Unix(1000, 0), linkState{estimate: minBitrate}, 0, []videoShare{v})
 	if plan.layer != 2 {
 		t.Fatalf("layer %d with no rates known yet, want 2", plan.layer)
 	}

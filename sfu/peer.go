@@ -64,7 +64,7 @@ type Peer struct {
 	estimator *cc.BandwidthEstimator
 	estimate  atomic.Int64
 	limited   atomic.Int32
-	targets   []timedRate // GCC's targets of late, the bandwidth loop's
+	link      linkMeter // the bandwidth loop's
 
 	// featured: on the room's stage, forwarded beside the last-N limit.
 	featured atomic.Bool
