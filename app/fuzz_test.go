@@ -506,6 +506,7 @@ func FuzzSocketFrame(f *testing.F) {
 		`{"type":"lobby-admit","id":"p_x"}`, `{"type":"lobby-deny","id":"p_x"}`, `{"type":"lobby-admit-all"}`,
 		`{"type":"room-settings","lobby":true}`, `{"type":"room-settings","locked":true}`,
 		`{"type":"reaction","emoji":"👍"}`, `{"type":"reaction","emoji":"nope"}`,
+		`{"type":"audio-level","level":0.42}`, `{"type":"audio-level","level":"x"}`,
 		`{"type":"leave"}`, `{}`, `[]`, `nul`, "\xff",
 		`{"type":"passcode","passcode":"tulip-42"}`, `{"type":"passcode"}`, `{"type":"passcode","passcode":5}`,
 		`{"type":"passcode","passcode":"` + strings.Repeat("x", 200) + `"}`,

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/olahol/melody"
@@ -358,6 +359,8 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		live.CloseSFU(p, m.Epoch)
 	case *protocol.View:
 		live.SetViews(p, m)
+	case *protocol.AudioLevel:
+		live.AudioLevel(p, m.Level, time.Now())
 	case *protocol.Leave:
 		p.MarkLeft()
 		p.Close(protocol.CloseLeft, "left")

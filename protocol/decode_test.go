@@ -145,6 +145,8 @@ func typeName(v any) string {
 		return "Unban"
 	case *View:
 		return "View"
+	case *AudioLevel:
+		return "AudioLevel"
 	case *Reaction:
 		return "Reaction"
 	case *LobbyAdmit:
@@ -216,6 +218,9 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"view","views":[{"id":"p_1","source":"microphone","width":1,"height":1}]}`,
 		`{"type":"view","views":[{"id":"p_1","source":"camera","width":-1,"height":99999}]}`,
 		`{"type":"passcode","passcode":null}`,
+		`{"type":"audio-level","level":0.42}`,
+		`{"type":"audio-level","level":"loud"}`,
+		`{"type":"audio-level","level":1e400}`,
 		`{"type":"\xff\xfe"}`,
 		`{"type":"signal","to":{"a":1}}`,
 		`[]`, `""`, `nul`,

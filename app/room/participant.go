@@ -66,6 +66,8 @@ type Participant struct {
 
 	// reactions paces the participant's emoji reactions (reaction.go).
 	reactions reactionLimit
+	// levels paces the microphone levels it shares in mesh mode (level.go).
+	levels bucket
 
 	// pending counts messages queued to the current socket and not yet
 	// written.

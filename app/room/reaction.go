@@ -17,27 +17,36 @@ const (
 
 // reactionLimit is one participant's token bucket for reactions. Its zero
 // value is a full bucket.
-type reactionLimit struct {
+type reactionLimit struct{ bucket }
+
+// take spends a token at now and reports whether there was one.
+func (l *reactionLimit) take(now time.Time) bool {
+	return l.bucket.take(now, ReactionBurst, ReactionPerSec)
+}
+
+// bucket is a token bucket of burst tokens that refills at perSec a
+// second. Its zero value is full.
+type bucket struct {
 	mu     sync.Mutex
 	tokens float64
 	last   time.Time
 }
 
 // take spends a token at now and reports whether there was one.
-func (l *reactionLimit) take(now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (b *bucket) take(now time.Time, burst, perSec float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	switch {
-	case l.last.IsZero():
-		l.tokens, l.last = ReactionBurst, now
-	case now.After(l.last):
-		l.tokens = min(ReactionBurst, l.tokens+now.Sub(l.last).Seconds()*ReactionPerSec)
-		l.last = now
+	case b.last.IsZero():
+		b.tokens, b.last = burst, now
+	case now.After(b.last):
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*perSec)
+		b.last = now
 	}
-	if l.tokens < 1 {
+	if b.tokens < 1 {
 		return false
 	}
-	l.tokens--
+	b.tokens--
 	return true
 }
 

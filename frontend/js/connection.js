@@ -2,7 +2,10 @@
 // The connection view: a small button on each remote tile opens a panel
 // that says how that person's media reaches this page (peer to peer, via
 // the server, relayed by a TURN server, over TCP) and the round-trip time,
-// so that people can see why a call is slow.
+// so that people can see why a call is slow, and how each of that
+// person's videos arrives: its resolution, frame rate, bit rate and loss
+// (a row per video, data-testid="connection-quality", filled by
+// tilequality.js, which reads the stats on its own).
 //
 // Everything comes from getStats() of the RTCPeerConnection that carries
 // the tile's media, asked again every POLL_MS while the panel is open and
@@ -16,6 +19,7 @@
 
 import { el } from './dom.js';
 import { t } from './i18n.js';
+import { qualityText } from './tilequality.js';
 
 /**
  * How the media travels:
@@ -272,12 +276,17 @@ export class ConnectionView {
     this.separator = el('span', { class: 'connection-sep', 'aria-hidden': 'true', text: '·', hidden: true });
     this.rttText = el('span', { class: 'connection-rtt', 'data-testid': 'connection-rtt', title: t('connection.rttTitle') });
     this.hintText = el('p', { class: 'connection-hint', 'data-testid': 'connection-hint', 'aria-live': 'polite', hidden: true });
+    /** The rows of the videos received, by source. */
+    /** @type {Map<string, {row: HTMLElement, picture: HTMLElement, flow: HTMLElement}>} */
+    this.qualityRows = new Map();
+    this.qualityList = el('div', { class: 'connection-quality', hidden: true });
     this.panel = el(
       'div',
       { class: 'connection-popover', id, popover: 'auto', role: 'group', 'aria-labelledby': id + '-title', 'data-testid': 'connection-popover', 'data-path': 'unknown', 'data-rtt': '' },
       [
         el('p', { class: 'connection-title', id: id + '-title', text: t('connection.title') }),
         el('p', { class: 'connection-line' }, [el('span', { class: 'connection-dot', 'aria-hidden': 'true' }), this.pathText, this.separator, this.rttText]),
+        this.qualityList,
         this.hintText,
       ],
     );
@@ -385,6 +394,47 @@ export class ConnectionView {
     this.separator.hidden = reading.rttMs === null;
     setText(this.hintText, hint === 'tcp' ? t('connection.hintTcp') : hint === 'slow' ? t('connection.hintSlow') : '');
     this.hintText.hidden = !hint;
+  }
+
+  /**
+   * Shows how each of the person's videos arrives (tilequality.js): a row
+   * per video, with its numbers in data-* for tests.
+   * @param {import('./tilequality.js').VideoReading[]} readings
+   */
+  setQuality(readings) {
+    const seen = new Set();
+    for (const { source, quality } of readings) {
+      seen.add(source);
+      let entry = this.qualityRows.get(source);
+      if (!entry) {
+        const picture = el('span', { class: 'connection-quality-picture' });
+        const flow = el('span', { class: 'connection-quality-flow' });
+        const row = el('p', { class: 'connection-quality-row', 'data-testid': 'connection-quality', 'data-source': source }, [
+          el('span', { class: 'connection-quality-what', text: source === 'screen' ? t('quality.screen') : t('quality.camera') }),
+          picture,
+          flow,
+        ]);
+        entry = { row, picture, flow };
+        this.qualityRows.set(source, entry);
+      }
+      const text = qualityText(quality);
+      setText(entry.picture, text.picture);
+      setText(entry.flow, text.flow);
+      entry.flow.hidden = !text.flow;
+      const data = entry.row.dataset;
+      data.width = String(quality?.width || 0);
+      data.height = String(quality?.height || 0);
+      data.kbps = quality?.kbps == null ? '' : String(quality.kbps);
+      data.loss = quality?.lossPct == null ? '' : String(quality.lossPct);
+      data.fps = quality?.fps == null ? '' : String(quality.fps);
+    }
+    for (const source of [...this.qualityRows.keys()]) if (!seen.has(source)) this.qualityRows.delete(source);
+    const rows = [...this.qualityRows.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, e]) => e.row);
+    if (rows.length !== this.qualityList.children.length || rows.some((r, i) => this.qualityList.children[i] !== r)) {
+      this.qualityList.replaceChildren(...rows);
+    }
+    this.qualityList.hidden = rows.length === 0;
+    if (this.isOpen()) this.place();
   }
 
   /**

@@ -237,16 +237,18 @@ export const HAVE = 'have';
  * The tracks a topology must deliver before a participant is shown from it:
  * each live video it publishes (camera, screen), or, with no live video, its
  * live microphone. Someone with nothing live needs nothing (the SFU
- * forwards nothing paused).
+ * forwards nothing paused), and a video the viewer paused is not awaited
+ * (the SFU forwards nothing unwatched): its sound is.
  * @param {Object<string, string>} media the participant's media state
  * @param {Tracks} tracks the participant's tracks in that topology
+ * @param {boolean} [watched] false: the viewer paused this participant's video
  * @returns {(MediaStreamTrack|null)[]} null for a track that has not arrived
  */
-export function neededTracks(media, tracks) {
+export function neededTracks(media, tracks, watched = true) {
   /** @type {(MediaStreamTrack|null)[]} */
   const needed = [];
-  if (media[Source.CAMERA] === TrackState.LIVE) needed.push(tracks.camera);
-  if (media[Source.SCREEN] === TrackState.LIVE) needed.push(tracks.screen);
+  if (watched && media[Source.CAMERA] === TrackState.LIVE) needed.push(tracks.camera);
+  if (watched && media[Source.SCREEN] === TrackState.LIVE) needed.push(tracks.screen);
   if (needed.length === 0 && media[Source.MICROPHONE] === TrackState.LIVE) needed.push(tracks.audio);
   return needed;
 }

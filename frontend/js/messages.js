@@ -18,6 +18,7 @@ import { Action, MessageType, Source, TrackState } from './protocol.js';
 /** @typedef {import('./protocol.js').MuteAll} MuteAll */
 /** @typedef {import('./protocol.js').LowerHands} LowerHands */
 /** @typedef {import('./protocol.js').Reaction} Reaction */
+/** @typedef {import('./protocol.js').AudioLevel} AudioLevel */
 /** @typedef {import('./protocol.js').Participant} Participant */
 
 /**
@@ -186,6 +187,16 @@ export function lowerHandsMessage() {
  */
 export function reactionMessage(emoji) {
   return { type: MessageType.REACTION, emoji };
+}
+
+// --- Speaking levels of a mesh room (protocol/level.go) ----------------------
+
+/**
+ * @param {number} level 0..1, sent with two decimals
+ * @returns {AudioLevel}
+ */
+export function audioLevelMessage(level) {
+  return { type: MessageType.AUDIO_LEVEL, level: Math.round(Math.min(1, Math.max(0, level)) * 100) / 100 };
 }
 
 /**

@@ -1,6 +1,6 @@
 // @ts-check
 // The wire protocol of the room WebSocket, mirrored once from the Go
-// definitions in protocol/ (messages.go, sfu.go, chat.go) and documented
+// definitions in protocol/ (messages.go, sfu.go, chat.go, ...) and documented
 // in docs/PROTOCOL.md.
 // Every other module imports its constants from here, so a renamed message
 // type is a one-line change on each side.
@@ -32,6 +32,7 @@ export const MessageType = Object.freeze({
   VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
   ACTIVE_SPEAKER: 'active-speaker', // server -> client: the SFU room's dominant speaker changed (protocol/speaker.go)
   LAST_N: 'last-n', // server -> client: the videos the SFU holds back from me (-last-n)
+  AUDIO_LEVEL: 'audio-level', // both ways, mesh mode only: my microphone's level; relayed to the others with id (protocol/level.go)
 
   // Chat (protocol/chat.go).
   CHAT_SEND: 'chat-send', // client -> server: post a message to my room
@@ -239,11 +240,7 @@ export const CloseCode = Object.freeze({
  * @property {number} epoch
  */
 
-/**
- * @typedef {Object} Owner
- * @property {string} id
- * @property {string} name
- */
+/** @typedef {{id: string, name: string}} Owner */
 
 /**
  * @typedef {Object} Room The public view of a room (REST API and welcome).
@@ -374,10 +371,7 @@ export const CloseCode = Object.freeze({
  * @property {string} name
  */
 
-/**
- * @typedef {Object} Leave
- * @property {'leave'} type
- */
+/** @typedef {{type: 'leave'}} Leave */
 
 /**
  * @typedef {Object} PasscodeMessage The room's passcode, sent as the first
@@ -591,5 +585,12 @@ export const CloseCode = Object.freeze({
  * @property {string} id
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker|LastN} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage} ClientMessage */
+/**
+ * @typedef {Object} AudioLevel A microphone's level in a mesh room, 0..1 with two decimals.
+ * @property {'audio-level'} type
+ * @property {number} level
+ * @property {string} [id] The sender's participant id (server -> client).
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker|LastN|AudioLevel} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage|AudioLevel} ClientMessage */

@@ -27,11 +27,14 @@ import { setIcon } from './dom.js';
 import { grantClaims, linkGrant } from './grant.js';
 import { showWait } from './lobby.js';
 import { LocalMedia } from './media.js';
+import { MeshSpeaking } from './meshlevels.js';
 import { OwnerPasscode, PasscodePrompt, offerNewGuest, takeFragmentPasscode } from './passcode.js';
 import { PreJoin } from './prejoin.js';
 import { Reactions } from './reactions.js';
 import { ErrorCode, RoomStatus, Source } from './protocol.js';
 import { Shortcuts } from './shortcuts.js';
+import { SpeakerView } from './speakerview.js';
+import { QualityMonitor } from './tilequality.js';
 import { toast } from './toast.js';
 import { setConnection, setRoomName, setupPanels, setupShareLink, showView } from './ui.js';
 
@@ -78,6 +81,20 @@ const reactions = new Reactions({
 });
 /** Says what others do, for screen readers (a11y.js). */
 const announcer = new Announcer();
+// What each viewer chooses of the others' videos: the speaker view beside
+// the grid (speakerview.js), how each video arrives (tilequality.js); the
+// tiles' own pause and pin are tilecontrols.js.
+new SpeakerView({ grid: call.grid });
+new QualityMonitor(call.grid);
+// The speaking ring of a mesh room, from the levels the pages share
+// (meshlevels.js); in SFU mode the server's active-speaker draws it.
+const meshSpeaking = new MeshSpeaking({
+  grid: call.grid,
+  media,
+  mode: () => call.topology.mode,
+  selfId: () => call.selfId,
+  send: (m) => !!call.signaling?.send(m),
+});
 
 /** How the user last joined, for "Rejoin". */
 let lastJoin = { name: '', spectator: false, camera: true, microphone: true };
@@ -237,6 +254,7 @@ function join(choice) {
     announcer.attach(call.signaling);
     chat.attach(call.signaling);
     reactions.attach(call.signaling);
+    meshSpeaking.attach(call.signaling);
     ownerPasscode.attach(call.signaling);
   }
 }

@@ -10,6 +10,9 @@
 //     <div class="tile-label">name, badges, mic state</div>
 //     <div class="tile-connection-holder">   remote tiles only (connection.js):
 //       <button data-testid="tile-connection"> + its popover panel
+//     <div class="tile-tools">    remote tiles only (tilecontrols.js): pin, pause
+//     <div class="tile-paused">   remote tiles only: "Video paused" and Resume
+//     <span data-testid="tile-quality">   remote tiles only (tilequality.js)
 //   </article>
 // Videos are always muted and sound plays through a separate <audio>, so
 // autoplay rules can block only the sound, never the picture. A camera that
@@ -21,6 +24,7 @@ import { avatarClass, el, initials, setIcon } from './dom.js';
 import { t } from './i18n.js';
 import { roleBadge } from './people.js';
 import { Role, Source, TrackState } from './protocol.js';
+import { TileControls } from './tilecontrols.js';
 
 /** @typedef {import('./protocol.js').Participant} Participant */
 /** @typedef {import('./connection.js').MediaConnection} MediaConnection */
@@ -75,7 +79,28 @@ export class Tile {
       this.connection = new ConnectionView(() => connectionOf(this.id));
       this.root.append(this.connection.root);
     }
+    /** @type {TileControls|null} this page's pause and pin of a remote tile */
+    this.controls = null;
+    /** @type {HTMLElement|null} the received resolution (tilequality.js) */
+    this.qualityBadge = null;
+    if (!local) {
+      this.controls = new TileControls(this.root);
+      this.qualityBadge = el('span', { class: 'tile-quality', 'data-testid': 'tile-quality', 'aria-hidden': 'true', hidden: true });
+      // Left of the connection button, and before it in the tab order.
+      this.root.insertBefore(this.controls.root, this.connection?.root || null);
+      this.root.append(this.controls.overlay, this.qualityBadge);
+    }
     this.update(p);
+  }
+
+  /** @returns {boolean} the viewer paused this video: it is not watched */
+  get paused() {
+    return !!this.controls?.paused;
+  }
+
+  /** @returns {boolean} the viewer asks for this video in high quality */
+  get pinned() {
+    return !!this.controls?.pinned;
   }
 
   /**
@@ -88,6 +113,7 @@ export class Tile {
     if (this.name.textContent !== label) this.name.textContent = label;
     this.root.setAttribute('aria-label', label);
     this.connection?.setName(p.name);
+    this.controls?.setName(p.name);
 
     const avatar = /** @type {HTMLElement} */ (this.avatar.firstElementChild);
     avatar.textContent = initials(p.name);

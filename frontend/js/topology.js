@@ -383,7 +383,7 @@ export class TopologyController {
     if (!p) return true;
     const pc = to === 'sfu' ? this.sfu?.sub : this.mesh?.connection(id);
     if (!pc) return false;
-    const needed = neededTracks(p.media || {}, tracks);
+    const needed = neededTracks(p.media || {}, tracks, !this.grid.get(id)?.paused);
     const ok = await Promise.all(needed.map((track) => (track ? this.flowing(pc, track) : false)));
     return ok.every(Boolean);
   }

@@ -5,6 +5,12 @@
 // screen or hidden, the page is in the background). The SFU then forwards
 // each camera at the simulcast layer that fits, and nothing unwatched.
 //
+// A tile the viewer paused (tilecontrols.js) is reported unwatched too,
+// and the one it pinned ("show in high quality") is sent pinned: the SFU
+// then forwards its top layer whatever the tile's size. A tile scrolled
+// out of its grid or strip (the speaker view's strip, the stage's, a
+// phone's column) is off screen even while inside the window.
+//
 // Audio only (a box in the devices panel, on the pre-join screen and in
 // the call's Devices dialog, remembered per browser): every video
 // is reported unwatched, so the SFU sends none, and the tiles show their
@@ -19,6 +25,7 @@
 
 import { t } from './i18n.js';
 import { MessageType, Source } from './protocol.js';
+import { TILE_VIEW_EVENT } from './tilecontrols.js';
 import { toast } from './toast.js';
 
 /** Where the audio-only choice is remembered. */
@@ -35,6 +42,7 @@ export const VIEW_STEP = 16;
  * @property {string} source camera or screen
  * @property {number} width device pixels, 0 when not watched
  * @property {number} height
+ * @property {boolean} [pinned] the viewer asks for the top layer (only while watched)
  */
 
 /**
@@ -44,10 +52,18 @@ export const VIEW_STEP = 16;
  * @param {{width: number, height: number}} viewport
  * @param {number} dpr window.devicePixelRatio
  * @param {boolean} shown the element and the page are shown
+ * @param {{left: number, top: number, right: number, bottom: number}|null} [clip] the
+ *   box of the scrolling grid or strip the element is in: outside it, it is not seen
  * @returns {{width: number, height: number}}
  */
-export function elementView(rect, viewport, dpr, shown) {
-  const onScreen = rect.right > 0 && rect.bottom > 0 && rect.left < viewport.width && rect.top < viewport.height;
+export function elementView(rect, viewport, dpr, shown, clip) {
+  const box = {
+    left: Math.max(0, clip ? clip.left : 0),
+    top: Math.max(0, clip ? clip.top : 0),
+    right: Math.min(viewport.width, clip ? clip.right : viewport.width),
+    bottom: Math.min(viewport.height, clip ? clip.bottom : viewport.height),
+  };
+  const onScreen = rect.right > box.left && rect.bottom > box.top && rect.left < box.right && rect.top < box.bottom;
   if (!shown || !onScreen || rect.width <= 0 || rect.height <= 0) return { width: 0, height: 0 };
   const up = (/** @type {number} */ v) => Math.ceil((v * (dpr || 1)) / VIEW_STEP) * VIEW_STEP;
   return { width: up(rect.width), height: up(rect.height) };
@@ -69,7 +85,7 @@ export function changedViews(sent, now) {
   for (const v of now) {
     const key = v.id + '|' + v.source;
     const last = sent.get(key);
-    if (!last || last.width !== v.width || last.height !== v.height) changed.push(v);
+    if (!last || last.width !== v.width || last.height !== v.height || !!last.pinned !== !!v.pinned) changed.push(v);
     next.set(key, v);
   }
   return { changed, sent: next };
@@ -83,6 +99,8 @@ export function changedViews(sent, now) {
  * @property {MediaStreamTrack|null} cameraTrack
  * @property {HTMLVideoElement|null} screenVideo
  * @property {MediaStreamTrack|null} screenTrack
+ * @property {boolean} [paused] the viewer paused this video (tilecontrols.js)
+ * @property {boolean} [pinned] the viewer asks for it in high quality
  */
 
 export class ViewReporter {
@@ -97,6 +115,8 @@ export class ViewReporter {
     this.timer = window.setInterval(() => this.look(), VIEW_POLL_MS);
     this.onVisibility = () => this.look();
     document.addEventListener('visibilitychange', this.onVisibility);
+    // A tile paused or pinned: say so now, not at the next look.
+    document.addEventListener(TILE_VIEW_EVENT, this.onVisibility);
     this.box = /** @type {HTMLInputElement|null} */ (document.getElementById('audio-only'));
     this.box?.addEventListener('change', () => {
       this.setAudioOnly(!!this.box?.checked);
@@ -148,10 +168,16 @@ export class ViewReporter {
         [Source.CAMERA, tile.cameraVideo, tile.cameraTrack],
         [Source.SCREEN, tile.screenVideo, tile.screenTrack],
       ];
+      // Pinned is the tile's main picture: the screen while it shares one.
+      const main = tile.screenVideo && tile.screenTrack ? Source.SCREEN : Source.CAMERA;
       for (const [source, video, track] of videos) {
         if (!video || !track) continue;
-        const seen = shown && !video.hidden && video.isConnected && !video.closest('[hidden]');
-        now.push({ id: tile.id, source, ...elementView(video.getBoundingClientRect(), viewport, window.devicePixelRatio, seen) });
+        const seen = shown && !tile.paused && !video.hidden && video.isConnected && !video.closest('[hidden]');
+        const clip = video.closest('.grid, .stage-view, .focus-view')?.getBoundingClientRect() || null;
+        /** @type {TrackView} */
+        const view = { id: tile.id, source, ...elementView(video.getBoundingClientRect(), viewport, window.devicePixelRatio, seen, clip) };
+        if (tile.pinned && source === main && view.width > 0) view.pinned = true;
+        now.push(view);
       }
     }
     const { changed, sent } = changedViews(this.sent, now);
@@ -167,5 +193,6 @@ export class ViewReporter {
   stop() {
     clearInterval(this.timer);
     document.removeEventListener('visibilitychange', this.onVisibility);
+    document.removeEventListener(TILE_VIEW_EVENT, this.onVisibility);
   }
 }

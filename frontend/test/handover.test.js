@@ -274,6 +274,9 @@ test('a topology must deliver each live video, else the live microphone', () => 
   assert.deepEqual(neededTracks({ camera: 'paused', microphone: 'live' }, t), [t.audio]);
   assert.deepEqual(neededTracks({ camera: 'paused', microphone: 'paused' }, t), [], 'nothing live: nothing to wait for');
   assert.deepEqual(neededTracks({}, t), []);
+  // A video the viewer paused is not awaited: the sound is.
+  assert.deepEqual(neededTracks({ camera: 'live', screen: 'live', microphone: 'live' }, t, false), [t.audio]);
+  assert.deepEqual(neededTracks({ camera: 'live' }, t, false), []);
   // A track that has not arrived yet is still needed: it shows as null.
   assert.deepEqual(neededTracks({ screen: 'live' }, { camera: null, screen: null, audio: null }), [null]);
 });

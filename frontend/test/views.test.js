@@ -37,3 +37,29 @@ test('only changed views are sent, and gone tracks are forgotten', () => {
   ({ changed } = changedViews(sent, [bigger, b]));
   assert.deepEqual(changed, [b], 'p_b back: reported again');
 });
+
+test('a tile scrolled out of its strip is not watched, though inside the window', () => {
+  // The strip: 400 px wide at the bottom of the window; a tile beyond its
+  // right edge, one beyond its left, one half in.
+  const strip = { left: 100, top: 600, right: 500, bottom: 700 };
+  assert.deepEqual(elementView(rect(520, 610, 160, 90), viewport, 1, true, strip), { width: 0, height: 0 });
+  assert.deepEqual(elementView(rect(-80, 610, 160, 90), viewport, 1, true, strip), { width: 0, height: 0 });
+  assert.deepEqual(elementView(rect(420, 610, 160, 90), viewport, 1, true, strip), { width: 160, height: 96 });
+  // The size is the tile's, not the part that shows: the layer fits the tile.
+  assert.deepEqual(elementView(rect(0, 0, 320, 180), viewport, 1, true, { left: 0, top: 0, right: 100, bottom: 100 }), { width: 320, height: 192 });
+  // A strip partly off the window: what is off the window is off too.
+  assert.deepEqual(elementView(rect(1300, 610, 160, 90), viewport, 1, true, { left: 0, top: 600, right: 2000, bottom: 700 }), { width: 0, height: 0 });
+});
+
+test('pinning or unpinning a track is a change to send', () => {
+  const a = { id: 'p_a', source: 'camera', width: 320, height: 192 };
+  let { sent } = changedViews(new Map(), [a]);
+  const pinned = { ...a, pinned: true };
+  let changed;
+  ({ changed, sent } = changedViews(sent, [pinned]));
+  assert.deepEqual(changed, [pinned]);
+  ({ changed, sent } = changedViews(sent, [pinned]));
+  assert.deepEqual(changed, []);
+  ({ changed } = changedViews(sent, [a]));
+  assert.deepEqual(changed, [a]);
+});
