@@ -86,7 +86,7 @@ const (
 	// lossFloor is the loss (GCC's average) that counts as losing at all:
 	// GCC's own estimate stops growing there.
 	lossFloor = 0.02
-	// provenAfter: what was sent counts as carried once nothing was lost
+	// provenAfter: the layers sent count as carried once nothing was lost
 	// for this long.
 	provenAfter = 2 * time.Second
 )
@@ -96,11 +96,6 @@ const (
 type linkMeter struct {
 	targets  []timedRate // GCC's targets of late
 	lastLoss time.Time
-	// What was sent to the peer: the counters' last sum, when, and its
-	// smoothed rate in bits per second.
-	sentBits int64
-	sentAt   time.Time
-	sendRate float64
 }
 
 // timedRate is a bit rate at a time.
@@ -109,8 +104,8 @@ type timedRate struct {
 	rate int
 }
 
-// measure reads GCC and what the peer's downs sent since the last tick.
-func (m *linkMeter) measure(now time.Time, e cc.BandwidthEstimator, downs []*downTrack) linkState {
+// measure reads GCC's estimate and losses.
+func (m *linkMeter) measure(now time.Time, e cc.BandwidthEstimator) linkState {
 	target := e.GetTargetBitrate()
 	loss, _ := e.GetStats()["averageLoss"].(float64)
 	if loss >= lossFloor {
@@ -125,25 +120,8 @@ func (m *linkMeter) measure(now time.Time, e cc.BandwidthEstimator, downs []*dow
 	for _, t := range m.targets {
 		best = max(best, t.rate)
 	}
-
-	var bits int64
-	for _, d := range downs {
-		bits += int64(d.sentBytes.Load()+packetOverhead*d.sent.Load()) * 8
-	}
-	if dt := now.Sub(m.sentAt).Seconds(); !m.sentAt.IsZero() && bits >= m.sentBits && dt > 0 {
-		// Smoothed over about a second: frames come in bursts.
-		m.sendRate += 0.25 * (float64(bits-m.sentBits)/dt - m.sendRate)
-	}
-	m.sentBits, m.sentAt = bits, now
-	clean := m.lastLoss.IsZero() || now.Sub(m.lastLoss) >= provenAfter
-	if clean {
-		best = max(best, int(m.sendRate))
-	}
-	return linkState{
-		estimate: best,
-		quiet:    m.lastLoss.IsZero() || now.Sub(m.lastLoss) >= quietBefore,
-		lossy:    loss >= lossFloor,
-	}
+	lossFree := func(d time.Duration) bool { return m.lastLoss.IsZero() || now.Sub(m.lastLoss) >= d }
+	return linkState{estimate: best, clean: lossFree(provenAfter), quiet: lossFree(quietBefore)}
 }
 
 // shareBandwidth runs one tick of planBandwidth for the peer's videos and
@@ -159,7 +137,7 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		downs = append(downs, d)
 	}
 	p.subMu.Unlock()
-	link := p.link.measure(now, *estimator, downs)
+	link := p.link.measure(now, *estimator)
 	p.estimate.Store(int64(link.estimate))
 	audio := 0
 	var videos []videoShare
@@ -189,7 +167,7 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		allowed := d.plan.layer
 		if int(d.allowed.Swap(int32(allowed))) != allowed {
 			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed,
-				"estimate", link.estimate, "quiet", link.quiet, "lossy", link.lossy, "trial", now.Before(d.plan.trialUntil),
+				"estimate", link.estimate, "clean", link.clean, "quiet", link.quiet,
 				"rates", []int{d.up.rate(0), d.up.rate(1), d.up.rate(2)}, "audio", audio)
 		}
 		if allowed < int(d.desired.Load()) {

@@ -88,54 +88,47 @@ func TestPlanUnderChangingEstimate(t *testing.T) {
 }
 
 // TestPlanTrials: on a link that lost nothing lately, a video moves up
-// beyond the estimate and keeps the layer for the trial's grace; losses
-// end the trial at once, and a trial that the estimate does not come to
-// cover ends with the grace and counts as a failed move up.
+// beyond the estimate and keeps the layer while nothing is lost; a loss
+// ends the trial at once and counts as a failed move up.
 func TestPlanTrials(t *testing.T) {
 	now := time.Unix(1000, 0)
 	plan := newLayerPlan()
 	plan.layer = 0
-	quiet := linkState{estimate: 300_000, quiet: true}
+	quiet := linkState{estimate: 300_000, clean: true, quiet: true}
 	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
-	if plan.layer != 2 || !plan.trialUntil.After(now) {
-		t.Fatalf("on a quiet link: layer %d, trial until %v; want a trial of 2", plan.layer, plan.trialUntil)
-	}
-	// During the grace the layer stays, although the estimate is short.
-	now = now.Add(trialGrace / 2)
-	planBandwidth(now, linkState{estimate: 300_000}, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 2 {
-		t.Fatalf("during the trial: layer %d, want 2", plan.layer)
+		t.Fatalf("on a quiet link: layer %d, want a trial of 2", plan.layer)
 	}
-	// What went through cleanly now counts: the layer stays past the grace.
-	now = now.Add(trialGrace)
-	planBandwidth(now, linkState{estimate: 1_700_000, quiet: true}, 0, []videoShare{cameraShare(2, plan)})
+	// While nothing is lost the layer stays, although the estimate is
+	// short of it.
+	now = now.Add(5 * time.Second)
+	planBandwidth(now, linkState{estimate: 300_000, clean: true}, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 2 {
-		t.Fatalf("after a trial the link carried: layer %d, want 2", plan.layer)
+		t.Fatalf("on a clean link: layer %d, want 2", plan.layer)
 	}
 
-	// Losses end a trial at once.
+	// A loss ends a trial at once.
 	plan = newLayerPlan()
 	plan.layer = 0
 	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
 	now = now.Add(bandwidthTick)
-	planBandwidth(now, linkState{estimate: 300_000, lossy: true}, 0, []videoShare{cameraShare(2, plan)})
+	planBandwidth(now, linkState{estimate: 300_000}, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 0 {
 		t.Fatalf("a trial with losses: layer %d, want 0", plan.layer)
 	}
 	if plan.hold != 2*upHold {
 		t.Errorf("hold after a failed trial: %v, want %v", plan.hold, 2*upHold)
 	}
-	// The next try comes after the hold, a layer at a time.
+	// No trial while losses are recent, even once the hold is over.
 	now = now.Add(2 * upHold)
+	planBandwidth(now, linkState{estimate: 300_000, clean: true}, 0, []videoShare{cameraShare(2, plan)})
+	if plan.layer != 0 {
+		t.Fatalf("a trial on a link not quiet yet: layer %d, want 0", plan.layer)
+	}
+	// The next trial, on a quiet link, goes a layer at a time.
 	planBandwidth(now, quiet, 0, []videoShare{cameraShare(2, plan)})
 	if plan.layer != 1 {
 		t.Fatalf("the next trial: layer %d, want 1", plan.layer)
-	}
-	// A trial the estimate does not come to cover ends with the grace.
-	now = now.Add(trialGrace + bandwidthTick)
-	planBandwidth(now, linkState{estimate: 300_000}, 0, []videoShare{cameraShare(2, plan)})
-	if plan.layer != 0 {
-		t.Fatalf("a trial never covered: layer %d, want 0", plan.layer)
 	}
 }
 

@@ -28,22 +28,21 @@ const (
 	cautious = time.Minute
 	stepWait = 2 * time.Second
 	// A trial: on a link that lost nothing for quietBefore, a video may
-	// move up beyond the estimate, and keeps the higher layer for
-	// trialGrace unless packets are lost. GCC's estimate grows only to
-	// half again what is sent, so without trials a viewer moved to a low
-	// layer once would never be shown it could carry more; what goes
-	// through cleanly then counts as estimate (linkState.proven).
+	// move up beyond the estimate, and keeps the higher layer while
+	// nothing is lost. GCC's estimate grows only to half again what is
+	// sent, so without trials a viewer moved to a low layer once would
+	// never be shown it could carry more.
 	quietBefore = 5 * time.Second
-	trialGrace  = 3 * time.Second
 )
 
 // linkState is what a subscriber's link looks like now.
 type linkState struct {
-	// estimate is the bit rate the link is taken to carry: GCC's, or what
-	// went through lately without loss, whichever is higher.
+	// estimate is the bit rate GCC takes the link to carry.
 	estimate int
-	// quiet: nothing lost for quietBefore; lossy: packets being lost now.
-	quiet, lossy bool
+	// clean: nothing lost lately (provenAfter), so every layer sent now
+	// goes through and none moves down, whatever the estimate says;
+	// quiet: nothing lost for quietBefore, so a trial may start.
+	clean, quiet bool
 }
 
 // videoShare is one video a subscriber receives, as planBandwidth sees it.
@@ -63,12 +62,11 @@ type videoShare struct {
 
 // layerPlan is the layer bandwidth gives one video, kept across ticks.
 type layerPlan struct {
-	layer      int // the layer chosen last: maxLayers-1 before the first
-	holdUntil  time.Time
-	hold       time.Duration
-	lastUp     time.Time // when a higher layer was last chosen
-	lastDown   time.Time // when bandwidth last forced a lower one
-	trialUntil time.Time // a trial's grace ends
+	layer     int // the layer chosen last: maxLayers-1 before the first
+	holdUntil time.Time
+	hold      time.Duration
+	lastUp    time.Time // when a higher layer was last chosen
+	lastDown  time.Time // when bandwidth last forced a lower one
 }
 
 func newLayerPlan() *layerPlan {
@@ -95,16 +93,15 @@ func planBandwidth(now time.Time, link linkState, audio int, videos []videoShare
 			budget -= v.rates[0]
 			continue
 		}
-		chosen, trial := v.choose(now, budget, link)
+		chosen := v.choose(now, budget, link)
 		budget -= v.rates[chosen]
-		v.plan.move(now, chosen, v.want, trial)
+		v.plan.move(now, chosen, v.want)
 	}
 }
 
 // choose is the best layer of v that fits budget, with the hysteresis of
-// layerPlan, and whether it is a trial; the lowest live layer when none
-// fits.
-func (v videoShare) choose(now time.Time, budget int, link linkState) (layer int, trial bool) {
+// layerPlan; the lowest live layer when none fits.
+func (v videoShare) choose(now time.Time, budget int, link linkState) int {
 	lowest := -1
 	for i := min(v.want, maxLayers-1); i >= 0; i-- {
 		if !v.live[i] {
@@ -113,26 +110,19 @@ func (v videoShare) choose(now time.Time, budget int, link linkState) (layer int
 		lowest = i
 		rate := float64(v.rates[i])
 		if i <= v.plan.layer {
-			inTrial := i == v.plan.layer && now.Before(v.plan.trialUntil) && !link.lossy
-			if rate <= float64(budget)*overuseMargin || inTrial {
-				return i, false
+			if rate <= float64(budget)*overuseMargin || (i == v.plan.layer && link.clean) {
+				return i
 			}
 			continue
 		}
-		if !v.plan.mayMoveUp(now, i) {
-			continue
-		}
-		if rate*upHeadroom <= float64(budget) {
-			return i, false
-		}
-		if link.quiet {
-			return i, true
+		if v.plan.mayMoveUp(now, i) && (rate*upHeadroom <= float64(budget) || link.quiet) {
+			return i
 		}
 	}
 	if lowest < 0 {
-		return max(0, min(v.want, maxLayers-1)), false
+		return max(0, min(v.want, maxLayers-1))
 	}
-	return lowest, false
+	return lowest
 }
 
 // mayMoveUp reports whether the plan may move up to layer now: not during
@@ -151,7 +141,7 @@ func (p *layerPlan) mayMoveUp(now time.Time, layer int) bool {
 // move records the layer chosen now. A move down that the tile did not
 // ask for starts a hold on moving up again, doubled when it undoes a move
 // up made just before.
-func (p *layerPlan) move(now time.Time, layer, want int, trial bool) {
+func (p *layerPlan) move(now time.Time, layer, want int) {
 	switch {
 	case layer < p.layer && layer < want:
 		if now.Sub(p.lastUp) < failWindow {
@@ -161,12 +151,8 @@ func (p *layerPlan) move(now time.Time, layer, want int, trial bool) {
 		}
 		p.holdUntil = now.Add(p.hold)
 		p.lastDown = now
-		p.trialUntil = time.Time{}
 	case layer > p.layer:
 		p.lastUp = now
-		if trial {
-			p.trialUntil = now.Add(trialGrace)
-		}
 	}
 	p.layer = layer
 }
