@@ -225,3 +225,50 @@ func TestSubscriberEstimateFollowsFeedback(t *testing.T) {
 		t.Errorf("downlink histogram counts %d subscribers, want 3", st.DownlinkCount)
 	}
 }
+
+// TestEstimateMovesTheForwardedLayer: a downTrack follows what its plan
+// allows as the estimate changes, moving at keyframes of the new layer
+// with the numbering continuous across the moves.
+func TestEstimateMovesTheForwardedLayer(t *testing.T) {
+	up := testTrack(3)
+	src := newSimulcastSource(up)
+	d, w := testDown(up)
+	defer d.close()
+	src.all(t, false)
+	src.frame(t, 0, true)
+	src.frame(t, 2, true)
+	src.all(t, false)
+	if got := widthOf(t, w.wait(t, 1)[0]); got != 640 {
+		t.Fatalf("started on a %d-wide layer, want the top (640)", got)
+	}
+	now := time.Unix(1000, 0)
+	apply := func(estimate int) {
+		v := cameraShare(int(d.desired.Load()), d.plan)
+		planBandwidth(now, linkState{estimate: estimate}, 0, []videoShare{v})
+		d.allowed.Store(int32(d.plan.layer))
+	}
+	// The estimate falls: the low layer, at its next keyframe.
+	apply(300_000)
+	src.all(t, false)
+	if up.layer(0).lastKeyframe.Load() == 0 {
+		t.Fatal("no keyframe was asked of the low layer")
+	}
+	src.frame(t, 0, true)
+	src.all(t, false)
+	// It climbs back: after the hold, one layer up.
+	now = now.Add(upHold)
+	apply(3_000_000)
+	src.frame(t, 1, true)
+	src.all(t, false)
+	sent := w.wait(t, 7)
+	if len(sent) != 7 {
+		t.Fatalf("%d packets sent, want 7", len(sent))
+	}
+	// The keyframes: the top layer's, the low one's, the middle one's.
+	for i, want := range map[int]int{0: 640, 3: 160, 5: 320} {
+		if got := widthOf(t, sent[i]); got != want {
+			t.Fatalf("packet %d of a %d-wide layer, want %d", i, got, want)
+		}
+	}
+	checkContinuous(t, sent)
+}
