@@ -71,8 +71,8 @@ func runBaseline(ctx context.Context, clientAPI *webrtc.API, spec mediaSpec, n i
 	}
 	videoTrack, _ := webrtc.NewTrackLocalStaticRTP(codec.VP8(), "camera", "baseline")
 	audioTrack, _ := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "microphone", "baseline")
-	video := newStream("baseline|camera", true, videoTrack)
-	audio := newStream("baseline|microphone", false, audioTrack)
+	video := newVideoStream("baseline|camera", videoTrack, spec, 0, cameraLayers(spec.videoBitrate, false)[0])
+	audio := newAudioStream("baseline|microphone", audioTrack)
 
 	links := &baselineLinks{}
 	defer links.close()
@@ -205,7 +205,7 @@ func startSampledPacer(spec mediaSpec, video, audio *stream) *sampledPacer {
 		defer close(sp.done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		pace(spec, video, audio, sp.stop, func() {
+		pace(spec, []*stream{video}, audio, sp.stop, func() {
 			if m := sp.mark.Load(); m != 0 {
 				sp.samples[m-1] = pacerSample{cpu: threadCPU(), packets: video.next.Load() + audio.next.Load()}
 				sp.mark.Store(0)

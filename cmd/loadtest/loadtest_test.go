@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -120,6 +121,54 @@ func TestMeetingLosesNothingOnLoopback(t *testing.T) {
 	}
 }
 
+// TestMeetingSimulcastFitsTiles: in a meeting whose cameras send three
+// simulcast layers, each viewer's tile of a camera gets the layer that
+// fits it: the 320-wide layer for a small tile, 640 for a middle one, 1280
+// for a large one, and nothing else, without loss.
+func TestMeetingSimulcastFitsTiles(t *testing.T) {
+	url := startServer(t)
+	res, out := runTool(t, url, "-scenario", "meeting", "-participants", "3", "-duration", "2s", "-bitrate", "600000",
+		"-baseline-receivers", "0", "-simulcast", "-tiles", "1280x720:1,320x180:1,640x360:1")
+	checkNoLoss(t, res, out)
+	sim, _ := res["simulcast"].(map[string]any)
+	tiles, _ := sim["tiles"].([]any)
+	// Six viewer-camera pairs, two of each size, largest first.
+	want := []struct {
+		size, rid, width string
+	}{{"1280x720", "f", "1280"}, {"640x360", "h", "640"}, {"320x180", "q", "320"}}
+	if len(tiles) != len(want) {
+		t.Fatalf("tiles %v, want %d sizes\n%s", sim["tiles"], len(want), out)
+	}
+	for i, w := range want {
+		tile := tiles[i].(map[string]any)
+		size := fmt.Sprintf("%vx%v", tile["width"], tile["height"])
+		widths, _ := tile["received_widths"].(map[string]any)
+		packets, _ := tile["received_packets_by_rid"].(map[string]any)
+		if size != w.size || tile["tracks"] != 2.0 || tile["expected_rid"] != w.rid {
+			t.Errorf("tile %d: %s, %v tracks, layer %v; want %s, 2 tracks, layer %s", i, size, tile["tracks"], tile["expected_rid"], w.size, w.rid)
+		}
+		if len(widths) != 1 || widths[w.width] != 2.0 {
+			t.Errorf("%s tiles: last keyframes %v wide, want both %s", size, widths, w.width)
+		}
+		if len(packets) != 1 || packets[w.rid] == nil || packets[w.rid].(float64) == 0 || tile["off_layer_tracks"] != 0.0 || tile["switched_tracks"] != 0.0 {
+			t.Errorf("%s tiles: packets by layer %v (%v tracks off layer, %v switched), want layer %s only", size, packets, tile["off_layer_tracks"], tile["switched_tracks"], w.rid)
+		}
+	}
+	layers, _ := sim["layers"].([]any)
+	for i, rid := range []string{"q", "h", "f"} {
+		if i >= len(layers) {
+			t.Fatalf("layers %v", sim["layers"])
+		}
+		l := layers[i].(map[string]any)
+		if l["rid"] != rid || l["tracks"] != 2.0 || l["sent_packets"] == 0.0 {
+			t.Errorf("layer %d: %v", i, l)
+		}
+	}
+	if res["received_kbps_per_viewer"] == nil {
+		t.Errorf("no received_kbps_per_viewer\n%s", out)
+	}
+}
+
 func TestChatLosesNothingOnLoopback(t *testing.T) {
 	url := startServer(t)
 	res, out := runTool(t, url, "-scenario", "chat", "-clients", "20", "-chat-rate", "20", "-duration", "2s")
@@ -143,6 +192,10 @@ func TestFlagsAreChecked(t *testing.T) {
 		{[]string{"-server-pid", "-3"}, "-server-pid"},
 		{[]string{"-url", "ftp://x"}, "-url"},
 		{[]string{"extra"}, "unexpected"},
+		{[]string{"-simulcast"}, "-simulcast"},
+		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "big"}, "-tiles"},
+		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "640x0"}, "-tiles"},
+		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "640x360:0"}, "-tiles"},
 	} {
 		err := run(context.Background(), tt.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

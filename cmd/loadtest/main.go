@@ -7,7 +7,9 @@
 //
 //	classroom  one presenter publishes synthetic VP8-like video and
 //	           Opus-like audio; -viewers spectators receive it via the SFU
-//	meeting    -participants all publish and all receive each other
+//	meeting    -participants all publish and all receive each other;
+//	           with -simulcast each camera sends three layers and each
+//	           viewer reports tile sizes dealt from -tiles
 //	chat       -clients send paced chat messages to one room
 //
 // Media rooms must reach the SFU: start the server with a -mesh-max below
@@ -56,6 +58,10 @@ type config struct {
 	baselineReceivers int
 	setupTimeout      time.Duration
 	cpuProfile        string
+	simulcast         bool
+	twcc              bool
+	tiles             string
+	tileCycle         []tileSize // parsed -tiles
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -75,6 +81,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.joinConcurrency, "join-concurrency", 8, "how many clients join at the same time")
 	fs.IntVar(&cfg.baselineReceivers, "baseline-receivers", 20, "receivers of the bare Pion sender baseline run after a media scenario (0: skip it)")
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
+	fs.BoolVar(&cfg.simulcast, "simulcast", false, "meeting: each camera sends three simulcast layers (q 320x180 at a tenth of -bitrate, h 640x360 at a third, f 1280x720 at -bitrate), and each viewer reports its tiles' sizes (-tiles)")
+	fs.BoolVar(&cfg.twcc, "twcc", false, "media receivers send transport-wide congestion control feedback, as browsers do: the SFU's bandwidth estimate per subscriber, which can hold a simulcast video below the layer its tile asks for, then follows the link instead of staying at its start value")
+	fs.StringVar(&cfg.tiles, "tiles", "1280x720:1,320x180:2", "with -simulcast: the tile sizes viewers report, WIDTHxHEIGHT:weight,...; the viewer-camera pairs are dealt them in turn (0x0: not watched)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this tool's own CPU profile of the whole run to this file (the tool shares the machine with the server: know its part)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -100,6 +109,15 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		}
 	default:
 		return nil, fmt.Errorf("-scenario %q: want classroom, meeting or chat", cfg.scenario)
+	}
+	if cfg.simulcast {
+		if cfg.scenario != "meeting" {
+			return nil, fmt.Errorf("-simulcast is for -scenario meeting, not %s", cfg.scenario)
+		}
+		var err error
+		if cfg.tileCycle, err = parseTiles(cfg.tiles); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.duration <= 0 {
 		return nil, fmt.Errorf("-duration must be positive, got %s", cfg.duration)
@@ -147,6 +165,12 @@ type result struct {
 	JoinConnectedP50MS float64 `json:"join_connected_p50_ms,omitempty"`
 	JoinsMeasured      int     `json:"joins_measured"`
 	DeliveriesPerS     float64 `json:"deliveries_per_s"`
+	// What each receiver got while measuring, on average: packets and
+	// RTP payload bits (retransmissions included).
+	ReceivedPPSPerViewer  float64 `json:"received_pps_per_viewer,omitempty"`
+	ReceivedKbpsPerViewer float64 `json:"received_kbps_per_viewer,omitempty"`
+	// With -simulcast: the layers and the tile mix.
+	Simulcast *simulcastResult `json:"simulcast,omitempty"`
 	// Refused chat messages (rate limit); not counted as loss.
 	Refused int `json:"refused,omitempty"`
 
@@ -238,6 +262,12 @@ func printSummary(w io.Writer, r *result) {
 	fmt.Fprintf(w, "scenario %s: %d receivers, %d senders, %.1f s measured (load average %s)\n", r.Scenario, r.Viewers, r.Publishers, r.DurationS, r.LoadAverage)
 	fmt.Fprintf(w, "  sent %d %s; %d of %d deliveries arrived: loss %.3f %%; %.0f deliveries/s\n", r.SentPackets, unit, r.ReceivedPackets, r.ExpectedPackets, r.LossPct, r.DeliveriesPerS)
 	fmt.Fprintf(w, "  latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
+	if r.ReceivedPPSPerViewer > 0 {
+		fmt.Fprintf(w, "  per receiver: %.0f packets/s, %.0f kbit/s of RTP payload\n", r.ReceivedPPSPerViewer, r.ReceivedKbpsPerViewer)
+	}
+	if r.Simulcast != nil {
+		printSimulcast(w, r.Simulcast)
+	}
 	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinP99MS, r.JoinMaxMS, r.JoinsMeasured)
 	if r.JoinConnectedP50MS > 0 {
 		fmt.Fprintf(w, "    of which: welcome p50 %.0f ms, subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinWelcomeP50MS, r.JoinOfferP50MS, r.JoinConnectedP50MS)

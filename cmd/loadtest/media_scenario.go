@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -85,11 +86,12 @@ func closeAll(ps []*participant) {
 // runMedia runs the classroom and meeting scenarios: publishers send
 // paced synthetic media through the SFU, receivers count what arrives.
 func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, ...any)) (*result, error) {
-	api, err := newClientAPI()
+	api, err := newClientAPI(cfg.simulcast, cfg.twcc)
 	if err != nil {
 		return nil, err
 	}
-	m := &mediaRun{cfg: cfg, srv: srv, logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{}}
+	m := &mediaRun{cfg: cfg, srv: srv, logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
+		layers: cameraLayers(cfg.bitrate, cfg.simulcast)}
 	// The classroom scenario is what a teacher does: a classroom room, the
 	// teacher on its stage, the students receive-only.
 	owner, room, before, err := newOwnedRoom(ctx, srv, "loadtest "+cfg.scenario, cfg.scenario == "classroom", cfg.serverPID)
@@ -106,6 +108,9 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 	}
 	err = m.publish(setupCtx)
 	defer m.stopPublishing()
+	if err == nil && cfg.simulcast {
+		err = m.sendViews()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +137,10 @@ type mediaRun struct {
 	api  *webrtc.API
 	spec mediaSpec
 	rx   *rxStats
+	// layers is what each camera sends; tiles, with -simulcast, each
+	// viewer's tile of each camera (dealTiles).
+	layers []videoLayer
+	tiles  map[*participant]map[string]tileSize
 
 	before                          procSample // the server before anyone joined
 	publishers, receivers, everyone []*participant
@@ -212,7 +221,7 @@ func (m *mediaRun) publish(setupCtx context.Context) error {
 			case <-stop:
 				return
 			}
-			err := p.publish()
+			err := p.publish(m.spec, m.layers)
 			published <- err
 			if err == nil {
 				pace(m.spec, p.video, p.audio, stop, nil)
@@ -241,34 +250,73 @@ func (m *mediaRun) closeEveryone() {
 	m.everyone = nil
 }
 
-// awaitMedia waits until every receiver gets every stream not its own, or
-// the setup time is up, and returns the publishers' streams.
-func (m *mediaRun) awaitMedia(setupCtx context.Context) []*stream {
-	type want struct {
-		p   *participant
-		key string
-	}
-	var wants []want
-	var streams []*stream
-	for _, pub := range m.publishers {
-		streams = append(streams, pub.video, pub.audio)
-	}
+// sendViews deals the tiles and has every receiver report its own.
+func (m *mediaRun) sendViews() error {
+	m.tiles = dealTiles(m.receivers, m.publishers, m.cfg.tileCycle)
 	for _, r := range m.receivers {
+		if err := sendViews(r, m.tiles[r]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// want is what a receiver must get before the window opens: any of ids
+// (one stream, or any layer of a simulcast camera).
+type want struct {
+	p   *participant
+	ids []streamID
+}
+
+func (w want) met() bool {
+	return slices.ContainsFunc(w.ids, w.p.has)
+}
+
+// wants lists what every receiver must get: every stream of the others,
+// but of a simulcast camera any one layer (the SFU's bandwidth estimate
+// may hold it below the tile's; awaitLayers waits for the tile's), and
+// nothing of a camera its tile does not watch.
+func (m *mediaRun) wants(streams []*stream) []want {
+	var out []want
+	for _, r := range m.receivers {
+		cameras := map[string]int{} // camera key → its want in out
 		for _, s := range streams {
-			if s != r.video && s != r.audio {
-				wants = append(wants, want{r, s.key})
+			switch {
+			case r.owns(s):
+			case !s.video || m.tiles == nil:
+				out = append(out, want{r, []streamID{s.id()}})
+			case m.tiles[r][s.key].Width == 0:
+			default:
+				if i, ok := cameras[s.key]; ok {
+					out[i].ids = append(out[i].ids, s.id())
+					continue
+				}
+				cameras[s.key] = len(out)
+				out = append(out, want{r, []streamID{s.id()}})
 			}
 		}
 	}
+	return out
+}
+
+// awaitMedia waits until every receiver gets what it must (wants), or the
+// setup time is up, and returns the publishers' streams.
+func (m *mediaRun) awaitMedia(setupCtx context.Context) []*stream {
+	var streams []*stream
+	for _, pub := range m.publishers {
+		streams = append(streams, pub.video...)
+		streams = append(streams, pub.audio)
+	}
+	wants := m.wants(streams)
 	for {
 		missing := 0
 		for _, w := range wants {
-			if !w.p.has(w.key) {
+			if !w.met() {
 				missing++
 			}
 		}
 		if missing == 0 {
-			return streams
+			break
 		}
 		if setupCtx.Err() != nil {
 			m.logf("%d of %d subscriptions still without media after %s; measuring anyway", missing, len(wants), m.cfg.setupTimeout)
@@ -277,6 +325,10 @@ func (m *mediaRun) awaitMedia(setupCtx context.Context) []*stream {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if m.tiles != nil {
+		m.awaitLayers(setupCtx)
+	}
+	return streams
 }
 
 // measure notes where each stream is at the start and the end of the
@@ -328,18 +380,19 @@ func (m *mediaRun) result(streams []*stream, w mediaWindow) *result {
 }
 
 // countDeliveries counts what was sent in the window, what each receiver
-// should have got of it and did, and the latency.
+// should have got of it and did, the latency, and what arrived per
+// receiver.
 func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow) {
 	for i := range streams {
 		res.SentPackets += uint64(w.last[i] - w.first[i])
 	}
 	for _, r := range m.receivers {
 		for i, s := range streams {
-			if s == r.video || s == r.audio {
+			if !m.counts(r, s) {
 				continue
 			}
 			res.ExpectedPackets += uint64(w.last[i] - w.first[i])
-			res.ReceivedPackets += uint64(r.received(s.key).countIn(w.first[i], w.last[i]))
+			res.ReceivedPackets += uint64(r.received(s.id()).countIn(w.first[i], w.last[i]))
 		}
 	}
 	if res.ExpectedPackets > 0 {
@@ -348,6 +401,13 @@ func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow
 	res.DeliveriesPerS = float64(res.ReceivedPackets) / w.length.Seconds()
 	res.LatencyP50MS = m.rx.latency.quantile(0.50)
 	res.LatencyP99MS = m.rx.latency.quantile(0.99)
+	if n := float64(len(m.receivers)); n > 0 {
+		res.ReceivedPPSPerViewer = float64(m.rx.packets.Load()) / w.length.Seconds() / n
+		res.ReceivedKbpsPerViewer = float64(m.rx.bytes.Load()) * 8 / 1000 / w.length.Seconds() / n
+	}
+	if m.tiles != nil {
+		res.Simulcast = m.simulcastFigures(streams, w)
+	}
 }
 
 // joinTimes sums up the receivers' joins: to the welcome, to the first

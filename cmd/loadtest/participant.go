@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,15 +19,31 @@ import (
 
 // newClientAPI is what every Pion client of the tool uses (sfuclient's):
 // VP8 and Opus, NACKs and receiver reports as a browser sends them, GCM
-// first, host candidates (loopback included), no mDNS.
-func newClientAPI() (*webrtc.API, error) {
-	return sfuclient.NewAPI(sfuclient.Options{})
+// first, host candidates (loopback included), no mDNS; with simulcast,
+// the MID and RID header extensions a simulcast publisher needs; with
+// twcc, transport-wide congestion control feedback on what arrives, as a
+// browser sends it (the SFU's bandwidth estimate of each subscriber
+// comes from it, and stays at its start value without it).
+func newClientAPI(simulcast, twcc bool) (*webrtc.API, error) {
+	return sfuclient.NewAPI(sfuclient.Options{Simulcast: simulcast, TWCCFeedback: twcc})
 }
 
 // rxStats is what all receivers of a run share.
 type rxStats struct {
 	measuring atomic.Bool
 	latency   histogram
+	// What arrived while measuring, retransmissions included: packets and
+	// RTP payload bytes.
+	packets, bytes atomic.Uint64
+}
+
+// videoRx is what one receiver got of one publisher's camera.
+type videoRx struct {
+	// The size the last keyframe received announced: the layer the
+	// receiver gets now.
+	width, height int
+	// What arrived while measuring, by layer.
+	packets, bytes [maxLayers]uint64
 }
 
 // participant is one Pion client in a room: it always subscribes through
@@ -47,24 +64,29 @@ type participant struct {
 	welcomeAt, offerAt, connectedAt atomic.Int64
 
 	mu     sync.Mutex
-	recv   map[string]*seqSet // "participantId|source" → stamps received
+	recv   map[streamID]*seqSet // stamps received of each stream
+	videos map[string]*videoRx  // "participantId|camera" → what came of it
 	errs   []string
 	sfu    chan struct{} // closed once the room is in SFU mode
 	sfuOne sync.Once
 
-	video, audio *stream // when publishing
+	// When publishing: the camera's streams (one, or one per simulcast
+	// layer, lowest first) and the microphone's.
+	video []*stream
+	audio *stream
 }
 
 // joinParticipant joins roomID with a new identity and answers the SFU's
 // subscribe offers from then on.
 func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxStats, id identity, roomID string, spectator bool) (*participant, error) {
-	p := &participant{srv: srv, rx: rx, recv: map[string]*seqSet{}, sfu: make(chan struct{})}
+	p := &participant{srv: srv, rx: rx, recv: map[streamID]*seqSet{}, videos: map[string]*videoRx{}, sfu: make(chan struct{})}
 	var err error
 	p.client, err = sfuclient.New(sfuclient.Config{
-		API:               api,
-		Send:              func(m protocol.SFU) error { return p.ss.send(m) },
-		OnPacket:          p.onPacket,
-		OnKeyframeRequest: p.onKeyframeRequest,
+		API:                    api,
+		Send:                   func(m protocol.SFU) error { return p.ss.send(m) },
+		OnPacket:               p.onPacket,
+		OnKeyframeRequest:      p.onKeyframeRequest,
+		OnLayerKeyframeRequest: p.onLayerKeyframeRequest,
 	})
 	if err != nil {
 		return nil, err
@@ -113,47 +135,115 @@ func (p *participant) onSFU(m protocol.SFU) {
 	}
 }
 
-// onPacket records each stamp of a subscribed stream, and its latency
-// while the run measures.
+// onPacket records each stamp of a subscribed stream, what each camera
+// brings, and the latency while the run measures.
 func (p *participant) onPacket(key string, track *webrtc.TrackRemote, pkt *rtp.Packet) {
 	now := time.Now()
-	seq, sent, ok := readStamp(pkt.Payload)
-	if !ok {
+	seq, sent, layer, ok := readStamp(pkt.Payload)
+	if !ok || layer >= maxLayers {
 		return
 	}
-	p.received(key).add(seq)
-	// A viewer shows a picture once a keyframe arrives: the first packet
-	// of one (VP8: start of partition 0, P bit clear).
-	if track.Kind() == webrtc.RTPCodecTypeVideo && pkt.Payload[0] == 0x10 && pkt.Payload[1]&0x01 == 0 {
-		p.firstFrame.CompareAndSwap(0, now.UnixNano())
+	measuring := p.rx.measuring.Load()
+	p.received(streamID{key, layer}).add(seq)
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		// A viewer shows a picture once a keyframe arrives, at the size
+		// the keyframe announces.
+		keyframe, width, height := vp8Frame(pkt.Payload)
+		if keyframe {
+			p.firstFrame.CompareAndSwap(0, now.UnixNano())
+		}
+		p.mu.Lock()
+		v := p.videos[key]
+		if v == nil {
+			v = &videoRx{}
+			p.videos[key] = v
+		}
+		if width > 0 {
+			v.width, v.height = width, height
+		}
+		if measuring {
+			v.packets[layer]++
+			v.bytes[layer] += uint64(len(pkt.Payload))
+		}
+		p.mu.Unlock()
 	}
-	if p.rx.measuring.Load() {
+	if measuring {
 		p.rx.latency.record(now.Sub(sent))
+		p.rx.packets.Add(1)
+		p.rx.bytes.Add(uint64(len(pkt.Payload)))
 	}
 }
 
 // onKeyframeRequest makes the next camera frame a keyframe, as an encoder
 // does when the SFU asks for one for its new subscribers.
 func (p *participant) onKeyframeRequest(source string) {
-	if source == protocol.SourceCamera && p.video != nil {
-		p.video.wantKey.Store(true)
+	if source == protocol.SourceCamera {
+		for _, v := range p.video {
+			v.wantKey.Store(true)
+		}
 	}
 }
 
-func (p *participant) received(key string) *seqSet {
+// onLayerKeyframeRequest makes the next frame of one simulcast layer a
+// keyframe: the SFU asks for the layer it moves a subscriber to.
+func (p *participant) onLayerKeyframeRequest(source, rid string) {
+	if source != protocol.SourceCamera {
+		return
+	}
+	for _, v := range p.video {
+		if v.shape.RID == rid {
+			v.wantKey.Store(true)
+		}
+	}
+}
+
+// owns reports whether s is one of p's own streams.
+func (p *participant) owns(s *stream) bool {
+	return s == p.audio || slices.Contains(p.video, s)
+}
+
+// windowLayer is the one layer that brought packets while measuring: -1
+// if none came, and switched when more than one did (the SFU moved the
+// subscriber from one to another).
+func (v *videoRx) windowLayer() (layer int, switched bool) {
+	layer = -1
+	for i, n := range v.packets {
+		if n == 0 {
+			continue
+		}
+		if layer >= 0 {
+			return layer, true
+		}
+		layer = i
+	}
+	return layer, false
+}
+
+// camera returns what p got of the camera named key, nil if nothing.
+func (p *participant) camera(key string) *videoRx {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.recv[key]
+	if v := p.videos[key]; v != nil {
+		c := *v
+		return &c
+	}
+	return nil
+}
+
+func (p *participant) received(id streamID) *seqSet {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.recv[id]
 	if s == nil {
 		s = &seqSet{}
-		p.recv[key] = s
+		p.recv[id] = s
 	}
 	return s
 }
 
-// has reports whether packets of stream key have arrived.
-func (p *participant) has(key string) bool {
-	return p.received(key).len() > 0
+// has reports whether packets of stream id have arrived.
+func (p *participant) has(id streamID) bool {
+	return p.received(id).len() > 0
 }
 
 // joinTime is join to the first keyframe, or false if none came.
@@ -168,25 +258,46 @@ func (p *participant) since(at *atomic.Int64) (time.Duration, bool) {
 	return time.Unix(0, t).Sub(p.joinStart), true
 }
 
-// publish offers a camera and a microphone on the publish connection and
+// publish offers a camera of layers (one plain track, or simulcast
+// layers lowest first) and a microphone on the publish connection, and
 // announces them. The streams are paced by the caller.
-func (p *participant) publish() error {
-	streamID := "lt-" + p.self.ID
-	videoTrack, err := webrtc.NewTrackLocalStaticRTP(codec.VP8(), "camera", streamID)
+func (p *participant) publish(spec mediaSpec, layers []videoLayer) error {
+	streamName := "lt-" + p.self.ID
+	audioTrack, err := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "microphone", streamName)
 	if err != nil {
 		return err
 	}
-	audioTrack, err := webrtc.NewTrackLocalStaticRTP(codec.Opus(), "microphone", streamID)
-	if err != nil {
-		return err
+	cameraKey := p.self.ID + "|" + protocol.SourceCamera
+	p.audio = newAudioStream(p.self.ID+"|"+protocol.SourceMicrophone, audioTrack)
+	tracks := map[string]webrtc.TrackLocal{protocol.SourceMicrophone: audioTrack}
+	var layered map[string]*sfuclient.Simulcast
+	if len(layers) == 1 {
+		videoTrack, err := webrtc.NewTrackLocalStaticRTP(codec.VP8(), "camera", streamName)
+		if err != nil {
+			return err
+		}
+		tracks[protocol.SourceCamera] = videoTrack
+		p.video = []*stream{newVideoStream(cameraKey, videoTrack, spec, 0, layers[0])}
+	} else {
+		rids := make([]string, len(layers))
+		for i, l := range layers {
+			rids[i] = l.RID
+		}
+		camera, err := sfuclient.NewSimulcast(codec.VP8(), "camera", streamName, rids...)
+		if err != nil {
+			return err
+		}
+		layered = map[string]*sfuclient.Simulcast{protocol.SourceCamera: camera}
+		p.video = nil
+		for i, out := range camera.Layers() {
+			p.video = append(p.video, newVideoStream(cameraKey, out, spec, i, layers[i]))
+		}
 	}
-	p.video = newStream(p.self.ID+"|"+protocol.SourceCamera, true, videoTrack)
-	p.audio = newStream(p.self.ID+"|"+protocol.SourceMicrophone, false, audioTrack)
-	if err := p.client.Publish(map[string]webrtc.TrackLocal{protocol.SourceCamera: videoTrack, protocol.SourceMicrophone: audioTrack}); err != nil {
+	if err := p.client.PublishSimulcast(tracks, layered); err != nil {
 		return err
 	}
 	for _, source := range []string{protocol.SourceCamera, protocol.SourceMicrophone} {
-		if err := p.ss.send(protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished, StreamID: streamID}); err != nil {
+		if err := p.ss.send(protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished, StreamID: streamName}); err != nil {
 			return err
 		}
 	}

@@ -84,7 +84,7 @@ func (c *Client) PublishSimulcast(tracks map[string]webrtc.TrackLocal, layered m
 	sources := slices.Sorted(maps.Keys(tracks))
 	sources = slices.Sorted(slices.Values(append(sources, slices.Collect(maps.Keys(layered))...)))
 	for _, source := range sources {
-		if s := layered[source]; s != nil {
+		if s, ok := layered[source]; ok {
 			err = c.addSimulcastLocked(p, source, s)
 		} else {
 			err = c.addTrackLocked(p, source, tracks[source])
