@@ -37,11 +37,15 @@ const (
 // codecs and settings, with interceptors of its own, so that the
 // connection's bandwidth estimator is known to be its own (GCC's factory
 // reports each estimator it makes, without saying for which connection).
-func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, error) {
+func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, *estimatorBypass, error) {
 	registry := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	// The bypass binds after the reports and before the controller: the
+	// writer it keeps is the one past the estimator.
+	bypass := newEstimatorBypass()
+	registry.Add(bypass)
 	controller, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		// No pacer: the SFU forwards each packet when it comes, and
 		// keeps a subscriber within its estimate by the layers it
@@ -54,7 +58,7 @@ func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, error) {
 		)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	estimator := new(cc.BandwidthEstimator)
 	controller.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) { *estimator = e })
@@ -64,11 +68,11 @@ func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, error) {
 	// interceptor added is the first to see what is written.
 	numbers, err := twcc.NewHeaderExtensionInterceptor()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	registry.Add(numbers)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(s.settings))
-	return api, estimator, nil
+	return api, estimator, bypass, nil
 }
 
 // bandwidthTick is how often a peer shares its estimate among its videos.
@@ -137,6 +141,16 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		downs = append(downs, d)
 	}
 	p.subMu.Unlock()
+	if !p.estimateWorthwhile(downs) {
+		// Nothing to choose between: every video goes as it comes, and
+		// the packets skip the estimator (bypass.go).
+		for _, d := range downs {
+			d.allowed.Store(maxLayers - 1)
+		}
+		p.estimate.Store(0)
+		p.limited.Store(0)
+		return
+	}
 	link := p.link.measure(now, *estimator)
 	p.estimate.Store(int64(link.estimate))
 	audio := 0
@@ -175,6 +189,17 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		}
 	}
 	p.limited.Store(int32(limited))
+}
+
+// estimateWorthwhile reports whether the estimate can change what the
+// peer receives: it watches a video sent in several layers. It turns the
+// estimator on or off to match.
+func (p *Peer) estimateWorthwhile(downs []*downTrack) bool {
+	worthwhile := slices.ContainsFunc(downs, func(d *downTrack) bool { return d.up.simulcast && d.watched() })
+	if p.bypass != nil {
+		p.bypass.estimating.Store(worthwhile)
+	}
+	return worthwhile
 }
 
 // bandwidthLoop shares the peer's estimate every bandwidthTick until the

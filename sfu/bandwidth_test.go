@@ -1,11 +1,14 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"meet/sfu/codec"
 	"meet/sfu/sfuclient"
 )
 
@@ -193,23 +196,81 @@ func TestPlanSkipsLayersNotArriving(t *testing.T) {
 	}
 }
 
-// TestSubscriberEstimateFollowsFeedback: the SFU numbers what it sends to
-// each subscriber, and the estimate of a subscriber whose client answers
-// with transport-wide feedback moves with it, while one that sends none
-// keeps the start value.
+// simulcastSender publishes a camera as three simulcast layers through
+// Pion, writing numbered keyframe packets on each.
+type simulcastSender struct {
+	layers []*sfuclient.Layer
+	seq    [3]uint16
+	ts     uint32
+}
+
+func publishSimulcast(t *testing.T, c *testClient, source string) *simulcastSender {
+	t.Helper()
+	sim, err := sfuclient.NewSimulcast(codec.VP8(), source, "stream-"+source, "q", "h", "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PublishSimulcast(nil, map[string]*sfuclient.Simulcast{source: sim}); err != nil {
+		t.Fatal(err)
+	}
+	return &simulcastSender{layers: sim.Layers()}
+}
+
+// send writes one packet carrying counter n on every layer.
+func (s *simulcastSender) send(n uint32) {
+	s.ts += 3000
+	for i, l := range s.layers {
+		payload := make([]byte, 200)
+		payload[0] = 0x10 // VP8 descriptor: start of partition 0
+		payload[1] = 0x00 // VP8 header: key frame
+		binary.BigEndian.PutUint32(payload[4:], n)
+		s.seq[i]++
+		_ = l.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: s.seq[i], Timestamp: s.ts}, Payload: payload})
+	}
+}
+
+// TestSubscriberEstimateFollowsFeedback: a subscriber that watches only
+// videos of one layer is not estimated (its packets skip GCC and carry no
+// transport-wide number); once it watches a simulcast video its estimate
+// follows its TWCC feedback, while one that sends none stays at the start
+// value.
 func TestSubscriberEstimateFollowsFeedback(t *testing.T) {
 	s := newTestSFU(t)
 	room, _ := s.Room("bwe")
-	pub := joinClient(t, room, "alice")
+	simulcastAPI := mustAPI(sfuclient.Options{LoopbackOnly: true, Simulcast: true})
+	alice := joinClientWith(t, room, "alice", simulcastAPI, nil)
 	feedback := joinClientWith(t, room, "bob", mustAPI(sfuclient.Options{LoopbackOnly: true, TWCCFeedback: true}), nil)
 	silent := joinClient(t, room, "carol")
 	video := newSender(t, true, "cam")
-	pub.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": video.track})
+	alice.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": video.track})
 	warmUp(t, video, "alice|camera", feedback, silent)
 	n := uint32(0)
+	for range 100 { // a second: four bandwidth ticks
+		_ = video.send(n)
+		n++
+		time.Sleep(10 * time.Millisecond)
+	}
+	if feedback.peer.bypass.estimating.Load() || feedback.peer.estimate.Load() != 0 {
+		t.Errorf("a subscriber of one single-layer video is estimated (estimate %d)", feedback.peer.estimate.Load())
+	}
+	feedback.mu.Lock()
+	extended, total := feedback.extended["alice|camera"], len(feedback.arrivals["alice|camera"])
+	feedback.mu.Unlock()
+	if extended != 0 {
+		t.Errorf("%d of %d packets of a single-layer video carried a transport-wide number", extended, total)
+	}
+	if st := room.Stats(); st.DownlinkCount != 0 {
+		t.Errorf("downlink histogram counts %d subscribers before any simulcast video, want 0", st.DownlinkCount)
+	}
+
+	dave := joinClientWith(t, room, "dave", simulcastAPI, nil)
+	layered := publishSimulcast(t, dave, "camera")
+	m := uint32(1 << 31)
 	waitUntil(t, 20*time.Second, "the estimate to follow the feedback", func() bool {
 		for range 10 {
+			layered.send(m)
 			_ = video.send(n)
+			m++
 			n++
 			time.Sleep(2 * time.Millisecond)
 		}
@@ -219,9 +280,16 @@ func TestSubscriberEstimateFollowsFeedback(t *testing.T) {
 	if e := silent.peer.estimate.Load(); e != startBitrate {
 		t.Errorf("a subscriber that sends no feedback has an estimate of %d, want the start value %d", e, startBitrate)
 	}
-	t.Logf("estimate with feedback: %d bit/s after %d packets", feedback.peer.estimate.Load(), n)
-	st := room.Stats()
-	if st.DownlinkCount != 3 {
+	t.Logf("estimate with feedback: %d bit/s after %d packets", feedback.peer.estimate.Load(), m-1<<31)
+	feedback.mu.Lock()
+	if feedback.extended["dave|camera"] == 0 || feedback.extended["alice|camera"] == extended {
+		t.Errorf("once estimated, packets carry no transport-wide number: %d of dave's, %d more of alice's",
+			feedback.extended["dave|camera"], feedback.extended["alice|camera"]-extended)
+	}
+	feedback.mu.Unlock()
+	// Alice, Bob and Carol watch Dave's simulcast camera; Dave watches
+	// only Alice's single-layer one.
+	if st := room.Stats(); st.DownlinkCount != 3 {
 		t.Errorf("downlink histogram counts %d subscribers, want 3", st.DownlinkCount)
 	}
 }

@@ -28,6 +28,9 @@ type testClient struct {
 	mu       sync.Mutex
 	arrivals map[string][]arrival // "publisher|source" → packets, in arrival order
 	ssrcs    map[string]uint32    // "publisher|source" → the SSRC the SFU sends it with
+	// extended counts the packets that came with a header extension:
+	// the SFU writes only the transport-wide sequence number.
+	extended map[string]int
 }
 
 // arrival is one received packet: the RTP sequence number the SFU gave
@@ -78,7 +81,7 @@ func joinStalledClient(t *testing.T, room *Room, id string) *testClient {
 // when not nil, takes the subscribed tracks instead of the recorder.
 func joinClientWith(t *testing.T, room *Room, id string, api *webrtc.API, onTrack func(string, *webrtc.TrackRemote, *webrtc.RTPReceiver)) *testClient {
 	t.Helper()
-	c := &testClient{t: t, arrivals: map[string][]arrival{}, ssrcs: map[string]uint32{}}
+	c := &testClient{t: t, arrivals: map[string][]arrival{}, ssrcs: map[string]uint32{}, extended: map[string]int{}}
 	// The SFU's messages wait here for the client: the SFU calls send
 	// with its locks held, so the client must not answer from inside it.
 	in := make(chan []byte, 256)
@@ -144,6 +147,9 @@ func (c *testClient) record(key string, track *webrtc.TrackRemote, pkt *rtp.Pack
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ssrcs[key] = uint32(track.SSRC())
+	if pkt.Extension {
+		c.extended[key]++
+	}
 	c.arrivals[key] = append(c.arrivals[key], arrival{pkt.SequenceNumber, binary.BigEndian.Uint32(pkt.Payload[4:])})
 }
 

@@ -144,6 +144,10 @@ type binding struct {
 	ssrc        uint32
 	payloadType uint8
 	writer      webrtc.TrackLocalWriter
+	// bypass lets packets skip the subscriber's bandwidth estimator
+	// (bypass.go), nil where there is none; past caches its writer.
+	bypass *estimatorBypass
+	past   atomic.Pointer[pastWriter]
 }
 
 // streamIDFor names the MediaStream a subscriber sees: camera and
@@ -160,7 +164,7 @@ func streamIDFor(publisherID, source string) string {
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, codec := range ctx.CodecParameters() {
 		if strings.EqualFold(codec.MimeType, d.up.codec.MimeType) {
-			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(codec.PayloadType), writer: ctx.WriteStream()})
+			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), payloadType: uint8(codec.PayloadType), writer: ctx.WriteStream(), bypass: d.subscriber.bypass})
 			return codec, nil
 		}
 	}
@@ -340,7 +344,7 @@ func (d *downTrack) write() {
 				}
 				// Pion reports a write before SRTP is up as 0 bytes,
 				// no error: that packet did not leave.
-				if n, err := b.writer.WriteRTP(&hdr, payload); err == nil && n > 0 {
+				if n, err := b.writeRTP(&hdr, payload); err == nil && n > 0 {
 					d.sent.Add(1)
 					if d.up.video {
 						d.sentVideo.Add(1)
@@ -446,7 +450,7 @@ func (d *downTrack) retransmit(seq uint16) {
 	if q.rewrite {
 		payload = rewriteVP8(d.rtxScratch, payload, p.vp8, q.vp8)
 	}
-	if _, err := b.writer.WriteRTP(&hdr, payload); err == nil {
+	if _, err := b.writeRTP(&hdr, payload); err == nil {
 		d.retransmitted.Add(1)
 	}
 }

@@ -62,6 +62,7 @@ type Peer struct {
 	// connection; the last estimate, and how many videos it keeps below
 	// the layer their tiles ask for (bandwidth.go).
 	estimator *cc.BandwidthEstimator
+	bypass    *estimatorBypass
 	estimate  atomic.Int64
 	limited   atomic.Int32
 	link      linkMeter // the bandwidth loop's

@@ -60,7 +60,7 @@ func (p *Peer) connectSubscribe() bool {
 	var sub *webrtc.PeerConnection
 	var api *webrtc.API
 	if err == nil {
-		api, p.estimator, err = p.room.sfu.subscribeAPI()
+		api, p.estimator, p.bypass, err = p.room.sfu.subscribeAPI()
 	}
 	if err == nil {
 		sub, err = api.NewPeerConnection(config)
