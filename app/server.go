@@ -35,9 +35,12 @@ type Config struct {
 	// LastN: in an SFU room with more video publishers than this, each
 	// viewer gets the videos of the N most recent speakers only; 0 means
 	// every video.
-	LastN      int
-	ICEServers []protocol.ICEServer
-	Logger     *slog.Logger
+	LastN int
+	// FixedLayers turns the SFU's bandwidth estimate per viewer off: each
+	// gets the simulcast layer its tile asks for, whatever its link.
+	FixedLayers bool
+	ICEServers  []protocol.ICEServer
+	Logger      *slog.Logger
 
 	// BackToMeshDelay is how long an SFU room must stay at or below
 	// MeshMax before it returns to mesh. Default 10 s.
@@ -141,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 		UDPPort: cfg.UDPPort, ICETCP: cfg.ICETCP, TCPPort: cfg.TCPPort,
 		PublicIP: cfg.PublicIP, Logger: cfg.Logger.With("component", "sfu"),
 		OnSpeaker: func(roomID, peerID string) { hub.ActiveSpeaker(roomID, peerID) },
-		LastN:     cfg.LastN,
+		LastN:     cfg.LastN, FixedLayers: cfg.FixedLayers,
 	})
 	if err != nil {
 		return nil, err

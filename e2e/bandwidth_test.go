@@ -93,6 +93,21 @@ func (r *impairedRoom) impairedViewer(name string, rule ...string) (*tab, *netns
 	return p, client
 }
 
+// topLayerFramesSent is how many frames p's browser has sent in video
+// layers over 640 wide: a simulcast camera's top layer.
+func topLayerFramesSent(p *tab) float64 {
+	return evalJS[float64](p, `(async () => {
+		let n = 0;
+		for (const pc of window.__e2e.pcs) {
+			if (pc.connectionState === 'closed') continue;
+			(await pc.getStats()).forEach(s => {
+				if (s.type === 'outbound-rtp' && s.kind === 'video' && (s.frameWidth || 0) > 640) n += s.framesSent || 0;
+			});
+		}
+		return n;
+	})()`)
+}
+
 // videoWidth is the width of the publisher's video on p's page.
 func (r *impairedRoom) videoWidth(p *tab) float64 {
 	return evalJS[float64](p, videoWidthJS(r.pubID))
@@ -124,7 +139,7 @@ func (r *impairedRoom) framesAndGap(p *tab, from float64) (frames, gapMs float64
 // frames a second: its layers take about 160, 380 and 830 kbit/s here, so
 // only the low one fits the cap with the sound.
 func TestBandwidthCappedViewer(t *testing.T) {
-	r, _, viewer := newImpairedRoom(t, cameraScript(1280, 720, 30))
+	r, publisher, viewer := newImpairedRoom(t, cameraScript(1280, 720, 30))
 	capped, _ := r.impairedViewer("capped", "-m", "hashlimit", "--hashlimit-above", "50kb/s",
 		"--hashlimit-burst", "64kb", "--hashlimit-name", "downlink")
 	waitFramesAdvance(capped, tileSelector(r.pubID), 1, bandwidthWait)
@@ -139,10 +154,19 @@ func TestBandwidthCappedViewer(t *testing.T) {
 	// Every 2 s: the layers both viewers play, and how many videos the
 	// server holds below their tile's layer for lack of bandwidth (the
 	// capped viewer's, but for the seconds it tries a higher layer).
-	minClean, maxCapped, limited := 1e9, 0.0, 0.0
+	// The clean viewer is looked at only when the publisher's browser has
+	// sent its top layer steadily for the last 4 s: on two busy cores
+	// Chromium stops it at times, and then no viewer can have it.
+	minClean, maxCapped, limited, looks := 1e9, 0.0, 0.0, 0
+	topSent := []float64{topLayerFramesSent(publisher)}
 	for range int(measure / (2 * time.Second)) {
 		time.Sleep(2 * time.Second)
-		minClean = min(minClean, r.videoWidth(viewer))
+		topSent = append(topSent, topLayerFramesSent(publisher))
+		clean := r.videoWidth(viewer)
+		if n := len(topSent); n >= 3 && topSent[n-1]-topSent[n-2] >= 45 && topSent[n-2]-topSent[n-3] >= 45 {
+			minClean = min(minClean, clean)
+			looks++
+		}
 		maxCapped = max(maxCapped, r.videoWidth(capped))
 		limited = max(limited, r.srv.metric("meet_sfu_bandwidth_limited_videos"))
 	}
@@ -153,13 +177,16 @@ func TestBandwidthCappedViewer(t *testing.T) {
 	t.Logf("capped viewer over %.1f s: %.1f frames/s, longest gap %.0f ms, widest %.0f; clean viewer at least %.0f wide; "+
 		"%.0f keyframe requests to the publisher; at most %.0f videos limited by bandwidth; downlink estimates: %s",
 		elapsed, fps, gap, maxCapped, minClean, keyframes, limited, r.srv.downlinkHistogram())
+	t.Logf("the clean viewer was looked at %d times; the publisher's top-layer frames sent every 2 s: %v", looks, topSent)
 	if fps < 12 {
 		t.Errorf("the capped viewer played %.1f frames/s, want at least 12", fps)
 	}
 	if gap > 1000 {
 		t.Errorf("the capped viewer froze for %.0f ms, want at most 1 s", gap)
 	}
-	if minClean <= 640 {
+	if looks == 0 {
+		t.Errorf("the publisher's browser never sent its top layer for 4 s running: the clean viewer could not be checked")
+	} else if minClean <= 640 {
 		t.Errorf("the clean viewer fell to a layer %.0f wide, want the top layer (over 640)", minClean)
 	}
 	if keyframes > elapsed/2+1 {

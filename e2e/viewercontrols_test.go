@@ -164,9 +164,10 @@ func qualityRowJS(participantID string) string {
 // viewer pins the tile ("show in high quality") and within a few seconds
 // receives a layer over 480 wide, whatever the tile's size, and the tile's
 // connection panel says so with a bit rate, loss and frame rate. Unpinned,
-// it goes back to the low layer.
+// it goes back to the low layer. As in TestSimulcastTileSizes, the
+// layers follow the view alone (FixedLayers).
 func TestViewerPinHighQuality(t *testing.T) {
-	srv := startAppWith(t, func(c *app.Config) { c.MeshMax = -1 })
+	srv := startAppWith(t, func(c *app.Config) { c.MeshMax, c.FixedLayers = -1, true })
 	b := newBrowser(t)
 	room := srv.newAPIClient().createRoom("Pin a video")
 	publisher := b.newIdentity("Publisher")
@@ -178,6 +179,8 @@ func TestViewerPinHighQuality(t *testing.T) {
 	viewer.addInitScript(probeScript)
 	viewer.navigate(srv.roomURL(room.ID, url.Values{"name": {"Viewer"}, "spectator": {"1"}, "join": {"1"}}))
 	waitFramesAdvance(viewer, tileSelector(pubID), 1, viewerWait)
+	// The pin asks for the top layer: wait for the publisher to send it.
+	waitThreeLayers(t, publisher)
 	evalJS[bool](viewer, gridWidthJS(240))
 	low := waitFor[float64](viewer, viewerWait, "the small tile plays the low layer",
 		`(() => { const w = `+videoWidthJS(pubID)+`; return w > 0 && w <= 320 && w; })()`)

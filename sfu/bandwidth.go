@@ -181,7 +181,7 @@ func (p *Peer) shareBandwidth(now time.Time) {
 		allowed := d.plan.layer
 		if int(d.allowed.Swap(int32(allowed))) != allowed {
 			p.log.Debug("bandwidth", "publisher", d.up.publisher.id, "source", d.up.source, "layer", allowed,
-				"estimate", link.estimate, "clean", link.clean, "quiet", link.quiet,
+				"estimate", link.estimate, "clean", link.clean, "quiet", link.quiet, "loss", (*estimator).GetStats()["averageLoss"], "nacked", d.nacked.Load(),
 				"rates", []int{d.up.rate(0), d.up.rate(1), d.up.rate(2)}, "audio", audio)
 		}
 		if allowed < int(d.desired.Load()) {
@@ -195,9 +195,9 @@ func (p *Peer) shareBandwidth(now time.Time) {
 // peer receives: it watches a video sent in several layers. It turns the
 // estimator on or off to match.
 func (p *Peer) estimateWorthwhile(downs []*downTrack) bool {
-	worthwhile := slices.ContainsFunc(downs, func(d *downTrack) bool { return d.up.simulcast && d.watched() })
-	if p.bypass != nil {
-		p.bypass.estimating.Store(worthwhile)
+	worthwhile := !p.room.sfu.fixedLayers && slices.ContainsFunc(downs, func(d *downTrack) bool { return d.up.simulcast && d.watched() })
+	if p.bypass != nil && p.bypass.estimating.Swap(worthwhile) != worthwhile {
+		p.log.Debug("bandwidth estimate", "on", worthwhile)
 	}
 	return worthwhile
 }

@@ -42,6 +42,9 @@ type Config struct {
 	// LastN, when above 0, limits each subscriber's videos to those of the
 	// room's N most recent speakers (lastn.go).
 	LastN int
+	// FixedLayers turns the bandwidth estimate off: each viewer gets the
+	// layer its tile asks for whatever its link carries (bandwidth.go).
+	FixedLayers bool
 }
 
 // SFU owns the Pion API and the shared UDP socket.
@@ -71,6 +74,8 @@ type SFU struct {
 
 	onSpeaker func(room, peer string)
 	lastN     int
+	// fixedLayers: no subscriber's bandwidth is estimated.
+	fixedLayers bool
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -91,7 +96,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()

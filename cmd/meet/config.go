@@ -23,21 +23,22 @@ import (
 // config is every setting of the binary. Each flag has a MEET_* twin in the
 // environment; a flag given on the command line wins over its twin.
 type config struct {
-	addr           string
-	dbPath         string
-	meshMax        int
-	lastN          int
-	secret         string
-	logLevel       string
-	iceServers     string
-	udpPort        int
-	publicIP       string
-	backDelay      time.Duration
-	reconnectGrace time.Duration
-	pprof          string
-	metricsAddr    string
-	tls            tlsFlags
-	turn           networkFlags
+	addr              string
+	dbPath            string
+	meshMax           int
+	lastN             int
+	bandwidthEstimate bool
+	secret            string
+	logLevel          string
+	iceServers        string
+	udpPort           int
+	publicIP          string
+	backDelay         time.Duration
+	reconnectGrace    time.Duration
+	pprof             string
+	metricsAddr       string
+	tls               tlsFlags
+	turn              networkFlags
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -88,6 +89,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.udpPort, "udp-port", 8443, "the SFU's one UDP port for all media (ICE UDP mux)")
 	fs.StringVar(&c.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
 	fs.IntVar(&c.lastN, "last-n", 9, "in a room on the SFU with more video publishers than this, each viewer gets the videos of the N most recent speakers only; 0 = every video")
+	fs.BoolVar(&c.bandwidthEstimate, "bandwidth-estimate", true, "estimate each SFU viewer's downlink and send each video the simulcast layer it carries; false sends every viewer the layer its tile asks for")
 	fs.DurationVar(&c.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
 	fs.DurationVar(&c.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
 	fs.IntVar(&c.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
@@ -172,12 +174,13 @@ func (c *config) check() error {
 // flag's "0 turns it off" to the app's conventions.
 func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol.ICEServer, logger *slog.Logger) app.Config {
 	cfg := app.Config{
-		Store:      db,
-		Secret:     secret,
-		MeshMax:    alwaysSFUIfZero(c.meshMax),
-		LastN:      c.lastN,
-		ICEServers: iceServers,
-		Logger:     logger,
+		Store:       db,
+		Secret:      secret,
+		MeshMax:     alwaysSFUIfZero(c.meshMax),
+		LastN:       c.lastN,
+		FixedLayers: !c.bandwidthEstimate,
+		ICEServers:  iceServers,
+		Logger:      logger,
 
 		BackToMeshDelay: c.backDelay,
 		ReconnectGrace:  reconnectGrace(c.reconnectGrace),
