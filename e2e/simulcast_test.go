@@ -40,6 +40,30 @@ func gridWidthJS(px int) string {
 	return `(() => { const g = document.querySelector('[data-testid="grid"]'); g.style.maxWidth = ` + w + `; g.style.width = ` + w + `; return true; })()`
 }
 
+// fullUplinkScript makes a publishing Chromium send at 2 Mbit/s or more
+// whatever its own bandwidth estimate says (x-google-min-bitrate on the
+// video codecs of every answer it is given). The tests of the SFU's
+// choice among layers need all the layers; the publisher's uplink is not
+// what they test, and on two busy cores Chromium's estimate of it can
+// stay at the low layer for minutes.
+const fullUplinkScript = `(() => {
+  const set = RTCPeerConnection.prototype.setRemoteDescription;
+  RTCPeerConnection.prototype.setRemoteDescription = function (desc, ...rest) {
+    if (desc && desc.type === 'answer' && typeof desc.sdp === 'string') {
+      const lines = desc.sdp.split('\r\n');
+      const out = [];
+      for (const line of lines) {
+        out.push(line);
+        const m = /^a=rtpmap:(\d+) VP8\/90000/.exec(line);
+        if (m && !lines.some(l => l.startsWith('a=fmtp:' + m[1] + ' ')))
+          out.push('a=fmtp:' + m[1] + ' x-google-min-bitrate=2000;x-google-start-bitrate=2000');
+      }
+      desc = { type: desc.type, sdp: out.join('\r\n') };
+    }
+    return set.call(this, desc, ...rest);
+  };
+})()`
+
 // publisherRampWait is how long a publishing browser may take to send
 // all its simulcast layers.
 const publisherRampWait = 90 * time.Second
@@ -102,7 +126,7 @@ func TestSimulcastTileSizes(t *testing.T) {
 		p.navigate(srv.roomURL(room.ID, url.Values{"name": {name}, "join": {"1"}}))
 		return p
 	}
-	publisher := open("Publisher", qhdCameraScript)
+	publisher := open("Publisher", qhdCameraScript+";"+fullUplinkScript)
 	pubID := waitFor[string](publisher, simulcastWait, "my own tile is shown",
 		`document.querySelector('[data-participant-id][data-local]')?.getAttribute('data-participant-id')`)
 	small := open("Small", smallCameraScript)

@@ -173,6 +173,7 @@ func TestViewerPinHighQuality(t *testing.T) {
 	publisher := b.newIdentity("Publisher")
 	publisher.addInitScript(probeScript)
 	publisher.addInitScript(qhdCameraScript)
+	publisher.addInitScript(fullUplinkScript)
 	publisher.navigate(srv.roomURL(room.ID, url.Values{"name": {"Publisher"}, "join": {"1"}}))
 	pubID := ownID(publisher)
 	viewer := b.newIdentity("Viewer")

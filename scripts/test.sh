@@ -102,12 +102,12 @@ fi
 # -p 1: one test binary at a time. The media tests assert zero loss on
 # loopback, and two -race binaries pushing RTP through two cores at once
 # starve each other's sockets; the suite is small enough to run in series.
-step "go test -race -p 1 -count=1 -timeout 20m $* (in a private network namespace: ${ns[*]})"
+step "go test -race -p 1 -count=1 -timeout 35m $* (in a private network namespace: ${ns[*]})"
 # Inside, nothing can be downloaded: make a missing module a clear error.
 # Firefox finds its own address by routing towards the internet: without a
 # default route it gathers no ICE candidate. The route points at lo, so
 # nothing can leave the namespace.
 GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh \
-	go test -race -p 1 -count=1 -timeout 20m "$@"
+	go test -race -p 1 -count=1 -timeout 35m "$@"
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -91,7 +91,7 @@ func TestACME(t *testing.T) {
 	// nothing on its TLS-ALPN-01 port: autocert tries tls-alpn-01 first,
 	// sees it fail, and falls back to http-01 with a new order.
 	t.Run("HTTP01", func(t *testing.T) {
-		deadTLSPort, httpPort := freePort(t), freePort(t)
+		deadTLSPort, httpPort := deadPort(t), freePort(t)
 		ca := startPebble(t, bin, deadTLSPort, httpPort)
 		srv, err := tlsconf.New(tlsconf.Config{ACMEDomain: acmeTestDomain, ACMEDirectory: ca.directory, ACMERoots: ca.httpsRoots, Dir: t.TempDir()})
 		if err != nil {
@@ -388,6 +388,29 @@ func freePort(t *testing.T) int {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// deadPort returns a port that stays taken until the test ends, by a
+// listener that closes every connection at once: a free port could be
+// handed to the test's own HTTPS listener, which would then answer the
+// CA's TLS-ALPN-01 check meant to fail there.
+func deadPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
