@@ -64,6 +64,9 @@ func (s *Server) roomView(r *store.Room) protocol.Room {
 		s.log.Error("load the stage", "room", r.ID, "err", err)
 	}
 	v.Stage = room.StageView(members)
+	if live, ok := s.hub.Room(r.ID); ok {
+		v.Recording, _ = live.Recording()
+	}
 	return v
 }
 

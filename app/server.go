@@ -78,6 +78,12 @@ type Config struct {
 	// the connection's peer, so nobody can pick their own address.
 	TrustedProxies []string
 
+	// RecordingsDir is where rooms' recordings are written (recordings.go);
+	// empty: rooms cannot record. MaxRecordingBytes caps one recording's
+	// files together; 0 is no cap.
+	RecordingsDir     string
+	MaxRecordingBytes int64
+
 	// Now is the chat's clock: it stamps messages and refills the chat
 	// rate limit. nil means time.Now; tests pass a clock they move.
 	Now func() time.Time
@@ -179,6 +185,9 @@ func New(cfg Config) (*Server, error) {
 		Log:      cfg.Logger,
 		Policy:   s.roomPolicy(cfg, media),
 		MaxRooms: limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
+		Recordings: room.Recordings{
+			Dir: cfg.RecordingsDir, MaxBytes: cfg.MaxRecordingBytes,
+		},
 	})
 	hub = s.hub
 	if s.turn, err = startTURN(cfg.TURN, cfg.Logger, s.hub.HasUser); err != nil {
@@ -188,6 +197,12 @@ func New(cfg Config) (*Server, error) {
 	// Nobody is connected to a process that has just started: close what a
 	// crash or kill left open.
 	if err := s.store.CloseOpenAttendance(); err != nil {
+		_ = media.Close()
+		s.turn.close()
+		return nil, err
+	}
+	// Nor is anything recorded: what was recording was cut short.
+	if err := s.interruptRecordings(); err != nil {
 		_ = media.Close()
 		s.turn.close()
 		return nil, err
@@ -325,6 +340,10 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/rooms/:id/invites", s.getInvites)
 	api.POST("/rooms/:id/invites", s.postInvite)
 	api.DELETE("/rooms/:id/invites/:invite", s.deleteInvite)
+	api.POST("/rooms/:id/recording", s.postRecording)
+	api.GET("/rooms/:id/recordings", s.getRecordings)
+	api.GET("/recordings/:rid/files/:name", s.getRecordingFile)
+	api.DELETE("/recordings/:rid", s.deleteRecording)
 	api.DELETE("/rooms/:id/bans/:user", s.deleteBan)
 	// Outside withIdentity: it is how a page with a bad token starts over.
 	r.DELETE("/api/me", s.checkRequestOrigin, s.forgetMe)

@@ -28,10 +28,11 @@ type sfuClient struct {
 
 	wmu sync.Mutex // one writer on the socket
 
-	mu     sync.Mutex
-	modes  []protocol.Mode
-	modeAt []time.Time // when each of modes arrived
-	errors []protocol.Error
+	mu         sync.Mutex
+	modes      []protocol.Mode
+	modeAt     []time.Time // when each of modes arrived
+	errors     []protocol.Error
+	recordings []protocol.Recording
 }
 
 // sfuTestAPI is the client API every SFU test client shares.
@@ -84,6 +85,12 @@ func (sc *sfuClient) pump() {
 			sc.mu.Lock()
 			sc.modes = append(sc.modes, m)
 			sc.modeAt = append(sc.modeAt, time.Now())
+			sc.mu.Unlock()
+		case protocol.TypeRecording:
+			var r protocol.Recording
+			_ = json.Unmarshal(data, &r)
+			sc.mu.Lock()
+			sc.recordings = append(sc.recordings, r)
 			sc.mu.Unlock()
 		case protocol.TypeError:
 			var e protocol.Error

@@ -359,6 +359,8 @@ func (s *Server) onMessage(ss *melody.Session, data []byte) {
 		live.CloseSFU(p, m.Epoch)
 	case *protocol.View:
 		live.SetViews(p, m)
+	case *protocol.Record:
+		s.handleRecord(p, live, m)
 	case *protocol.AudioLevel:
 		live.AudioLevel(p, m.Level, time.Now())
 	case *protocol.Leave:

@@ -46,7 +46,7 @@ func invalid(format string, args ...any) error {
 // of the stage and owner messages (*StageSet, *RaiseHand, *HandAnswer,
 // *RoomSettings, *Remove, *MuteRequest, *MuteAll, *LowerHands, *OwnerSet,
 // *EndRoom), a lobby message (*LobbyAdmit, *LobbyDeny, *LobbyAdmitAll), a host's
-// *RoleSet or *Unban, a *View, an *AudioLevel, or a *Reaction.
+// *RoleSet or *Unban, a *Record, a *View, an *AudioLevel, or a *Reaction.
 // Anything else is a *DecodeError; decoding never
 // panics, whatever the input.
 func Decode(data []byte) (any, error) {
@@ -148,6 +148,8 @@ func newMessage(typ string) message {
 		return &Unban{}
 	case TypeView:
 		return &View{}
+	case TypeRecord:
+		return &Record{}
 	case TypeAudioLevel:
 		return &AudioLevel{}
 	}

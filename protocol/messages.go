@@ -141,6 +141,9 @@ type Room struct {
 	// HasPasscode: joining takes the room's passcode (its owner's excepted).
 	// The passcode itself is never sent, only its bcrypt hash is stored.
 	HasPasscode bool `json:"hasPasscode"`
+	// Recording: the room is being recorded now (issue 17); a joiner is
+	// told before entering.
+	Recording bool `json:"recording"`
 	// Yours is set only in GET /api/rooms: the caller owns the room or has
 	// joined it.
 	Yours bool `json:"yours,omitempty"`

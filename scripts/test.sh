@@ -32,7 +32,7 @@ as_root() {
 # Debian packages the tests need, installed when missing: the browsers
 # (Chromium, Firefox ESR), Node.js with npm (test tools from npm), iproute2
 # (the namespace's routes), iptables (the NATs and firewalls of the network
-# tests, e2e/netns_test.go).
+# tests, e2e/netns_test.go), ffmpeg (ffprobe and ffmpeg judge the recordings).
 chromium="${MEET_CHROMIUM:-/usr/bin/chromium}"
 firefox="${MEET_FIREFOX:-/usr/bin/firefox-esr}"
 missing=()
@@ -42,6 +42,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+# ffmpeg (ffprobe with it) judges the recordings' files (record/).
+command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 if [ ${#missing[@]} -gt 0 ]; then
 	step "installing Debian packages the tests need: ${missing[*]}"
 	# Wait for another apt/dpkg run rather than fail on its lock.

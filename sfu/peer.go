@@ -254,6 +254,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 		l, ok := up.addLayer(remote)
 		p.pubMu.Unlock()
 		if ok {
+			up.tapLayerAdded(l.index)
 			p.log.Debug("simulcast layer published", "source", source, "rid", remote.RID())
 			go drainRTCP(receiver, remote.RID())
 			p.readLayer(up, l)

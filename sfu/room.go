@@ -24,6 +24,8 @@ type Room struct {
 	// (lastn.go); recentSnap a copy for readers without the lock.
 	recent     []string
 	recentSnap atomic.Pointer[[]string]
+	// tapMaker taps every track of the room while it is set (tap.go).
+	tapMaker TapMaker
 }
 
 func newRoom(s *SFU, id string) *Room {
@@ -83,16 +85,21 @@ func (r *Room) tracksFor(p *Peer) []*upTrack {
 // woken when the last of them arrives, or after trackWait.
 func (r *Room) addTrack(up *upTrack, pending int) bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return false
 	}
 	r.tracks = append(r.tracks, up)
 	if pending > 0 {
 		time.AfterFunc(trackWait, r.wakeAll)
-		return true
+	} else {
+		r.wakeAllLocked()
 	}
-	r.wakeAllLocked()
+	tap := r.tapMaker
+	r.mu.Unlock()
+	if tap != nil {
+		up.setTap(tap)
+	}
 	return true
 }
 

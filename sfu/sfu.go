@@ -60,6 +60,8 @@ type SFU struct {
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+	// taps are the rooms whose tracks are tapped (tap.go), by room id.
+	taps map[string]TapMaker
 
 	// retired holds the counters of tracks and subscriptions that have
 	// ended, so Totals stays monotonic.
@@ -96,7 +98,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
@@ -217,6 +219,7 @@ func (s *SFU) Room(id string) (*Room, error) {
 	r, ok := s.rooms[id]
 	if !ok {
 		r = newRoom(s, id)
+		r.tapMaker = s.taps[id]
 		s.rooms[id] = r
 		if s.onSpeaker != nil || s.lastN > 0 {
 			go r.detectSpeakers(s.onSpeaker)
@@ -278,5 +281,6 @@ func (s *SFU) Totals() Stats {
 // retireTrack moves an ended track's own counters to the totals; its
 // subscriptions retire themselves as they close.
 func (s *SFU) retireTrack(up *upTrack) {
+	up.setTap(nil)
 	up.counters.retire(&s.retired)
 }

@@ -58,6 +58,10 @@ type upTrack struct {
 
 	paused atomic.Bool
 
+	// tap gets a copy of the packets of one layer while the room is
+	// tapped, as when it records (tap.go).
+	tap atomic.Pointer[trackTap]
+
 	// levelID is the audio level extension's id on the publisher's
 	// connection, 0 if it was not negotiated; loudness is what the reader
 	// makes of the levels (speaker.go).
@@ -245,6 +249,7 @@ func (l *layer) forward(p *packet) {
 	for _, d := range downs {
 		d.enqueue(p, l)
 	}
+	l.toTap(p)
 	u.forwarded.Add(1)
 	u.forwardedBytes.Add(uint64(len(p.payload)))
 	p.release()

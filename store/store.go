@@ -40,7 +40,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}); err != nil {
+	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}, &Recording{}); err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	// One connection: SQLite has one write lock, and a writer that loses

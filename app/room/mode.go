@@ -27,7 +27,8 @@ func (r *Room) reconsiderModeLocked() {
 	if r.ended || len(r.participants) == 0 || r.mode != protocol.ModeSFU {
 		return
 	}
-	big := len(r.participants) > r.cfg.Policy.MeshMax
+	// A room that records stays on the SFU, which records it.
+	big := len(r.participants) > r.cfg.Policy.MeshMax || r.recording.rec != nil
 	switch {
 	case big && r.backToMesh != nil:
 		r.backToMesh.Stop()
@@ -56,7 +57,7 @@ func (r *Room) tryBackToMesh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.backToMesh = nil
-	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.cfg.Policy.MeshMax || len(r.participants) == 0 {
+	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.cfg.Policy.MeshMax || len(r.participants) == 0 || r.recording.rec != nil {
 		return
 	}
 	r.mode = protocol.ModeMesh

@@ -29,6 +29,9 @@ type Config struct {
 	// JoinWindow is how long an SFU room gathers joins to announce them
 	// together (joins.go); 0 is DefaultJoinWindow.
 	JoinWindow time.Duration
+	// Recordings is where rooms record (recording.go); without a Dir
+	// they do not.
+	Recordings Recordings
 }
 
 // Room is the in-memory state of a room that has participants now: who is
@@ -63,6 +66,8 @@ type Room struct {
 	// went live: they come back (a reload, a second tab) past the lobby
 	// and the lock.
 	admitted map[string]bool
+	// recording is the room's recording while it records (recording.go).
+	recording recordingState
 }
 
 func newRoom(id string, h *Hub) *Room {
@@ -189,6 +194,7 @@ func (r *Room) joinLocked(p *Participant, stored *store.Room) {
 func (r *Room) welcomeLocked(p *Participant, others []protocol.Participant, stored *store.Room) []byte {
 	view := View(stored, len(others)+1, r.mode)
 	r.state.applyTo(&view)
+	view.Recording = r.recording.rec != nil
 	return encode(protocol.Welcome{
 		Type: protocol.TypeWelcome, Self: p.view(), Room: view, Participants: others,
 		Mode: r.mode, Epoch: r.epoch, ICEServers: p.iceServers(), Hands: r.handsLocked(),
@@ -218,6 +224,7 @@ func (r *Room) retireIfEmptyLocked() bool {
 	}
 	r.retired = true
 	r.stopTimersLocked()
+	r.stopRecordingLocked()
 	return true
 }
 
@@ -290,6 +297,7 @@ func (r *Room) End(msg []byte, code int, reason string) []*Participant {
 	}
 	r.lobby = nil
 	r.stopTimersLocked()
+	r.stopRecordingLocked()
 	return gone
 }
 

@@ -28,6 +28,8 @@ type config struct {
 	meshMax           int
 	lastN             int
 	bandwidthEstimate bool
+	recordingsDir     string
+	maxRecordingMB    int
 	secret            string
 	logLevel          string
 	iceServers        string
@@ -90,6 +92,8 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.publicIP, "public-ip", "", "IP address announced in the SFU's ICE candidates, for NAT 1:1 (Docker, cloud)")
 	fs.IntVar(&c.lastN, "last-n", 9, "in a room on the SFU with more video publishers than this, each viewer gets the videos of the N most recent speakers only; 0 = every video")
 	fs.BoolVar(&c.bandwidthEstimate, "bandwidth-estimate", true, "estimate each SFU viewer's downlink and send each video the simulcast layer it carries; false sends every viewer the layer its tile asks for")
+	fs.StringVar(&c.recordingsDir, "recordings-dir", "", "where rooms' recordings are written (default: recordings in the data directory)")
+	fs.IntVar(&c.maxRecordingMB, "max-recording-mb", 2048, "largest recording, in MB (its files together); it stops cleanly there; 0 = no limit")
 	fs.DurationVar(&c.backDelay, "back-to-mesh-delay", 10*time.Second, "how long an SFU room must stay at or below -mesh-max before it returns to mesh")
 	fs.DurationVar(&c.reconnectGrace, "reconnect-grace", 15*time.Second, "how long a participant whose connection dropped is kept, shown reconnecting, for its page to resume; 0 turns resuming off")
 	fs.IntVar(&c.maxParticipants, "max-participants", app.DefaultMaxParticipants, "most participants in one room, spectators included; 0 = no limit")
@@ -136,6 +140,9 @@ func (c *config) check() error {
 	}
 	if c.lastN < 0 {
 		return fmt.Errorf("-last-n must be 0 (no limit) or more, got %d", c.lastN)
+	}
+	if c.maxRecordingMB < 0 {
+		return fmt.Errorf("-max-recording-mb must be 0 (no limit) or more, got %d", c.maxRecordingMB)
 	}
 	if c.udpPort < 0 || c.udpPort > 65535 {
 		return fmt.Errorf("-udp-port must be 0-65535, got %d", c.udpPort)
@@ -193,9 +200,21 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 		TrustedProxies:  list(c.trustedProxies),
 		UDPPort:         c.udpPort,
 		PublicIP:        c.publicIP,
+
+		RecordingsDir:     c.recordings(),
+		MaxRecordingBytes: int64(c.maxRecordingMB) << 20,
 	}
 	cfg.ICETCP, cfg.TCPPort = c.turn.iceTCP()
 	return cfg
+}
+
+// recordings is the recordings' directory: -recordings-dir, or recordings
+// beside the database.
+func (c *config) recordings() string {
+	if c.recordingsDir != "" {
+		return c.recordingsDir
+	}
+	return filepath.Join(filepath.Dir(c.dbPath), "recordings")
 }
 
 // list splits a comma-separated flag value, dropping empty items.

@@ -32,6 +32,8 @@ export const MessageType = Object.freeze({
   VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
   ACTIVE_SPEAKER: 'active-speaker', // server -> client: the SFU room's dominant speaker changed (protocol/speaker.go)
   LAST_N: 'last-n', // server -> client: the videos the SFU holds back from me (-last-n)
+  RECORD: 'record', // client -> server, host: start or stop the room's recording (protocol/recording.go)
+  RECORDING: 'recording', // server -> client: the room records now, or stopped (and why, when on its own)
   AUDIO_LEVEL: 'audio-level', // both ways, mesh mode only: my microphone's level; relayed to the others with id (protocol/level.go)
 
   // Chat (protocol/chat.go).
@@ -196,6 +198,15 @@ export const ErrorCode = Object.freeze({
   NOT_STARTED: 'not_started',
   CHAT_EMPTY: 'chat_empty',
   CHAT_TOO_LONG: 'chat_too_long',
+  RECORDING: 'recording',
+  NOT_RECORDING: 'not_recording',
+  RECORDING_FAILED: 'recording_failed',
+});
+
+/** The actions of a record message (protocol/recording.go). */
+export const RecordAction = Object.freeze({
+  START: 'start',
+  STOP: 'stop',
 });
 
 /**
