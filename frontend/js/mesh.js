@@ -146,6 +146,20 @@ export class Mesh {
     return this.peers.get(peerId)?.pc || null;
   }
 
+  /**
+   * The sender of a local track on the first connected peer, to read the
+   * track's stats from; null if none sends it.
+   * @param {MediaStreamTrack} track
+   * @returns {RTCRtpSender|null}
+   */
+  senderOf(track) {
+    for (const peer of this.peers.values()) {
+      const sender = peer.senders.get(track);
+      if (sender && peer.pc.connectionState === 'connected') return sender;
+    }
+    return null;
+  }
+
   /** @param {number} epoch the room's new mode epoch */
   setEpoch(epoch) {
     this.params.epoch = epoch;

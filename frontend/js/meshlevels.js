@@ -10,19 +10,27 @@
 // its own included, and rings that tile (tiles.js setSpeaker) as in SFU
 // mode.
 //
-// The analyser keeps the last MAX_FFT samples; every look reads the ones
-// since the last look, so no sound falls between two looks, even when a
-// background tab's timers slow down. The audio context exists only while
-// the microphone is on in a mesh room.
+// The level comes from the microphone's sender on one of the mesh
+// connections: its media-source stats total the sound's energy, so the
+// level between two readings is the root mean square of everything said
+// between them (energyLevel), and nothing falls between two looks. Where a
+// browser has no such totals (Firefox ESR), an AnalyserNode on an audio
+// context hears the microphone instead; it keeps the last MAX_FFT samples
+// and every look reads those since the last look. That context exists only
+// while the microphone is on in a mesh room, and only where it is needed:
+// a running audio context took a tenth of a core per page on two busy cores
+// and doubled the frame gaps of a mesh call.
 
 import { audioLevelMessage } from './messages.js';
 import { Action, MessageType, Mode, Source } from './protocol.js';
-import { LEVELS_PER_SECOND, SpeakerPicker, levelNews, loudestFrame, smoothLevel } from './speakerpick.js';
+import { LEVELS_PER_SECOND, SpeakerPicker, energyLevel, levelNews, loudestFrame, smoothLevel } from './speakerpick.js';
 
 /** @typedef {import('./protocol.js').ServerMessage} ServerMessage */
 
 /** How often the page measures and picks (sfu/speaker.go speakerTick). */
 const LOOK_MS = 150;
+/** How often the sender's stats are read: getStats is not free on a busy page. */
+const STATS_MS = 250;
 /** The analyser's window: the most an AnalyserNode keeps (0.68 s at 48 kHz). */
 const MAX_FFT = 32768;
 
@@ -33,6 +41,8 @@ const MAX_FFT = 32768;
  * @property {() => string} mode the room's mode now
  * @property {() => string} selfId my participant id ('' before the welcome)
  * @property {(msg: import('./protocol.js').ClientMessage) => boolean} send false when not sent
+ * @property {(track: MediaStreamTrack) => RTCRtpSender|null} sender the track's
+ *   sender on a mesh connection, null if none
  */
 
 export class MeshSpeaking {
@@ -61,6 +71,17 @@ export class MeshSpeaking {
     this.samples = null;
     /** @type {(() => void)|null} */
     this.untap = null;
+    /** The sender whose stats give my level, and its last totals. */
+    /** @type {RTCRtpSender|null} */
+    this.statsSender = null;
+    /** @type {import('./speakerpick.js').EnergyTotals|null} */
+    this.totals = null;
+    /** The level of the last stats reading, and whether one is under way. */
+    this.statsLevel = 0;
+    this.reading = false;
+    this.readAt = -Infinity;
+    /** This browser's stats have no energy totals: the analyser hears instead. */
+    this.noTotals = false;
     // A context made before any click may start suspended: the first
     // gesture resumes it.
     this.onGesture = () => {
@@ -134,9 +155,11 @@ export class MeshSpeaking {
     }
     const media = this.params.media;
     const mic = mesh && media.isOn(Source.MICROPHONE) ? media.microphone : null;
-    this.listen(mic);
+    const live = mic && mic.readyState === 'live' ? mic : null;
+    this.listen(this.noTotals ? live : null);
+    const measured = this.noTotals ? this.measure(seconds) : this.readStats(live);
     // A microphone turned off is silent at once, and says so.
-    this.level = mic ? smoothLevel(this.level, this.measure(seconds), seconds) : 0;
+    this.level = live ? smoothLevel(this.level, measured, seconds) : 0;
     if (!mesh) return;
     if (levelNews(this.sent, this.level) && now - this.sentAt >= 1000 / LEVELS_PER_SECOND) {
       const msg = audioLevelMessage(this.level);
@@ -149,6 +172,51 @@ export class MeshSpeaking {
     levels.set(self, this.level);
     const { id, changed } = this.picker.next(levels);
     if (changed) this.params.grid.setSpeaker(id);
+  }
+
+  /**
+   * The level of the last reading of the microphone's sender stats, and
+   * starts the next one (they come back later: a look uses the newest
+   * there is). 0 without a microphone or a sender.
+   * @param {MediaStreamTrack|null} mic
+   * @returns {number}
+   */
+  readStats(mic) {
+    const sender = mic ? this.params.sender(mic) : null;
+    if (sender !== this.statsSender) {
+      // Another connection's totals do not continue these.
+      this.statsSender = sender;
+      this.totals = null;
+      this.statsLevel = 0;
+    }
+    const now = performance.now();
+    if (!sender || this.reading || now - this.readAt < STATS_MS) return sender ? this.statsLevel : 0;
+    this.reading = true;
+    this.readAt = now;
+    sender
+      .getStats()
+      .then((report) => {
+        if (sender !== this.statsSender) return;
+        /** @type {import('./speakerpick.js').EnergyTotals|null} */
+        let now = null;
+        report.forEach((s) => {
+          if (s.type === 'media-source' && s.kind === 'audio' && Number.isFinite(s.totalAudioEnergy) && Number.isFinite(s.totalSamplesDuration)) {
+            now = { energy: s.totalAudioEnergy, duration: s.totalSamplesDuration };
+          }
+        });
+        if (!now) {
+          this.noTotals = true;
+          return;
+        }
+        const level = energyLevel(this.totals, now);
+        if (level !== null) this.statsLevel = level;
+        this.totals = now;
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.reading = false;
+      });
+    return this.statsLevel;
   }
 
   /**

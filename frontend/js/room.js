@@ -94,6 +94,7 @@ const meshSpeaking = new MeshSpeaking({
   mode: () => call.topology.mode,
   selfId: () => call.selfId,
   send: (m) => !!call.signaling?.send(m),
+  sender: (track) => call.topology.meshSender(track),
 });
 
 /** How the user last joined, for "Rejoin". */

@@ -51,6 +51,28 @@ export function levelOfRms(rms) {
 }
 
 /**
+ * @typedef {{energy: number, duration: number}} EnergyTotals a sender's
+ *   media-source totals (getStats): totalAudioEnergy and totalSamplesDuration
+ */
+
+/**
+ * The level of the sound between two readings of a microphone's totals:
+ * the root mean square of its levels over that stretch. Null when the two
+ * cannot be compared (no earlier reading, no time between them, or totals
+ * that went back, as when they come from another connection).
+ * @param {EnergyTotals|null} before
+ * @param {EnergyTotals} now
+ * @returns {number|null}
+ */
+export function energyLevel(before, now) {
+  if (!before) return null;
+  const energy = now.energy - before.energy;
+  const duration = now.duration - before.duration;
+  if (!(duration > 0) || !(energy >= 0)) return null;
+  return levelOfRms(Math.sqrt(energy / duration));
+}
+
+/**
  * The level shown and sent: it rises at once with a sound and falls back
  * over FALL_SECONDS, so that the gaps between words (and a short beep's
  * silences) do not read as silence.

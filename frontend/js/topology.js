@@ -430,6 +430,16 @@ export class TopologyController {
   }
 
   /**
+   * A local track's sender on a mesh connection, to read its stats; null
+   * outside mesh mode.
+   * @param {MediaStreamTrack} track
+   * @returns {RTCRtpSender|null}
+   */
+  meshSender(track) {
+    return this.mesh?.senderOf(track) || null;
+  }
+
+  /**
    * The state to show on a participant's tile for a topology.
    * @param {Topology} topology
    * @param {string} id

@@ -2,7 +2,7 @@
 // level of a microphone, and when a page says it again).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LEVEL_STEP, MIN_SPEECH, SpeakerPicker, levelNews, levelOfRms, loudestFrame, smoothLevel } from '../js/speakerpick.js';
+import { LEVEL_STEP, MIN_SPEECH, SpeakerPicker, energyLevel, levelNews, levelOfRms, loudestFrame, smoothLevel } from '../js/speakerpick.js';
 
 const levels = (obj) => new Map(Object.entries(obj));
 
@@ -98,4 +98,14 @@ test('a level is news when it moved a step, crossed the threshold or reached 0',
   assert.equal(levelNews(0.06, 0.04), true);
   assert.equal(levelNews(0, 0.02), false);
   assert.equal(levelNews(null, 0), true);
+});
+
+test('a level from two readings of the energy totals is the RMS between them', () => {
+  // 0.25 s of a steady 0.1 amplitude adds 0.1² × 0.25 to the energy.
+  const level = energyLevel({ energy: 1, duration: 10 }, { energy: 1 + 0.01 * 0.25, duration: 10.25 });
+  assert.ok(level !== null && Math.abs(level - levelOfRms(0.1)) < 1e-9, `level ${level}`);
+  assert.equal(energyLevel(null, { energy: 1, duration: 1 }), null);
+  assert.equal(energyLevel({ energy: 1, duration: 2 }, { energy: 1, duration: 2 }), null, 'no time between');
+  assert.equal(energyLevel({ energy: 5, duration: 2 }, { energy: 1, duration: 3 }), null, 'totals of another connection');
+  assert.equal(energyLevel({ energy: 1, duration: 2 }, { energy: 1, duration: 3 }), 0, 'silence');
 });
