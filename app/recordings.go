@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -119,10 +118,10 @@ func (s *Server) getRecordings(c *gin.Context) {
 
 // recordingView is a stored recording with the files its manifest lists.
 func (s *Server) recordingView(rec store.Recording) protocol.RecordingInfo {
-	v := protocol.RecordingInfo{ID: rec.ID, State: rec.State, StartedAt: rec.StartedAt.UTC().Format(time.RFC3339),
+	v := protocol.RecordingInfo{ID: rec.ID, State: rec.State, StartedAt: rec.StartedAt.UTC().Format(timeMillis),
 		Error: rec.Error, Files: []protocol.RecordingFile{}}
 	if rec.StoppedAt != nil {
-		v.StoppedAt = rec.StoppedAt.UTC().Format(time.RFC3339)
+		v.StoppedAt = rec.StoppedAt.UTC().Format(timeMillis)
 	}
 	man, err := record.ReadManifest(rec.Dir)
 	if err != nil {
@@ -241,3 +240,7 @@ func (s *Server) interruptRecordings() error {
 	}
 	return nil
 }
+
+// timeMillis is how recordings' times are written: RFC 3339 in UTC with
+// milliseconds, so that a file's duration can be checked against them.
+const timeMillis = "2006-01-02T15:04:05.000Z07:00"

@@ -50,7 +50,7 @@ func (r *Room) Recording() (active bool, id string) {
 func (r *Room) recordingMessageLocked() protocol.Recording {
 	msg := protocol.Recording{Type: protocol.TypeRecording, Active: r.recording.rec != nil, ID: r.recording.id}
 	if rec := r.recording.rec; rec != nil {
-		msg.StartedAt = rec.StartedAt().Format(time.RFC3339)
+		msg.StartedAt = rec.StartedAt().UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	return msg
 }
