@@ -41,7 +41,7 @@ func TestRoomImportsNoAdapter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list -deps meet/app/room: %v\n%s", err, out)
 	}
-	allowed := map[string]bool{"protocol": true, "mesh": true, "sfu": true, "chat": true, "store": true}
+	allowed := map[string]bool{"protocol": true, "mesh": true, "sfu": true, "chat": true, "store": true, "record": true}
 	adapters := []string{"github.com/olahol/melody", "github.com/gorilla/websocket", "github.com/gin-gonic/gin"}
 	for _, dep := range strings.Fields(string(out)) {
 		for _, adapter := range adapters {
@@ -54,7 +54,7 @@ func TestRoomImportsNoAdapter(t *testing.T) {
 		}
 		top := strings.SplitN(strings.TrimPrefix(dep, "meet/"), "/", 2)[0]
 		if !allowed[top] {
-			t.Errorf("meet/app/room imports %s: it may import protocol, mesh, sfu, chat and store only", dep)
+			t.Errorf("meet/app/room imports %s: it may import protocol, mesh, sfu, chat, record and store only", dep)
 		}
 	}
 }
