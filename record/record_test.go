@@ -23,7 +23,7 @@ import (
 // test picture and a tone, Pion's payloaders cut them into RTP packets as
 // a browser would send them, and ffprobe and ffmpeg judge the files.
 
-func needFFmpeg(t *testing.T) {
+func needFFmpeg(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"ffmpeg", "ffprobe"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -40,12 +40,12 @@ type encodedMedia struct {
 	video, audio []*rtp.Packet
 }
 
-func encode(t *testing.T, seconds int) encodedMedia {
+func encode(t testing.TB, seconds int, size, bitrate string) encodedMedia {
 	t.Helper()
 	dir := t.TempDir()
 	ivf, ogg := filepath.Join(dir, "v.ivf"), filepath.Join(dir, "a.ogg")
-	run(t, "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30", "-t", strconv.Itoa(seconds),
-		"-c:v", "libvpx", "-g", "30", "-b:v", "400k", "-deadline", "realtime", ivf)
+	run(t, "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=30", "-t", strconv.Itoa(seconds),
+		"-c:v", "libvpx", "-g", "30", "-b:v", bitrate, "-deadline", "realtime", ivf)
 	run(t, "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", strconv.Itoa(seconds),
 		"-c:a", "libopus", "-b:a", "32k", "-page_duration", "20000", ogg)
 
@@ -99,7 +99,7 @@ func encode(t *testing.T, seconds int) encodedMedia {
 	return m
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -190,7 +190,7 @@ func tracks(t *testing.T, r *Recording, keyframes *atomic.Int32) (video, audio *
 func TestRecordingPlays(t *testing.T) {
 	needFFmpeg(t)
 	const seconds = 3
-	m := encode(t, seconds)
+	m := encode(t, seconds, "320x240", "400k")
 	r := start(t, Options{})
 	var keyframes atomic.Int32
 	video, audio := tracks(t, r, &keyframes)
@@ -238,7 +238,7 @@ func TestRecordingPlays(t *testing.T) {
 // ErrLimit, its files end near the cap, and they still play.
 func TestRecordingLimit(t *testing.T) {
 	needFFmpeg(t)
-	m := encode(t, 3)
+	m := encode(t, 3, "320x240", "400k")
 	faults := make(chan error, 4)
 	const max = 60 << 10
 	r := start(t, Options{MaxBytes: max, OnFault: func(err error) { faults <- err }})
@@ -321,7 +321,7 @@ func recordUntilKilled(dir string) {
 // MarkInterrupted turns into an interrupted recording.
 func TestRecordingKilled(t *testing.T) {
 	needFFmpeg(t)
-	m := encode(t, 4)
+	m := encode(t, 4, "320x240", "400k")
 	dir := t.TempDir()
 	var raw struct{ Video, Audio [][]byte }
 	for _, p := range m.video {
