@@ -187,7 +187,9 @@ func TestRecordingInterruptedByRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = rec // left running, as a killed server leaves it
+	// Left running, as a killed server leaves it; stopped when the test
+	// is over, before its directory goes.
+	t.Cleanup(func() { rec.Stop(nil) })
 	if err := db.CreateRecording(store.Recording{ID: "rec_cut", RoomID: "room1", State: store.RecordingActive, StartedBy: "u", Dir: recDir, StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}

@@ -194,15 +194,7 @@ func New(cfg Config) (*Server, error) {
 		_ = media.Close()
 		return nil, err
 	}
-	// Nobody is connected to a process that has just started: close what a
-	// crash or kill left open.
-	if err := s.store.CloseOpenAttendance(); err != nil {
-		_ = media.Close()
-		s.turn.close()
-		return nil, err
-	}
-	// Nor is anything recorded: what was recording was cut short.
-	if err := s.interruptRecordings(); err != nil {
+	if err := s.closeWhatWasOpen(); err != nil {
 		_ = media.Close()
 		s.turn.close()
 		return nil, err
@@ -211,6 +203,16 @@ func New(cfg Config) (*Server, error) {
 	s.router = s.routes()
 	s.metrics = s.metricsHandler()
 	return s, nil
+}
+
+// closeWhatWasOpen ends, in the store, what a crash or kill of the last
+// process left open: nobody is connected to a process that has just
+// started, and nothing records.
+func (s *Server) closeWhatWasOpen() error {
+	if err := s.store.CloseOpenAttendance(); err != nil {
+		return err
+	}
+	return s.interruptRecordings()
 }
 
 // withDefaults checks the fields New cannot do without and fills in the

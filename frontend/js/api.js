@@ -238,6 +238,52 @@ export function revokeInvite(id, inviteId) {
   return request('DELETE', '/api/rooms/' + encodeURIComponent(id) + '/invites/' + encodeURIComponent(inviteId));
 }
 
+// --- The owner: recordings (docs/PROTOCOL.md, "Recording") -----------------
+
+/**
+ * One file of a recording: one publisher's source, a WebM file.
+ * @typedef {Object} RecordingFile
+ * @property {string} name
+ * @property {string} url where it downloads (the owner only)
+ * @property {'camera'|'microphone'|'screen'} source
+ * @property {string} participantId
+ * @property {string} participant the publisher's name when it was recorded
+ * @property {string} codec
+ * @property {number} startOffsetMs where the file starts in the recording
+ * @property {number} durationMs
+ * @property {number} bytes
+ */
+
+/**
+ * One recording of a room.
+ * @typedef {Object} RecordingInfo
+ * @property {string} id
+ * @property {'recording'|'done'|'interrupted'} state
+ * @property {string} startedAt RFC 3339
+ * @property {string} [stoppedAt] RFC 3339, once stopped
+ * @property {string} [error] why it stopped on its own
+ * @property {RecordingFile[]} files
+ */
+
+/**
+ * A room's recordings, newest first (the owner only; 403 otherwise).
+ * @param {string} id
+ * @returns {Promise<RecordingInfo[]>}
+ */
+export async function listRecordings(id) {
+  const data = await request('GET', '/api/rooms/' + encodeURIComponent(id) + '/recordings');
+  return (data && data.recordings) || [];
+}
+
+/**
+ * Deletes a recording and its files (the owner only; 409 recording while it runs).
+ * @param {string} recordingId
+ * @returns {Promise<void>}
+ */
+export function deleteRecording(recordingId) {
+  return request('DELETE', '/api/recordings/' + encodeURIComponent(recordingId));
+}
+
 /** localStorage key of the display name typed in the pre-join screen. */
 const NAME_KEY = 'meet.displayName';
 

@@ -17,7 +17,39 @@ import { t } from './i18n.js';
 import { ErrorCode, MessageType } from './protocol.js';
 import { toast } from './toast.js';
 
-/** @typedef {import('./protocol.js').Waiter} Waiter */
+// The lobby's messages (protocol/lobby.go), typed here where they are read.
+
+/**
+ * @typedef {Object} Waiter One joiner waiting in the lobby.
+ * @property {string} id The participant id it will have once admitted.
+ * @property {string} userId
+ * @property {string} name
+ */
+
+/**
+ * @typedef {Object} LobbyMessage To the owner: the queue after any change.
+ * @property {'lobby'} type
+ * @property {Waiter[]} waiting In arrival order.
+ */
+
+/**
+ * @typedef {Object} LobbyWait To a joiner: it waits for a host (in_lobby), or for one to come (not_started).
+ * @property {'lobby-wait'} type
+ * @property {'in_lobby'|'not_started'} code
+ * @property {string} message
+ */
+
+/**
+ * @typedef {Object} LobbyAnswer Owner: let a waiter in, or refuse it.
+ * @property {'lobby-admit'|'lobby-deny'} type
+ * @property {string} id
+ */
+
+/**
+ * @typedef {Object} LobbyAdmitAll Owner: let every waiter in.
+ * @property {'lobby-admit-all'} type
+ */
+
 /** @typedef {import('./protocol.js').ClientMessage} ClientMessage */
 
 export class Lobby {

@@ -75,6 +75,13 @@ export class PreJoin {
       .filter(Boolean)
       .join(' · ');
 
+    // A room that records says so before anyone enters (recording.js).
+    $('prejoin-recording-notice').hidden = !room.recording;
+    for (const button of [this.joinButton, this.spectatorButton]) {
+      if (room.recording) button.setAttribute('aria-describedby', 'prejoin-recording-notice');
+      else button.removeAttribute('aria-describedby');
+    }
+
     // A spectator link never touches the camera: no preview, no toggles.
     this.frame.classList.toggle('is-spectator', spectatorOnly);
     $('spectator-note').hidden = !spectatorOnly;

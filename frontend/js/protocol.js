@@ -271,6 +271,8 @@ export const CloseCode = Object.freeze({
  * @property {StageMember[]} stage The identities on the stage, in order.
  * @property {'public'|'unlisted'} visibility Unlisted rooms are listed only for their owner and who joined.
  * @property {boolean} hasPasscode Joining takes the passcode (not for the owner).
+ * @property {boolean} [recording] The room is being recorded now: in the welcome and in
+ *   GET /api/rooms/:id (a joiner is told before entering); not in room-updated.
  * @property {boolean} [yours] Only in the room list: I own the room or joined it.
  */
 
@@ -553,37 +555,6 @@ export const CloseCode = Object.freeze({
  */
 
 /**
- * @typedef {Object} Waiter One joiner waiting in the lobby.
- * @property {string} id The participant id it will have once admitted.
- * @property {string} userId
- * @property {string} name
- */
-
-/**
- * @typedef {Object} LobbyMessage To the owner: the queue after any change.
- * @property {'lobby'} type
- * @property {Waiter[]} waiting In arrival order.
- */
-
-/**
- * @typedef {Object} LobbyWait To a joiner: it waits for a host (in_lobby), or for one to come (not_started).
- * @property {'lobby-wait'} type
- * @property {'in_lobby'|'not_started'} code
- * @property {string} message
- */
-
-/**
- * @typedef {Object} LobbyAnswer Owner: let a waiter in, or refuse it.
- * @property {'lobby-admit'|'lobby-deny'} type
- * @property {string} id
- */
-
-/**
- * @typedef {Object} LobbyAdmitAll Owner: let every waiter in.
- * @property {'lobby-admit-all'} type
- */
-
-/**
  * @typedef {Object} LastN The videos the SFU holds back from me: the room has more video
  *   publishers than -last-n, and these have not spoken lately.
  * @property {'last-n'} type
@@ -603,5 +574,20 @@ export const CloseCode = Object.freeze({
  * @property {string} [id] The sender's participant id (server -> client).
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|LobbyMessage|LobbyWait|ActiveSpeaker|LastN|AudioLevel} ServerMessage */
-/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|LobbyAnswer|LobbyAdmitAll|RoleSetMessage|UnbanMessage|AudioLevel} ClientMessage */
+/**
+ * @typedef {Object} RecordMessage Host: start or stop the room's recording.
+ * @property {'record'} type
+ * @property {'start'|'stop'} action One of RecordAction.
+ */
+
+/**
+ * @typedef {Object} RecordingMessage To everyone: the room records now, or stopped.
+ * @property {'recording'} type
+ * @property {boolean} active
+ * @property {string} [id] The recording's id.
+ * @property {string} [startedAt] RFC 3339, while it records.
+ * @property {string} [error] Why it stopped on its own (its size limit, a full disk).
+ */
+
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|import('./lobby.js').LobbyMessage|import('./lobby.js').LobbyWait|ActiveSpeaker|LastN|AudioLevel|RecordingMessage} ServerMessage */
+/** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|import('./lobby.js').LobbyAnswer|import('./lobby.js').LobbyAdmitAll|RoleSetMessage|UnbanMessage|AudioLevel|RecordMessage} ClientMessage */

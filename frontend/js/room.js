@@ -31,6 +31,7 @@ import { MeshSpeaking } from './meshlevels.js';
 import { OwnerPasscode, PasscodePrompt, offerNewGuest, takeFragmentPasscode } from './passcode.js';
 import { PreJoin } from './prejoin.js';
 import { Reactions } from './reactions.js';
+import { Recording } from './recording.js';
 import { ErrorCode, RoomStatus, Source } from './protocol.js';
 import { Shortcuts } from './shortcuts.js';
 import { SpeakerView } from './speakerview.js';
@@ -79,6 +80,9 @@ const reactions = new Reactions({
   nameOf: (id) => call.others.get(id)?.name || '',
   isSelf: (id) => id === call.selfId,
 });
+// The recording indicator, the hosts' Record button and the owner's
+// recordings (recording.js).
+const recording = new Recording({ roomId });
 /** Says what others do, for screen readers (a11y.js). */
 const announcer = new Announcer();
 // What each viewer chooses of the others' videos: the speaker view beside
@@ -255,6 +259,7 @@ function join(choice) {
     announcer.attach(call.signaling);
     chat.attach(call.signaling);
     reactions.attach(call.signaling);
+    recording.attach(call.signaling);
     meshSpeaking.attach(call.signaling);
     ownerPasscode.attach(call.signaling);
   }
