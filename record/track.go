@@ -66,7 +66,7 @@ type Track struct {
 	quit  chan struct{}
 	once  sync.Once
 
-	// Owned by the writer's goroutine.
+	// Owned by the writer's goroutine; out is set under mu.
 	out       *countingFile
 	writer    webm.BlockWriteCloser
 	needKey   bool
@@ -285,9 +285,10 @@ func (t *Track) open(s *media.Sample) bool {
 		t.rec.fault(err)
 		return false
 	}
-	t.out, t.writer = out, ws[0]
+	t.writer = ws[0]
 	t.startedAt = time.Now()
 	t.mu.Lock()
+	t.out = out // file() reads it for the manifest, from another goroutine
 	t.meta.StartOffsetMs = t.startedAt.Sub(t.rec.manifest.StartedAt).Milliseconds()
 	t.opened = true
 	t.mu.Unlock()
