@@ -208,3 +208,53 @@ func TestRecordingInterruptedByRestart(t *testing.T) {
 		t.Fatalf("manifest after the restart: %+v, %v", man, err)
 	}
 }
+
+// TestRecordingStopsAtItsLimit: a recording that reaches -max-recording-mb
+// stops on its own; everyone is told, with the reason, the room goes back
+// to mesh, and the recording is listed as done with that reason and files
+// that end near the limit.
+func TestRecordingStopsAtItsLimit(t *testing.T) {
+	dir := t.TempDir()
+	const limit = 64 << 10
+	a := newTestAppWith(t, Config{MeshMax: 3, BackToMeshDelay: 300 * time.Millisecond, SFUGrace: time.Second,
+		RecordingsDir: dir, MaxRecordingBytes: limit})
+	owner := a.newUser()
+	room := owner.createRoom("capped")
+	alice := newSFUClient(t, owner, room.ID)
+	bob := newSFUClient(t, a.newUser(), room.ID)
+	alice.write(protocol.Record{Type: protocol.TypeRecord, Action: protocol.RecordStart})
+	waitFor(t, func() bool { return alice.lastMode().Mode == protocol.ModeSFU })
+	track := alice.publishAudio()
+	stopped := func() (protocol.Recording, bool) {
+		m := bob.recordingMessages()
+		if len(m) == 0 || m[len(m)-1].Active {
+			return protocol.Recording{}, false
+		}
+		return m[len(m)-1], true
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok := stopped(); ok {
+			break
+		}
+		sendAudio(track, 50)
+	}
+	msg, ok := stopped()
+	if !ok || msg.Error == "" {
+		t.Fatalf("the recording did not stop at its limit: %+v", bob.recordingMessages())
+	}
+	waitFor(t, func() bool { return alice.lastMode().Mode == protocol.ModeMesh })
+	var list recordingsList
+	waitFor(t, func() bool {
+		owner.do("GET", "/api/rooms/"+room.ID+"/recordings", "", &list)
+		return len(list.Recordings) == 1 && list.Recordings[0].State == store.RecordingDone
+	})
+	rec := list.Recordings[0]
+	if rec.Error != msg.Error || len(rec.Files) != 1 {
+		t.Fatalf("the recording listed: %+v (told %q)", rec, msg.Error)
+	}
+	if b := rec.Files[0].Bytes; b < limit || b > limit+64<<10 {
+		t.Fatalf("the file holds %d bytes; the limit is %d", b, limit)
+	}
+	t.Logf("stopped with %q at %d bytes", msg.Error, rec.Files[0].Bytes)
+}

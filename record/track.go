@@ -54,7 +54,7 @@ const (
 
 // cuesReserved is the room kept at the front of a file for its seek index;
 // a long recording's index is thinned to fit.
-const cuesReserved = 64 << 10
+const cuesReserved = 16 << 10
 
 var packetPool = sync.Pool{New: func() any { return &rtp.Packet{Payload: make([]byte, 0, 1500)} }}
 
