@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -144,7 +145,15 @@ type probe struct {
 
 func ffprobe(t *testing.T, file string) probe {
 	t.Helper()
-	out := run(t, "ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames:format=duration", "-of", "json", file)
+	// stdout only: a file cut short makes ffprobe warn on stderr.
+	cmd := exec.Command("ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames:format=duration", "-of", "json", file)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", file, err, stderr.String())
+	}
+	out := string(raw)
 	var p probe
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatalf("ffprobe %s: %v\n%s", file, err, out)
@@ -358,5 +367,48 @@ func TestRecordingKilled(t *testing.T) {
 			t.Errorf("%s: ffprobe reads %d frames of the killed recording", f.Name, frames)
 		}
 		t.Logf("%s after the kill: %s, %d frames, %d bytes", f.Name, p.Streams[0].CodecName, frames, f.Bytes)
+	}
+}
+
+// TestRecordingDiskFull: a recording whose disk fills up (a 64 KB tmpfs)
+// stops on its own with ErrDiskFull, and what it wrote still plays.
+func TestRecordingDiskFull(t *testing.T) {
+	needFFmpeg(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("a small disk takes root to mount (make test runs as root)")
+		}
+		t.Skip("a small disk takes root to mount")
+	}
+	m := encode(t, 3, "320x240", "400k")
+	disk := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(disk, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatalf("mount a small tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(disk, syscall.MNT_DETACH) })
+	faults := make(chan error, 4)
+	r, err := Start(filepath.Join(disk, "rec"), "rec", "room1", Options{OnFault: func(err error) { faults <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyframes atomic.Int32
+	video, audio := tracks(t, r, &keyframes)
+	feed(m, video, audio, nil)
+	var fault error
+	select {
+	case fault = <-faults:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the disk filled up without a fault")
+	}
+	man := r.Stop(fault)
+	if !errors.Is(fault, ErrDiskFull) || man.Error != ErrDiskFull.Error() {
+		t.Fatalf("fault %v, manifest error %q: want the disk full", fault, man.Error)
+	}
+	for _, f := range man.Files {
+		p := ffprobe(t, filepath.Join(r.Dir(), f.Name))
+		t.Logf("%s on a full disk: %s, %s frames, %d bytes", f.Name, p.Streams[0].CodecName, p.Streams[0].NbFrames, f.Bytes)
 	}
 }
