@@ -22,7 +22,8 @@ const recordFor = 20 * time.Second
 // TestRecordingMeshRoom is issue 17's browser test: three Chromium pages in
 // a mesh room; the owner starts recording from its page, and every page
 // shows the indicator while the room moves to the SFU (make before break:
-// the longest frame gap is measured as in the switch tests). After 20 s
+// the longest frame gap is measured as in the switch tests); a fourth
+// page's pre-join screen says the room records. After 20 s
 // the owner stops; the indicator goes and the room returns to mesh. The
 // recording is listed with a file per camera and microphone, each file
 // downloads whole, and tools nobody here wrote accept them: ffprobe reads
@@ -89,6 +90,12 @@ func TestRecordingMeshRoom(t *testing.T) {
 	for _, p := range ps {
 		waitFramesAdvance(p, remoteTiles, 2, switchWait)
 	}
+	// A joiner is told before entering: the pre-join screen says so.
+	late := b.newIdentity("Late")
+	late.navigate(srv.roomURL(roomID, nil))
+	waitFor[bool](late, switchWait, "the pre-join screen says the room records",
+		`(() => { const e = document.querySelector('[data-testid="prejoin-recording-notice"]'); return !!e && !e.hidden; })()`)
+	late.navigate("about:blank")
 	time.Sleep(time.Until(started.Add(recordFor)))
 
 	// 2. The owner stops: the indicator goes, the room goes back to mesh.
