@@ -91,11 +91,13 @@ type Config struct {
 
 // Server is the running application.
 type Server struct {
-	store   *store.Store
-	log     *slog.Logger
-	tokens  tokenSigner
-	secret  []byte // the server's secret: identity tokens' and invites' keys derive from it
-	hub     *room.Hub
+	store  *store.Store
+	log    *slog.Logger
+	tokens tokenSigner
+	secret []byte // the server's secret: identity tokens' and invites' keys derive from it
+	hub    *room.Hub
+	// whip are the encoders publishing over WHIP now (whip.go).
+	whip    whipSessions
 	sfu     *sfu.SFU
 	turn    *turnService
 	chat    *chatLink
@@ -347,6 +349,11 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/recordings/:rid/files/:name", s.getRecordingFile)
 	api.DELETE("/recordings/:rid", s.deleteRecording)
 	api.DELETE("/rooms/:id/bans/:user", s.deleteBan)
+	// WHIP (whip.go): SDP bodies, and a bearer token or nothing.
+	whip := r.Group("/api", requireBearer, s.withIdentity, limitBody)
+	whip.POST("/rooms/:id/whip", s.postWHIP)
+	whip.DELETE("/whip/:session", s.deleteWHIP)
+	whip.PATCH("/whip/:session", s.patchWHIP)
 	// Outside withIdentity: it is how a page with a bad token starts over.
 	r.DELETE("/api/me", s.checkRequestOrigin, s.forgetMe)
 

@@ -57,6 +57,8 @@ type Peer struct {
 	offers      atomic.Uint64
 	wake        chan struct{}
 	done        chan struct{}
+	// publisher is set for a peer that only publishes (whip.go).
+	publisher *publishOnly
 
 	// The subscribe connection's bandwidth estimator, set with the
 	// connection; the last estimate, and how many videos it keeps below

@@ -23,6 +23,9 @@ import (
 // until the peer closes. The connection and the first offer are made in
 // one of the SFU's setup slots (connSetup).
 func (p *Peer) run() {
+	if p.publisher != nil {
+		return // it receives nothing (whip.go)
+	}
 	setup := p.room.sfu.setup
 	setup.acquire()
 	if !p.connectSubscribe() {

@@ -27,8 +27,7 @@ func (r *Room) reconsiderModeLocked() {
 	if r.ended || len(r.participants) == 0 || r.mode != protocol.ModeSFU {
 		return
 	}
-	// A room that records stays on the SFU, which records it.
-	big := len(r.participants) > r.cfg.Policy.MeshMax || r.recording.rec != nil
+	big := r.needsSFULocked()
 	switch {
 	case big && r.backToMesh != nil:
 		r.backToMesh.Stop()
@@ -36,6 +35,21 @@ func (r *Room) reconsiderModeLocked() {
 	case !big && r.backToMesh == nil:
 		r.backToMesh = time.AfterFunc(r.cfg.Policy.BackDelay, r.tryBackToMesh)
 	}
+}
+
+// needsSFULocked reports whether the room must be on the SFU: it has more
+// participants than mesh takes, it records (the SFU records it), or an
+// encoder publishes into it over WHIP (it speaks only to the SFU).
+func (r *Room) needsSFULocked() bool {
+	if len(r.participants) > r.cfg.Policy.MeshMax || r.recording.rec != nil {
+		return true
+	}
+	for _, p := range r.participants {
+		if p.publishOnly {
+			return true
+		}
+	}
+	return false
 }
 
 // switchToSFULocked moves the room to the SFU and tells everyone but
@@ -57,7 +71,7 @@ func (r *Room) tryBackToMesh() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.backToMesh = nil
-	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) > r.cfg.Policy.MeshMax || len(r.participants) == 0 || r.recording.rec != nil {
+	if r.ended || r.mode != protocol.ModeSFU || len(r.participants) == 0 || r.needsSFULocked() {
 		return
 	}
 	r.mode = protocol.ModeMesh
@@ -87,7 +101,9 @@ func (r *Room) connectSFULocked(p *Participant) {
 		return
 	}
 	room, err := policy.SFU.Room(r.id)
-	if err == nil {
+	if err == nil && p.publishOnly {
+		p.sfuPeer, err = room.JoinPublisher(p.id, p.Send)
+	} else if err == nil {
 		p.sfuPeer, err = room.Join(p.id, p.Send)
 	}
 	if err == nil {

@@ -40,6 +40,10 @@ type Profile struct {
 	// invite or token lets it past the lobby.
 	Standing  string
 	SkipLobby bool
+	// PublishOnly: an encoder publishing over WHIP (no page, no socket): it
+	// sends media to the SFU and receives none, and the room stays on the
+	// SFU while it is in.
+	PublishOnly bool
 }
 
 // Participant is one connected browser tab. Its mutable fields (name, role,
@@ -60,9 +64,11 @@ type Participant struct {
 	spectator bool
 	standing  string // granted with the join (Profile.Standing)
 	skipLobby bool
-	media     map[string]string
-	streams   map[string]string
-	sfuPeer   *sfu.Peer // while the participant has SFU connections
+	// publishOnly: a WHIP encoder (Profile.PublishOnly).
+	publishOnly bool
+	media       map[string]string
+	streams     map[string]string
+	sfuPeer     *sfu.Peer // while the participant has SFU connections
 
 	// reactions paces the participant's emoji reactions (reaction.go).
 	reactions reactionLimit
@@ -91,17 +97,18 @@ type Participant struct {
 // room's to decide, in Join.
 func NewParticipant(who Profile, conn Conn, log *slog.Logger) *Participant {
 	p := &Participant{
-		id:        who.ID,
-		userID:    who.UserID,
-		roomID:    who.RoomID,
-		log:       log,
-		name:      who.Name,
-		spectator: who.Spectator,
-		standing:  who.Standing,
-		skipLobby: who.SkipLobby,
-		ice:       who.ICEServers,
-		media:     map[string]string{},
-		streams:   map[string]string{},
+		id:          who.ID,
+		userID:      who.UserID,
+		roomID:      who.RoomID,
+		log:         log,
+		name:        who.Name,
+		spectator:   who.Spectator,
+		standing:    who.Standing,
+		skipLobby:   who.SkipLobby,
+		publishOnly: who.PublishOnly,
+		ice:         who.ICEServers,
+		media:       map[string]string{},
+		streams:     map[string]string{},
 	}
 	p.stream.attach(conn)
 	return p

@@ -165,7 +165,7 @@ func (r *Room) joinLocked(p *Participant, stored *store.Room) {
 	r.participants = append(r.participants, p)
 	// The joiner that tips the room over learns the new mode from its
 	// welcome; the others from a mode message just before it joins.
-	if r.mode == protocol.ModeMesh && len(r.participants) > r.cfg.Policy.MeshMax {
+	if r.mode == protocol.ModeMesh && r.needsSFULocked() {
 		r.switchToSFULocked(p)
 		// SFU connections left over from the last SFU period may be
 		// closed on the client's side already (its sfu-close can be on

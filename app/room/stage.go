@@ -60,6 +60,15 @@ func (r *Room) changeStage(userID, name string, on bool) error {
 	return nil
 }
 
+// PutOnStage puts p's identity on the stage, as a WHIP encoder joins: the
+// studio's camera is the presenter's.
+func (r *Room) PutOnStage(p *Participant) error {
+	r.mu.Lock()
+	name := p.name
+	r.mu.Unlock()
+	return r.changeStage(p.userID, name, true)
+}
+
 // SetStage handles stage-set: anyone may step down; stepping on needs the
 // owner or a room that allows it; moving others is the owner's.
 func (r *Room) SetStage(p *Participant, m *protocol.StageSet) error {
