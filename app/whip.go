@@ -150,11 +150,14 @@ func (s *Server) postWHIP(c *gin.Context) {
 		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, msg))
 		return
 	}
-	for _, source := range whipSources(string(body)) {
-		_ = live.UpdateMedia(p, &protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished})
-	}
+	// On the stage first: in a classroom only the stage publishes.
 	if err := live.PutOnStage(p); err != nil {
 		s.log.Warn("whip: put the publisher on stage", "room", stored.ID, "err", err)
+	}
+	for _, source := range whipSources(string(body)) {
+		if err := live.UpdateMedia(p, &protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished}); err != nil {
+			s.log.Warn("whip: announce the publisher's media", "room", stored.ID, "source", source, "err", err)
+		}
 	}
 	s.whip.add(p.ID(), &whipSession{live: live, p: p, userID: identity.ID})
 	go s.endWHIPWhenGone(p.ID(), peer)
