@@ -51,6 +51,15 @@ func refusalText(p *tab) string {
 			return v && !v.hidden && v.textContent.replace(/\s+/g, ' ').trim(); })()`)
 }
 
+// fillDisplayName types the pre-join screen's name, given as a JS literal,
+// once the room page has it: the address changes before the new page's
+// document is there.
+func fillDisplayName(tb *tab, jsValue string) {
+	tb.t.Helper()
+	waitFor[bool](tb, accessWait, "the pre-join screen asks for a name",
+		`(() => { const i = document.querySelector('[data-testid="display-name"]'); if (!i) return false; i.value = `+jsValue+`; return true; })()`)
+}
+
 // hostRoom has host create a room from the home page and join it as
 // name; it returns the room's id and host's participant id.
 func hostRoom(srv *appServer, host *tab, roomName, name string) (roomID, hostID string) {
@@ -59,7 +68,7 @@ func hostRoom(srv *appServer, host *tab, roomName, name string) (roomID, hostID 
 	host.click(`[data-testid="create-room"]`)
 	roomID = waitFor[string](host, accessWait, "the page is the new room's link",
 		`(() => { const m = location.pathname.match(/^\/r\/([^/]+)$/); return m && decodeURIComponent(m[1]); })()`)
-	evalJS[bool](host, `(() => { const i = document.querySelector('[data-testid="display-name"]'); i.value = `+jsonString(name)+`; return true; })()`)
+	fillDisplayName(host, jsonString(name))
 	host.click(`[data-testid="join"]`)
 	return roomID, ownTileID(host)
 }

@@ -106,7 +106,7 @@ func TestI18nChinese(t *testing.T) {
 
 	// In the call: the controls and the connection, in Chinese, and no
 	// language picker (it reloads the page).
-	evalJS[bool](li, `(() => { const i = document.querySelector('[data-testid="display-name"]'); i.value = '李雷'; return true; })()`)
+	fillDisplayName(li, `'李雷'`)
 	li.click(`[data-testid="join"]`)
 	waitText(li, wait, "the connection state", `[data-testid="connection"]`, zh["conn.connected"])
 	for sel, key := range map[string]string{

@@ -60,7 +60,7 @@ func TestLobby(t *testing.T) {
 	host.click(`[data-testid="create-room"]`)
 	roomID := waitFor[string](host, lobbyWait, "the page is the new room's link",
 		`(() => { const m = location.pathname.match(/^\/r\/([^/]+)$/); return m && decodeURIComponent(m[1]); })()`)
-	evalJS[bool](host, `(() => { const i = document.querySelector('[data-testid="display-name"]'); i.value = 'Host'; return true; })()`)
+	fillDisplayName(host, `'Host'`)
 	host.click(`[data-testid="join"]`)
 	hostID := selfID(host)
 	host.click(`[data-testid="setting-lobby"]`)

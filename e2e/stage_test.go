@@ -93,7 +93,7 @@ func testStage(t *testing.T, kinds map[string]browserKind) {
 	if room := api.room(roomID); !room.Classroom {
 		t.Fatalf("the room made with the classroom box ticked is not a classroom: %+v", room)
 	}
-	evalJS[bool](teacher, `(() => { const i = document.querySelector('[data-testid="display-name"]'); i.value = 'Teacher'; return true; })()`)
+	fillDisplayName(teacher, `'Teacher'`)
 	teacher.click(`[data-testid="join"]`)
 	teacherID := selfID(teacher)
 	if n := gumCalls(teacher); n != 0 {
