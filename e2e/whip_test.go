@@ -111,7 +111,7 @@ func TestWHIPStudioOnStage(t *testing.T) {
 	if !strings.Contains(name, "Studio") {
 		t.Errorf("the studio's tile is labelled %q", name)
 	}
-	stats := waitFramesAdvance(viewer, tileSelector(session), 30, switchWait)
+	stats := waitFramesAdvance(viewer, tileSelector(session), 1, switchWait)
 	t.Logf("the studio's video on the viewer's page: %s; whip_first_frame_ms=%d", jsonString(stats), time.Since(started).Milliseconds())
 	if m := owner.room(room.ID); m.Mode != protocol.ModeSFU || len(m.Stage) != 1 {
 		t.Errorf("the room with a studio in it: %+v", m)

@@ -109,7 +109,33 @@ step "go test -race -p 1 -count=1 -timeout 35m $* (in a private network namespac
 # Firefox finds its own address by routing towards the internet: without a
 # default route it gathers no ICE candidate. The route points at lo, so
 # nothing can leave the namespace.
-GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh \
-	go test -race -p 1 -count=1 -timeout 35m "$@"
+in_namespace() {
+	GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh "$@"
+}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+in_namespace go test -race -p 1 -count=1 -timeout 35m "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# The browser tests measure real video on a machine they share: frame gaps,
+# layer switches, keyframe requests. Two busy cores sometimes starve a tab
+# past a limit for a run. A browser test that failed is run once more,
+# alone, and the suite passes only if each passes then; a test that fails
+# twice fails the suite, and so does any failure outside the browser
+# tests, a panic, a timeout, or more than four failed browser tests.
+if [ "$status" -ne 0 ]; then
+	failed=$(grep -E '^--- FAIL: Test' "$log" | awk '{print $3}' | sort -u | tr '\n' ' ')
+	count=$(echo "$failed" | wc -w)
+	other=$(grep -E '^FAIL[[:space:]]+meet/' "$log" | grep -vE '^FAIL[[:space:]]+meet/e2e[[:space:]]+[0-9.]+s$' || true)
+	if [ -n "$other" ] || grep -qE '^panic:|test timed out' "$log" || [ "$count" -eq 0 ] || [ "$count" -gt 4 ]; then
+		exit "$status"
+	fi
+	pattern="^($(echo $failed | tr ' ' '|'))\$"
+	step "the browser tests that failed, once more, alone: $failed"
+	in_namespace go test -race -p 1 -count=1 -timeout 15m -v -run "$pattern" ./e2e
+	step "passed when run again: $failed (their first failures are printed above)"
+fi
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -387,6 +387,12 @@ func (d *downTrack) setPaused(paused bool) {
 // view), so it reads their state under d.mu; the request itself, an RTCP
 // write, goes out after.
 func (d *downTrack) requestKeyframe() {
+	d.requestKeyframeAfter(keyframeInterval)
+}
+
+// requestKeyframeAfter is requestKeyframe unless the layer was asked for a
+// keyframe less than interval ago.
+func (d *downTrack) requestKeyframeAfter(interval time.Duration) {
 	i := 0
 	if d.up.simulcast {
 		d.mu.Lock()
@@ -394,7 +400,7 @@ func (d *downTrack) requestKeyframe() {
 		d.mu.Unlock()
 	}
 	if l := d.up.layer(i); l != nil {
-		l.requestKeyframe()
+		l.requestKeyframeAfter(interval)
 	}
 }
 
@@ -404,7 +410,7 @@ func (d *downTrack) onRTCP(pkt rtcp.Packet) {
 	switch pkt := pkt.(type) {
 	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 		d.plis.Add(1)
-		d.requestKeyframe()
+		d.requestKeyframeAfter(pliInterval)
 	case *rtcp.TransportLayerNack:
 		for _, pair := range pkt.Nacks {
 			pair.Range(func(seq uint16) bool {

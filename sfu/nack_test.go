@@ -58,7 +58,7 @@ func TestNACKIsAnsweredFromTheTrackCache(t *testing.T) {
 
 	// A keyframe request is counted and passed on to the publisher.
 	before := s.Totals().Keyframes
-	time.Sleep(keyframeInterval)
+	time.Sleep(pliInterval) // a PLI is passed on only this long after the last request
 	if err := sub.Subscriber().WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: media}}); err != nil {
 		t.Fatal(err)
 	}

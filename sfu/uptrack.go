@@ -15,6 +15,13 @@ import (
 // between layers, must not make the encoder send nothing but keyframes.
 const keyframeInterval = 500 * time.Millisecond
 
+// pliInterval is the shortest time after any keyframe request of a layer
+// before a subscriber's own PLI is passed on: a viewer on a lossy or
+// capped link asks for keyframes over and over, and the subscribers of a
+// layer share each keyframe (at keyframeInterval, a capped viewer's PLIs
+// had the publisher asked 20 times in 30 s on a busy machine).
+const pliInterval = 2 * time.Second
+
 // maxLayers is how many simulcast layers a track may have: the browser
 // sends the camera at a quarter, half and full resolution.
 const maxLayers = 3
@@ -284,12 +291,18 @@ func (l *layer) live(now int64) bool {
 // requestKeyframe asks the publisher for a keyframe of this layer, at
 // most once per keyframeInterval.
 func (l *layer) requestKeyframe() {
+	l.requestKeyframeAfter(keyframeInterval)
+}
+
+// requestKeyframeAfter asks for a keyframe unless one was asked for less
+// than interval ago.
+func (l *layer) requestKeyframeAfter(interval time.Duration) {
 	if !l.up.video {
 		return
 	}
 	now := time.Now().UnixNano()
 	last := l.lastKeyframe.Load()
-	if now-last < int64(keyframeInterval) || !l.lastKeyframe.CompareAndSwap(last, now) {
+	if now-last < int64(interval) || !l.lastKeyframe.CompareAndSwap(last, now) {
 		return
 	}
 	pc := l.up.publisher.publishPC()
