@@ -74,6 +74,7 @@ type Track struct {
 	extTS     int64
 	lastTS    uint32
 	lastMs    int64
+	wrote     bool // a frame is in the file
 	haveTS    bool
 	startedAt time.Time
 
@@ -215,10 +216,13 @@ func (t *Track) write(s *media.Sample) {
 		return
 	}
 	ms := t.millis(s.PacketTimestamp)
-	if ms < t.lastMs {
-		return // the muxer takes frames in order only
+	if t.wrote && ms <= t.lastMs {
+		// Players take each frame's time as later than the last one's; a
+		// frame rebuilt out of order or twice (a late retransmission)
+		// would make two at one time.
+		return
 	}
-	t.lastMs = ms
+	t.lastMs, t.wrote = ms, true
 	if _, err := t.writer.Write(keyframe, ms, s.Data); err != nil {
 		t.rec.fault(err)
 		return
