@@ -251,19 +251,7 @@ func TestRecordingLimit(t *testing.T) {
 	faults := make(chan error, 4)
 	const max = 60 << 10
 	r := start(t, Options{MaxBytes: max, OnFault: func(err error) { faults <- err }})
-	var keyframes atomic.Int32
-	video, audio := tracks(t, r, &keyframes)
-	feed(m, video, audio, nil)
-	var fault error
-	select {
-	case fault = <-faults:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the recording went past its limit without a fault")
-	}
-	man := r.Stop(fault)
-	if !errors.Is(fault, ErrLimit) || man.Error != ErrLimit.Error() {
-		t.Fatalf("fault %v, manifest error %q: want the limit", fault, man.Error)
-	}
+	man := recordUntilFault(t, r, m, faults, ErrLimit)
 	var total int64
 	for _, f := range man.Files {
 		total += f.Bytes
@@ -394,6 +382,17 @@ func TestRecordingDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	man := recordUntilFault(t, r, m, faults, ErrDiskFull)
+	for _, f := range man.Files {
+		p := ffprobe(t, filepath.Join(r.Dir(), f.Name))
+		t.Logf("%s on a full disk: %s, %s frames, %d bytes", f.Name, p.Streams[0].CodecName, p.Streams[0].NbFrames, f.Bytes)
+	}
+}
+
+// recordUntilFault records m into r, which must then stop on its own with
+// want (OnFault sends to faults), and returns the final manifest.
+func recordUntilFault(t *testing.T, r *Recording, m encodedMedia, faults <-chan error, want error) Manifest {
+	t.Helper()
 	var keyframes atomic.Int32
 	video, audio := tracks(t, r, &keyframes)
 	feed(m, video, audio, nil)
@@ -401,14 +400,11 @@ func TestRecordingDiskFull(t *testing.T) {
 	select {
 	case fault = <-faults:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the disk filled up without a fault")
+		t.Fatalf("the recording did not stop on its own (want %v)", want)
 	}
 	man := r.Stop(fault)
-	if !errors.Is(fault, ErrDiskFull) || man.Error != ErrDiskFull.Error() {
-		t.Fatalf("fault %v, manifest error %q: want the disk full", fault, man.Error)
+	if !errors.Is(fault, want) || man.Error != want.Error() {
+		t.Fatalf("fault %v, manifest error %q: want %v", fault, man.Error, want)
 	}
-	for _, f := range man.Files {
-		p := ffprobe(t, filepath.Join(r.Dir(), f.Name))
-		t.Logf("%s on a full disk: %s, %s frames, %d bytes", f.Name, p.Streams[0].CodecName, p.Streams[0].NbFrames, f.Bytes)
-	}
+	return man
 }
