@@ -57,8 +57,10 @@ type Peer struct {
 	offers      atomic.Uint64
 	wake        chan struct{}
 	done        chan struct{}
-	// publisher is set for a peer that only publishes (whip.go).
+	// publisher is set for a peer that only publishes (whip.go), viewer
+	// for one that only receives what it follows (viewer.go).
 	publisher *publishOnly
+	viewer    *Viewer
 
 	// The subscribe connection's bandwidth estimator, set with the
 	// connection; the last estimate, and how many videos it keeps below

@@ -26,6 +26,10 @@ func (p *Peer) run() {
 	if p.publisher != nil {
 		return // it receives nothing (whip.go)
 	}
+	if p.viewer != nil {
+		p.viewer.run() // it receives what it follows (viewer.go)
+		return
+	}
 	setup := p.room.sfu.setup
 	setup.acquire()
 	if !p.connectSubscribe() {

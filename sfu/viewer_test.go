@@ -1,0 +1,219 @@
+package sfu
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// whepPlayer plays a WHEP player against a Viewer: a receive-only Pion
+// connection that records what each of its tracks gets.
+type whepPlayer struct {
+	pc *webrtc.PeerConnection
+
+	mu      sync.Mutex
+	packets map[webrtc.RTPCodecType][]rtp.Packet
+}
+
+// newWHEPPlayer offers to receive video and sound, joins the room as a
+// viewer of stage, and applies the answer.
+func newWHEPPlayer(t *testing.T, room *Room, id string, stage []string) (*whepPlayer, *Viewer) {
+	t.Helper()
+	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	w := &whepPlayer{pc: pc, packets: map[webrtc.RTPCodecType][]rtp.Packet{}}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := track.ReadRTP()
+			if err != nil {
+				return
+			}
+			w.mu.Lock()
+			w.packets[track.Kind()] = append(w.packets[track.Kind()], *pkt)
+			w.mu.Unlock()
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-webrtc.GatheringCompletePromise(pc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, answer, err := room.JoinViewer(ctx, id, pc.LocalDescription().SDP, stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	return w, v
+}
+
+// got returns what arrived of kind.
+func (w *whepPlayer) got(kind webrtc.RTPCodecType) []rtp.Packet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]rtp.Packet(nil), w.packets[kind]...)
+}
+
+// counterOf is the number a test sender wrote in a packet.
+func counterOf(p rtp.Packet) uint32 { return binary.BigEndian.Uint32(p.Payload[4:]) }
+
+// TestViewerFollowsTheStage checks a WHEP viewer: it gets the first stage
+// member's camera, then, when the stage changes, the next one's camera and
+// sound on the same tracks, with sequence numbers and timestamps that go on
+// without a jump, and never the old source again once the new one is on.
+// Closing the viewer unsubscribes it.
+func TestViewerFollowsTheStage(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("whep")
+	alice := joinClient(t, room, "alice")
+	bob := joinClient(t, room, "bob")
+	aliceCam := newSender(t, true, "a-cam")
+	bobCam, bobMic := newSender(t, true, "b-cam"), newSender(t, false, "b-mic")
+	alice.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": aliceCam.track})
+	bob.publish(map[string]*webrtc.TrackLocalStaticRTP{"camera": bobCam.track, "microphone": bobMic.track})
+
+	// Alice's counters count up from 0, Bob's from 1<<30.
+	var n uint32
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			n++
+			_ = aliceCam.send(n)
+			_ = bobCam.send(1<<30 + n)
+			_ = bobMic.send(1<<30 + n)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	player, viewer := newWHEPPlayer(t, room, "viewer", []string{"alice"})
+	video := webrtc.RTPCodecTypeVideo
+	waitUntil(t, 20*time.Second, "the viewer to get Alice's camera", func() bool { return len(player.got(video)) >= 20 })
+	if got := player.got(webrtc.RTPCodecTypeAudio); len(got) > 0 {
+		t.Fatalf("Alice has no microphone, yet the viewer got %d sound packets", len(got))
+	}
+
+	viewer.Follow([]string{"bob"})
+	waitUntil(t, 20*time.Second, "the viewer to get Bob's camera and sound", func() bool {
+		got := player.got(video)
+		return counterOf(got[len(got)-1]) >= 1<<30 && len(player.got(webrtc.RTPCodecTypeAudio)) >= 20
+	})
+	checkOneStream(t, player.got(video))
+	checkOneStream(t, player.got(webrtc.RTPCodecTypeAudio))
+
+	viewer.Close()
+	waitUntil(t, 5*time.Second, "the viewer's subscriptions to end", func() bool {
+		room.mu.Lock()
+		defer room.mu.Unlock()
+		for _, up := range room.tracks {
+			for _, d := range *up.downs.Load() {
+				if d.subscriber.id == "viewer" {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// checkOneStream checks that packets form one stream across a move from
+// Alice's source to Bob's: consecutive sequence numbers, timestamps that
+// never go back, and no packet of Alice's after Bob's first.
+func checkOneStream(t *testing.T, got []rtp.Packet) {
+	t.Helper()
+	bobs := false
+	for i, p := range got {
+		fromBob := counterOf(p) >= 1<<30
+		if bobs && !fromBob {
+			t.Fatalf("packet %d (counter %d) is Alice's, after Bob's had started", i, counterOf(p))
+		}
+		bobs = bobs || fromBob
+		if i == 0 {
+			continue
+		}
+		prev := got[i-1]
+		if p.SequenceNumber != prev.SequenceNumber+1 {
+			t.Fatalf("sequence numbers jump from %d to %d at packet %d", prev.SequenceNumber, p.SequenceNumber, i)
+		}
+		if int32(p.Timestamp-prev.Timestamp) <= 0 {
+			t.Fatalf("timestamp goes from %d to %d at packet %d", prev.Timestamp, p.Timestamp, i)
+		}
+		if p.SSRC != prev.SSRC {
+			t.Fatalf("SSRC changes at packet %d", i)
+		}
+	}
+	if !bobs {
+		t.Fatal("nothing of Bob's arrived")
+	}
+}
+
+// TestViewerPicksTheScreenFirst checks whom a viewer shows: the first
+// stage member sharing a screen, else the first with a camera; the first
+// with a microphone.
+func TestViewerPicksTheScreenFirst(t *testing.T) {
+	a, b := &Peer{id: "a"}, &Peer{id: "b"}
+	aCam := &upTrack{publisher: a, source: "camera"}
+	bCam := &upTrack{publisher: b, source: "camera"}
+	bScreen := &upTrack{publisher: b, source: "screen"}
+	bMic := &upTrack{publisher: b, source: "microphone"}
+	tracks := []*upTrack{aCam, bCam, bScreen, bMic}
+	if got := pickTrack(tracks, []string{"a", "b"}, "screen"); got != bScreen {
+		t.Errorf("screen: got %v, want b's", got)
+	}
+	if got := pickTrack(tracks, []string{"a", "b"}, "camera"); got != aCam {
+		t.Errorf("camera: got %v, want a's (first on stage)", got)
+	}
+	if got := pickTrack(tracks, []string{"a"}, "microphone"); got != nil {
+		t.Errorf("microphone: got %v, want none (a has none)", got)
+	}
+	if got := pickTrack(tracks, nil, "camera"); got != nil {
+		t.Errorf("empty stage: got %v, want none", got)
+	}
+}
+
+// TestViewerRefusesWhatItCannotPlay checks the offers a viewer refuses.
+func TestViewerRefusesWhatItCannotPlay(t *testing.T) {
+	s := newTestSFU(t)
+	room, _ := s.Room("whep-bad")
+	ctx := context.Background()
+	if _, _, err := room.JoinViewer(ctx, "v1", "not sdp", nil); err == nil {
+		t.Error("a body that is not SDP was taken")
+	}
+	h264 := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\n"
+	if _, _, err := room.JoinViewer(ctx, "v2", h264, nil); !errors.Is(err, ErrNothingToReceive) {
+		t.Errorf("an H.264-only offer: got %v, want ErrNothingToReceive", err)
+	}
+	room.mu.Lock()
+	peers := len(room.peers)
+	room.mu.Unlock()
+	if peers != 0 {
+		t.Errorf("%d peers left behind by refused offers", peers)
+	}
+}
