@@ -38,7 +38,7 @@ func (s *Server) handleStage(p *room.Participant, live *room.Room, msg any) bool
 	case *protocol.HandAnswer:
 		answer(p, live.AnswerHand(p, m.ID, m.Accept), protocol.TypeHandAnswer, stageFailed)
 	case *protocol.RoomSettings:
-		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage, Lobby: m.Lobby, Locked: m.Locked, HostStart: m.HostStart}
+		change := store.SettingsChange{Classroom: m.Classroom, AllowStage: m.AllowStage, Lobby: m.Lobby, Locked: m.Locked, HostStart: m.HostStart, PublicStage: m.PublicStage}
 		answer(p, live.ChangeSettings(p, change), protocol.TypeRoomSettings, settingsFailed)
 	case *protocol.MuteRequest:
 		answer(p, live.AskToMute(p, m.ID, m.Source), protocol.TypeMuteRequest, failedUnexpectedly)
@@ -90,6 +90,8 @@ type settingsRequest struct {
 	Lobby      *bool `json:"lobby"`
 	Locked     *bool `json:"locked"`
 	HostStart  *bool `json:"hostStart"`
+	// PublicStage: the stage may be watched without a token over WHEP.
+	PublicStage *bool `json:"publicStage"`
 	// Passcode: a string sets it, null or "" removes it (passcode.go).
 	Passcode json.RawMessage `json:"passcode"`
 }
@@ -110,9 +112,9 @@ func (s *Server) patchRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	change := store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Locked: req.Locked, HostStart: req.HostStart, PasscodeHash: passcodeHash}
+	change := store.SettingsChange{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, Locked: req.Locked, HostStart: req.HostStart, PublicStage: req.PublicStage, PasscodeHash: passcodeHash}
 	if change == (store.SettingsChange{}) {
-		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage", "lobby", "locked", "hostStart" and/or "passcode".`))
+		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, `Nothing to change: send "classroom", "allowStage", "lobby", "locked", "hostStart", "publicStage" and/or "passcode".`))
 		return
 	}
 	if stored.Status == store.StatusEnded {

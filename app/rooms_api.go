@@ -158,6 +158,8 @@ type createRoomRequest struct {
 	AllowStage bool   `json:"allowStage"`
 	Lobby      bool   `json:"lobby"`
 	HostStart  bool   `json:"hostStart"`
+	// PublicStage: the stage may be watched without a token over WHEP.
+	PublicStage bool `json:"publicStage"`
 	// Visibility is "public" (the default) or "unlisted".
 	Visibility string `json:"visibility"`
 	// Passcode, when not empty, is asked of everyone but the owner.
@@ -166,7 +168,7 @@ type createRoomRequest struct {
 
 // settings checks the request's choices; the passcode is hashed.
 func (s *Server) settings(req createRoomRequest) (store.RoomSettings, error) {
-	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, HostStart: req.HostStart, Visibility: req.Visibility}
+	settings := store.RoomSettings{Classroom: req.Classroom, AllowStage: req.AllowStage, Lobby: req.Lobby, HostStart: req.HostStart, PublicStage: req.PublicStage, Visibility: req.Visibility}
 	switch req.Visibility {
 	case "":
 		settings.Visibility = store.VisibilityPublic

@@ -134,6 +134,9 @@ type Room struct {
 	// HostStart: joiners wait, told not_started, until a host is in the
 	// room.
 	HostStart bool `json:"hostStart"`
+	// PublicStage: the room's stage may be watched without a token over
+	// WHEP.
+	PublicStage bool `json:"publicStage"`
 	// Stage lists the identities on the stage, in order.
 	Stage []StageMember `json:"stage"`
 	// Visibility is public or unlisted.

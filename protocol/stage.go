@@ -90,6 +90,8 @@ type RoomSettings struct {
 	Lobby      *bool  `json:"lobby,omitempty"`
 	Locked     *bool  `json:"locked,omitempty"`
 	HostStart  *bool  `json:"hostStart,omitempty"`
+	// PublicStage: the stage may be watched without a token over WHEP.
+	PublicStage *bool `json:"publicStage,omitempty"`
 }
 
 // Remove removes a participant (one connection) from the room; with Ban,
@@ -152,8 +154,8 @@ func (m *RaiseHand) validate() error { return nil }
 func (m *HandAnswer) validate() error { return needID(m.ID, TypeHandAnswer) }
 
 func (m *RoomSettings) validate() error {
-	if m.Classroom == nil && m.AllowStage == nil && m.Lobby == nil && m.Locked == nil && m.HostStart == nil {
-		return invalid(`room-settings changes nothing: send "classroom", "allowStage", "lobby", "locked" and/or "hostStart".`)
+	if m.Classroom == nil && m.AllowStage == nil && m.Lobby == nil && m.Locked == nil && m.HostStart == nil && m.PublicStage == nil {
+		return invalid(`room-settings changes nothing: send "classroom", "allowStage", "lobby", "locked", "hostStart" and/or "publicStage".`)
 	}
 	return nil
 }

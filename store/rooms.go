@@ -38,6 +38,9 @@ type Room struct {
 	// HostStart: joiners wait until a host (the owner or a moderator) is
 	// in the room.
 	HostStart bool `gorm:"not null;default:false"`
+	// PublicStage: the room's stage may be watched without a token over
+	// WHEP.
+	PublicStage bool `gorm:"not null;default:false"`
 	// Visibility is "public" (listed for everyone) or "unlisted" (listed
 	// only for its owner and those who joined it).
 	Visibility string `gorm:"size:8;not null;default:public"`
@@ -97,15 +100,16 @@ func (s *Store) CreateRoom(name, ownerID, ownerName string) (*Room, error) {
 // CreateRoomWith stores a new open room owned by ownerID with settings.
 func (s *Store) CreateRoomWith(name, ownerID, ownerName string, settings RoomSettings) (*Room, error) {
 	room := &Room{
-		ID:         NewRoomID(),
-		Name:       name,
-		OwnerID:    ownerID,
-		OwnerName:  ownerName,
-		Status:     StatusOpen,
-		Classroom:  settings.Classroom,
-		AllowStage: settings.AllowStage,
-		Lobby:      settings.Lobby,
-		HostStart:  settings.HostStart,
+		ID:          NewRoomID(),
+		Name:        name,
+		OwnerID:     ownerID,
+		OwnerName:   ownerName,
+		Status:      StatusOpen,
+		Classroom:   settings.Classroom,
+		AllowStage:  settings.AllowStage,
+		Lobby:       settings.Lobby,
+		HostStart:   settings.HostStart,
+		PublicStage: settings.PublicStage,
 
 		Visibility:   settings.Visibility,
 		PasscodeHash: settings.PasscodeHash,

@@ -14,7 +14,9 @@ type RoomSettings struct {
 	AllowStage bool
 	Lobby      bool
 	HostStart  bool
-	Visibility string // "" is public
+	// PublicStage: the stage may be watched without a token over WHEP.
+	PublicStage bool
+	Visibility  string // "" is public
 	// PasscodeHash is a bcrypt hash, never the passcode; "" for none.
 	PasscodeHash string
 }
@@ -26,6 +28,8 @@ type SettingsChange struct {
 	Lobby      *bool
 	Locked     *bool
 	HostStart  *bool
+	// PublicStage: the stage may be watched without a token over WHEP.
+	PublicStage *bool
 	// PasscodeHash: a bcrypt hash sets the passcode, "" removes it.
 	PasscodeHash *string
 }
@@ -59,6 +63,9 @@ func (s *Store) UpdateRoomSettings(id string, change SettingsChange) (*Room, err
 	}
 	if change.HostStart != nil {
 		updates["host_start"] = *change.HostStart
+	}
+	if change.PublicStage != nil {
+		updates["public_stage"] = *change.PublicStage
 	}
 	if change.PasscodeHash != nil {
 		updates["passcode_hash"] = *change.PasscodeHash

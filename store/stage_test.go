@@ -119,3 +119,71 @@ func TestStageAndSettingsSurviveReopen(t *testing.T) {
 		t.Fatalf("stage after reopen = %v", users)
 	}
 }
+
+func TestPublicStageSetting(t *testing.T) {
+	s, _ := mustOpen(t)
+	plain, _ := s.CreateRoom("plain", "u1", "A")
+	if plain.PublicStage {
+		t.Fatalf("default publicStage: %+v", plain)
+	}
+	r, err := s.CreateRoomWith("open stage", "u1", "A", RoomSettings{PublicStage: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Room(r.ID); !got.PublicStage || got.HostStart {
+		t.Fatalf("created with publicStage: %+v", got)
+	}
+	yes, no := true, false
+	got, err := s.UpdateRoomSettings(r.ID, SettingsChange{PublicStage: &no, HostStart: &yes})
+	if err != nil || got.PublicStage || !got.HostStart {
+		t.Fatalf("after publicStage off: %+v, %v", got, err)
+	}
+	got, err = s.UpdateRoomSettings(plain.ID, SettingsChange{PublicStage: &yes})
+	if err != nil || !got.PublicStage {
+		t.Fatalf("after publicStage on: %+v, %v", got, err)
+	}
+	// Another setting leaves it as it is.
+	got, err = s.UpdateRoomSettings(plain.ID, SettingsChange{Lobby: &yes})
+	if err != nil || !got.PublicStage || !got.Lobby {
+		t.Fatalf("after lobby on: %+v, %v", got, err)
+	}
+}
+
+// TestPublicStageMigration: a database from before the setting gets its
+// column when opened, false for the rooms it already has.
+func TestPublicStageMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meet.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := s.CreateRoomWith("old", "u1", "A", RoomSettings{HostStart: true})
+	if err := s.db.Exec("ALTER TABLE rooms DROP COLUMN public_stage").Error; err != nil {
+		t.Fatalf("drop the column: %v", err)
+	}
+	if s.db.Migrator().HasColumn(&Room{}, "PublicStage") {
+		t.Fatal("public_stage still there after the drop")
+	}
+	s.Close()
+
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("open the old database: %v", err)
+	}
+	defer s2.Close()
+	if !s2.db.Migrator().HasColumn(&Room{}, "PublicStage") {
+		t.Fatal("Open did not add public_stage")
+	}
+	got, err := s2.Room(old.ID)
+	if err != nil || got.PublicStage || !got.HostStart {
+		t.Fatalf("old room after migration: %+v, %v", got, err)
+	}
+	yes := true
+	if got, err = s2.UpdateRoomSettings(old.ID, SettingsChange{PublicStage: &yes}); err != nil || !got.PublicStage {
+		t.Fatalf("publicStage on after migration: %+v, %v", got, err)
+	}
+	fresh, err := s2.CreateRoom("new", "u1", "A")
+	if err != nil || fresh.PublicStage {
+		t.Fatalf("new room after migration: %+v, %v", fresh, err)
+	}
+}

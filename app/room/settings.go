@@ -39,7 +39,8 @@ func (r *Room) settingsStored(stored *store.Room, onlyIfChanged bool) {
 	r.mu.Lock()
 	r.state.version++
 	unchanged := r.state.classroom == stored.Classroom && r.state.allowStage == stored.AllowStage &&
-		r.state.lobby == stored.Lobby && r.state.locked == stored.Locked && r.state.hostStart == stored.HostStart
+		r.state.lobby == stored.Lobby && r.state.locked == stored.Locked && r.state.hostStart == stored.HostStart &&
+		r.state.publicStage == stored.PublicStage
 	if !r.state.loaded || r.ended || (onlyIfChanged && unchanged) {
 		r.mu.Unlock()
 		return

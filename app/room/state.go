@@ -26,6 +26,8 @@ type roomState struct {
 	lobby      bool
 	locked     bool
 	hostStart  bool
+	// publicStage: the stage may be watched without a token over WHEP.
+	publicStage bool
 	// standing is each member identity's standing (store.Standing*):
 	// moderators, presenters, viewers and the banned (access.go).
 	standing map[string]string
@@ -38,6 +40,7 @@ func (st *roomState) setRoom(room *store.Room) {
 	st.ownerID, st.ownerName = room.OwnerID, room.OwnerName
 	st.classroom, st.allowStage = room.Classroom, room.AllowStage
 	st.lobby, st.locked, st.hostStart = room.Lobby, room.Locked, room.HostStart
+	st.publicStage = room.PublicStage
 }
 
 // setStanding copies a room's stored members.
@@ -66,19 +69,20 @@ func StageView(rows []store.StageMember) []protocol.StageMember {
 // caller holds; its stage is empty, for the caller to fill.
 func View(r *store.Room, online int, mode string) protocol.Room {
 	v := protocol.Room{
-		ID:         r.ID,
-		Name:       r.Name,
-		Status:     r.Status,
-		Owner:      protocol.Owner{ID: r.OwnerID, Name: r.OwnerName},
-		Online:     online,
-		Mode:       mode,
-		CreatedAt:  r.CreatedAt.UTC().Format(time.RFC3339),
-		Classroom:  r.Classroom,
-		AllowStage: r.AllowStage,
-		Lobby:      r.Lobby,
-		Locked:     r.Locked,
-		HostStart:  r.HostStart,
-		Stage:      []protocol.StageMember{},
+		ID:          r.ID,
+		Name:        r.Name,
+		Status:      r.Status,
+		Owner:       protocol.Owner{ID: r.OwnerID, Name: r.OwnerName},
+		Online:      online,
+		Mode:        mode,
+		CreatedAt:   r.CreatedAt.UTC().Format(time.RFC3339),
+		Classroom:   r.Classroom,
+		AllowStage:  r.AllowStage,
+		Lobby:       r.Lobby,
+		Locked:      r.Locked,
+		HostStart:   r.HostStart,
+		PublicStage: r.PublicStage,
+		Stage:       []protocol.StageMember{},
 
 		Visibility:  r.Visibility,
 		HasPasscode: r.PasscodeHash != "",
@@ -102,6 +106,7 @@ func (st *roomState) applyTo(v *protocol.Room) {
 	v.Owner = protocol.Owner{ID: st.ownerID, Name: st.ownerName}
 	v.Classroom, v.AllowStage = st.classroom, st.allowStage
 	v.Lobby, v.Locked, v.HostStart = st.lobby, st.locked, st.hostStart
+	v.PublicStage = st.publicStage
 	v.Stage = slices.Clone(st.members)
 	if v.Stage == nil {
 		v.Stage = []protocol.StageMember{}

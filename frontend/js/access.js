@@ -1,12 +1,14 @@
 // @ts-check
 // Who gets in, the hosts' side (docs/PROTOCOL.md, "Hosts and bans"): the
 // "Wait for the host" setting (hostStart: joiners wait until a host is in
-// the room), the list of banned identities with Unban, and, after a ban
-// in a room that nothing else guards, the offer to turn the lobby on: a
-// banned person may come back as a new guest through the link, which the
-// lobby stops.
+// the room), the "Public stage" setting (publicStage: the stage may be
+// watched without a token over WHEP), the list of banned identities with
+// Unban, and, after a ban in a room that nothing else guards, the offer to
+// turn the lobby on: a banned person may come back as a new guest through
+// the link, which the lobby stops.
 //
-// Hooks: [data-testid="setting-host-start"]; [data-testid="ban-list"]
+// Hooks: [data-testid="setting-host-start"];
+// [data-testid="setting-public-stage"]; [data-testid="ban-list"]
 // with items data-user-id, each with [data-testid="unban"], and
 // [data-testid="bans-empty"]; the notice's button
 // [data-testid="offer-lobby"].
@@ -48,6 +50,7 @@ export class Access {
     this.roomId = params.roomId;
     this.send = params.send;
     this.hostStartBox = /** @type {HTMLInputElement} */ ($('setting-host-start'));
+    this.publicStageBox = /** @type {HTMLInputElement} */ ($('setting-public-stage'));
     this.list = $('ban-list');
     this.empty = $('bans-empty');
 
@@ -65,6 +68,9 @@ export class Access {
     this.hostStartBox.addEventListener('change', () =>
       this.send({ type: MessageType.ROOM_SETTINGS, hostStart: this.hostStartBox.checked }),
     );
+    this.publicStageBox.addEventListener('change', () =>
+      this.send({ type: MessageType.ROOM_SETTINGS, publicStage: this.publicStageBox.checked }),
+    );
     this.list.addEventListener('click', (e) => {
       const button = /** @type {HTMLButtonElement|null} */ (/** @type {HTMLElement} */ (e.target).closest('button[data-testid="unban"]'));
       const item = /** @type {HTMLElement|null|undefined} */ (button?.closest('[data-user-id]'));
@@ -79,6 +85,7 @@ export class Access {
   setRoom(room) {
     this.room = room;
     this.hostStartBox.checked = !!room.hostStart;
+    this.publicStageBox.checked = !!room.publicStage;
     // The lobby, a passcode or the lock came: the offer has no point now.
     if (this.dismissOffer && !shouldOfferLobby(room)) {
       this.dismissOffer();

@@ -110,7 +110,7 @@ export function forgetMe() {
 
 /**
  * @param {string} name
- * @param {{classroom?: boolean, allowStage?: boolean, lobby?: boolean, hostStart?: boolean, visibility?: 'public'|'unlisted', passcode?: string}} [settings]
+ * @param {{classroom?: boolean, allowStage?: boolean, lobby?: boolean, hostStart?: boolean, publicStage?: boolean, visibility?: 'public'|'unlisted', passcode?: string}} [settings]
  *   changeable later by the room's hosts (room-settings, PATCH /api/rooms/:id)
  * @returns {Promise<Room>}
  */

@@ -48,7 +48,7 @@ export const MessageType = Object.freeze({
   STAGE_SET: 'stage-set', // client -> server: put a participant (or myself) on or off the stage
   HAND: 'hand', // client -> server: raise or lower my hand
   HAND_ANSWER: 'hand-answer', // client -> server, owner: accept or decline a raised hand
-  ROOM_SETTINGS: 'room-settings', // client -> server, host: change classroom / allowStage / lobby / locked / hostStart
+  ROOM_SETTINGS: 'room-settings', // client -> server, host: change classroom / allowStage / lobby / locked / hostStart / publicStage
   REMOVE: 'remove', // client -> server, owner: remove a participant
   OWNER_SET: 'owner-set', // client -> server, owner: hand the room to another participant
   END_ROOM: 'end-room', // client -> server, owner: end the room
@@ -268,6 +268,7 @@ export const CloseCode = Object.freeze({
  * @property {boolean} [lobby] Joiners wait in the lobby until the owner admits them.
  * @property {boolean} [locked] Nobody new may join.
  * @property {boolean} [hostStart] Joiners wait (not_started) until a host is in the room.
+ * @property {boolean} [publicStage] The stage may be watched without a token over WHEP.
  * @property {StageMember[]} stage The identities on the stage, in order.
  * @property {'public'|'unlisted'} visibility Unlisted rooms are listed only for their owner and who joined.
  * @property {boolean} hasPasscode Joining takes the passcode (not for the owner).
@@ -493,6 +494,7 @@ export const CloseCode = Object.freeze({
  * @property {boolean} [lobby]
  * @property {boolean} [locked]
  * @property {boolean} [hostStart]
+ * @property {boolean} [publicStage]
  */
 
 /**
