@@ -97,7 +97,9 @@ type Server struct {
 	secret []byte // the server's secret: identity tokens' and invites' keys derive from it
 	hub    *room.Hub
 	// whip are the encoders publishing over WHIP now (whip.go).
-	whip    whipSessions
+	whip whipSessions
+	// whep are the players watching over WHEP now (whep.go).
+	whep    whepSessions
 	sfu     *sfu.SFU
 	turn    *turnService
 	chat    *chatLink
@@ -353,7 +355,15 @@ func (s *Server) routes() *gin.Engine {
 	whip := r.Group("/api", requireBearer, s.withIdentity, limitBody)
 	whip.POST("/rooms/:id/whip", s.postWHIP)
 	whip.DELETE("/whip/:session", s.deleteWHIP)
-	whip.PATCH("/whip/:session", s.patchWHIP)
+	whip.PATCH("/whip/:session", s.refuseTrickle)
+	// WHEP (whep.go): SDP bodies, an optional bearer token, and CORS for
+	// players on other sites.
+	whep := r.Group("/api", whepCORS, limitBody)
+	whep.POST("/rooms/:id/whep", s.postWHEP)
+	whep.OPTIONS("/rooms/:id/whep")
+	whep.DELETE("/whep/:session", s.deleteWHEP)
+	whep.PATCH("/whep/:session", s.refuseTrickle)
+	whep.OPTIONS("/whep/:session")
 	// Outside withIdentity: it is how a page with a bad token starts over.
 	r.DELETE("/api/me", s.checkRequestOrigin, s.forgetMe)
 

@@ -96,8 +96,8 @@ func requireBearer(c *gin.Context) {
 
 // postWHIP starts a WHIP session.
 func (s *Server) postWHIP(c *gin.Context) {
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/sdp" {
-		s.abortWithError(c, errWHIPNotSDP)
+	if err := requireSDP(c); err != nil {
+		s.abortWithError(c, err)
 		return
 	}
 	stored, err := s.loadRoom(c.Param("id"))
@@ -111,9 +111,9 @@ func (s *Server) postWHIP(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request.Body, protocol.MaxSDPBytes+1))
-	if err != nil || len(body) > protocol.MaxSDPBytes || !strings.HasPrefix(strings.TrimSpace(string(body)), "v=0") {
-		s.abortWithError(c, newError(http.StatusBadRequest, protocol.CodeBadRequest, "The body is not an SDP offer (at most 60 KB, starting with v=0)."))
+	body, err := readOffer(c)
+	if err != nil {
+		s.abortWithError(c, err)
 		return
 	}
 	name, nerr := cleanDisplayName(c.DefaultQuery("name", "Studio"))
@@ -140,7 +140,7 @@ func (s *Server) postWHIP(c *gin.Context) {
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), whipAnswerWait)
 	defer cancel()
-	answer, err := peer.AnswerWHIP(ctx, string(body))
+	answer, err := peer.AnswerWHIP(ctx, body)
 	if err != nil {
 		s.leaveWHIP(live, p)
 		msg := "The offer could not be answered: " + err.Error() + "."
@@ -154,7 +154,7 @@ func (s *Server) postWHIP(c *gin.Context) {
 	if err := live.PutOnStage(p); err != nil {
 		s.log.Warn("whip: put the publisher on stage", "room", stored.ID, "err", err)
 	}
-	for _, source := range whipSources(string(body)) {
+	for _, source := range whipSources(body) {
 		if err := live.UpdateMedia(p, &protocol.Media{Type: protocol.TypeMedia, Source: source, Action: protocol.ActionPublished}); err != nil {
 			s.log.Warn("whip: announce the publisher's media", "room", stored.ID, "source", source, "err", err)
 		}
@@ -164,6 +164,24 @@ func (s *Server) postWHIP(c *gin.Context) {
 	s.log.Info("whip session started", "room", stored.ID, "participant", p.ID(), "name", name)
 	c.Header("Location", "/api/whip/"+p.ID())
 	c.Data(http.StatusCreated, "application/sdp", []byte(answer))
+}
+
+// requireSDP refuses a WHIP or WHEP request whose body is not labelled
+// as SDP.
+func requireSDP(c *gin.Context) error {
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/sdp" {
+		return errWHIPNotSDP
+	}
+	return nil
+}
+
+// readOffer reads a WHIP or WHEP request's SDP offer.
+func readOffer(c *gin.Context) (string, error) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, protocol.MaxSDPBytes+1))
+	if err != nil || len(body) > protocol.MaxSDPBytes || !strings.HasPrefix(strings.TrimSpace(string(body)), "v=0") {
+		return "", newError(http.StatusBadRequest, protocol.CodeBadRequest, "The body is not an SDP offer (at most 60 KB, starting with v=0).")
+	}
+	return string(body), nil
 }
 
 // whipSources are the sources an offer sends, as the room names them.
@@ -219,8 +237,9 @@ func (s *Server) deleteWHIP(c *gin.Context) {
 	c.Status(http.StatusOK)
 }
 
-// patchWHIP refuses trickled candidates (RFC 9725 allows a 405).
-func (s *Server) patchWHIP(c *gin.Context) {
+// refuseTrickle refuses trickled candidates for a WHIP or WHEP session
+// (RFC 9725 allows a 405).
+func (s *Server) refuseTrickle(c *gin.Context) {
 	c.Header("Allow", "DELETE")
 	s.abortWithError(c, errWHIPNoTrickle)
 }

@@ -19,7 +19,14 @@ import (
 // whipPost sends a WHIP offer as token's identity.
 func whipPost(t *testing.T, a *testApp, roomID, token, contentType, body string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest("POST", a.http.URL+"/api/rooms/"+roomID+"/whip?name=Studio", strings.NewReader(body))
+	return sdpPost(t, a, "/api/rooms/"+roomID+"/whip?name=Studio", token, contentType, body)
+}
+
+// sdpPost posts an SDP offer (WHIP, WHEP) with token as its bearer ("":
+// none).
+func sdpPost(t *testing.T, a *testApp, path, token, contentType, body string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", a.http.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +90,10 @@ func newWHIPEncoder(t *testing.T) (*whipEncoder, string) {
 var vp8Keyframe = append([]byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}, bytes.Repeat([]byte{0x55}, 600)...)
 
 // send writes keyframes and sound until stop.
-func (e *whipEncoder) send(stop <-chan struct{}) {
+func (e *whipEncoder) send(stop <-chan struct{}) { e.sendFrames(stop, vp8Keyframe) }
+
+// sendFrames writes the keyframe and sound until stop.
+func (e *whipEncoder) sendFrames(stop <-chan struct{}, keyframe []byte) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -91,7 +101,7 @@ func (e *whipEncoder) send(stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-tick.C:
-			_ = e.video.WriteSample(media.Sample{Data: vp8Keyframe, Duration: 20 * time.Millisecond})
+			_ = e.video.WriteSample(media.Sample{Data: keyframe, Duration: 20 * time.Millisecond})
 			_ = e.audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
 		}
 	}

@@ -4,75 +4,34 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"meet/sfu/sfuclient"
 )
 
-// whepPlayer plays a WHEP player against a Viewer: a receive-only Pion
-// connection that records what each of its tracks gets.
-type whepPlayer struct {
-	pc *webrtc.PeerConnection
-
-	mu      sync.Mutex
-	packets map[webrtc.RTPCodecType][]rtp.Packet
-}
-
-// newWHEPPlayer offers to receive video and sound, joins the room as a
-// viewer of stage, and applies the answer.
-func newWHEPPlayer(t *testing.T, room *Room, id string, stage []string) (*whepPlayer, *Viewer) {
+// joinPlayer joins the room as a viewer of stage with a Go WHEP player.
+func joinPlayer(t *testing.T, room *Room, id string, stage []string) (*sfuclient.Player, *Viewer) {
 	t.Helper()
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	player, err := sfuclient.NewPlayer(loopbackAPI(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pc.Close() })
-	w := &whepPlayer{pc: pc, packets: map[webrtc.RTPCodecType][]rtp.Packet{}}
-	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			pkt, _, err := track.ReadRTP()
-			if err != nil {
-				return
-			}
-			w.mu.Lock()
-			w.packets[track.Kind()] = append(w.packets[track.Kind()], *pkt)
-			w.mu.Unlock()
-		}
-	})
-	offer, err := pc.CreateOffer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(offer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-webrtc.GatheringCompletePromise(pc)
+	t.Cleanup(func() { _ = player.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, answer, err := room.JoinViewer(ctx, id, pc.LocalDescription().SDP, stage)
+	v, answer, err := room.JoinViewer(ctx, id, player.Offer(), stage)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+	if err := player.Answer(answer); err != nil {
 		t.Fatal(err)
 	}
-	return w, v
-}
-
-// got returns what arrived of kind.
-func (w *whepPlayer) got(kind webrtc.RTPCodecType) []rtp.Packet {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]rtp.Packet(nil), w.packets[kind]...)
+	return player, v
 }
 
 // counterOf is the number a test sender wrote in a packet.
@@ -113,20 +72,20 @@ func TestViewerFollowsTheStage(t *testing.T) {
 	}()
 	defer func() { close(stop); <-done }()
 
-	player, viewer := newWHEPPlayer(t, room, "viewer", []string{"alice"})
+	player, viewer := joinPlayer(t, room, "viewer", []string{"alice"})
 	video := webrtc.RTPCodecTypeVideo
-	waitUntil(t, 20*time.Second, "the viewer to get Alice's camera", func() bool { return len(player.got(video)) >= 20 })
-	if got := player.got(webrtc.RTPCodecTypeAudio); len(got) > 0 {
+	waitUntil(t, 20*time.Second, "the viewer to get Alice's camera", func() bool { return len(player.Packets(video)) >= 20 })
+	if got := player.Packets(webrtc.RTPCodecTypeAudio); len(got) > 0 {
 		t.Fatalf("Alice has no microphone, yet the viewer got %d sound packets", len(got))
 	}
 
 	viewer.Follow([]string{"bob"})
 	waitUntil(t, 20*time.Second, "the viewer to get Bob's camera and sound", func() bool {
-		got := player.got(video)
-		return counterOf(got[len(got)-1]) >= 1<<30 && len(player.got(webrtc.RTPCodecTypeAudio)) >= 20
+		got := player.Packets(video)
+		return counterOf(got[len(got)-1]) >= 1<<30 && len(player.Packets(webrtc.RTPCodecTypeAudio)) >= 20
 	})
-	checkOneStream(t, player.got(video))
-	checkOneStream(t, player.got(webrtc.RTPCodecTypeAudio))
+	checkOneStream(t, player.Packets(video))
+	checkOneStream(t, player.Packets(webrtc.RTPCodecTypeAudio))
 
 	viewer.Close()
 	waitUntil(t, 5*time.Second, "the viewer's subscriptions to end", func() bool {

@@ -118,6 +118,8 @@ func (r *Room) rolesChangedLocked() {
 			p.Send(encode(protocol.Lobby{Type: protocol.TypeLobby, Waiting: []protocol.Waiter{}}))
 		}
 	}
+	// Viewers show the hosts when nobody is on the stage.
+	r.followStageLocked()
 }
 
 // SetRole handles role-set, a host's: participant id's identity becomes a

@@ -14,6 +14,8 @@ type Hub struct {
 	cfg   Config
 	mu    sync.Mutex
 	rooms map[string]*Room
+	// viewers are the WHEP players of its rooms (viewers.go).
+	viewers viewerSet
 }
 
 // NewHub returns an empty hub whose rooms all share cfg.

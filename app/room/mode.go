@@ -38,10 +38,11 @@ func (r *Room) reconsiderModeLocked() {
 }
 
 // needsSFULocked reports whether the room must be on the SFU: it has more
-// participants than mesh takes, it records (the SFU records it), or an
-// encoder publishes into it over WHIP (it speaks only to the SFU).
+// participants than mesh takes, it records (the SFU records it), an
+// encoder publishes into it over WHIP or a player watches it over WHEP
+// (they speak only to the SFU).
 func (r *Room) needsSFULocked() bool {
-	if len(r.participants) > r.cfg.Policy.MeshMax || r.recording.rec != nil {
+	if len(r.participants) > r.cfg.Policy.MeshMax || r.recording.rec != nil || r.hub.viewers.count(r.id) > 0 {
 		return true
 	}
 	for _, p := range r.participants {

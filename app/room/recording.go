@@ -107,16 +107,7 @@ func (r *Room) StartRecording(id, by, ref string) error {
 	}
 	r.recording.rec, r.recording.id = rec, id
 	r.broadcastLocked(encode(r.recordingMessageLocked()), nil)
-	if r.mode == protocol.ModeMesh {
-		r.switchToSFULocked(nil)
-		for _, q := range r.participants {
-			r.disconnectSFULocked(q)
-		}
-		for _, q := range r.participants {
-			r.connectSFULocked(q)
-		}
-	}
-	r.reconsiderModeLocked()
+	r.moveToSFULocked()
 	r.mu.Unlock()
 	cfg.Policy.SFU.Tap(r.id, r.tapMaker(rec))
 	r.cfg.Log.Info("recording started", "room", r.id, "recording", id, "by", by)

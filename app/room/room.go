@@ -186,6 +186,7 @@ func (r *Room) joinLocked(p *Participant, stored *store.Room) {
 			r.connectSFULocked(q)
 		}
 	}
+	r.followStageLocked()
 	r.reconsiderModeLocked()
 }
 
@@ -245,6 +246,7 @@ func (r *Room) leaveLocked(p *Participant, reason string) bool {
 		r.broadcastLocked(r.stageMessageLocked(), nil)
 	}
 	r.disconnectSFULocked(p)
+	r.followStageLocked()
 	r.reconsiderModeLocked()
 	return true
 }
@@ -298,6 +300,7 @@ func (r *Room) End(msg []byte, code int, reason string) []*Participant {
 	r.lobby = nil
 	r.stopTimersLocked()
 	r.stopRecordingLocked()
+	r.closeViewersLocked()
 	return gone
 }
 

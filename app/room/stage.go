@@ -42,6 +42,7 @@ func (r *Room) applyStageLocked(members []store.StageMember) {
 			p.sfuPeer.SetFeatured(r.state.onStage(p.userID))
 		}
 	}
+	r.followStageLocked()
 	r.broadcastLocked(r.stageMessageLocked(), nil)
 }
 
