@@ -51,10 +51,10 @@ func startWHIP(t *testing.T, a *testApp, roomID, token string, keyframe []byte, 
 	if code != http.StatusCreated {
 		t.Fatalf("WHIP POST: %d %s", code, answer)
 	}
-	if err := enc.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+	if err := enc.Answer(answer); err != nil {
 		t.Fatal(err)
 	}
-	go enc.sendFrames(stop, keyframe)
+	go sendFrames(enc, stop, keyframe)
 	return header.Get("Location")
 }
 

@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 
 	"meet/protocol"
-	"meet/sfu/codec"
+	"meet/sfu/sfuclient"
 )
 
 // whipPost sends a WHIP offer as token's identity.
@@ -43,57 +42,28 @@ func sdpPost(t *testing.T, a *testApp, path, token, contentType, body string) (i
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// whipEncoder is a Pion publisher as an encoder that speaks WHIP is: a
-// VP8 camera and an Opus microphone, one offer with every candidate.
-type whipEncoder struct {
-	pc           *webrtc.PeerConnection
-	video, audio *webrtc.TrackLocalStaticSample
-}
-
-func newWHIPEncoder(t *testing.T) (*whipEncoder, string) {
+// newWHIPEncoder is a Go studio with a camera and a microphone, and its
+// offer.
+func newWHIPEncoder(t *testing.T) (*sfuclient.Studio, string) {
 	t.Helper()
 	api, err := sfuTestAPI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	studio, err := sfuclient.NewStudio(api, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = pc.Close() })
-	e := &whipEncoder{pc: pc}
-	if e.video, err = webrtc.NewTrackLocalStaticSample(codec.VP8(), "video", "studio"); err != nil {
-		t.Fatal(err)
-	}
-	if e.audio, err = webrtc.NewTrackLocalStaticSample(codec.Opus(), "audio", "studio"); err != nil {
-		t.Fatal(err)
-	}
-	for _, track := range []webrtc.TrackLocal{e.video, e.audio} {
-		if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	return e, pc.LocalDescription().SDP
+	t.Cleanup(func() { _ = studio.Close() })
+	return studio, studio.Offer()
 }
 
 // vp8Keyframe is a frame whose header says keyframe, 320x240: what the SFU
 // reads of a frame (it decodes nothing).
 var vp8Keyframe = append([]byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00}, bytes.Repeat([]byte{0x55}, 600)...)
 
-// send writes keyframes and sound until stop.
-func (e *whipEncoder) send(stop <-chan struct{}) { e.sendFrames(stop, vp8Keyframe) }
-
-// sendFrames writes the keyframe and sound until stop.
-func (e *whipEncoder) sendFrames(stop <-chan struct{}, keyframe []byte) {
+// sendFrames writes the keyframe and sound on a studio until stop.
+func sendFrames(e *sfuclient.Studio, stop <-chan struct{}, keyframe []byte) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -101,8 +71,8 @@ func (e *whipEncoder) sendFrames(stop <-chan struct{}, keyframe []byte) {
 		case <-stop:
 			return
 		case <-tick.C:
-			_ = e.video.WriteSample(media.Sample{Data: keyframe, Duration: 20 * time.Millisecond})
-			_ = e.audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
+			_ = e.Video.WriteSample(media.Sample{Data: keyframe, Duration: 20 * time.Millisecond})
+			_ = e.Audio.WriteSample(media.Sample{Data: []byte{0xf8, 0xff, 0xfe}, Duration: 20 * time.Millisecond})
 		}
 	}
 }
@@ -129,12 +99,12 @@ func TestWHIPPublishesIntoTheRoom(t *testing.T) {
 	if !strings.Contains(answer, "a=candidate:") {
 		t.Fatalf("the answer has no candidates:\n%s", answer)
 	}
-	if err := enc.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+	if err := enc.Answer(answer); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	go enc.send(stop)
+	go sendFrames(enc, stop, vp8Keyframe)
 
 	session := strings.TrimPrefix(header.Get("Location"), "/api/whip/")
 	waitFor(t, func() bool { return viewer.lastMode().Mode == protocol.ModeSFU })
