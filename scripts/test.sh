@@ -5,10 +5,15 @@
 #   scripts/test.sh -run TestMesh ./e2e   # extra arguments replace ./...
 #
 # It installs what the tests need when it is missing (Debian's Chromium and
-# Firefox ESR, Node.js and the npm test tools), downloads the modules, runs
-# go vet, and then runs every test -- Go, Pion and browser tests -- inside a
-# private network namespace (`unshare -n`) whose only interface is lo, so that
-# no WebRTC, mDNS or STUN traffic can leave the machine. The browser tests
+# Firefox ESR, PostgreSQL, Node.js and the npm test tools), downloads the
+# modules, runs go vet, and then runs every test -- Go, Pion and browser
+# tests -- inside a private network namespace (`unshare -n`) whose only
+# interface is lo, so that no WebRTC, mDNS or STUN traffic can leave the
+# machine. In that namespace it first starts a throwaway PostgreSQL cluster
+# (stopped and removed at the end) and hands it to the store's tests as
+# MEET_TEST_POSTGRES, so that every store test runs on SQLite and on
+# PostgreSQL; a MEET_TEST_POSTGRES already set is used instead (reach it
+# through a Unix socket, ?host=/dir: the namespace has no network). The browser tests
 # refuse to run outside such a namespace. The environment (CI among it) passes
 # through: with CI set, a test that would skip for lack of Chromium or of the
 # namespace fails instead.
@@ -32,7 +37,8 @@ as_root() {
 # Debian packages the tests need, installed when missing: the browsers
 # (Chromium, Firefox ESR), Node.js with npm (test tools from npm), iproute2
 # (the namespace's routes), iptables (the NATs and firewalls of the network
-# tests, e2e/netns_test.go), ffmpeg (ffprobe and ffmpeg judge the recordings).
+# tests, e2e/netns_test.go), ffmpeg (ffprobe and ffmpeg judge the recordings),
+# postgresql (the store's tests run on it too).
 chromium="${MEET_CHROMIUM:-/usr/bin/chromium}"
 firefox="${MEET_FIREFOX:-/usr/bin/firefox-esr}"
 missing=()
@@ -44,6 +50,10 @@ command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || missing+=(iptables)
 # ffmpeg (ffprobe with it) judges the recordings' files (record/).
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+if [ -z "${MEET_TEST_POSTGRES:-}" ] && [ ! -x "$(pg_bin)/initdb" ]; then
+	missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	step "installing Debian packages the tests need: ${missing[*]}"
 	# Wait for another apt/dpkg run rather than fail on its lock.
@@ -109,8 +119,38 @@ step "go test -race -p 1 -count=1 -timeout 35m $* (in a private network namespac
 # Firefox finds its own address by routing towards the internet: without a
 # default route it gathers no ICE candidate. The route points at lo, so
 # nothing can leave the namespace.
+#
+# The store's tests get a PostgreSQL cluster started inside the same
+# namespace (one outside it would be unreachable: the namespace has a
+# loopback of its own), as the postgres user when we are root (initdb
+# refuses root), trusting local connections, on a port that is free there
+# since nothing else listens in a new namespace. It is stopped and removed
+# when the command ends.
+pg_setup='
+if [ -n "$MEET_PG_BIN" ]; then
+	pg_dir=$(mktemp -d) && chmod 777 "$pg_dir" || exit 1
+	as_pg() { if [ "$MEET_PG_SU" = 1 ]; then su postgres -c "cd $pg_dir && $*"; else sh -c "cd $pg_dir && $*"; fi; }
+	pg_stop() { as_pg "$MEET_PG_BIN/pg_ctl -D $pg_dir/pg stop -m fast" >/dev/null 2>&1; rm -rf "$pg_dir"; }
+	trap pg_stop EXIT
+	trap "exit 130" INT TERM
+	as_pg "$MEET_PG_BIN/initdb -D $pg_dir/pg -A trust -U meet" >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log"; exit 1; }
+	as_pg "$MEET_PG_BIN/pg_ctl -D $pg_dir/pg -w -o \"-p 25432 -k $pg_dir -c listen_addresses=127.0.0.1\" -l $pg_dir/pg.log start" >/dev/null || { cat "$pg_dir/pg.log"; exit 1; }
+	as_pg "$MEET_PG_BIN/psql -h 127.0.0.1 -p 25432 -U meet -d postgres -qc \"create database meet\"" || exit 1
+	export MEET_TEST_POSTGRES="postgres://meet@127.0.0.1:25432/meet?sslmode=disable"
+	echo "test.sh: PostgreSQL $("$MEET_PG_BIN/postgres" --version | awk "{print \$3}") for the store tests: $MEET_TEST_POSTGRES"
+fi
+'
+MEET_PG_BIN=
+MEET_PG_SU=0
+if [ -z "${MEET_TEST_POSTGRES:-}" ]; then
+	MEET_PG_BIN=$(pg_bin)
+	[ "$(id -u)" = 0 ] && MEET_PG_SU=1
+fi
+export MEET_PG_BIN MEET_PG_SU
 in_namespace() {
-	GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 && exec "$@"' sh "$@"
+	GOPROXY=off "${ns[@]}" sh -c 'ip link set lo up && ip route add default dev lo src 127.0.0.1 || exit 1
+'"$pg_setup"'
+"$@"' sh "$@"
 }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

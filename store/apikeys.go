@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -45,7 +44,7 @@ func (s *Store) CreateAPIKey(id, name string, pub []byte) error {
 	switch {
 	case errors.Is(err, ErrNameTaken):
 		return err
-	case err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: api_keys.name"):
+	case isUniqueViolation(err, "api_keys", "name"):
 		// Another process (a second `meet apikey create`) took it in between.
 		return fmt.Errorf("store: API key name %q: %w", name, ErrNameTaken)
 	case err != nil:
@@ -75,7 +74,7 @@ func (s *Store) APIKeyPublic(id string) ([]byte, error) {
 // APIKeys lists every API key, revoked ones included, oldest first.
 func (s *Store) APIKeys() ([]APIKey, error) {
 	var keys []APIKey
-	if err := s.db.Order("created_at, rowid").Find(&keys).Error; err != nil {
+	if err := s.db.Order("created_at, " + s.insertionOrder()).Find(&keys).Error; err != nil {
 		return nil, fmt.Errorf("store: list API keys: %w", err)
 	}
 	return keys, nil

@@ -49,7 +49,7 @@ func (s *Store) Invite(id string) (*Invite, error) {
 // included: the caller decides what to show.
 func (s *Store) Invites(roomID string) ([]Invite, error) {
 	var invites []Invite
-	err := s.db.Where("room_id = ?", roomID).Order("created_at DESC, rowid DESC").Find(&invites).Error
+	err := s.db.Where("room_id = ?", roomID).Order(s.newestFirst()).Find(&invites).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list invites of room %s: %w", roomID, err)
 	}

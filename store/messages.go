@@ -37,7 +37,7 @@ func (s *Store) AppendMessage(msg *ChatMessage) (created bool, err error) {
 	if msg.CreatedAt.IsZero() {
 		msg.CreatedAt = time.Now().UTC()
 	}
-	err = s.writeTx(func(tx *gorm.DB) error {
+	err = s.writeTx(msg.RoomID, func(tx *gorm.DB) error {
 		if msg.ClientID != "" {
 			var prev ChatMessage
 			err := tx.Where("room_id = ? AND user_id = ? AND client_id = ?", msg.RoomID, msg.UserID, msg.ClientID).
@@ -68,43 +68,6 @@ func (s *Store) AppendMessage(msg *ChatMessage) (created bool, err error) {
 		return false, fmt.Errorf("store: append message to %s: %w", msg.RoomID, err)
 	}
 	return created, nil
-}
-
-// writeTx runs fn in a transaction that holds SQLite's write lock from its
-// first statement. A plain (deferred) transaction would read MAX(seq) under
-// a shared lock and then fail with SQLITE_BUSY_SNAPSHOT when another writer
-// committed in between, whichever room it wrote to; BEGIN IMMEDIATE makes
-// concurrent writers queue on the busy timeout instead, so the seq read is
-// still the latest when the row is inserted. The unique (room_id, seq)
-// index is the backstop should a database without that guarantee ever be
-// used.
-func (s *Store) writeTx(fn func(tx *gorm.DB) error) error {
-	return s.db.Connection(func(conn *gorm.DB) (err error) {
-		// gorm would otherwise wrap each statement in its own BEGIN, which
-		// SQLite refuses inside our transaction.
-		conn = conn.Session(&gorm.Session{SkipDefaultTransaction: true})
-		if err := conn.Exec("BEGIN IMMEDIATE").Error; err != nil {
-			return err
-		}
-		done := false
-		defer func() {
-			// Also on panic: the connection goes back to the pool and must
-			// not carry an open transaction with it.
-			if !done {
-				if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil && err == nil {
-					err = rbErr
-				}
-			}
-		}()
-		if err := fn(conn); err != nil {
-			return err
-		}
-		if err := conn.Exec("COMMIT").Error; err != nil {
-			return err
-		}
-		done = true
-		return nil
-	})
 }
 
 // MessagesAfter returns up to limit messages of a room with a seq greater

@@ -142,7 +142,7 @@ func (s *Store) Room(id string) (*Room, error) {
 // Rooms lists rooms, newest first, at most limit of them.
 func (s *Store) Rooms(limit int) ([]Room, error) {
 	var rooms []Room
-	err := s.db.Order("created_at DESC, rowid DESC").Limit(limit).Find(&rooms).Error
+	err := s.db.Order(s.newestFirst()).Limit(limit).Find(&rooms).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list rooms: %w", err)
 	}
@@ -156,7 +156,7 @@ func (s *Store) VisibleRooms(userID string, limit int) ([]Room, error) {
 	var rooms []Room
 	joined := s.db.Model(&Attendance{}).Select("room_id").Where("user_id = ?", userID)
 	err := s.db.Where("visibility = ? OR owner_id = ? OR id IN (?)", VisibilityPublic, userID, joined).
-		Order("created_at DESC, rowid DESC").Limit(limit).Find(&rooms).Error
+		Order(s.newestFirst()).Limit(limit).Find(&rooms).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list visible rooms: %w", err)
 	}

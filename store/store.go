@@ -1,5 +1,7 @@
 // Package store owns the schema and every query of the meeting app. It knows
-// nothing of HTTP or WebRTC: app calls it with plain values.
+// nothing of HTTP or WebRTC: app calls it with plain values. It speaks two
+// dialects: an embedded SQLite file (the default) and PostgreSQL, picked by
+// the DSN Open is given (dialect.go).
 package store
 
 import (
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -20,11 +23,36 @@ var ErrNotFound = errors.New("not found")
 // Store wraps the gorm handle. It is safe for concurrent use.
 type Store struct {
 	db *gorm.DB
+	// postgres is true for a PostgreSQL store, false for SQLite.
+	postgres bool
 }
 
-// Open opens (or creates) the SQLite database at path, turns on WAL and a
-// busy timeout, and migrates the schema. The parent directory is created.
-func Open(path string) (*Store, error) {
+// models are the stored tables, in an order where none refers to a later
+// one (there are no foreign keys today, but copies keep to it).
+func models() []any {
+	return []any{&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}, &Recording{}}
+}
+
+// Open opens the store dsn names and migrates the schema: a postgres:// or
+// postgresql:// URL is a PostgreSQL database (which must exist), anything
+// else the path of a SQLite file, created with its directory if missing.
+func Open(dsn string) (*Store, error) {
+	if IsPostgres(dsn) {
+		return openPostgres(dsn)
+	}
+	return openSQLite(dsn)
+}
+
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		Logger:  logger.Default.LogMode(logger.Silent),
+		NowFunc: func() time.Time { return time.Now().UTC() },
+	}
+}
+
+// openSQLite opens (or creates) the SQLite database at path, with WAL and
+// a busy timeout.
+func openSQLite(path string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("store: create data directory: %w", err)
@@ -33,14 +61,12 @@ func Open(path string) (*Store, error) {
 	// The pragmas go in the DSN so that every pooled connection gets them,
 	// not only the first one.
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{
-		Logger:  logger.Default.LogMode(logger.Silent),
-		NowFunc: func() time.Time { return time.Now().UTC() },
-	})
+	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.AutoMigrate(&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}, &Recording{}); err != nil {
+	if err := db.AutoMigrate(models()...); err != nil {
+		closeDB(db)
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	// One connection: SQLite has one write lock, and a writer that loses
@@ -58,6 +84,35 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// openPostgres connects to the PostgreSQL database url names. Its writers
+// do not share one lock, so the pool keeps several connections.
+func openPostgres(url string) (*Store, error) {
+	db, err := gorm.Open(postgres.Open(url), gormConfig())
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", redact(url), err)
+	}
+	if err := db.AutoMigrate(models()...); err != nil {
+		closeDB(db)
+		return nil, fmt.Errorf("store: migrate %s: %w", redact(url), err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(postgresConns)
+	sqlDB.SetMaxIdleConns(postgresConns)
+	return &Store{db: db, postgres: true}, nil
+}
+
+// postgresConns bounds one process's connections to PostgreSQL.
+const postgresConns = 16
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
+}
+
 // Close releases the database handle.
 func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
@@ -67,8 +122,20 @@ func (s *Store) Close() error {
 	return sqlDB.Close()
 }
 
-// JournalMode reports SQLite's journal mode, so tests can check that WAL is on.
+// Dialect names the store's database: "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	if s.postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// JournalMode reports SQLite's journal mode, so tests can check that WAL is
+// on. PostgreSQL has none: there it is an error.
 func (s *Store) JournalMode() (string, error) {
+	if s.postgres {
+		return "", errors.New("store: PostgreSQL has no journal mode")
+	}
 	var mode string
 	err := s.db.Raw("PRAGMA journal_mode").Scan(&mode).Error
 	return mode, err

@@ -21,7 +21,7 @@ const maxKeyNameRunes = 100
 // runAPIKey runs `meet apikey create NAME`, `meet apikey list` and `meet
 // apikey revoke NAME|ID` on the database the server uses: the same -db
 // flag and MEET_DB twin, given before or after the words. The server may
-// be running; SQLite lets both in.
+// be running; SQLite and PostgreSQL let both in.
 func runAPIKey(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, words, err := parseAPIKeyArgs(args, getenv, stderr)
 	if err != nil {
@@ -48,7 +48,7 @@ func runAPIKey(args []string, getenv func(string) string, stdout, stderr io.Writ
 		if err := checkKeyName(rest[0]); err != nil {
 			return err
 		}
-	} else if _, err := os.Stat(cfg.dbPath); err != nil {
+	} else if _, err := os.Stat(cfg.dbPath); err != nil && !store.IsPostgres(cfg.dbPath) {
 		// Listing or revoking in a database that is not there is a wrong
 		// -db: say so rather than create an empty one.
 		return fmt.Errorf("apikey: no database at %s (give the server's -db or MEET_DB): %w", cfg.dbPath, err)
@@ -60,7 +60,7 @@ func runAPIKey(args []string, getenv func(string) string, stdout, stderr io.Writ
 	defer db.Close()
 	switch command {
 	case "create":
-		return createAPIKey(db, cfg.dbPath, rest[0], stdout)
+		return createAPIKey(db, store.Redacted(cfg.dbPath), rest[0], stdout)
 	case "list":
 		return listAPIKeys(db, stdout)
 	default:
@@ -99,7 +99,7 @@ func apiKeyUsage(w io.Writer) {
   meet apikey list             list the API keys
   meet apikey revoke NAME|ID   refuse the key's join tokens from now on
 
-  -db FILE   the server's SQLite database (default %q; MEET_DB)
+  -db FILE|URL   the server's database: SQLite file or postgres:// URL (default %q; MEET_DB)
 `, (&config{}).flagSet(io.Discard).Lookup("db").DefValue)
 }
 

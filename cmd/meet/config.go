@@ -25,6 +25,7 @@ import (
 type config struct {
 	addr              string
 	dbPath            string
+	dataDirFlag       string
 	meshMax           int
 	lastN             int
 	bandwidthEstimate bool
@@ -83,7 +84,8 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("meet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address")
-	fs.StringVar(&c.dbPath, "db", "./data/meet.db", "SQLite database file; its directory is the data directory")
+	fs.StringVar(&c.dbPath, "db", "./data/meet.db", "the database: a SQLite file (its directory is the data directory), or a PostgreSQL URL, postgres://user:password@host:5432/dbname")
+	fs.StringVar(&c.dataDirFlag, "data-dir", "", "directory for the secret, certificates and recordings (default: the -db file's directory; ./data with a PostgreSQL -db)")
 	fs.IntVar(&c.meshMax, "mesh-max", 4, "largest room that stays peer-to-peer; one more participant moves it to the SFU; 0 = every room uses the SFU")
 	fs.StringVar(&c.secret, "secret", "", "HMAC secret for identity tokens (default: generated once and kept in the data directory)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -208,13 +210,26 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 	return cfg
 }
 
+// dataDir is where the secret, certificates and recordings are kept:
+// -data-dir, else the SQLite file's directory, else (a PostgreSQL -db)
+// ./data.
+func (c *config) dataDir() string {
+	switch {
+	case c.dataDirFlag != "":
+		return c.dataDirFlag
+	case store.IsPostgres(c.dbPath):
+		return "./data"
+	}
+	return filepath.Dir(c.dbPath)
+}
+
 // recordings is the recordings' directory: -recordings-dir, or recordings
 // beside the database.
 func (c *config) recordings() string {
 	if c.recordingsDir != "" {
 		return c.recordingsDir
 	}
-	return filepath.Join(filepath.Dir(c.dbPath), "recordings")
+	return filepath.Join(c.dataDir(), "recordings")
 }
 
 // list splits a comma-separated flag value, dropping empty items.
@@ -276,7 +291,7 @@ func (c *config) loadSecret() ([]byte, error) {
 		}
 		return []byte(c.secret), nil
 	}
-	path := filepath.Join(filepath.Dir(c.dbPath), "secret.key")
+	path := filepath.Join(c.dataDir(), "secret.key")
 	if data, err := os.ReadFile(path); err == nil {
 		if s := strings.TrimSpace(string(data)); len(s) >= 32 {
 			return []byte(s), nil

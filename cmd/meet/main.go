@@ -1,7 +1,9 @@
 // Command meet runs the meeting app: the web frontend, the API, the
-// WebSocket signaling and the SFU, with an embedded SQLite database.
+// WebSocket signaling and the SFU, with an embedded SQLite database or a
+// PostgreSQL one.
 // `meet apikey` manages the API keys that other applications sign join
-// tokens with (apikey.go).
+// tokens with (apikey.go); `meet migrate-db` copies a database into
+// another, SQLite into PostgreSQL (migratedb.go).
 package main
 
 import (
@@ -16,7 +18,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -29,9 +30,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "apikey" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "apikey":
 		err = runAPIKey(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
-	} else {
+	case len(os.Args) > 1 && os.Args[1] == "migrate-db":
+		err = runMigrateDB(os.Args[2:], os.Stdout, os.Stderr)
+	default:
 		err = run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
 	}
 	if err != nil {
@@ -73,12 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	defer db.Close()
 
-	cert, err := cfg.tls.certificate(filepath.Dir(cfg.dbPath), logger)
+	cert, err := cfg.tls.certificate(cfg.dataDir(), logger)
 	if err != nil {
 		return err
 	}
 	appCfg := cfg.appConfig(db, secret, iceServers, logger)
-	if appCfg.TURN, err = cfg.turn.turnConfig(filepath.Dir(cfg.dbPath), cfg, cert); err != nil {
+	if appCfg.TURN, err = cfg.turn.turnConfig(cfg.dataDir(), cfg, cert); err != nil {
 		return err
 	}
 	srv, err := app.New(appCfg)
@@ -123,7 +127,7 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, cert *tlsconf.Serv
 		}
 		defer stopProfiler()
 	}
-	logger.Info("meet listening", "addr", bound.addr, "https", cert != nil, "db", cfg.dbPath, "mesh_max", cfg.meshMax,
+	logger.Info("meet listening", "addr", bound.addr, "https", cert != nil, "db", store.Redacted(cfg.dbPath), "mesh_max", cfg.meshMax,
 		"udp_port", srv.SFUPort(), "ice_tcp_port", srv.SFUTCPPort(), "turn_port", srv.TURNPort())
 	if ready != nil {
 		ready <- bound

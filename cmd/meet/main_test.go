@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"meet/store/storetest"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -90,6 +92,26 @@ func TestSecretIsGeneratedOnceAndKept(t *testing.T) {
 	}
 }
 
+// TestDataDir: the data directory is -data-dir, else the SQLite file's
+// directory, else ./data for a PostgreSQL URL (which has no directory).
+func TestDataDir(t *testing.T) {
+	for _, tt := range []struct{ db, flag, want string }{
+		{"/srv/meet/meet.db", "", "/srv/meet"},
+		{"/srv/meet/meet.db", "/var/lib/meet", "/var/lib/meet"},
+		{"postgres://meet:pw@db:5432/meet", "", "./data"},
+		{"postgresql://db/meet", "/var/lib/meet", "/var/lib/meet"},
+	} {
+		cfg := &config{dbPath: tt.db, dataDirFlag: tt.flag}
+		if got := cfg.dataDir(); got != tt.want {
+			t.Errorf("-db %s -data-dir %q: data directory %q, want %q", tt.db, tt.flag, got, tt.want)
+		}
+	}
+	cfg, err := parseConfig([]string{"-db", "postgres://db/meet"}, envOf(map[string]string{"MEET_DATA_DIR": "/d"}), io.Discard)
+	if err != nil || cfg.dataDir() != "/d" || cfg.recordings() != "/d/recordings" {
+		t.Fatalf("MEET_DATA_DIR: %+v, %v", cfg, err)
+	}
+}
+
 // startMeet runs the real main loop on a free port and returns its URL and
 // a stop function that waits for a graceful shutdown.
 func startMeet(t *testing.T, dbPath string) (string, func()) {
@@ -128,10 +150,26 @@ func startMeetWith(t *testing.T, dbPath string, flags ...string) (listening, fun
 
 // TestRoomsSurviveRestart creates a room, stops the process gracefully,
 // starts it again on the same database and finds the room listed, with
-// the owner's token (signed by the kept secret) still owning it.
+// the owner's token (signed by the kept secret) still owning it. On
+// PostgreSQL the secret is kept in -data-dir.
 func TestRoomsSurviveRestart(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "data", "meet.db")
-	url, stop := startMeet(t, dbPath)
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		dbPath := filepath.Join(t.TempDir(), "data", "meet.db")
+		var flags []string
+		if d.Name == "postgres" {
+			dbPath = d.NewDSN(t)
+			flags = []string{"-data-dir", t.TempDir()}
+		}
+		roomsSurviveRestart(t, dbPath, flags)
+	})
+}
+
+func roomsSurviveRestart(t *testing.T, dbPath string, flags []string) {
+	start := func() (string, func()) {
+		at, stop := startMeetWith(t, dbPath, append([]string{"-metrics-addr", "off"}, flags...)...)
+		return "http://" + at.addr, stop
+	}
+	url, stop := start()
 	resp, err := http.Post(url+"/api/rooms", "application/json", strings.NewReader(`{"name":"Física 101"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +183,7 @@ func TestRoomsSurviveRestart(t *testing.T) {
 	}
 	stop()
 
-	url, stop = startMeet(t, dbPath)
+	url, stop = start()
 	defer stop()
 	resp, err = http.Get(url + "/api/rooms")
 	if err != nil {
