@@ -139,12 +139,18 @@ func (s *Server) listRooms(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
+	hosts, err := s.hostsOf(ids)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	out := make([]protocol.Room, 0, len(rooms))
 	for i := range rooms {
 		online, mode := s.hub.Online(rooms[i].ID)
 		v := room.View(&rooms[i], online, mode)
 		v.Stage = room.StageView(stages[rooms[i].ID])
 		v.Yours = rooms[i].OwnerID == me || attended[rooms[i].ID]
+		v.Node = hosts[rooms[i].ID]
 		out = append(out, v)
 	}
 	c.JSON(http.StatusOK, gin.H{"rooms": out})
@@ -222,7 +228,9 @@ func (s *Server) getRoom(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, s.roomView(stored))
+	v := s.roomView(stored)
+	v.Node = s.hostOf(stored.ID)
+	c.JSON(http.StatusOK, v)
 }
 
 func (s *Server) getParticipants(c *gin.Context) {
@@ -270,6 +278,7 @@ func (s *Server) finishRoom(id string) (*store.Room, error) {
 			s.recordLeave(p)
 		}
 	}
+	s.unplaceIfIdle(stored.ID)
 	s.log.Info("room ended", "room", stored.ID)
 	return stored, nil
 }

@@ -87,6 +87,14 @@ type Config struct {
 	// Now is the chat's clock: it stamps messages and refills the chat
 	// rate limit. nil means time.Now; tests pass a clock they move.
 	Now func() time.Time
+
+	// Several nodes on one database (nodes.go). NodeID names this node
+	// (default: the host name); PublicURL is the address browsers reach
+	// it at (empty: the page's own origin); a node that misses its
+	// heartbeats for NodeTimeout is dead (default DefaultNodeTimeout).
+	NodeID      string
+	PublicURL   string
+	NodeTimeout time.Duration
 }
 
 // Server is the running application.
@@ -106,6 +114,8 @@ type Server struct {
 	ws      *melody.Melody
 	router  *gin.Engine
 	metrics http.Handler
+	// node is this server as one of the nodes sharing the database.
+	node *node
 
 	reconnectGrace time.Duration // <= 0: no resume
 	// iceServers are the -ice-servers every page is told, before the
@@ -206,6 +216,12 @@ func New(cfg Config) (*Server, error) {
 	s.ws = s.newMelody()
 	s.router = s.routes()
 	s.metrics = s.metricsHandler()
+	s.node = newNode(cfg)
+	if err := s.startHeartbeats(); err != nil {
+		_ = media.Close()
+		s.turn.close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -248,6 +264,12 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.ReconnectGrace == 0 {
 		cfg.ReconnectGrace = 15 * time.Second
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = DefaultNodeID()
+	}
+	if cfg.NodeTimeout <= 0 {
+		cfg.NodeTimeout = DefaultNodeTimeout
 	}
 	return cfg, nil
 }
@@ -310,6 +332,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.stopHeartbeats()
 	if err := s.sfu.Close(); err != nil {
 		s.log.Warn("close sfu", "err", err)
 	}

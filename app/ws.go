@@ -218,6 +218,9 @@ func (s *Server) newParticipant(ss *melody.Session, sock *socket, identity Ident
 // the first time. It returns the refusal a client can act on.
 func (s *Server) enterRoom(p *room.Participant, stored *store.Room, admitted func(*room.Room)) (*room.Room, bool, *Error) {
 	waiting := false
+	// The room is placed on a node before it goes live here (nodes.go).
+	release := s.holdPlacement(stored.ID)
+	defer release()
 	live, err := s.hub.Enter(stored.ID, func(r *room.Room) error {
 		if err := r.LoadState(); err != nil {
 			s.log.Error("load the room's stage", "room", stored.ID, "err", err)
@@ -281,6 +284,8 @@ func (s *Server) onDisconnect(ss *melody.Session) {
 		s.log.Info("participant left", "room", p.RoomID(), "participant", p.ID(), "reason", reason)
 		s.recordLeave(p)
 	}
+	// The last one out: the room is no longer placed here (nodes.go).
+	s.unplaceIfIdle(p.RoomID())
 }
 
 func (s *Server) recordLeave(p *room.Participant) {

@@ -150,6 +150,18 @@ type Room struct {
 	// Yours is set only in GET /api/rooms: the caller owns the room or has
 	// joined it.
 	Yours bool `json:"yours,omitempty"`
+	// Node is the node hosting the room, set only in GET /api/rooms and
+	// GET /api/rooms/:id, and only while the room is placed on a live
+	// node (issue 18).
+	Node *RoomNode `json:"node,omitempty"`
+}
+
+// RoomNode names the node that hosts a live room.
+type RoomNode struct {
+	ID string `json:"id"`
+	// URL is the address browsers reach the node at (-public-url); empty:
+	// the same origin as the page.
+	URL string `json:"url"`
 }
 
 // ICEServer is one entry of RTCConfiguration.iceServers.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,11 @@ type config struct {
 	metricsAddr       string
 	tls               tlsFlags
 	turn              networkFlags
+
+	// Several nodes on one PostgreSQL database.
+	nodeID      string
+	publicURL   string
+	nodeTimeout time.Duration
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -106,6 +112,9 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "reverse proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; none by default")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9090", `listen address for Prometheus metrics (/metrics), kept off the public address; "off" (or empty) turns it off`)
 	fs.StringVar(&c.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
+	fs.StringVar(&c.nodeID, "node-id", app.DefaultNodeID(), "this node's name among the nodes sharing one database")
+	fs.StringVar(&c.publicURL, "public-url", "", "the address browsers reach this node at, e.g. https://node1.example.com (default: the page's own origin)")
+	fs.DurationVar(&c.nodeTimeout, "node-timeout", app.DefaultNodeTimeout, "a node that misses its heartbeats this long is dead and its rooms are placed again; it beats every third of it")
 	c.tls.define(fs)
 	c.turn.define(fs)
 	fs.Usage = func() {
@@ -166,6 +175,9 @@ func (c *config) check() error {
 	if c.reconnectGrace < 0 {
 		return fmt.Errorf("-reconnect-grace must be 0 or more, got %s", c.reconnectGrace)
 	}
+	if err := c.checkNode(); err != nil {
+		return err
+	}
 	if _, err := c.level(); err != nil {
 		return err
 	}
@@ -205,9 +217,30 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 
 		RecordingsDir:     c.recordings(),
 		MaxRecordingBytes: int64(c.maxRecordingMB) << 20,
+
+		NodeID:      c.nodeID,
+		PublicURL:   c.publicURL,
+		NodeTimeout: c.nodeTimeout,
 	}
 	cfg.ICETCP, cfg.TCPPort = c.turn.iceTCP()
 	return cfg
+}
+
+// checkNode refuses node settings that cannot work.
+func (c *config) checkNode() error {
+	if strings.TrimSpace(c.nodeID) == "" || len(c.nodeID) > 128 {
+		return fmt.Errorf("-node-id must be 1 to 128 characters, got %q", c.nodeID)
+	}
+	if c.nodeTimeout < 100*time.Millisecond {
+		return fmt.Errorf("-node-timeout must be at least 100ms, got %s", c.nodeTimeout)
+	}
+	if c.publicURL != "" {
+		u, err := url.Parse(c.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-public-url %q is not an http:// or https:// URL", c.publicURL)
+		}
+	}
+	return nil
 }
 
 // dataDir is where the secret, certificates and recordings are kept:

@@ -127,7 +127,7 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, cert *tlsconf.Serv
 		}
 		defer stopProfiler()
 	}
-	logger.Info("meet listening", "addr", bound.addr, "https", cert != nil, "db", store.Redacted(cfg.dbPath), "mesh_max", cfg.meshMax,
+	logger.Info("meet listening", "addr", bound.addr, "https", cert != nil, "db", store.Redacted(cfg.dbPath), "node", srv.NodeID(), "mesh_max", cfg.meshMax,
 		"udp_port", srv.SFUPort(), "ice_tcp_port", srv.SFUTCPPort(), "turn_port", srv.TURNPort())
 	if ready != nil {
 		ready <- bound

@@ -275,6 +275,8 @@ export const CloseCode = Object.freeze({
  * @property {boolean} [recording] The room is being recorded now: in the welcome and in
  *   GET /api/rooms/:id (a joiner is told before entering); not in room-updated.
  * @property {boolean} [yours] Only in the room list: I own the room or joined it.
+ * @property {{id: string, url: string}} [node] Only in the room list and GET /api/rooms/:id:
+ *   the node hosting the room, while placed on a live node; url '' is the page's own origin.
  */
 
 /**
