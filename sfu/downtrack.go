@@ -213,8 +213,10 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 	}
 	if d.waitKeyframe {
 		if !p.keyframe && !d.replayFromKeyframe(p, l) {
+			arrival := p.arrival
 			d.drop(p)
-			l.requestKeyframe()
+			// Urgent while the subscriber has seen nothing of the track.
+			l.askKeyframe(arrival, !d.queuedAny)
 			return
 		}
 		if p.keyframe {
@@ -241,9 +243,10 @@ func (d *downTrack) push(p *packet) bool {
 		d.queuedAny = true
 		return true
 	default:
+		arrival := p.arrival
 		d.drop(p)
 		if l := d.up.layer(d.current); l != nil {
-			l.requestKeyframe()
+			l.askKeyframe(arrival, false)
 		}
 		return false
 	}
@@ -383,24 +386,28 @@ func (d *downTrack) setPaused(paused bool) {
 }
 
 // requestKeyframe asks for a keyframe of the layer this subscriber gets,
-// or will get next. It runs beside the layers' readers (an RTCP reader, a
-// view), so it reads their state under d.mu; the request itself, an RTCP
-// write, goes out after.
+// or will get next, as an urgent request: the viewer has just asked to see
+// the video (shown again, resumed, let through by last-N) and sees nothing
+// until a keyframe comes.
 func (d *downTrack) requestKeyframe() {
-	d.requestKeyframeAfter(keyframeInterval)
+	d.requestTargetKeyframe(true)
 }
 
-// requestKeyframeAfter is requestKeyframe unless the layer was asked for a
-// keyframe less than interval ago.
-func (d *downTrack) requestKeyframeAfter(interval time.Duration) {
+// requestTargetKeyframe asks for a keyframe of the layer this subscriber
+// gets, or will get next, if the track's budget allows (askKeyframe). It
+// runs beside the layers' readers (an RTCP reader, a view), so it reads
+// their state under d.mu; the request itself, an RTCP write, goes out
+// after.
+func (d *downTrack) requestTargetKeyframe(urgent bool) {
+	now := time.Now().UnixNano()
 	i := 0
 	if d.up.simulcast {
 		d.mu.Lock()
-		i = d.targetLayer(time.Now().UnixNano())
+		i = d.targetLayer(now)
 		d.mu.Unlock()
 	}
 	if l := d.up.layer(i); l != nil {
-		l.requestKeyframeAfter(interval)
+		l.askKeyframe(now, urgent)
 	}
 }
 
@@ -410,7 +417,9 @@ func (d *downTrack) onRTCP(pkt rtcp.Packet) {
 	switch pkt := pkt.(type) {
 	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 		d.plis.Add(1)
-		d.requestKeyframeAfter(pliInterval)
+		// An ordinary request: a viewer on a lossy or capped link asks
+		// over and over, and the track's subscribers share each keyframe.
+		d.requestTargetKeyframe(false)
 	case *rtcp.TransportLayerNack:
 		for _, pair := range pkt.Nacks {
 			pair.Range(func(seq uint16) bool {

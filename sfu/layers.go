@@ -5,11 +5,11 @@ import "time"
 // Simulcast, per subscriber: of a track's layers, a downTrack forwards the
 // best one that is live and no better than its subscriber's view asks for
 // (desired, from SetView). It moves to another layer only at a keyframe of
-// that layer, asked for with a PLI (rate-limited per layer), and keeps
-// forwarding the layer it has until that keyframe comes, so the picture
-// never stops. Sequence numbers, timestamps and the VP8 descriptor's
-// numbers are rewritten so that the subscriber's decoder sees one
-// continuous stream across the moves.
+// that layer, asked for with a PLI within the track's keyframe budget
+// (uptrack.go), and keeps forwarding the layer it has until that keyframe
+// comes, so the picture never stops. Sequence numbers, timestamps and the
+// VP8 descriptor's numbers are rewritten so that the subscriber's decoder
+// sees one continuous stream across the moves.
 
 // follow decides what becomes of p, a packet of layer l of a simulcast
 // track: true when it is of the layer to forward (and the move to it, if
@@ -41,7 +41,11 @@ func (d *downTrack) follow(p *packet, l *layer) bool {
 			d.waitKeyframe = false
 			return true
 		}
-		l.requestKeyframe()
+		// Urgent for a subscriber that has nothing yet, or gets more
+		// than its link carries (it loses packets until it moves down);
+		// other switches wait for the budget, or for the keyframe a
+		// request already brings.
+		l.askKeyframe(p.arrival, d.current < 0 || d.current > int(d.allowed.Load()))
 	case l.index == d.current:
 		// The current layer goes on until the target's keyframe.
 		return true
@@ -78,29 +82,56 @@ func (d *downTrack) switchLayer(l *layer, p *packet) {
 // for long.
 const stallFrames = 10
 
-// targetLayer is the layer to forward now: the best live layer at or
-// below the desired one and the one bandwidth allows, else the lowest live one above it, else the
-// current one. A current layer that has stalled (stallFrames) is not live.
+// targetLayer is the layer to forward now: the best usable layer at or
+// below the desired one and the one bandwidth allows, else the lowest
+// usable one above it, else the current one. Usable: live (a current
+// layer that has stalled, stallFrames, is not) and, unless it is the
+// current one and needs no keyframe, answering keyframe requests
+// (layer.answers), as moving to it takes one; when no layer answers, any
+// live one.
 func (d *downTrack) targetLayer(now int64) int {
 	if !d.up.simulcast {
 		return 0
 	}
-	live := func(i int) bool {
+	if i := d.bestLayer(now, true); i >= 0 {
+		return i
+	}
+	if i := d.bestLayer(now, false); i >= 0 {
+		return i
+	}
+	return d.current
+}
+
+// bestLayer is targetLayer's choice among the layers that are usable,
+// answering or not; -1 if none is.
+func (d *downTrack) bestLayer(now int64, answering bool) int {
+	usable := func(i int) bool {
 		l := d.up.layer(i)
-		return l != nil && l.live(now) && (i != d.current || d.behind < stallFrames)
+		if l == nil || !l.live(now) {
+			return false
+		}
+		if i == d.current {
+			if d.behind >= stallFrames {
+				return false
+			}
+			if !d.waitKeyframe {
+				return true
+			}
+		}
+		return !answering || l.answers(now)
 	}
 	want := int(min(d.desired.Load(), d.allowed.Load()))
 	for i := want; i >= 0; i-- {
-		if live(i) {
+		if usable(i) {
 			return i
 		}
 	}
 	for i := want + 1; i < maxLayers; i++ {
-		if live(i) {
+		if usable(i) {
 			return i
 		}
 	}
-	return d.current
+	return -1
 }
 
 // layerSize is a layer's resolution, 0x0 until its first keyframe.
@@ -143,11 +174,37 @@ func (d *downTrack) setView(v View) {
 	}
 	d.viewWidth.Store(int32(v.Width))
 	d.viewHeight.Store(int32(v.Height))
+	before := d.desired.Load()
 	d.chooseDesired()
 	if d.hidden.Swap(false) {
 		// Watched again: it resumes at a keyframe.
 		d.requestKeyframe()
+	} else if d.desired.Load() > before {
+		d.requestSwitchUp(true)
 	}
+}
+
+// requestSwitchUp asks for a keyframe of the better layer a grown or
+// pinned tile now wants, as an urgent request: the viewer has just asked
+// for more, and follow's own requests wait for the budget. Refused (a
+// request went less than keyframeInterval ago, or urgent ones borrowed
+// ahead), it tries once more when the budget will allow, unless the
+// keyframe came meanwhile. A request that went shortly before may be
+// bringing the keyframe already; then the second one is not needed.
+func (d *downTrack) requestSwitchUp(retry bool) {
+	if !d.up.simulcast {
+		return
+	}
+	now := time.Now().UnixNano()
+	d.mu.Lock()
+	target, current := d.targetLayer(now), d.current
+	d.mu.Unlock()
+	l := d.up.layer(target)
+	if current < 0 || target <= current || l == nil || l.askKeyframe(now, true) || !retry {
+		return
+	}
+	wait := time.Duration(d.up.keyframeBudget.earliest(true) - now)
+	time.AfterFunc(max(wait, time.Millisecond), func() { d.requestSwitchUp(false) })
 }
 
 // chooseDesired sets the layer the view asks for from the layers' sizes as

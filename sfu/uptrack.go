@@ -10,17 +10,28 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// keyframeInterval is the shortest time between two keyframe requests to
-// one layer of a publisher: a crowd of joiners, or of subscribers moving
-// between layers, must not make the encoder send nothing but keyframes.
-const keyframeInterval = 500 * time.Millisecond
+// Keyframe requests (PLIs) to a publisher are budgeted per track, not per
+// layer: Chromium (libwebrtc without x-google-per-layer-pli, which we do
+// not negotiate) answers a PLI naming any one layer's SSRC with a keyframe
+// on every layer it sends, so each request costs a full set of keyframes,
+// and it ignores a second request within 300 ms. Layer switches, gaps
+// and subscribers' own PLIs of all a track's subscribers share one budget
+// (keyframeBudget): a wish the budget refuses waits for the target
+// layer's next keyframe, which the request that used the budget is
+// likely bringing, and its subscriber meanwhile keeps the layer it has.
 
-// pliInterval is the shortest time after any keyframe request of a layer
-// before a subscriber's own PLI is passed on: a viewer on a lossy or
-// capped link asks for keyframes over and over, and the subscribers of a
-// layer share each keyframe. Layer switches ask at keyframeInterval: a
-// tile that grows waits for the new layer's keyframe.
+// pliInterval is the track's keyframe budget: one ordinary request per
+// pliInterval, as issue 16 asks of a publisher under a capped viewer ("at
+// most one keyframe per 2 s"). Ordinary requests alone are never closer
+// than this, so a window of T holds at most T/pliInterval + 1 of them.
 const pliInterval = 2 * time.Second
+
+// keyframeInterval is the shortest time between any two requests to a
+// track: an urgent one (a viewer who sees nothing of the track yet, or
+// just asked for more of it) may go this long after the last request if
+// the budget has room, borrowing from the next interval: a window of T
+// then holds at most one request more than ordinary ones alone.
+const keyframeInterval = 500 * time.Millisecond
 
 // maxLayers is how many simulcast layers a track may have: the browser
 // sends the camera at a quarter, half and full resolution.
@@ -75,8 +86,45 @@ type upTrack struct {
 	levelID  uint8
 	loudness loudness
 
+	// keyframeBudget spaces the keyframe requests to the publisher.
+	keyframeBudget keyframeBudget
+
 	// counters: forwarded, forwardedBytes and keyframes are this track's.
 	counters
+}
+
+// keyframeBudget is a track's budget of keyframe requests, a token bucket
+// of one request per pliInterval kept as a single time (GCRA): next, in
+// unix nanoseconds, is when an ordinary request may go, pliInterval after
+// the last request or later when urgent ones borrowed ahead. An urgent one
+// may go pliInterval-keyframeInterval before next: keyframeInterval after
+// the last request when nothing was borrowed.
+type keyframeBudget struct{ next atomic.Int64 }
+
+// earliest is when a request may go, in unix nanoseconds.
+func (b *keyframeBudget) earliest(urgent bool) int64 {
+	return earliestAfter(b.next.Load(), urgent)
+}
+
+// earliestAfter is earliest for a budget whose next is next.
+func earliestAfter(next int64, urgent bool) int64 {
+	if urgent {
+		return next - int64(pliInterval-keyframeInterval)
+	}
+	return next
+}
+
+// take reports whether a request may go at now, and if so spends on it.
+func (b *keyframeBudget) take(now int64, urgent bool) bool {
+	for {
+		next := b.next.Load()
+		if now < earliestAfter(next, urgent) {
+			return false
+		}
+		if b.next.CompareAndSwap(next, max(next, now)+int64(pliInterval)) {
+			return true
+		}
+	}
 }
 
 // layer is one encoding of a source: one SSRC, read by one goroutine.
@@ -98,8 +146,15 @@ type layer struct {
 	width, height atomic.Int32
 	// lastPacket is when the reader last got a packet, in unix
 	// nanoseconds: a browser stops sending a layer it cannot afford.
-	lastPacket   atomic.Int64
-	lastKeyframe atomic.Int64 // unix nanoseconds of the last request
+	lastPacket atomic.Int64
+	// lastKeyframe is when a keyframe request that covers this layer last
+	// went out, in unix nanoseconds: a request to the track names one
+	// layer and brings them all (keyframeBudget). keyframeAt is when its
+	// last keyframe arrived; misses counts the requests in a row before
+	// the last one that brought none (answers).
+	lastKeyframe atomic.Int64
+	keyframeAt   atomic.Int64
+	misses       atomic.Int32
 
 	// bitrate is the layer's bit rate over its last rateWindow (payload
 	// bits per second), for the subscribers' bandwidth shares; the
@@ -248,6 +303,7 @@ func (l *layer) forward(p *packet) {
 		l.cache.put(p)
 		if p.keyframe {
 			l.keyframeSeq, l.keyframeKnown = p.seq, true
+			l.keyframeAt.Store(now)
 			if p.vp8OK {
 				l.keyframeSize(p, downs)
 			}
@@ -288,39 +344,125 @@ func (l *layer) live(now int64) bool {
 	return now-l.lastPacket.Load() < int64(layerSilence)
 }
 
-// requestKeyframe asks the publisher for a keyframe of this layer, at
-// most once per keyframeInterval.
+// requestKeyframe asks the publisher for a keyframe of this layer, an
+// ordinary request (askKeyframe).
 func (l *layer) requestKeyframe() {
-	l.requestKeyframeAfter(keyframeInterval)
+	l.askKeyframe(time.Now().UnixNano(), false)
 }
 
-// requestKeyframeAfter asks for a keyframe unless one was asked for less
-// than interval ago.
-func (l *layer) requestKeyframeAfter(interval time.Duration) {
-	if !l.up.video {
-		return
+// askKeyframe asks the publisher for a keyframe of this layer at now (unix
+// nanoseconds) if the layer is worth asking and the track's budget has
+// room; it reports whether the request went. Callers that wait for the
+// keyframe ask again with their next packet, so a refused request is
+// retried once the budget allows.
+func (l *layer) askKeyframe(now int64, urgent bool) bool {
+	u := l.up
+	if !u.video || !l.worthAsking(now) || !u.keyframeBudget.take(now, urgent) {
+		return false
 	}
-	now := time.Now().UnixNano()
-	last := l.lastKeyframe.Load()
-	if now-last < int64(interval) || !l.lastKeyframe.CompareAndSwap(last, now) {
-		return
-	}
-	pc := l.up.publisher.publishPC()
+	u.noteRequest(now)
+	pc := u.publisher.publishPC()
 	if pc == nil {
-		return
+		return true
 	}
-	l.up.keyframes.Add(1)
+	u.keyframes.Add(1)
 	_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(l.remote.SSRC())}})
+	return true
 }
 
-// requestKeyframes asks every layer for a keyframe, as when the track
-// resumes.
-func (u *upTrack) requestKeyframes() {
+// noteRequest notes a request to the track made at now on each of its
+// layers: the one request brings a keyframe of every layer the publisher
+// sends. A layer that arrives but brought no keyframe since the previous
+// request, although it had answerWait to, missed it.
+func (u *upTrack) noteRequest(now int64) {
 	for i := range maxLayers {
-		if l := u.layer(i); l != nil {
-			l.requestKeyframe()
+		l := u.layer(i)
+		if l == nil {
+			continue
+		}
+		prev := l.lastKeyframe.Swap(now)
+		if prev == 0 || now-prev < int64(answerWait) || !l.live(now) {
+			continue
+		}
+		if l.keyframeAt.Load() < prev {
+			l.misses.Add(1)
+		} else {
+			l.misses.Store(0)
 		}
 	}
+}
+
+// answerWait is how long a publisher may take to answer a keyframe
+// request: a round trip and an encode, which took Chromium on two busy
+// cores up to 0.9 s.
+const answerWait = time.Second
+
+// maxMissShift bounds the backoff of a layer that does not answer:
+// pliInterval<<maxMissShift, 16 s.
+const maxMissShift = 3
+
+// answers reports whether a keyframe of the layer may be expected of a
+// request. Chromium short of CPU goes on sending its top layer but answers
+// no request with a keyframe of it (only of the others). A layer that
+// brought none since the last request, after answerWait or, having
+// missed earlier ones, at once, is asked again, and moved to, only
+// pliInterval<<n after the last request, n being how many it missed in a
+// row (up to maxMissShift): its subscribers take the best layer that
+// answers meanwhile, and the publisher is not asked for keyframes of
+// every layer every pliInterval in vain. Any request to the track tries
+// it again, and one keyframe of it ends the backoff.
+func (l *layer) answers(now int64) bool {
+	last := l.lastKeyframe.Load()
+	if last == 0 || l.keyframeAt.Load() >= last {
+		return true
+	}
+	missed := l.misses.Load()
+	if now-last < int64(answerWait) {
+		return missed == 0
+	}
+	return now-last >= int64(pliInterval)<<min(missed+1, maxMissShift)
+}
+
+// worthAsking reports whether a keyframe of the layer may come of a
+// request: not if it does not answer requests (answers), nor while the
+// publisher sends other layers of the track but not this one, as its
+// encoder has dropped it for lack of bandwidth or CPU: a request would
+// only spend the budget the layers that arrive need. A track that sends
+// nothing at all is asked: a still screen sends no frame for seconds, and
+// its encoder answers with a keyframe of the last one.
+func (l *layer) worthAsking(now int64) bool {
+	if !l.answers(now) {
+		return false
+	}
+	if l.live(now) {
+		return true
+	}
+	for i := range maxLayers {
+		if o := l.up.layer(i); o != nil && o.live(now) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestKeyframes asks for a keyframe of every layer, as when the track
+// resumes: one urgent request brings them all.
+func (u *upTrack) requestKeyframes() {
+	now := time.Now().UnixNano()
+	if l := u.keyframeLayer(now); l != nil {
+		l.askKeyframe(now, true)
+	}
+}
+
+// keyframeLayer is the layer a request for all of them names: the best
+// one worth asking, nil if none.
+func (u *upTrack) keyframeLayer(now int64) *layer {
+	for i := maxLayers - 1; i >= 0; i-- {
+		if l := u.layer(i); l != nil && l.worthAsking(now) {
+			return l
+		}
+	}
+	return nil
 }
 
 // cacheOf is the packet cache of layer i, nil if none.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -103,29 +105,42 @@ func TestViewerFollowsTheStage(t *testing.T) {
 }
 
 // checkOneStream checks that packets form one stream across a move from
-// Alice's source to Bob's: consecutive sequence numbers, timestamps that
-// never go back, and no packet of Alice's after Bob's first.
+// Alice's source to Bob's: in the order of their sequence numbers, no gap
+// but the few a lost packet leaves (a busy loopback can drop one, and a
+// NACK brings it back out of order), timestamps that never go back, one
+// SSRC, and no packet of Alice's after Bob's first. Sources that were not
+// renumbered would jump by thousands.
 func checkOneStream(t *testing.T, got []rtp.Packet) {
 	t.Helper()
+	if len(got) == 0 {
+		t.Fatal("nothing arrived")
+	}
+	bySeq := map[int]rtp.Packet{}
+	first := got[0].SequenceNumber
+	for _, p := range got {
+		if p.SSRC != got[0].SSRC {
+			t.Fatalf("SSRC changes from %d to %d", got[0].SSRC, p.SSRC)
+		}
+		bySeq[int(int16(p.SequenceNumber-first))] = p
+	}
+	seqs := slices.Sorted(maps.Keys(bySeq))
 	bobs := false
-	for i, p := range got {
+	for i, seq := range seqs {
+		p := bySeq[seq]
 		fromBob := counterOf(p) >= 1<<30
 		if bobs && !fromBob {
-			t.Fatalf("packet %d (counter %d) is Alice's, after Bob's had started", i, counterOf(p))
+			t.Fatalf("packet %d (counter %d) is Alice's, after Bob's had started", seq, counterOf(p))
 		}
 		bobs = bobs || fromBob
 		if i == 0 {
 			continue
 		}
-		prev := got[i-1]
-		if p.SequenceNumber != prev.SequenceNumber+1 {
-			t.Fatalf("sequence numbers jump from %d to %d at packet %d", prev.SequenceNumber, p.SequenceNumber, i)
+		prev := bySeq[seqs[i-1]]
+		if seq-seqs[i-1] > 3 {
+			t.Fatalf("sequence numbers jump from %d to %d", prev.SequenceNumber, p.SequenceNumber)
 		}
 		if int32(p.Timestamp-prev.Timestamp) <= 0 {
-			t.Fatalf("timestamp goes from %d to %d at packet %d", prev.Timestamp, p.Timestamp, i)
-		}
-		if p.SSRC != prev.SSRC {
-			t.Fatalf("SSRC changes at packet %d", i)
+			t.Fatalf("timestamp goes from %d to %d at sequence number %d", prev.Timestamp, p.Timestamp, p.SequenceNumber)
 		}
 	}
 	if !bobs {
