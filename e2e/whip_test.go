@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 
 	"meet/protocol"
-	"meet/sfu/codec"
 	"meet/sfu/sfuclient"
 )
 
@@ -45,65 +43,11 @@ func TestWHIPStudioOnStage(t *testing.T) {
 	waitFor[string](viewer, switchWait, "my own tile is shown",
 		`document.querySelector('[data-participant-id][data-local]')?.getAttribute('data-participant-id')`)
 
-	api, err := sfuclient.NewAPI(sfuclient.Options{LoopbackOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	track, err := webrtc.NewTrackLocalStaticSample(codec.VP8(), "video", "studio")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
-		t.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	client := &http.Client{Transport: httpsTransport(), Timeout: 15 * time.Second}
-	req, _ := http.NewRequest("POST", srv.URL+"/api/rooms/"+room.ID+"/whip?name=Studio", strings.NewReader(pc.LocalDescription().SDP))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+me.Token)
 	started := time.Now()
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("WHIP POST: %d %s", resp.StatusCode, answer)
-	}
-	location := resp.Header.Get("Location")
+	location, stop := startStudio(t, srv, room.ID, me.Token, frames)
+	defer stop()
 	session := strings.TrimPrefix(location, "/api/whip/")
 	t.Logf("whip_answer_ms=%d", time.Since(started).Milliseconds())
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(time.Second / 30)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				_ = track.WriteSample(media.Sample{Data: frames[i%len(frames)], Duration: time.Second / 30})
-			}
-		}
-	}()
 
 	waitFor[bool](viewer, switchWait, "the studio's tile is shown",
 		`!!document.querySelector(`+jsonString(tileSelector(session))+`)`)
@@ -117,14 +61,8 @@ func TestWHIPStudioOnStage(t *testing.T) {
 		t.Errorf("the room with a studio in it: %+v", m)
 	}
 
-	req, _ = http.NewRequest("DELETE", srv.URL+location, nil)
-	req.Header.Set("Authorization", "Bearer "+me.Token)
-	if resp, err = client.Do(req); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("WHIP DELETE: %d", resp.StatusCode)
+	if code := httpDelete(t, srv, location, me.Token); code != http.StatusOK {
+		t.Fatalf("WHIP DELETE: %d", code)
 	}
 	waitFor[bool](viewer, switchWait, "the studio's tile is gone",
 		`!document.querySelector(`+jsonString(tileSelector(session))+`)`)
@@ -132,10 +70,13 @@ func TestWHIPStudioOnStage(t *testing.T) {
 
 // vp8Frames is 4 s of a moving test picture, 640x360 at 30 frames/s, in
 // VP8 by ffmpeg (libvpx), a keyframe a second.
-func vp8Frames(t *testing.T) [][]byte {
+func vp8Frames(t *testing.T) [][]byte { return vp8FramesSized(t, "640x360") }
+
+// vp8FramesSized is vp8Frames at another size.
+func vp8FramesSized(t *testing.T, size string) [][]byte {
 	t.Helper()
-	ivf := filepath.Join(t.TempDir(), "studio.ivf")
-	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-t", "4",
+	ivf := filepath.Join(t.TempDir(), "studio-"+size+".ivf")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size="+size+":rate=30", "-t", "4",
 		"-c:v", "libvpx", "-g", "30", "-b:v", "600k", "-deadline", "realtime", ivf).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
@@ -161,4 +102,66 @@ func vp8Frames(t *testing.T) [][]byte {
 		frames = append(frames, frame)
 	}
 	return frames
+}
+
+// startStudio publishes frames (30 a second, in a loop) into the room over
+// WHIP with token, as a studio would, and returns its session's URL and
+// what stops it.
+func startStudio(t *testing.T, srv *appServer, roomID, token string, frames [][]byte) (location string, stop func()) {
+	t.Helper()
+	api, err := sfuclient.NewAPI(sfuclient.Options{LoopbackOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	studio, err := sfuclient.NewStudio(api, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: httpsTransport(), Timeout: 15 * time.Second}
+	req, _ := http.NewRequest("POST", srv.URL+"/api/rooms/"+roomID+"/whip?name=Studio", strings.NewReader(studio.Offer()))
+	req.Header.Set("Content-Type", "application/sdp")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("WHIP POST: %d %s", resp.StatusCode, answer)
+	}
+	if err := studio.Answer(string(answer)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_ = studio.Video.WriteSample(media.Sample{Data: frames[i%len(frames)], Duration: time.Second / 30})
+			}
+		}
+	}()
+	return resp.Header.Get("Location"), func() { close(done); _ = studio.Close() }
+}
+
+// httpDelete sends DELETE path with token as bearer ("": none) and
+// returns the status.
+func httpDelete(t *testing.T, srv *appServer, path, token string) int {
+	t.Helper()
+	client := &http.Client{Transport: httpsTransport(), Timeout: 15 * time.Second}
+	req, _ := http.NewRequest("DELETE", srv.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
