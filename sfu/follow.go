@@ -167,7 +167,8 @@ func (f *follower) stop() {
 	}
 }
 
-// WriteRTP implements webrtc.TrackLocalWriter for one source's downTrack.
+// WriteRTP implements webrtc.TrackLocalWriter for one source's downTrack;
+// it renumbers hdr.
 func (w *followWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
 	f := w.f
 	f.mu.Lock()
@@ -210,9 +211,10 @@ func (w *followWriter) WriteRTP(hdr *rtp.Header, payload []byte) (int, error) {
 	if b == nil {
 		return 0, nil
 	}
-	out := *hdr
-	out.SequenceNumber, out.Timestamp, out.SSRC, out.PayloadType = seq, ts, b.ssrc, b.payloadType
-	return b.writer.WriteRTP(&out, payload)
+	// The downTrack builds a header for every packet, so it is rewritten
+	// in place: a copy would escape to the heap, once per packet.
+	hdr.SequenceNumber, hdr.Timestamp, hdr.SSRC, hdr.PayloadType = seq, ts, b.ssrc, b.payloadType
+	return b.writer.WriteRTP(hdr, payload)
 }
 
 // Write implements webrtc.TrackLocalWriter; downTracks use WriteRTP.

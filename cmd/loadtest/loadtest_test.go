@@ -111,6 +111,29 @@ func TestClassroomLosesNothingOnLoopback(t *testing.T) {
 	}
 }
 
+// TestClassroomWHEPLosesNothingOnLoopback: the classroom's viewers watch
+// as WHEP players with the owner's token; what they get is counted as a
+// spectator's is, and each session is deleted at the end (a DELETE the
+// server refuses is an error of the run).
+func TestClassroomWHEPLosesNothingOnLoopback(t *testing.T) {
+	url := startServer(t)
+	res, out := runTool(t, url, "-scenario", "classroom", "-whep", "-viewers", "4", "-duration", "2s", "-bitrate", "300000", "-baseline-receivers", "0")
+	checkNoLoss(t, res, out)
+	if res["whep"] != true || res["viewers"] != 4.0 || res["publishers"] != 1.0 {
+		t.Errorf("whep %v viewers %v publishers %v", res["whep"], res["viewers"], res["publishers"])
+	}
+	// The presenter's video and sound, each to the four players.
+	if sent, expected := res["sent_packets"].(float64), res["expected_packets"].(float64); expected != 4*sent {
+		t.Errorf("sent %v, expected %v deliveries, want four times as many", sent, expected)
+	}
+	if v, _ := res["deliveries_per_s"].(float64); v <= 0 {
+		t.Errorf("deliveries_per_s %v\n%s", res["deliveries_per_s"], out)
+	}
+	if res["joins_measured"] != 4.0 || res["join_answer_p50_ms"] == nil {
+		t.Errorf("join to first frame measured for %v of 4 players, answer p50 %v\n%s", res["joins_measured"], res["join_answer_p50_ms"], out)
+	}
+}
+
 func TestMeetingLosesNothingOnLoopback(t *testing.T) {
 	url := startServer(t)
 	res, out := runTool(t, url, "-scenario", "meeting", "-participants", "3", "-duration", "2s", "-bitrate", "300000", "-baseline-receivers", "0")
@@ -193,6 +216,7 @@ func TestFlagsAreChecked(t *testing.T) {
 		{[]string{"-url", "ftp://x"}, "-url"},
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"-simulcast"}, "-simulcast"},
+		{[]string{"-scenario", "meeting", "-whep"}, "-whep"},
 		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "big"}, "-tiles"},
 		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "640x0"}, "-tiles"},
 		{[]string{"-scenario", "meeting", "-simulcast", "-tiles", "640x360:0"}, "-tiles"},

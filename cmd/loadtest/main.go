@@ -7,6 +7,7 @@
 //
 //	classroom  one presenter publishes synthetic VP8-like video and
 //	           Opus-like audio; -viewers spectators receive it via the SFU
+//	           (with -whep, -viewers WHEP players of the room's stage)
 //	meeting    -participants all publish and all receive each other;
 //	           with -simulcast each camera sends three layers and each
 //	           viewer reports tile sizes dealt from -tiles
@@ -60,6 +61,7 @@ type config struct {
 	cpuProfile        string
 	simulcast         bool
 	twcc              bool
+	whep              bool
 	tiles             string
 	tileCycle         []tileSize // parsed -tiles
 }
@@ -83,6 +85,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
 	fs.BoolVar(&cfg.simulcast, "simulcast", false, "meeting: each camera sends three simulcast layers (q 320x180 at a tenth of -bitrate, h 640x360 at a third, f 1280x720 at -bitrate), and each viewer reports its tiles' sizes (-tiles)")
 	fs.BoolVar(&cfg.twcc, "twcc", false, "media receivers send transport-wide congestion control feedback, as browsers do: the SFU's bandwidth estimate per subscriber, which can hold a simulcast video below the layer its tile asks for, then follows the link instead of staying at its start value")
+	fs.BoolVar(&cfg.whep, "whep", false, "classroom: the viewers watch as WHEP players (POST /api/rooms/:id/whep with the owner's token, one receive-only connection each, DELETE at the end) instead of as spectators with a socket and a subscribe connection")
 	fs.StringVar(&cfg.tiles, "tiles", "1280x720:1,320x180:2", "with -simulcast: the tile sizes viewers report, WIDTHxHEIGHT:weight,...; the viewer-camera pairs are dealt them in turn (0x0: not watched)")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write this tool's own CPU profile of the whole run to this file (the tool shares the machine with the server: know its part)")
 	if err := fs.Parse(args); err != nil {
@@ -91,24 +94,8 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	switch cfg.scenario {
-	case "classroom":
-		if cfg.viewers < 1 {
-			return nil, fmt.Errorf("-viewers must be at least 1, got %d", cfg.viewers)
-		}
-	case "meeting":
-		if cfg.participants < 2 {
-			return nil, fmt.Errorf("-participants must be at least 2, got %d", cfg.participants)
-		}
-	case "chat":
-		if cfg.clients < 2 {
-			return nil, fmt.Errorf("-clients must be at least 2, got %d", cfg.clients)
-		}
-		if cfg.chatRate <= 0 {
-			return nil, fmt.Errorf("-chat-rate must be positive, got %g", cfg.chatRate)
-		}
-	default:
-		return nil, fmt.Errorf("-scenario %q: want classroom, meeting or chat", cfg.scenario)
+	if err := checkScenario(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.simulcast {
 		if cfg.scenario != "meeting" {
@@ -118,6 +105,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 		if cfg.tileCycle, err = parseTiles(cfg.tiles); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.whep && cfg.scenario != "classroom" {
+		return nil, fmt.Errorf("-whep is for -scenario classroom, not %s", cfg.scenario)
 	}
 	if cfg.duration <= 0 {
 		return nil, fmt.Errorf("-duration must be positive, got %s", cfg.duration)
@@ -142,12 +132,37 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	return cfg, nil
 }
 
+// checkScenario checks the flags of the chosen scenario.
+func checkScenario(cfg *config) error {
+	switch cfg.scenario {
+	case "classroom":
+		if cfg.viewers < 1 {
+			return fmt.Errorf("-viewers must be at least 1, got %d", cfg.viewers)
+		}
+	case "meeting":
+		if cfg.participants < 2 {
+			return fmt.Errorf("-participants must be at least 2, got %d", cfg.participants)
+		}
+	case "chat":
+		if cfg.clients < 2 {
+			return fmt.Errorf("-clients must be at least 2, got %d", cfg.clients)
+		}
+		if cfg.chatRate <= 0 {
+			return fmt.Errorf("-chat-rate must be positive, got %g", cfg.chatRate)
+		}
+	default:
+		return fmt.Errorf("-scenario %q: want classroom, meeting or chat", cfg.scenario)
+	}
+	return nil
+}
+
 // result is one run's figures. The JSON names are read by other checks:
 // keep them stable. Server figures are null when no -server-pid was given.
 type result struct {
 	Scenario        string  `json:"scenario"`
-	Viewers         int     `json:"viewers"`    // receiving clients
-	Publishers      int     `json:"publishers"` // publishing clients (chat: senders)
+	WHEP            bool    `json:"whep,omitempty"` // the viewers were WHEP players
+	Viewers         int     `json:"viewers"`        // receiving clients
+	Publishers      int     `json:"publishers"`     // publishing clients (chat: senders)
 	DurationS       float64 `json:"duration_s"`
 	SentPackets     uint64  `json:"sent_packets"`     // by publishers in the window (chat: messages)
 	ExpectedPackets uint64  `json:"expected_packets"` // deliveries that should have arrived
@@ -163,6 +178,7 @@ type result struct {
 	JoinWelcomeP50MS   float64 `json:"join_welcome_p50_ms,omitempty"`
 	JoinOfferP50MS     float64 `json:"join_offer_p50_ms,omitempty"`
 	JoinConnectedP50MS float64 `json:"join_connected_p50_ms,omitempty"`
+	JoinAnswerP50MS    float64 `json:"join_answer_p50_ms,omitempty"` // -whep: from the player's offer to the answer
 	JoinsMeasured      int     `json:"joins_measured"`
 	DeliveriesPerS     float64 `json:"deliveries_per_s"`
 	// What each receiver got while measuring, on average: packets and
@@ -259,7 +275,11 @@ func printSummary(w io.Writer, r *result) {
 	if r.Scenario == "chat" {
 		unit = "messages"
 	}
-	fmt.Fprintf(w, "scenario %s: %d receivers, %d senders, %.1f s measured (load average %s)\n", r.Scenario, r.Viewers, r.Publishers, r.DurationS, r.LoadAverage)
+	receivers := "receivers"
+	if r.WHEP {
+		receivers = "WHEP players"
+	}
+	fmt.Fprintf(w, "scenario %s: %d %s, %d senders, %.1f s measured (load average %s)\n", r.Scenario, r.Viewers, receivers, r.Publishers, r.DurationS, r.LoadAverage)
 	fmt.Fprintf(w, "  sent %d %s; %d of %d deliveries arrived: loss %.3f %%; %.0f deliveries/s\n", r.SentPackets, unit, r.ReceivedPackets, r.ExpectedPackets, r.LossPct, r.DeliveriesPerS)
 	fmt.Fprintf(w, "  latency p50 %.2f ms, p99 %.2f ms\n", r.LatencyP50MS, r.LatencyP99MS)
 	if r.ReceivedPPSPerViewer > 0 {
@@ -269,7 +289,9 @@ func printSummary(w io.Writer, r *result) {
 		printSimulcast(w, r.Simulcast)
 	}
 	fmt.Fprintf(w, "  join to first %s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%d joins measured)\n", map[bool]string{true: "history", false: "video frame"}[r.Scenario == "chat"], r.JoinP50MS, r.JoinP99MS, r.JoinMaxMS, r.JoinsMeasured)
-	if r.JoinConnectedP50MS > 0 {
+	if r.JoinAnswerP50MS > 0 {
+		fmt.Fprintf(w, "    of which: answer (offer made, POST answered) p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinAnswerP50MS, r.JoinConnectedP50MS)
+	} else if r.JoinConnectedP50MS > 0 {
 		fmt.Fprintf(w, "    of which: welcome p50 %.0f ms, subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinWelcomeP50MS, r.JoinOfferP50MS, r.JoinConnectedP50MS)
 	}
 	if r.Refused > 0 {

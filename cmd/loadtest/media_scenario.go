@@ -21,66 +21,30 @@ const (
 	grace  = 500 * time.Millisecond
 )
 
-// joinAll joins n participants, concurrency at a time, each with an
-// identity of its own (the first with first, when given).
-func joinAll(ctx context.Context, cfg *config, srv *server, api *webrtc.API, rx *rxStats, roomID string, n int, spectator bool, first *identity) ([]*participant, []string) {
+// closeAll closes participants in parallel, a few at a time, and returns
+// what went wrong (a WHEP session the server did not end).
+func closeAll(ps []*participant) []string {
 	var (
-		mu     sync.Mutex
-		joined = make([]*participant, n)
-		errs   []string
-		wg     sync.WaitGroup
-		slots  = make(chan struct{}, cfg.joinConcurrency)
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		errs  []string
+		slots = make(chan struct{}, 32)
 	)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			var id identity
-			var err error
-			if i == 0 && first != nil {
-				id = *first
-			} else if id, err = srv.newIdentity(ctx); err != nil {
-				mu.Lock()
-				errs = append(errs, err.Error())
-				mu.Unlock()
-				return
-			}
-			p, err := joinParticipant(ctx, srv, api, rx, id, roomID, spectator)
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err.Error())
-				mu.Unlock()
-				return
-			}
-			joined[i] = p
-		}()
-	}
-	wg.Wait()
-	out := joined[:0]
-	for _, p := range joined {
-		if p != nil {
-			out = append(out, p)
-		}
-	}
-	return out, errs
-}
-
-// closeAll closes participants in parallel, a few at a time.
-func closeAll(ps []*participant) {
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, 32)
 	for _, p := range ps {
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			p.close()
+			if err := p.close(); err != nil {
+				mu.Lock()
+				errs = append(errs, err.Error())
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	return errs
 }
 
 // runMedia runs the classroom and meeting scenarios: publishers send
@@ -124,7 +88,9 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 	res := m.result(streams, w)
 	// Free the server and this process before the baseline.
 	m.stopPublishing()
-	m.closeEveryone()
+	if errs := m.closeEveryone(); len(errs) > 0 {
+		res.Errors = append(res.Errors, firstN(errs, 5)...)
+	}
 	m.baseline(ctx, res)
 	return res, nil
 }
@@ -184,8 +150,15 @@ func (m *mediaRun) join(setupCtx context.Context, owner identity, room protocol.
 				return err
 			}
 		}
-		m.logf("room %s: presenter joined; joining %d viewers", room.ID, m.cfg.viewers)
-		m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
+		if m.cfg.whep {
+			m.logf("room %s: presenter joined; starting %d WHEP players", room.ID, m.cfg.viewers)
+			m.receivers, m.errs = joinEach(setupCtx, m.cfg, m.cfg.viewers, func(int) (*participant, error) {
+				return joinWHEP(setupCtx, m.srv, m.api, m.rx, owner.Token, room.ID, presenter.self.ID)
+			})
+		} else {
+			m.logf("room %s: presenter joined; joining %d viewers", room.ID, m.cfg.viewers)
+			m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
+		}
 		m.everyone = append(m.everyone, m.receivers...)
 	case "meeting":
 		m.logf("room %s: joining %d participants", room.ID, m.cfg.participants)
@@ -245,9 +218,22 @@ func (m *mediaRun) stopPublishing() {
 	m.stopMedia = nil
 }
 
-func (m *mediaRun) closeEveryone() {
-	closeAll(m.everyone)
+// closeEveryone closes the WHEP players first (their sessions must
+// still be there to be deleted, not ended with the room as its owner
+// leaves), then the participants; it returns what went wrong.
+func (m *mediaRun) closeEveryone() []string {
+	var players, others []*participant
+	for _, p := range m.everyone {
+		if p.whep != nil {
+			players = append(players, p)
+		} else {
+			others = append(others, p)
+		}
+	}
+	errs := closeAll(players)
+	errs = append(errs, closeAll(others)...)
 	m.everyone = nil
+	return errs
 }
 
 // sendViews deals the tiles and has every receiver report its own.
@@ -366,7 +352,7 @@ func nextStamps(streams []*stream) []uint32 {
 // result sums up the window: deliveries, latency, join times, the
 // server's figures and the errors.
 func (m *mediaRun) result(streams []*stream, w mediaWindow) *result {
-	res := &result{Scenario: m.cfg.scenario, Viewers: len(m.receivers), Publishers: len(m.publishers), DurationS: w.length.Seconds()}
+	res := &result{Scenario: m.cfg.scenario, WHEP: m.cfg.whep, Viewers: len(m.receivers), Publishers: len(m.publishers), DurationS: w.length.Seconds()}
 	m.countDeliveries(res, streams, w)
 	m.joinTimes(res)
 	if m.cfg.serverPID > 0 {
@@ -411,9 +397,10 @@ func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow
 }
 
 // joinTimes sums up the receivers' joins: to the welcome, to the first
-// subscribe offer, to the connection, to the first video frame.
+// subscribe offer (a WHEP player: to the answer), to the connection, to
+// the first video frame.
 func (m *mediaRun) joinTimes(res *result) {
-	var joins, welcomes, offers, connects []time.Duration
+	var joins, welcomes, offers, answers, connects []time.Duration
 	for _, r := range m.receivers {
 		// Join time counts only joins into a room already in SFU mode:
 		// the others waited for the switch, not for the SFU.
@@ -429,12 +416,16 @@ func (m *mediaRun) joinTimes(res *result) {
 		if d, ok := r.since(&r.offerAt); ok {
 			offers = append(offers, d)
 		}
+		if d, ok := r.since(&r.answerAt); ok {
+			answers = append(answers, d)
+		}
 		if d, ok := r.since(&r.connectedAt); ok {
 			connects = append(connects, d)
 		}
 	}
 	res.JoinWelcomeP50MS = medianMS(welcomes)
 	res.JoinOfferP50MS = medianMS(offers)
+	res.JoinAnswerP50MS = medianMS(answers)
 	res.JoinConnectedP50MS = medianMS(connects)
 	res.JoinsMeasured = len(joins)
 	res.JoinP50MS = medianMS(joins)

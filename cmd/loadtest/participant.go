@@ -48,20 +48,24 @@ type videoRx struct {
 
 // participant is one Pion client in a room: it always subscribes through
 // the SFU, and publishes synthetic camera and microphone when asked to.
+// With -whep a viewer is a WHEP player instead (whep.go): no socket, no
+// client, one receive-only connection, its packets counted the same way.
 type participant struct {
 	srv    *server
 	rx     *rxStats
 	ss     *session
 	self   protocol.Participant
 	client *sfuclient.Client
+	whep   *whepSession // a WHEP player's session; nil for a participant
 
 	joinStart  time.Time
 	joinedSFU  bool         // the welcome already said sfu
 	firstFrame atomic.Int64 // unix nanoseconds of the first keyframe packet
 	// Steps of the join, to tell where join time goes: the welcome, the
 	// first subscribe offer, and the subscribe connection connected
-	// (ICE+DTLS).
-	welcomeAt, offerAt, connectedAt atomic.Int64
+	// (ICE+DTLS); for a WHEP player, the answer (201) and its connection
+	// connected.
+	welcomeAt, offerAt, connectedAt, answerAt atomic.Int64
 
 	mu     sync.Mutex
 	recv   map[streamID]*seqSet // stamps received of each stream
@@ -332,7 +336,13 @@ func (p *participant) errors() []string {
 	return append([]string(nil), p.errs...)
 }
 
-func (p *participant) close() {
+// close leaves the room; a WHEP player ends its session, and reports
+// whether the server took the DELETE.
+func (p *participant) close() error {
+	if p.whep != nil {
+		return p.whep.close()
+	}
 	p.ss.close()
 	p.client.Close()
+	return nil
 }
