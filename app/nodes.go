@@ -3,7 +3,9 @@ package app
 import (
 	"errors"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -13,9 +15,9 @@ import (
 
 // Several nodes may share one database (issue 18). Each writes a
 // heartbeat with its load to the nodes table, and a room that goes live is
-// placed on one node in the placements table (store/placement.go). Until
-// joins are proxied to the hosting node, a node serves every room it is
-// asked for, and warns when the room is placed elsewhere.
+// placed on one node in the placements table (store/placement.go). A join
+// that reaches another node is forwarded to the host (proxy.go), so only
+// the host makes the room live.
 
 // DefaultNodeTimeout is how long a node may miss heartbeats before the
 // others count it dead.
@@ -28,6 +30,9 @@ type node struct {
 	url     string
 	timeout time.Duration
 	started time.Time
+	// internal is the address the other nodes forward joins to
+	// (SetInternalURL); it can be set after the first heartbeat.
+	internal atomic.Pointer[string]
 
 	// mu orders placing and unplacing on this node: a room is unplaced
 	// only while no join holds it (pending) and the hub has no live room
@@ -46,11 +51,27 @@ type node struct {
 }
 
 func newNode(cfg Config) *node {
-	return &node{
+	n := &node{
 		id: cfg.NodeID, url: cfg.PublicURL, timeout: cfg.NodeTimeout, started: time.Now().UTC(),
 		pending: map[string]int{},
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
+	n.internal.Store(&cfg.InternalURL)
+	return n
+}
+
+// row is the node's heartbeat row without its load, stamped now.
+func (n *node) row() store.Node {
+	return store.Node{ID: n.id, PublicURL: n.url, InternalURL: *n.internal.Load(), StartedAt: n.started, HeartbeatAt: time.Now()}
+}
+
+// SetInternalURL sets the address the other nodes reach this one at to
+// forward joins (http://host:port, the listener's; cmd/meet knows it once
+// it listens) and writes it in a heartbeat now.
+func (s *Server) SetInternalURL(u string) error {
+	u = strings.TrimRight(u, "/")
+	s.node.internal.Store(&u)
+	return s.store.Heartbeat(s.node.row())
 }
 
 // DefaultNodeID is the node id of a server not given one: the host name,
@@ -112,10 +133,8 @@ func (s *Server) beat() error {
 	sent := s.sfu.Totals().Sent
 	cpu := processCPU()
 	n := s.node
-	row := store.Node{
-		ID: n.id, PublicURL: n.url, StartedAt: n.started, HeartbeatAt: now,
-		Participants: s.participantsOnline(),
-	}
+	row := n.row()
+	row.HeartbeatAt, row.Participants = now, s.participantsOnline()
 	if secs := now.Sub(n.lastAt).Seconds(); !n.lastAt.IsZero() && secs > 0 {
 		if sent >= n.lastSent {
 			row.DeliveriesPerSecond = float64(sent-n.lastSent) / secs
@@ -159,7 +178,7 @@ func (s *Server) liveNodes() ([]store.Node, error) {
 			return live, nil
 		}
 	}
-	if err := s.store.Heartbeat(store.Node{ID: s.node.id, PublicURL: s.node.url, StartedAt: s.node.started, HeartbeatAt: time.Now()}); err != nil {
+	if err := s.store.Heartbeat(s.node.row()); err != nil {
 		return nil, err
 	}
 	return s.store.LiveNodes(time.Now(), s.node.timeout)
@@ -167,8 +186,10 @@ func (s *Server) liveNodes() ([]store.Node, error) {
 
 // holdPlacement is called as a join enters room id: it holds the room's
 // placement until the returned release, and places the room when it is
-// not live here yet. A room placed on another live node is still served
-// here, with a warning, until joins are proxied to their host.
+// not live here yet. The join was forwarded to the room's host before its
+// upgrade (proxy.go), so the room is placed here; if another node took it
+// meanwhile (a race, or this node counted dead), it is still served here,
+// with a warning, and the next joins go to that host.
 func (s *Server) holdPlacement(id string) (release func()) {
 	s.node.mu.Lock()
 	s.node.pending[id]++
@@ -196,7 +217,7 @@ func (s *Server) placeRoom(id string) {
 	case err != nil:
 		s.log.Error("place room", "room", id, "node", s.node.id, "err", err)
 	case host.ID != s.node.id:
-		s.log.Warn("room placed on another node; proxying is not built yet", "room", id, "node", s.node.id, "host", host.ID, "host_url", host.PublicURL)
+		s.log.Warn("room placed on another node since its join was routed here; serving it here", "room", id, "node", s.node.id, "host", host.ID)
 	}
 }
 

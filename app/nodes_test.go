@@ -45,6 +45,11 @@ func newNodeApp(t *testing.T, dsn, id string) *nodeApp {
 	}
 	srv.passcodeCost = bcrypt.MinCost
 	hs := httptest.NewServer(srv.Handler())
+	// The other nodes forward joins here (proxy.go): the public URL is
+	// made up, as a load balancer's would be out of reach.
+	if err := srv.SetInternalURL(hs.URL); err != nil {
+		t.Fatal(err)
+	}
 	n := &nodeApp{testApp: &testApp{t: t, srv: srv, http: hs, store: db}}
 	t.Cleanup(func() {
 		n.close()

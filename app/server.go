@@ -95,6 +95,10 @@ type Config struct {
 	NodeID      string
 	PublicURL   string
 	NodeTimeout time.Duration
+	// InternalURL is the address the other nodes forward joins of this
+	// node's rooms to (proxy.go), when it is known before New; else
+	// Server.SetInternalURL sets it once the server listens.
+	InternalURL string
 }
 
 // Server is the running application.
@@ -116,6 +120,9 @@ type Server struct {
 	metrics http.Handler
 	// node is this server as one of the nodes sharing the database.
 	node *node
+	// proxyTransport carries the requests forwarded to other nodes
+	// (proxy.go).
+	proxyTransport *http.Transport
 
 	reconnectGrace time.Duration // <= 0: no resume
 	// iceServers are the -ice-servers every page is told, before the
@@ -170,12 +177,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		admission: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		store:     cfg.Store,
-		log:       cfg.Logger,
-		tokens:    tokenSigner{secret: cfg.Secret},
-		secret:    cfg.Secret,
-		sfu:       media,
+		admission:      make(chan struct{}, runtime.GOMAXPROCS(0)),
+		store:          cfg.Store,
+		log:            cfg.Logger,
+		tokens:         tokenSigner{secret: cfg.Secret},
+		secret:         cfg.Secret,
+		sfu:            media,
+		proxyTransport: newProxyTransport(),
 
 		reconnectGrace: cfg.ReconnectGrace,
 		iceServers:     cfg.ICEServers,
@@ -333,6 +341,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopHeartbeats()
+	s.proxyTransport.CloseIdleConnections()
 	if err := s.sfu.Close(); err != nil {
 		s.log.Warn("close sfu", "err", err)
 	}
@@ -358,8 +367,9 @@ func (s *Server) routes() *gin.Engine {
 	api.PUT("/me", s.putMe)
 	api.GET("/rooms", s.listRooms)
 	api.POST("/rooms", s.createRoom)
-	api.GET("/rooms/:id", s.getRoom)
-	api.GET("/rooms/:id/participants", s.getParticipants)
+	// The room's live state is on its host (proxy.go).
+	api.GET("/rooms/:id", s.toRoomHost, s.getRoom)
+	api.GET("/rooms/:id/participants", s.toRoomHost, s.getParticipants)
 	api.PATCH("/rooms/:id", s.patchRoom)
 	api.POST("/rooms/:id/end", s.endRoom)
 	api.GET("/rooms/:id/messages", s.getMessages)

@@ -39,8 +39,9 @@ func (s *Server) newMelody() *melody.Melody {
 	return m
 }
 
-// serveWS upgrades the request. The room is checked after the upgrade, so
-// that a browser, which cannot read a failed upgrade's status, gets the
+// serveWS upgrades the request, or forwards it to the room's host when
+// that is another node (proxy.go). The room is checked after the upgrade,
+// so that a browser, which cannot read a failed upgrade's status, gets the
 // reason as an error message.
 func (s *Server) serveWS(c *gin.Context) {
 	q := c.Request.URL.Query()
@@ -49,7 +50,7 @@ func (s *Server) serveWS(c *gin.Context) {
 		"room":      q.Get("room"),
 		"name":      q.Get("name"),
 		"spectator": q.Get("spectator") == "1" || q.Get("spectator") == "true",
-		"ip":        c.ClientIP(),
+		"ip":        s.clientIP(c),   // the client's, also when another node forwarded the join
 		"resume":    q.Get("resume"), // resume.go
 		"seen":      q.Get("seen"),
 		"invite":    q.Get("invite"), // invites.go
@@ -62,6 +63,9 @@ func (s *Server) serveWS(c *gin.Context) {
 	// page is never opened, and only its page could have read a reason.
 	if !s.origins.allows(c.Request) {
 		s.abortWithError(c, errBadOrigin)
+		return
+	}
+	if s.joinElsewhere(c, q.Get("room")) {
 		return
 	}
 	if err := s.ws.HandleRequestWithKeys(c.Writer, c.Request, keys); err != nil {

@@ -17,7 +17,10 @@ type Node struct {
 	ID string `gorm:"primaryKey;size:128"`
 	// PublicURL is the address browsers reach this node at; empty: the
 	// same origin as the page.
-	PublicURL   string    `gorm:"size:400;not null"`
+	PublicURL string `gorm:"size:400;not null"`
+	// InternalURL is the address the other nodes reach this node at to
+	// forward a join to the room's host (app/proxy.go); empty: unknown.
+	InternalURL string    `gorm:"size:400;not null;default:''"`
 	StartedAt   time.Time `gorm:"not null"`
 	HeartbeatAt time.Time `gorm:"not null;index"`
 	// Participants are those online in the node's live rooms.
@@ -44,7 +47,7 @@ func (s *Store) Heartbeat(n Node) error {
 	err := s.db.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "id"}},
 		DoUpdates: clause.AssignmentColumns([]string{
-			"public_url", "started_at", "heartbeat_at", "participants", "deliveries_per_second", "cpu",
+			"public_url", "internal_url", "started_at", "heartbeat_at", "participants", "deliveries_per_second", "cpu",
 		}),
 	}).Create(&n).Error
 	if err != nil {

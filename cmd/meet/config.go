@@ -47,6 +47,7 @@ type config struct {
 	// Several nodes on one PostgreSQL database.
 	nodeID      string
 	publicURL   string
+	internalURL string
 	nodeTimeout time.Duration
 
 	// Abuse limits; 0 turns a limit off.
@@ -114,6 +115,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.pprof, "pprof", "", "listen address for Go's profiler (net/http/pprof), e.g. 127.0.0.1:6060; off when empty. Never expose it publicly")
 	fs.StringVar(&c.nodeID, "node-id", app.DefaultNodeID(), "this node's name among the nodes sharing one database")
 	fs.StringVar(&c.publicURL, "public-url", "", "the address browsers reach this node at, e.g. https://node1.example.com (default: the page's own origin)")
+	fs.StringVar(&c.internalURL, "internal-url", "", "the address the other nodes reach this node at to forward joins of its rooms, e.g. http://10.0.0.5:8080 (default: the listen address, with the host name when it listens on every interface)")
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", app.DefaultNodeTimeout, "a node that misses its heartbeats this long is dead and its rooms are placed again; it beats every third of it")
 	c.tls.define(fs)
 	c.turn.define(fs)
@@ -234,13 +236,40 @@ func (c *config) checkNode() error {
 	if c.nodeTimeout < 100*time.Millisecond {
 		return fmt.Errorf("-node-timeout must be at least 100ms, got %s", c.nodeTimeout)
 	}
-	if c.publicURL != "" {
-		u, err := url.Parse(c.publicURL)
+	for name, raw := range map[string]string{"public-url": c.publicURL, "internal-url": c.internalURL} {
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("-public-url %q is not an http:// or https:// URL", c.publicURL)
+			return fmt.Errorf("-%s %q is not an http:// or https:// URL", name, raw)
 		}
 	}
 	return nil
+}
+
+// internalAddress is the address the other nodes forward joins to:
+// -internal-url, else the public listener's bound address (this host's
+// name in place of an address of every interface), over HTTPS when the
+// listener serves it.
+func (c *config) internalAddress(bound net.Addr, https bool) string {
+	if c.internalURL != "" {
+		return c.internalURL
+	}
+	host, port, err := net.SplitHostPort(bound.String())
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if name, err := os.Hostname(); err == nil && name != "" {
+			host = name
+		}
+	}
+	scheme := "http"
+	if https {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // dataDir is where the secret, certificates and recordings are kept:
@@ -315,6 +344,41 @@ func (c *config) parseICEServers() ([]protocol.ICEServer, error) {
 	return servers, nil
 }
 
+// identitySecret names the secret of identity tokens and invites in the
+// database.
+const identitySecret = "identity"
+
+// sharedSecret returns the secret identity tokens and invites are signed
+// with: -secret when given (every node of a deployment must then be given
+// the same), else the one kept in the database, which every node sharing
+// it reads, so that a cookie one node issued is good on all. The first
+// start creates it: from the data directory's secret.key when there is one
+// (a node from before the database kept it keeps its users' identities),
+// else a new one; with SQLite, secret.key is written as before.
+func (c *config) sharedSecret(db *store.Store) ([]byte, error) {
+	if c.secret != "" {
+		return c.loadSecret()
+	}
+	secret, err := db.Secret(identitySecret, func() ([]byte, error) {
+		if !store.IsPostgres(c.dbPath) {
+			return c.loadSecret()
+		}
+		// Not written to a file: each node's would differ from the one
+		// the database keeps.
+		if kept, err := c.secretFile(); kept != nil || err != nil {
+			return kept, err
+		}
+		return newSecret()
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("the database's secret %q is shorter than 32 bytes", identitySecret)
+	}
+	return secret, nil
+}
+
 // loadSecret returns the configured secret, or the one kept in the data
 // directory, creating it on first start so identities survive restarts.
 func (c *config) loadSecret() ([]byte, error) {
@@ -324,25 +388,47 @@ func (c *config) loadSecret() ([]byte, error) {
 		}
 		return []byte(c.secret), nil
 	}
-	path := filepath.Join(c.dataDir(), "secret.key")
-	if data, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(data)); len(s) >= 32 {
-			return []byte(s), nil
-		}
-		return nil, fmt.Errorf("%s holds a secret shorter than 32 characters", path)
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if kept, err := c.secretFile(); kept != nil || err != nil {
+		return kept, err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	path := c.secretPath()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if err := os.WriteFile(path, append(secret, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("write secret: %w", err)
+	}
+	return secret, nil
+}
+
+func (c *config) secretPath() string { return filepath.Join(c.dataDir(), "secret.key") }
+
+// secretFile is the secret kept in the data directory, nil when there is
+// none.
+func (c *config) secretFile() ([]byte, error) {
+	path := c.secretPath()
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, nil
+	case err != nil:
 		return nil, fmt.Errorf("read secret: %w", err)
 	}
+	if s := strings.TrimSpace(string(data)); len(s) >= 32 {
+		return []byte(s), nil
+	}
+	return nil, fmt.Errorf("%s holds a secret shorter than 32 characters", path)
+}
+
+// newSecret is a fresh secret: 32 random bytes, in hex.
+func newSecret() ([]byte, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, err
 	}
-	secret := hex.EncodeToString(raw)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write secret: %w", err)
-	}
-	return []byte(secret), nil
+	return []byte(hex.EncodeToString(raw)), nil
 }

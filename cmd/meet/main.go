@@ -66,16 +66,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	level, _ := cfg.level()
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	secret, err := cfg.loadSecret()
-	if err != nil {
-		return err
-	}
 	iceServers, _ := cfg.parseICEServers()
 	db, err := store.Open(cfg.dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	secret, err := cfg.sharedSecret(db)
+	if err != nil {
+		return err
+	}
 
 	cert, err := cfg.tls.certificate(cfg.dataDir(), logger)
 	if err != nil {
@@ -112,6 +112,10 @@ func serve(ctx context.Context, cfg *config, srv *app.Server, cert *tlsconf.Serv
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 	}
 	bound := listening{srv: srv, addr: ln.Addr().String(), redirectAddr: secure.redirectAddr}
+	// The other nodes forward joins of this node's rooms here (app/proxy.go).
+	if err := srv.SetInternalURL(cfg.internalAddress(ln.Addr(), cert != nil)); err != nil {
+		logger.Warn("node heartbeat", "err", err)
+	}
 	if cfg.metricsAddr != "" {
 		metricsAddr, stopMetrics, err := serveInternal("metrics-addr", cfg.metricsAddr, metricsMux(srv.MetricsHandler()), logger)
 		if err != nil {
