@@ -25,11 +25,15 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Build       any    `yaml:"build"` // "." or {context, dockerfile}
-	Ports       []any  `yaml:"ports"` // "8080:8080" or {target, published, protocol}
-	Volumes     []any  `yaml:"volumes"`
-	Environment any    `yaml:"environment"` // map or list of KEY=VALUE
-	Restart     string `yaml:"restart"`
+	Build       any      `yaml:"build"` // "." or {context, dockerfile}
+	Ports       []any    `yaml:"ports"` // "8080:8080" or {target, published, protocol}
+	Volumes     []any    `yaml:"volumes"`
+	Environment any      `yaml:"environment"` // map or list of KEY=VALUE
+	Restart     string   `yaml:"restart"`
+	Profiles    []string `yaml:"profiles"`
+	Image       string   `yaml:"image"`
+	Entrypoint  []string `yaml:"entrypoint"`
+	DependsOn   any      `yaml:"depends_on"` // list or map of service: condition
 }
 
 // port is one published port of a service.
