@@ -65,7 +65,9 @@ func openSQLite(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	if err := db.AutoMigrate(models()...); err != nil {
+	// Processes that open one file together migrate one after another
+	// (writeTx: BEGIN IMMEDIATE), or both would create the same table.
+	if err := (&Store{db: db}).writeTx("migrate", func(tx *gorm.DB) error { return tx.AutoMigrate(models()...) }); err != nil {
 		closeDB(db)
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
@@ -91,7 +93,11 @@ func openPostgres(url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", redact(url), err)
 	}
-	if err := db.AutoMigrate(models()...); err != nil {
+	// Nodes that start together migrate one after another (writeTx: an
+	// advisory lock): two creating the same table at once collide in
+	// PostgreSQL's catalog. DDL is transactional there, so the lock holds
+	// for the whole migration.
+	if err := (&Store{db: db, postgres: true}).writeTx("migrate", func(tx *gorm.DB) error { return tx.AutoMigrate(models()...) }); err != nil {
 		closeDB(db)
 		return nil, fmt.Errorf("store: migrate %s: %w", redact(url), err)
 	}
