@@ -99,6 +99,11 @@ func (s *Server) startHeartbeats() error {
 
 func (s *Server) heartbeats() {
 	defer close(s.node.done)
+	// The rooms this node reported go with it: the others stop counting
+	// them now, not once its heartbeat is stale.
+	defer s.clearPresence()
+	// Rows a previous run under this id left behind go at once.
+	s.writePresence()
 	tick := time.NewTicker(s.node.timeout / 3)
 	defer tick.Stop()
 	for {
@@ -116,6 +121,7 @@ func (s *Server) heartbeats() {
 			s.log.Warn("node heartbeat", "node", s.node.id, "err", err)
 			continue
 		}
+		s.writePresence()
 		s.sweepPlacements()
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"time"
 
@@ -68,6 +69,67 @@ func (s *Server) roomView(r *store.Room) protocol.Room {
 		v.Recording, _ = live.Recording()
 	}
 	return v
+}
+
+// presence is a room's online count and media mode across the nodes.
+type presence struct {
+	online int
+	mode   string
+}
+
+// presenceOf is the presence of each of rooms ids across the live nodes,
+// read in one query: this node's hub for a room live here (immediate, not
+// as of its last heartbeat, so that one node alone is its own source), plus
+// what the other live nodes last wrote of it (store.PresenceOf); this
+// node's own rows are as old as its last heartbeat and are skipped. Only a
+// room being served by two nodes at once has both. The mode is this node's
+// when the room is live here, else that of the node with the most online.
+func (s *Server) presenceOf(ids []string) (map[string]presence, error) {
+	rows, err := s.store.PresenceOf(ids, time.Now(), s.node.timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]presence, len(ids))
+	for _, id := range ids {
+		p, most := presence{mode: protocol.ModeMesh}, -1
+		if live, ok := s.hub.Room(id); ok {
+			p.online, p.mode = live.Counts()
+			most = math.MaxInt
+		}
+		for _, r := range rows[id] {
+			if r.NodeID == s.node.id {
+				continue
+			}
+			p.online += r.Online
+			if r.Online > most {
+				most, p.mode = r.Online, r.Mode
+			}
+		}
+		out[id] = p
+	}
+	return out, nil
+}
+
+// writePresence replaces this node's presence rows (store.ReplacePresence)
+// with the online count and mode of each room live here now. The
+// heartbeat loop calls it after each heartbeat.
+func (s *Server) writePresence() {
+	live := s.hub.All()
+	rows := make([]store.RoomPresence, 0, len(live))
+	for _, r := range live {
+		online, mode := r.Counts()
+		rows = append(rows, store.RoomPresence{RoomID: r.ID(), Online: online, Mode: mode})
+	}
+	if err := s.store.ReplacePresence(s.node.id, rows, time.Now()); err != nil {
+		s.log.Warn("room presence", "node", s.node.id, "err", err)
+	}
+}
+
+// clearPresence removes this node's presence rows as it stops.
+func (s *Server) clearPresence() {
+	if err := s.store.ReplacePresence(s.node.id, nil, time.Now()); err != nil {
+		s.log.Warn("clear room presence", "node", s.node.id, "err", err)
+	}
 }
 
 // loadRoom fetches the room named by the :id path parameter.
@@ -144,10 +206,15 @@ func (s *Server) listRooms(c *gin.Context) {
 		s.abortWithError(c, err)
 		return
 	}
+	online, err := s.presenceOf(ids)
+	if err != nil {
+		s.abortWithError(c, err)
+		return
+	}
 	out := make([]protocol.Room, 0, len(rooms))
 	for i := range rooms {
-		online, mode := s.hub.Online(rooms[i].ID)
-		v := room.View(&rooms[i], online, mode)
+		p := online[rooms[i].ID]
+		v := room.View(&rooms[i], p.online, p.mode)
 		v.Stage = room.StageView(stages[rooms[i].ID])
 		v.Yours = rooms[i].OwnerID == me || attended[rooms[i].ID]
 		v.Node = hosts[rooms[i].ID]
@@ -229,6 +296,13 @@ func (s *Server) getRoom(c *gin.Context) {
 		return
 	}
 	v := s.roomView(stored)
+	// The room's live state across the nodes; a failure leaves this
+	// node's own.
+	if online, err := s.presenceOf([]string{stored.ID}); err != nil {
+		s.log.Error("presence of room", "room", stored.ID, "err", err)
+	} else {
+		v.Online, v.Mode = online[stored.ID].online, online[stored.ID].mode
+	}
 	v.Node = s.hostOf(stored.ID)
 	c.JSON(http.StatusOK, v)
 }

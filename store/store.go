@@ -30,7 +30,7 @@ type Store struct {
 // models are the stored tables, in an order where none refers to a later
 // one (there are no foreign keys today, but copies keep to it).
 func models() []any {
-	return []any{&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}, &Recording{}, &Node{}, &Placement{}, &Secret{}}
+	return []any{&Room{}, &Attendance{}, &ChatMessage{}, &StageMember{}, &Member{}, &APIKey{}, &Invite{}, &Recording{}, &Node{}, &Placement{}, &RoomPresence{}, &Secret{}}
 }
 
 // Open opens the store dsn names and migrates the schema: a postgres:// or
