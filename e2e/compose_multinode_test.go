@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/goccy/go-yaml"
 )
 
 // TestComposeMultinodeProfile checks the multinode profile of
@@ -18,14 +16,7 @@ import (
 // node stays the default profile.
 func TestComposeMultinodeProfile(t *testing.T) {
 	root := repoRoot(t)
-	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cf composeFile
-	if err := yaml.Unmarshal(data, &cf); err != nil {
-		t.Fatalf("docker-compose.yml is not valid YAML: %v", err)
-	}
+	data, cf := readCompose(t, root)
 	env, err := os.ReadFile(filepath.Join(root, ".env"))
 	if err != nil || !strings.Contains(string(env), "COMPOSE_PROFILES=single") {
 		t.Errorf(".env does not make the single node the default profile (%v): %q", err, env)

@@ -42,8 +42,10 @@ type port struct {
 	Protocol        string // tcp or udp
 }
 
-func TestComposeFile(t *testing.T) {
-	root := repoRoot(t)
+// readCompose reads and parses docker-compose.yml: its text and its
+// services.
+func readCompose(t *testing.T, root string) ([]byte, composeFile) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +54,12 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(data, &cf); err != nil {
 		t.Fatalf("docker-compose.yml is not valid YAML: %v", err)
 	}
+	return data, cf
+}
+
+func TestComposeFile(t *testing.T) {
+	root := repoRoot(t)
+	data, cf := readCompose(t, root)
 	svc, ok := cf.Services["meet"]
 	if !ok {
 		t.Fatalf("docker-compose.yml has no service meet (services: %v)", keys(cf.Services))

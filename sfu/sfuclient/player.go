@@ -44,17 +44,25 @@ func NewPlayer(api *webrtc.API, keep bool) (*Player, error) {
 		}
 	}
 	pc.OnTrack(p.read)
+	if p.offer, err = wholeOffer(pc); err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("sfuclient: player offer: %w", err)
+	}
+	return p, nil
+}
+
+// wholeOffer makes pc's offer and returns it once it holds every
+// candidate, as WHIP and WHEP clients send it: one offer, no trickle.
+func wholeOffer(pc *webrtc.PeerConnection) (string, error) {
 	offer, err := pc.CreateOffer(nil)
 	if err == nil {
 		err = pc.SetLocalDescription(offer)
 	}
 	if err != nil {
-		_ = pc.Close()
-		return nil, fmt.Errorf("sfuclient: player offer: %w", err)
+		return "", err
 	}
 	<-webrtc.GatheringCompletePromise(pc)
-	p.offer = pc.LocalDescription().SDP
-	return p, nil
+	return pc.LocalDescription().SDP, nil
 }
 
 // Offer is the SDP offer to send.

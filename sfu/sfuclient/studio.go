@@ -36,16 +36,10 @@ func NewStudio(api *webrtc.API, withAudio bool) (*Studio, error) {
 		_ = pc.Close()
 		return nil, err
 	}
-	offer, err := pc.CreateOffer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(offer)
-	}
-	if err != nil {
+	if s.offer, err = wholeOffer(pc); err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("sfuclient: studio offer: %w", err)
 	}
-	<-webrtc.GatheringCompletePromise(pc)
-	s.offer = pc.LocalDescription().SDP
 	return s, nil
 }
 
