@@ -61,6 +61,9 @@ type Peer struct {
 	// for one that only receives what it follows (viewer.go).
 	publisher *publishOnly
 	viewer    *Viewer
+	// pipe is set for the peer that receives another node's room, the
+	// receiving end of a cascade (pipe.go).
+	pipe *Pipe
 
 	// The subscribe connection's bandwidth estimator, set with the
 	// connection; the last estimate, and how many videos it keeps below
@@ -253,6 +256,15 @@ func (p *Peer) answerPublish(m *protocol.SFU) error {
 // simulcast layer of one (Pion calls it once per RID).
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	source := p.sourceOf(remote, receiver)
+	if p.pipe != nil {
+		p.pipe.onTrack(source, remote, receiver) // another node's publisher's (pipe.go)
+		return
+	}
+	p.publishTrack(source, remote, receiver)
+}
+
+// publishTrack publishes a remote track as p's source.
+func (p *Peer) publishTrack(source string, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	p.pubMu.Lock()
 	if up := p.ups[source]; up != nil && up.simulcast && up.receiver == receiver {
 		l, ok := up.addLayer(remote)

@@ -64,7 +64,8 @@ func (r *Room) Join(id string, send func([]byte)) (*Peer, error) {
 	return p, nil
 }
 
-// tracksFor is what p should receive: every track of the room but its own.
+// tracksFor is what p should receive: every track of the room but its
+// own, and but those another node publishes for its participant (pipe.go).
 func (r *Room) tracksFor(p *Peer) []*upTrack {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -73,7 +74,7 @@ func (r *Room) tracksFor(p *Peer) []*upTrack {
 	}
 	out := make([]*upTrack, 0, len(r.tracks))
 	for _, up := range r.tracks {
-		if up.publisher != p {
+		if up.publisher != p && up.publisher.id != p.id {
 			out = append(out, up)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
@@ -78,6 +79,8 @@ type SFU struct {
 	lastN     int
 	// fixedLayers: no subscriber's bandwidth is estimated.
 	fixedLayers bool
+	// pipedTracks counts the tracks received from other nodes (pipe.go).
+	pipedTracks atomic.Uint64
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
