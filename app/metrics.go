@@ -34,6 +34,12 @@ func (s *Server) metricsHandler() http.Handler {
 	if s.turn.server != nil {
 		reg.MustRegister(turnCollector{server: s.turn.server})
 	}
+	counter("meet_sfu_piped_tracks_total", "Tracks received from other nodes' rooms over pipes: each of a room's tracks once per node serving its viewers.",
+		func() float64 { return float64(s.sfu.PipedTracks()) })
+	gauge("meet_cascade_pipes", "Pipes open from other nodes, each feeding this node's viewers of one of their rooms.", func() float64 { return float64(s.pipes.count()) })
+	if s.cascade != nil {
+		gauge("meet_cascade_edge_viewers", "Viewers of this node's rooms whose media other nodes serve.", func() float64 { return float64(s.cascade.edgeViewers()) })
+	}
 	counter("meet_chat_messages_total", "Chat messages accepted.", func() float64 { return float64(s.chat.accepted.Load()) })
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -104,6 +104,7 @@ func (s *Server) heartbeats() {
 	defer s.clearPresence()
 	// Rows a previous run under this id left behind go at once.
 	s.writePresence()
+	s.refreshEdges()
 	tick := time.NewTicker(s.node.timeout / 3)
 	defer tick.Stop()
 	for {
@@ -123,6 +124,7 @@ func (s *Server) heartbeats() {
 		}
 		s.writePresence()
 		s.sweepPlacements()
+		s.refreshEdges()
 	}
 }
 
@@ -305,4 +307,18 @@ func roomNode(live []store.Node, id string) *protocol.RoomNode {
 		}
 	}
 	return nil
+}
+
+// refreshEdges gives the cascade the live nodes it may serve viewers
+// from, as of this heartbeat.
+func (s *Server) refreshEdges() {
+	if s.cascade == nil {
+		return
+	}
+	live, err := s.store.LiveNodes(time.Now(), s.node.timeout)
+	if err != nil {
+		s.log.Warn("live nodes", "node", s.node.id, "err", err)
+		return
+	}
+	s.cascade.setOthers(live, s.node.id)
 }

@@ -99,6 +99,10 @@ type Config struct {
 	// node's rooms to (proxy.go), when it is known before New; else
 	// Server.SetInternalURL sets it once the server listens.
 	InternalURL string
+	// NodeCapacity, above 0, is how many viewers of one classroom this
+	// node serves before the next ones get their media from another node
+	// (cascade.go).
+	NodeCapacity int
 }
 
 // Server is the running application.
@@ -123,6 +127,11 @@ type Server struct {
 	// proxyTransport carries the requests forwarded to other nodes
 	// (proxy.go).
 	proxyTransport *http.Transport
+	// cascade serves viewers of this node's rooms from other nodes, nil
+	// without -node-capacity; pipes feed this node's share of other
+	// nodes' rooms (edge.go).
+	cascade *cascade
+	pipes   *pipes
 
 	reconnectGrace time.Duration // <= 0: no resume
 	// iceServers are the -ice-servers every page is told, before the
@@ -197,6 +206,10 @@ func New(cfg Config) (*Server, error) {
 		passcodeLimit: newIPLimiter(passcodeFailuresPerMinute, nil),
 		passcodeCost:  bcrypt.DefaultCost,
 		passcodeWait:  defaultPasscodeWait,
+	}
+	s.pipes = &pipes{s: s}
+	if cfg.NodeCapacity > 0 {
+		s.cascade = newCascade(s, cfg.NodeCapacity)
 	}
 	if s.chat, err = newChatLink(cfg.Store, cfg.Logger, cfg.Now); err != nil {
 		_ = media.Close()
@@ -285,7 +298,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // roomPolicy is the mode policy every live room gets: when to leave mesh and
 // come back, and how a failed SFU connection is reported to its participant.
 func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
-	return room.Policy{
+	policy := room.Policy{
 		MeshMax:   cfg.MeshMax,
 		BackDelay: cfg.BackToMeshDelay,
 		SFUGrace:  cfg.SFUGrace,
@@ -295,6 +308,10 @@ func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
 			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
 		},
 	}
+	if s.cascade != nil {
+		policy.NodeCapacity, policy.Edges = cfg.NodeCapacity, s.cascade
+	}
+	return policy
 }
 
 // SFUPort is the UDP port the SFU listens on.
@@ -359,6 +376,9 @@ func (s *Server) routes() *gin.Engine {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
+	// Nodes of a cascade, signed with the shared secret (cascade.go).
+	r.GET("/internal/pipe", s.servePipe)
+	r.GET("/internal/edge", s.serveEdge)
 
 	// The request checks come before withIdentity: a refused request
 	// is given no identity.
@@ -379,11 +399,12 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/rooms/:id/invites", s.getInvites)
 	api.POST("/rooms/:id/invites", s.postInvite)
 	api.DELETE("/rooms/:id/invites/:invite", s.deleteInvite)
-	api.POST("/rooms/:id/recording", s.postRecording)
+	// Changes only the live room can make go to its host too (events.go).
+	api.POST("/rooms/:id/recording", s.toRoomHost, s.postRecording)
 	api.GET("/rooms/:id/recordings", s.getRecordings)
 	api.GET("/recordings/:rid/files/:name", s.getRecordingFile)
 	api.DELETE("/recordings/:rid", s.deleteRecording)
-	api.DELETE("/rooms/:id/bans/:user", s.deleteBan)
+	api.DELETE("/rooms/:id/bans/:user", s.toRoomHost, s.deleteBan)
 	// WHIP (whip.go): SDP bodies, and a bearer token or nothing.
 	whip := r.Group("/api", requireBearer, s.withIdentity, limitBody)
 	whip.POST("/rooms/:id/whip", s.postWHIP)

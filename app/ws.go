@@ -402,7 +402,7 @@ func (s *Server) handleSFU(p *room.Participant, live *room.Room, m *protocol.SFU
 		answer(p, err, protocol.TypeSFU, failedUnexpectedly)
 		return
 	}
-	peer := live.SFUPeerOf(p)
+	peer := live.SFUSignaler(p, m.PC)
 	if peer == nil {
 		sendError(p, protocol.CodeNotSFU, "This room is not using the SFU.", protocol.TypeSFU)
 		return

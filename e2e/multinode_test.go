@@ -51,10 +51,12 @@ type meetNode struct {
 	id   string
 	url  string // https://meet.test:<port>, as the browsers reach it
 	addr string // 127.0.0.1:<port>
-	cmd  *exec.Cmd
-	log  *eventLog
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit, once done
+	// metrics is the node's metrics listener, http://127.0.0.1:<port>.
+	metrics string
+	cmd     *exec.Cmd
+	log     *eventLog
+	done    chan struct{} // closed when the process has exited
+	err     error         // its exit, once done
 }
 
 // meetCluster is the nodes of a test on one database.
@@ -126,7 +128,8 @@ func freeUDPPort(t *testing.T) int {
 // startCluster starts n nodes (ids A, B, C, ...) on a fresh PostgreSQL
 // database, each ready (GET /readyz answers 200) before it returns. Start
 // it before the browser, so that the browser closes first.
-func startCluster(t *testing.T, n int) *meetCluster {
+// extra are flags every node gets.
+func startCluster(t *testing.T, n int, extra ...string) *meetCluster {
 	t.Helper()
 	requirePrivateNetwork(t)
 	if os.Getenv(storetest.EnvPostgres) == "" {
@@ -138,13 +141,14 @@ func startCluster(t *testing.T, n int) *meetCluster {
 	c := &meetCluster{t: t, dsn: dsn}
 	for i := 0; i < n; i++ {
 		id := string(rune('A' + i))
-		port := freeTCPPort(t)
+		port, metricsAddr := freeTCPPort(t), net.JoinHostPort("127.0.0.1", strconv.Itoa(freeTCPPort(t)))
 		node := &meetNode{
 			t: t, id: id,
-			addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-			url:  "https://" + net.JoinHostPort(pageHost, strconv.Itoa(port)),
-			log:  newEventLog(),
-			done: make(chan struct{}),
+			metrics: "http://" + metricsAddr,
+			addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+			url:     "https://" + net.JoinHostPort(pageHost, strconv.Itoa(port)),
+			log:     newEventLog(),
+			done:    make(chan struct{}),
 		}
 		args := []string{
 			"-node-id", id,
@@ -156,11 +160,12 @@ func startCluster(t *testing.T, n int) *meetCluster {
 			"-data-dir", t.TempDir(),
 			"-node-timeout", nodeTimeout.String(),
 			"-tls-cert", certFile, "-tls-key", keyFile,
-			"-metrics-addr", "127.0.0.1:0",
+			"-metrics-addr", metricsAddr,
 			"-mesh-max", "0",
 			"-joins-per-minute", "0", "-rooms-per-minute", "0", // every page is 127.0.0.1
 			"-log-level", "debug",
 		}
+		args = append(args, extra...)
 		node.cmd = exec.Command(bin, args...)
 		node.cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+certFile)
 		out, err := node.cmd.StdoutPipe()
@@ -281,7 +286,7 @@ func (n *meetNode) stop() {
 
 // api is an API client of the node with an identity of its own.
 func (n *meetNode) api() *apiClient {
-	srv := &appServer{Server: &httptest.Server{URL: n.url}, t: n.t, log: n.log}
+	srv := &appServer{Server: &httptest.Server{URL: n.url}, t: n.t, log: n.log, metricsURL: n.metrics}
 	return srv.newAPIClient()
 }
 

@@ -10,6 +10,10 @@ const (
 	TypeSFUClose = "sfu-close"
 	// Server → client: the room's topology changed.
 	TypeMode = "mode"
+	// Server → client: the server's side of my SFU connections is gone
+	// (the node that served my media left); drop them and ask for fresh
+	// ones with sfu-close.
+	TypeSFURestart = "sfu-restart"
 )
 
 // The two PeerConnections a participant has with the SFU. Publish carries
@@ -49,5 +53,13 @@ type SFUClose struct {
 type Mode struct {
 	Type  string `json:"type"`
 	Mode  string `json:"mode"`
+	Epoch uint64 `json:"epoch"`
+}
+
+// SFURestart tells a client that the server's side of its SFU connections
+// is gone, in the room's current epoch: the client closes its own and
+// sends sfu-close with that epoch, which gets it fresh ones.
+type SFURestart struct {
+	Type  string `json:"type"`
 	Epoch uint64 `json:"epoch"`
 }

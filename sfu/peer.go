@@ -463,6 +463,13 @@ func (p *Peer) failureLevel() slog.Level {
 	return slog.LevelWarn
 }
 
+// SetViews takes a page's view message: SetView for each of its tracks.
+func (p *Peer) SetViews(m *protocol.View) {
+	for _, v := range m.Views {
+		p.SetView(v.ID, v.Source, View{Width: v.Width, Height: v.Height, Pinned: v.Pinned})
+	}
+}
+
 // SetView takes what this peer's page shows of publisher's source (View).
 // A simulcast track is then forwarded at the layer that fits (layers.go);
 // an unwatched video is not forwarded at all. It reports false when the

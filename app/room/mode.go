@@ -16,6 +16,11 @@ type Policy struct {
 	// OnSFUError tells p that it could not be connected to the SFU. It
 	// runs under the room's lock, so it may only queue messages.
 	OnSFUError func(p *Participant, err error)
+	// NodeCapacity, above 0, is how many viewers (participants who may not
+	// publish) a room serves from this node; Edges serves the next ones'
+	// media from other nodes (edge.go). Edges is nil on a single node.
+	NodeCapacity int
+	Edges        Edges
 }
 
 // reconsiderModeLocked starts or stops the way back to mesh after a join
@@ -102,9 +107,13 @@ func (r *Room) connectSFULocked(p *Participant) {
 		return
 	}
 	room, err := policy.SFU.Room(r.id)
-	if err == nil && p.publishOnly {
+	switch {
+	case err != nil:
+	case p.publishOnly:
 		p.sfuPeer, err = room.JoinPublisher(p.id, p.Send)
-	} else if err == nil {
+	case r.servedElsewhereLocked(p):
+		err = r.connectEdgeLocked(p, room)
+	default:
 		p.sfuPeer, err = room.Join(p.id, p.Send)
 	}
 	if err == nil {
@@ -130,6 +139,10 @@ func (r *Room) disconnectSFULocked(p *Participant) {
 		p.sfuPeer = nil
 		go peer.Close()
 	}
+	if link := p.edge; link != nil {
+		p.edge = nil
+		go link.Close()
+	}
 }
 
 // SFUPeerOf returns p's SFU peer, creating it if the room is in SFU mode
@@ -138,10 +151,16 @@ func (r *Room) disconnectSFULocked(p *Participant) {
 func (r *Room) SFUPeerOf(p *Participant) *sfu.Peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.ensureSFULocked(p)
+	return p.sfuPeer
+}
+
+// ensureSFULocked connects p to the SFU if the room is on it and p has no
+// peer there.
+func (r *Room) ensureSFULocked(p *Participant) {
 	if p.sfuPeer == nil && r.mode == protocol.ModeSFU && r.indexLocked(p.id) >= 0 {
 		r.connectSFULocked(p)
 	}
-	return p.sfuPeer
 }
 
 // CloseSFU handles a client's sfu-close, sent in mesh mode once the client

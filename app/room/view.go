@@ -2,7 +2,6 @@ package room
 
 import (
 	"meet/protocol"
-	"meet/sfu"
 )
 
 // SetViews hands p's view message to its SFU peer: each track p receives
@@ -11,14 +10,16 @@ import (
 // there is nothing to do. The SFU peer is called outside the room's lock.
 func (r *Room) SetViews(p *Participant, m *protocol.View) {
 	r.mu.Lock()
-	peer := p.sfuPeer
+	peer, edge := p.sfuPeer, p.edge
 	r.mu.Unlock()
+	if edge != nil {
+		edge.SetViews(m) // it receives on another node
+		return
+	}
 	if peer == nil {
 		return
 	}
-	for _, v := range m.Views {
-		peer.SetView(v.ID, v.Source, sfu.View{Width: v.Width, Height: v.Height, Pinned: v.Pinned})
-	}
+	peer.SetViews(m)
 }
 
 // ActiveSpeaker tells everyone in room id that participant is its

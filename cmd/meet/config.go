@@ -45,10 +45,11 @@ type config struct {
 	turn              networkFlags
 
 	// Several nodes on one PostgreSQL database.
-	nodeID      string
-	publicURL   string
-	internalURL string
-	nodeTimeout time.Duration
+	nodeID       string
+	publicURL    string
+	internalURL  string
+	nodeTimeout  time.Duration
+	nodeCapacity int
 
 	// Abuse limits; 0 turns a limit off.
 	maxParticipants int
@@ -116,6 +117,7 @@ func (c *config) flagSet(stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.nodeID, "node-id", app.DefaultNodeID(), "this node's name among the nodes sharing one database")
 	fs.StringVar(&c.publicURL, "public-url", "", "the address browsers reach this node at, e.g. https://node1.example.com (default: the page's own origin)")
 	fs.StringVar(&c.internalURL, "internal-url", "", "the address the other nodes reach this node at to forward joins of its rooms, e.g. http://10.0.0.5:8080 (default: the listen address, with the host name when it listens on every interface)")
+	fs.IntVar(&c.nodeCapacity, "node-capacity", 0, "how many viewers of one classroom this node serves before the next ones get their media from another node of the same database (0: no limit, every viewer is served here)")
 	fs.DurationVar(&c.nodeTimeout, "node-timeout", app.DefaultNodeTimeout, "a node that misses its heartbeats this long is dead and its rooms are placed again; it beats every third of it")
 	c.tls.define(fs)
 	c.turn.define(fs)
@@ -223,6 +225,8 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 		NodeID:      c.nodeID,
 		PublicURL:   c.publicURL,
 		NodeTimeout: c.nodeTimeout,
+
+		NodeCapacity: c.nodeCapacity,
 	}
 	cfg.ICETCP, cfg.TCPPort = c.turn.iceTCP()
 	return cfg
@@ -232,6 +236,9 @@ func (c *config) appConfig(db *store.Store, secret []byte, iceServers []protocol
 func (c *config) checkNode() error {
 	if strings.TrimSpace(c.nodeID) == "" || len(c.nodeID) > 128 {
 		return fmt.Errorf("-node-id must be 1 to 128 characters, got %q", c.nodeID)
+	}
+	if c.nodeCapacity < 0 {
+		return fmt.Errorf("-node-capacity must be 0 (no limit) or more, got %d", c.nodeCapacity)
 	}
 	if c.nodeTimeout < 100*time.Millisecond {
 		return fmt.Errorf("-node-timeout must be at least 100ms, got %s", c.nodeTimeout)

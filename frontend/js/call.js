@@ -253,6 +253,9 @@ export class Call {
       case MessageType.MODE:
         this.topology.modeChanged(msg);
         break;
+      case MessageType.SFU_RESTART:
+        if (msg.epoch === this.topology.epoch) this.topology.restartSFU();
+        break;
       case MessageType.ROOM_ENDED:
         setRoomName(msg.room.name);
         this.finish('ended', '');

@@ -29,6 +29,7 @@ export const MessageType = Object.freeze({
   MODE: 'mode', // server -> client: the room's topology changed
   SFU: 'sfu', // both ways: negotiation of one of my two PeerConnections with the SFU
   SFU_CLOSE: 'sfu-close', // client -> server: I no longer need my SFU connections
+  SFU_RESTART: 'sfu-restart', // server -> client: the server's side of my SFU connections is gone; start them afresh
   VIEW: 'view', // client -> server: the sizes I show SFU video tracks at (protocol/view.go)
   ACTIVE_SPEAKER: 'active-speaker', // server -> client: the SFU room's dominant speaker changed (protocol/speaker.go)
   LAST_N: 'last-n', // server -> client: the videos the SFU holds back from me (-last-n)
@@ -416,6 +417,12 @@ export const CloseCode = Object.freeze({
  */
 
 /**
+ * @typedef {Object} SFURestart
+ * @property {'sfu-restart'} type
+ * @property {number} epoch the room's epoch; echo it in the sfu-close
+ */
+
+/**
  * @typedef {Object} SFUClose
  * @property {'sfu-close'} type
  * @property {number} [epoch] the mesh epoch in which I closed them
@@ -593,5 +600,5 @@ export const CloseCode = Object.freeze({
  * @property {string} [error] Why it stopped on its own (its size limit, a full disk).
  */
 
-/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|import('./lobby.js').LobbyMessage|import('./lobby.js').LobbyWait|ActiveSpeaker|LastN|AudioLevel|RecordingMessage} ServerMessage */
+/** @typedef {Welcome|ParticipantJoined|ParticipantsJoined|ParticipantLeft|ParticipantUpdated|RoomEnded|ErrorMessage|Signal|Media|ModeMessage|SFUMessage|SFURestart|ChatMessage|ChatHistory|StageMessage|RoomUpdated|MuteRequest|Resumed|Reaction|import('./lobby.js').LobbyMessage|import('./lobby.js').LobbyWait|ActiveSpeaker|LastN|AudioLevel|RecordingMessage} ServerMessage */
 /** @typedef {Signal|Media|Rename|Leave|PasscodeMessage|SFUMessage|SFUClose|ChatSend|ChatSync|StageSet|RaiseHand|HandAnswer|RoomSettingsMessage|RemoveMessage|OwnerSet|EndRoom|MuteRequest|MuteAll|LowerHands|Reaction|import('./lobby.js').LobbyAnswer|import('./lobby.js').LobbyAdmitAll|RoleSetMessage|UnbanMessage|AudioLevel|RecordMessage} ClientMessage */
