@@ -87,6 +87,7 @@ func (s *Server) deleteBan(c *gin.Context) {
 		return
 	}
 	s.log.Info("ban lifted", "room", stored.ID, "user", userID, "by", identityOf(c).ID)
+	s.publish(store.EventBanChanged, stored.ID, userID)
 	c.Status(http.StatusNoContent)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -33,10 +34,14 @@ type cascade struct {
 
 	mu    sync.Mutex
 	links map[string]map[string]int // room → edge node → viewers it serves
+	// failed are the nodes a link to failed lately, by when: they are not
+	// picked for a while, so that a viewer whose edge died moves to
+	// another one, or here, rather than back to the dead one.
+	failed map[string]time.Time
 }
 
 func newCascade(s *Server, capacity int) *cascade {
-	return &cascade{s: s, capacity: capacity, links: map[string]map[string]int{}}
+	return &cascade{s: s, capacity: capacity, links: map[string]map[string]int{}, failed: map[string]time.Time{}}
 }
 
 // setOthers takes the live nodes of a heartbeat.
@@ -93,9 +98,16 @@ func (c *cascade) pick(roomID string) (store.Node, bool) {
 		return n.Participants < best.Participants
 	}
 	for i := range *others {
-		if n := &(*others)[i]; better(n) {
+		n := &(*others)[i]
+		if at, failed := c.failed[n.ID]; failed && time.Since(at) < c.failedFor() {
+			continue
+		}
+		if better(n) {
 			best = n
 		}
+	}
+	if best == nil {
+		return store.Node{}, false
 	}
 	if counts == nil {
 		counts = map[string]int{}
@@ -103,6 +115,17 @@ func (c *cascade) pick(roomID string) (store.Node, bool) {
 	}
 	counts[best.ID]++
 	return *best, true
+}
+
+// failedFor is how long a node that failed a link is not picked: long
+// enough for its heartbeats to tell whether it is dead.
+func (c *cascade) failedFor() time.Duration { return 2 * c.s.node.timeout }
+
+// markFailed notes that a link to edge failed now.
+func (c *cascade) markFailed(edge string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed[edge] = time.Now()
 }
 
 // release counts one viewer of room fewer on edge.
@@ -161,6 +184,7 @@ func (l *edgeLink) run(edge store.Node, participant string, send func([]byte), l
 		l.c.s.log.Warn("open a viewer's media on another node", "room", l.room, "participant", participant, "edge", edge.ID, "err", err)
 	}
 	if !l.closed.Load() {
+		l.c.markFailed(l.edge)
 		lost()
 	}
 }

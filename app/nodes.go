@@ -48,6 +48,9 @@ type node struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+
+	// events listens to the other nodes' events (events.go).
+	events *store.Listener
 }
 
 func newNode(cfg Config) *node {
@@ -85,6 +88,24 @@ func DefaultNodeID() string {
 
 // NodeID is the name this server writes its heartbeats under.
 func (s *Server) NodeID() string { return s.node.id }
+
+// startNode starts this server's part among the nodes: it closes in the
+// store what its last run left open, listens to the others' events
+// (events.go), then beats, so that it is live only once it hears what the
+// others change. Shutdown stops both.
+func (s *Server) startNode() error {
+	if err := s.closeWhatWasOpen(); err != nil {
+		return err
+	}
+	if err := s.startEvents(); err != nil {
+		return err
+	}
+	if err := s.startHeartbeats(); err != nil {
+		s.stopEvents()
+		return err
+	}
+	return nil
+}
 
 // startHeartbeats writes the first heartbeat, so that this node is live
 // before it serves, then beats every third of the node timeout until

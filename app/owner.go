@@ -130,5 +130,7 @@ func (s *Server) patchRoom(c *gin.Context) {
 		return
 	}
 	s.log.Info("room settings changed", "room", stored.ID, "by", identityOf(c).ID)
+	// The room may be live on another node (events.go).
+	s.publish(store.EventRoomChanged, stored.ID, "")
 	c.JSON(http.StatusOK, s.roomView(stored))
 }

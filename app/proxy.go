@@ -209,8 +209,10 @@ func findLive(live []store.Node, id string) (store.Node, bool) {
 
 // toRoomHost forwards a read of a room's live state to the room's host,
 // when that is another live node: the online count and the participants
-// are there. A room not placed is not live anywhere; when the host cannot
-// be reached, this node answers with what it knows.
+// are there; and so a change the live room must make itself, whose answer
+// depends on it (a recording started or stopped, a ban lifted). A room not
+// placed is not live anywhere; when the host cannot be reached, this node
+// answers with what it knows.
 func (s *Server) toRoomHost(c *gin.Context) {
 	if s.isForwarded(c.Request) {
 		return

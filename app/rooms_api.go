@@ -346,6 +346,17 @@ func (s *Server) finishRoom(id string) (*store.Room, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.endLiveRoom(stored)
+	s.log.Info("room ended", "room", stored.ID)
+	// The room may be live on another node (events.go).
+	s.publish(store.EventRoomEnded, stored.ID, "")
+	return stored, nil
+}
+
+// endLiveRoom ends the live room of a room stored as ended, if it is live
+// here: everyone in it is told and disconnected, and its placement goes.
+// finishRoom calls it, and so does an end another node made (events.go).
+func (s *Server) endLiveRoom(stored *store.Room) {
 	if live, ok := s.hub.Remove(stored.ID); ok {
 		view := s.roomView(stored)
 		for _, p := range live.End(encode(protocol.RoomEnded{Type: protocol.TypeRoomEnded, Room: view}), protocol.CloseRoomEnded, "room ended") {
@@ -353,8 +364,6 @@ func (s *Server) finishRoom(id string) (*store.Room, error) {
 		}
 	}
 	s.unplaceIfIdle(stored.ID)
-	s.log.Info("room ended", "room", stored.ID)
-	return stored, nil
 }
 
 // ownedRoom loads the room the path names for its owner; anyone else gets

@@ -208,9 +208,6 @@ func New(cfg Config) (*Server, error) {
 		passcodeWait:  defaultPasscodeWait,
 	}
 	s.pipes = &pipes{s: s}
-	if cfg.NodeCapacity > 0 {
-		s.cascade = newCascade(s, cfg.NodeCapacity)
-	}
 	if s.chat, err = newChatLink(cfg.Store, cfg.Logger, cfg.Now); err != nil {
 		_ = media.Close()
 		return nil, err
@@ -229,16 +226,11 @@ func New(cfg Config) (*Server, error) {
 		_ = media.Close()
 		return nil, err
 	}
-	if err := s.closeWhatWasOpen(); err != nil {
-		_ = media.Close()
-		s.turn.close()
-		return nil, err
-	}
 	s.ws = s.newMelody()
 	s.router = s.routes()
 	s.metrics = s.metricsHandler()
 	s.node = newNode(cfg)
-	if err := s.startHeartbeats(); err != nil {
+	if err := s.startNode(); err != nil {
 		_ = media.Close()
 		s.turn.close()
 		return nil, err
@@ -296,7 +288,8 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 // roomPolicy is the mode policy every live room gets: when to leave mesh and
-// come back, and how a failed SFU connection is reported to its participant.
+// come back, how a failed SFU connection is reported to its participant,
+// and, with -node-capacity, which viewers other nodes serve (cascade.go).
 func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
 	policy := room.Policy{
 		MeshMax:   cfg.MeshMax,
@@ -308,7 +301,8 @@ func (s *Server) roomPolicy(cfg Config, media *sfu.SFU) room.Policy {
 			sendError(p, protocol.CodeInternal, "Could not connect you to the media server.", protocol.TypeMode)
 		},
 	}
-	if s.cascade != nil {
+	if cfg.NodeCapacity > 0 {
+		s.cascade = newCascade(s, cfg.NodeCapacity)
 		policy.NodeCapacity, policy.Edges = cfg.NodeCapacity, s.cascade
 	}
 	return policy
@@ -358,6 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.stopHeartbeats()
+	s.stopEvents()
 	s.proxyTransport.CloseIdleConnections()
 	if err := s.sfu.Close(); err != nil {
 		s.log.Warn("close sfu", "err", err)

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"time"
 
 	"meet/protocol"
 )
@@ -15,7 +16,14 @@ import (
 // their media from a second node, which receives each of the teacher's
 // tracks exactly once from the host (meet_sfu_piped_tracks_total) and
 // fans them out. Every student plays the teacher's video, and chat stays
-// one room for everyone.
+// one room for everyone. Then the edge is killed (SIGKILL): its students'
+// media restarts on the third node or the host, and they play the teacher
+// again within 15 s.
+//
+// The students load the room from the host, as a load balancer may send
+// them anywhere: a page loaded from the node that is killed would lose
+// its socket as well (TestHostNodeDies covers that), and this test is
+// about the media an edge serves.
 func TestCascadedClassroom(t *testing.T) {
 	cluster := startCluster(t, 3, "-node-capacity", "3")
 	a := cluster.node("A")
@@ -46,10 +54,10 @@ func TestCascadedClassroom(t *testing.T) {
 	host := cluster.node(hostID)
 	t.Logf("classroom %s hosted on %s; the teacher publishes %v", roomID, hostID, published)
 
-	// Six students join receive-only, through each node in turn.
+	// Six students join receive-only.
 	var students []*multinodeParticipant
 	for i := range 6 {
-		node := cluster.nodes[i%3]
+		node := host
 		name := fmt.Sprintf("Student %d", i+1)
 		tb := br.newIdentity(name)
 		tb.addInitScript(probeScript)
@@ -103,6 +111,33 @@ func TestCascadedClassroom(t *testing.T) {
 	}
 	if got := roomMessages(api, roomID); !slices.Equal(got, said) {
 		t.Errorf("the chat history is %q, want %q", got, said)
+	}
+	if len(edges) != 1 || t.Failed() {
+		return
+	}
+
+	// The edge dies: the students it served get their media from the third
+	// node or the host, and everyone plays the teacher again.
+	edge := cluster.node(edges[0])
+	edge.kill()
+	killed := time.Now()
+	// The host served the first three; the edge the last three, whose
+	// media restarts (sfu-restart) before it plays again.
+	for _, s := range students[3:] {
+		waitFor[bool](s.tab, multinodeWait, "the server restarts my SFU connections", `window.__e2e.ws.some(l => / in sfu-restart /.test(l))`)
+	}
+	for _, s := range students {
+		waitFramesAdvance(s.tab, stageTile(teacherID), 1, multinodeWait)
+	}
+	back := time.Since(killed)
+	t.Logf("edge %s killed: every student plays the teacher again %.1f s later", edge.id, back.Seconds())
+	if back > 15*time.Second {
+		t.Errorf("the students played the teacher again %.1f s after their edge died, want within 15 s", back.Seconds())
+	}
+	for _, n := range cluster.nodes {
+		if n != edge {
+			t.Logf("node %s after the edge died: %v tracks piped, %v pipes open, %v SFU peers", n.id, n.metric("meet_sfu_piped_tracks_total"), n.metric("meet_cascade_pipes"), n.metric("meet_sfu_peers"))
+		}
 	}
 }
 

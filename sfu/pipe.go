@@ -112,6 +112,7 @@ func (pp *Pipe) relay(id string) *Peer {
 	if relay == nil {
 		room := pp.peer.room
 		relay = newPeer(room, id, func([]byte) {})
+		relay.relayed = true
 		// Keyframe requests for its tracks go over the pipe.
 		relay.pub.Store(pp.peer.pub.Load())
 		// What the origin forwards is already under its last-N limit.

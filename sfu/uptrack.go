@@ -88,6 +88,10 @@ type upTrack struct {
 
 	// keyframeBudget spaces the keyframe requests to the publisher.
 	keyframeBudget keyframeBudget
+	// relayed: the track comes from another node over a pipe (pipe.go),
+	// whose own budget decides whether a request reaches the publisher:
+	// a request refused there is no sign that the track does not answer.
+	relayed bool
 
 	// counters: forwarded, forwardedBytes and keyframes are this track's.
 	counters
@@ -431,6 +435,9 @@ func (l *layer) answers(now int64) bool {
 // nothing at all is asked: a still screen sends no frame for seconds, and
 // its encoder answers with a keyframe of the last one.
 func (l *layer) worthAsking(now int64) bool {
+	if l.up.relayed {
+		return true
+	}
 	if !l.answers(now) {
 		return false
 	}

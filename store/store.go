@@ -25,6 +25,11 @@ type Store struct {
 	db *gorm.DB
 	// postgres is true for a PostgreSQL store, false for SQLite.
 	postgres bool
+	// dsn is a PostgreSQL store's URL: the event listener connects with
+	// it (events.go).
+	dsn string
+	// bus hands a SQLite store's events to its listeners (events.go).
+	bus eventBus
 }
 
 // models are the stored tables, in an order where none refers to a later
@@ -107,7 +112,7 @@ func openPostgres(url string) (*Store, error) {
 	}
 	sqlDB.SetMaxOpenConns(postgresConns)
 	sqlDB.SetMaxIdleConns(postgresConns)
-	return &Store{db: db, postgres: true}, nil
+	return &Store{db: db, postgres: true, dsn: url}, nil
 }
 
 // postgresConns bounds one process's connections to PostgreSQL.

@@ -62,7 +62,7 @@ func (r *Room) SFUSignaler(p *Participant, pc string) Signaler {
 // viewers here as the node takes.
 func (r *Room) servedElsewhereLocked(p *Participant) bool {
 	policy := &r.cfg.Policy
-	if policy.Edges == nil || policy.NodeCapacity <= 0 || p.publishOnly || p.edgeFailed || r.mayPublishLocked(p) {
+	if policy.Edges == nil || policy.NodeCapacity <= 0 || p.publishOnly || r.mayPublishLocked(p) {
 		return false
 	}
 	viewers := 0
@@ -94,17 +94,17 @@ func (r *Room) connectEdgeLocked(p *Participant, room *sfu.Room) error {
 	return nil
 }
 
-// edgeLost handles a viewer's link to another node that failed: the viewer
-// is served here from now on. Its client drops its SFU connections and asks
-// for fresh ones (sfu-restart, then sfu-close), which are made here.
+// edgeLost handles a viewer's link to another node that failed. Its
+// client drops its SFU connections and asks for fresh ones (sfu-restart,
+// then sfu-close), made on another edge or here: Edges does not pick the
+// failed node again for a while.
 func (r *Room) edgeLost(p *Participant, link EdgeLink) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if p.edge != link || link == nil {
 		return
 	}
-	p.log.Warn("the node serving a viewer's media is lost; serving it here", "participant", p.id, "room", r.id)
-	p.edgeFailed = true
+	p.log.Warn("the node serving a viewer's media is lost; its media restarts", "participant", p.id, "room", r.id)
 	r.disconnectSFULocked(p)
 	p.Send(encode(protocol.SFURestart{Type: protocol.TypeSFURestart, Epoch: r.epoch}))
 }

@@ -70,9 +70,8 @@ type Participant struct {
 	streams     map[string]string
 	sfuPeer     *sfu.Peer // while the participant has SFU connections
 	// edge is the participant's subscription on another node, while it
-	// has one (edge.go); edgeFailed is set once one failed.
-	edge       EdgeLink
-	edgeFailed bool
+	// has one (edge.go).
+	edge EdgeLink
 
 	// reactions paces the participant's emoji reactions (reaction.go).
 	reactions reactionLimit

@@ -1,9 +1,7 @@
 // @ts-check
 // The wire protocol of the room WebSocket, mirrored once from the Go
-// definitions in protocol/ (messages.go, sfu.go, chat.go, ...) and documented
-// in docs/PROTOCOL.md.
-// Every other module imports its constants from here, so a renamed message
-// type is a one-line change on each side.
+// definitions in protocol/ and documented in docs/PROTOCOL.md. Every other
+// module imports its constants from here.
 
 /** Message types. Client-to-server and server-to-client share one namespace. */
 export const MessageType = Object.freeze({
@@ -416,11 +414,7 @@ export const CloseCode = Object.freeze({
  * @property {number} [epoch]
  */
 
-/**
- * @typedef {Object} SFURestart
- * @property {'sfu-restart'} type
- * @property {number} epoch the room's epoch; echo it in the sfu-close
- */
+/** @typedef {{type: 'sfu-restart', epoch: number}} SFURestart echo its epoch in the sfu-close */
 
 /**
  * @typedef {Object} SFUClose
