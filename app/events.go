@@ -79,9 +79,9 @@ func (s *Server) onEvent(ev store.Event) {
 	case store.EventRoomEnded:
 		s.reloadEnded(ev.RoomID)
 	case store.EventBanChanged:
-		s.banChangedElsewhere(ev)
-	case store.EventPlacement:
-		// Nothing to apply: a join reads the placement as it comes.
+		if err := s.hub.ReloadStanding(ev.RoomID, ev.UserID); err != nil {
+			s.log.Error("apply a standing changed on another node", "room", ev.RoomID, "user", ev.UserID, "node", s.node.id, "err", err)
+		}
 	default:
 		s.log.Warn("event of an unknown kind from another node", "kind", ev.Kind, "room", ev.RoomID, "from", ev.Node)
 	}
@@ -110,16 +110,6 @@ func (s *Server) reloadEnded(id string) {
 	}
 	s.endLiveRoom(stored)
 	s.log.Info("live room ended from another node", "room", id, "node", s.node.id)
-}
-
-// banChangedElsewhere is told that another node changed a standing in a
-// room live here. Lifting a ban is forwarded to the host (toRoomHost), so
-// this comes only when the host could not be reached: the live room (which
-// keeps the standings it loaded, app/room) refuses the identity until it
-// restarts.
-func (s *Server) banChangedElsewhere(ev store.Event) {
-	s.log.Warn("a ban changed on another node while this node hosts the room; the live room applies it when it next starts",
-		"room", ev.RoomID, "user", ev.UserID, "from", ev.Node, "node", s.node.id)
 }
 
 // resyncLiveRooms reads the stored room of every room live here again,

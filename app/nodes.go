@@ -51,6 +51,9 @@ type node struct {
 
 	// events listens to the other nodes' events (events.go).
 	events *store.Listener
+	// lastLive are the live nodes' ids at the last heartbeat, sorted
+	// (leftovers.go); the heartbeat loop's own.
+	lastLive []string
 }
 
 func newNode(cfg Config) *node {
@@ -125,7 +128,7 @@ func (s *Server) heartbeats() {
 	defer s.clearPresence()
 	// Rows a previous run under this id left behind go at once.
 	s.writePresence()
-	s.refreshEdges()
+	s.watchNodes()
 	tick := time.NewTicker(s.node.timeout / 3)
 	defer tick.Stop()
 	for {
@@ -145,7 +148,7 @@ func (s *Server) heartbeats() {
 		}
 		s.writePresence()
 		s.sweepPlacements()
-		s.refreshEdges()
+		s.watchNodes()
 	}
 }
 
@@ -330,16 +333,16 @@ func roomNode(live []store.Node, id string) *protocol.RoomNode {
 	return nil
 }
 
-// refreshEdges gives the cascade the live nodes it may serve viewers
-// from, as of this heartbeat.
-func (s *Server) refreshEdges() {
-	if s.cascade == nil {
-		return
-	}
+// watchNodes reads the live nodes at a heartbeat: the cascade may serve
+// viewers from them, and what the dead ones left open is closed.
+func (s *Server) watchNodes() {
 	live, err := s.store.LiveNodes(time.Now(), s.node.timeout)
 	if err != nil {
 		s.log.Warn("live nodes", "node", s.node.id, "err", err)
 		return
 	}
-	s.cascade.setOthers(live, s.node.id)
+	if s.cascade != nil {
+		s.cascade.setOthers(live, s.node.id)
+	}
+	s.sweepDeadNodes(live)
 }

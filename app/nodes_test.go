@@ -178,3 +178,42 @@ func waitForLong(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestNodesCloseOnlyTheirAttendance: each node's attendance rows are its
+// own. A node that dies (its heartbeats stop) has its open rows closed by
+// the live nodes once they count it dead, and the live node's rows stay
+// open.
+func TestNodesCloseOnlyTheirAttendance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		dsn := d.NewDSN(t)
+		a := newNodeApp(t, dsn, "node-a")
+		b := newNodeApp(t, dsn, "node-b")
+		ana, bob := a.newUser(), b.newUser()
+		onA, onB := ana.createRoom("stays on a"), bob.createRoom("dies with b")
+		ana.dial(onA.ID, nil)
+		waitFor(t, func() bool { return hostOf(ana, onA.ID) == "node-a http://node-a.example" })
+		bob.dial(onB.ID, nil)
+		waitFor(t, func() bool { return hostOf(bob, onB.ID) == "node-b http://node-b.example" })
+		open := func(roomID string) int {
+			rows, err := a.store.AttendanceOf(roomID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, r := range rows {
+				if r.LeftAt == nil {
+					n++
+				}
+			}
+			return n
+		}
+		waitFor(t, func() bool { return open(onA.ID) == 1 && open(onB.ID) == 1 })
+
+		// B dies without a word: its heartbeats stop, its sockets stay.
+		b.srv.stopHeartbeats()
+		waitForLong(t, 3*testNodeTimeout, func() bool { return open(onB.ID) == 0 })
+		if n := open(onA.ID); n != 1 {
+			t.Fatalf("node-a's participant has %d open attendance rows after node-b died, want 1", n)
+		}
+	})
+}

@@ -224,23 +224,6 @@ func (s *Server) deleteRecording(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// interruptRecordings marks what was recording when the server stopped as
-// interrupted, in the store and in each manifest: its files play up to
-// their last whole cluster.
-func (s *Server) interruptRecordings() error {
-	recs, err := s.store.InterruptRecordings("The server stopped during the recording.")
-	if err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		if _, err := record.MarkInterrupted(rec.Dir); err != nil {
-			s.log.Warn("recording: mark its manifest interrupted", "recording", rec.ID, "err", err)
-		}
-		s.log.Warn("recording interrupted by a restart", "room", rec.RoomID, "recording", rec.ID)
-	}
-	return nil
-}
-
 // timeMillis is how recordings' times are written: RFC 3339 in UTC with
 // milliseconds, so that a file's duration can be checked against them.
 const timeMillis = "2006-01-02T15:04:05.000Z07:00"

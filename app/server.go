@@ -218,7 +218,7 @@ func New(cfg Config) (*Server, error) {
 		Policy:   s.roomPolicy(cfg, media),
 		MaxRooms: limitOrDefault(cfg.MaxRooms, DefaultMaxRooms),
 		Recordings: room.Recordings{
-			Dir: cfg.RecordingsDir, MaxBytes: cfg.MaxRecordingBytes,
+			Dir: cfg.RecordingsDir, MaxBytes: cfg.MaxRecordingBytes, Node: cfg.NodeID,
 		},
 	})
 	hub = s.hub
@@ -236,16 +236,6 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// closeWhatWasOpen ends, in the store, what a crash or kill of the last
-// process left open: nobody is connected to a process that has just
-// started, and nothing records.
-func (s *Server) closeWhatWasOpen() error {
-	if err := s.store.CloseOpenAttendance(); err != nil {
-		return err
-	}
-	return s.interruptRecordings()
 }
 
 // withDefaults checks the fields New cannot do without and fills in the
@@ -358,7 +348,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.log.Warn("close sfu", "err", err)
 	}
 	s.turn.close()
-	return s.store.CloseOpenAttendance()
+	return s.closeOwnAttendance()
 }
 
 func (s *Server) routes() *gin.Engine {

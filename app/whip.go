@@ -129,7 +129,7 @@ func (s *Server) postWHIP(c *gin.Context) {
 		s.abortWithError(c, refusal)
 		return
 	}
-	if err := s.store.RecordJoin(stored.ID, p.ID(), identity.ID, name, live.RoleOf(p)); err != nil {
+	if err := s.store.RecordJoin(store.Attendance{NodeID: s.node.id, RoomID: stored.ID, ParticipantID: p.ID(), UserID: identity.ID, Name: name, Role: live.RoleOf(p)}); err != nil {
 		s.log.Error("record join", "participant", p.ID(), "err", err)
 	}
 	peer := live.SFUPeerOf(p)

@@ -115,7 +115,7 @@ func (s *Server) joined(live *room.Room, p *room.Participant, userID string) {
 	s.chat.join(p)
 	role := live.RoleOf(p) // a hand-over may change it from now on
 	s.log.Info("participant joined", "room", p.RoomID(), "participant", p.ID(), "role", role)
-	if err := s.store.RecordJoin(p.RoomID(), p.ID(), userID, live.NameOf(p), role); err != nil {
+	if err := s.store.RecordJoin(store.Attendance{NodeID: s.node.id, RoomID: p.RoomID(), ParticipantID: p.ID(), UserID: userID, Name: live.NameOf(p), Role: role}); err != nil {
 		s.log.Error("record join", "room", p.RoomID(), "err", err)
 	}
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // Attendance records one participant's presence in a room: one row per
-// connection, closed when the participant leaves.
+// connection, closed when the participant leaves. NodeID is the node the
+// participant is connected to: its rows are closed when it stops or dies.
 type Attendance struct {
 	ID            uint   `gorm:"primaryKey"`
+	NodeID        string `gorm:"size:128;not null;default:'';index"`
 	RoomID        string `gorm:"size:16;not null;index"`
 	ParticipantID string `gorm:"size:64;not null;index"`
 	UserID        string `gorm:"size:64;not null;index"`
@@ -18,14 +20,16 @@ type Attendance struct {
 	LeftAt        *time.Time
 }
 
-// RecordJoin stores that a participant joined a room now.
-func (s *Store) RecordJoin(roomID, participantID, userID, name, role string) error {
+// RecordJoin stores that a participant joined a room now: a's node, room,
+// participant, identity, name and role.
+func (s *Store) RecordJoin(a Attendance) error {
 	row := &Attendance{
-		RoomID:        roomID,
-		ParticipantID: participantID,
-		UserID:        userID,
-		Name:          name,
-		Role:          role,
+		NodeID:        a.NodeID,
+		RoomID:        a.RoomID,
+		ParticipantID: a.ParticipantID,
+		UserID:        a.UserID,
+		Name:          a.Name,
+		Role:          a.Role,
 		JoinedAt:      time.Now().UTC(),
 	}
 	if err := s.db.Create(row).Error; err != nil {
@@ -45,13 +49,17 @@ func (s *Store) RecordLeave(participantID string) error {
 	return nil
 }
 
-// CloseOpenAttendance closes every attendance row still open, as at start-up
-// after a crash or at shutdown: nobody is connected to a process that is not
-// running.
-func (s *Store) CloseOpenAttendance() error {
-	err := s.db.Model(&Attendance{}).Where("left_at IS NULL").
-		Update("left_at", time.Now().UTC()).Error
-	if err != nil {
+// CloseOpenAttendance closes the attendance rows still open that no node
+// in keep holds: nobody is connected to a node that is not running. A node
+// passes the live nodes but itself as it starts and stops, and all the
+// live ones after another node died. Rows written before rows named their
+// node belong to none.
+func (s *Store) CloseOpenAttendance(keep []string) error {
+	q := s.db.Model(&Attendance{}).Where("left_at IS NULL")
+	if len(keep) > 0 {
+		q = q.Where("node_id NOT IN ?", keep)
+	}
+	if err := q.Update("left_at", time.Now().UTC()).Error; err != nil {
 		return fmt.Errorf("store: close open attendance: %w", err)
 	}
 	return nil

@@ -38,8 +38,6 @@ const (
 	// EventBanChanged: the standing of UserID in the room changed (a ban
 	// set or lifted).
 	EventBanChanged EventKind = "ban-changed"
-	// EventPlacement: the room's placement changed.
-	EventPlacement EventKind = "placement"
 )
 
 // Event is one change a node made, for the others.

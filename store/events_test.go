@@ -52,7 +52,7 @@ func TestEventsReachEveryListener(t *testing.T) {
 			{Kind: EventRoomChanged, RoomID: "room1", Node: "node-a"},
 			{Kind: EventBanChanged, RoomID: "room1", UserID: "user-1", Node: "node-a"},
 			{Kind: EventRoomEnded, RoomID: "room1", Node: "node-a"},
-			{Kind: EventPlacement, RoomID: "room2", Node: "node-a"},
+			{Kind: EventRoomChanged, RoomID: "room2", Node: "node-a"},
 		}
 		for _, ev := range sent {
 			if err := s.Notify(ev); err != nil {

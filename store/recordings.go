@@ -19,8 +19,10 @@ const (
 // ended; its files and their manifest are in Dir, on the disk of the node
 // that recorded it.
 type Recording struct {
-	ID        string `gorm:"primaryKey;size:24"`
-	RoomID    string `gorm:"size:16;not null;index"`
+	ID     string `gorm:"primaryKey;size:24"`
+	RoomID string `gorm:"size:16;not null;index"`
+	// NodeID is the node that records it, in its own Dir.
+	NodeID    string `gorm:"size:128;not null;default:'';index"`
 	State     string `gorm:"size:16;not null;index"`
 	StartedBy string `gorm:"size:64;not null"`
 	Dir       string `gorm:"size:1024;not null"`
@@ -82,11 +84,16 @@ func (s *Store) DeleteRecording(id string) error {
 	return nil
 }
 
-// InterruptRecordings marks every recording still running as interrupted
-// and returns them: at startup, they are what a stopped server left.
-func (s *Store) InterruptRecordings(reason string) ([]Recording, error) {
+// InterruptRecordings marks every recording still running on no node in
+// keep as interrupted and returns them: what a node that stopped or died
+// left (CloseOpenAttendance says which nodes a caller passes).
+func (s *Store) InterruptRecordings(reason string, keep []string) ([]Recording, error) {
 	var recs []Recording
-	if err := s.db.Where("state = ?", RecordingActive).Find(&recs).Error; err != nil {
+	q := s.db.Where("state = ?", RecordingActive)
+	if len(keep) > 0 {
+		q = q.Where("node_id NOT IN ?", keep)
+	}
+	if err := q.Find(&recs).Error; err != nil {
 		return nil, fmt.Errorf("store: running recordings: %w", err)
 	}
 	now := time.Now().UTC()

@@ -163,10 +163,13 @@ func TestAttendance(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
 		s, _ := mustOpen(t, d)
 		r, _ := s.CreateRoom("r", "u1", "A")
-		if err := s.RecordJoin(r.ID, "p1", "u1", "A", "owner"); err != nil {
+		if err := s.RecordJoin(Attendance{NodeID: "a", RoomID: r.ID, ParticipantID: "p1", UserID: "u1", Name: "A", Role: "owner"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.RecordJoin(r.ID, "p2", "u2", "B", "participant"); err != nil {
+		if err := s.RecordJoin(Attendance{NodeID: "a", RoomID: r.ID, ParticipantID: "p2", UserID: "u2", Name: "B", Role: "participant"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordJoin(Attendance{NodeID: "b", RoomID: r.ID, ParticipantID: "p3", UserID: "u3", Name: "C", Role: "participant"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RecordLeave("p1"); err != nil {
@@ -176,15 +179,23 @@ func TestAttendance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) != 2 || rows[0].ParticipantID != "p1" || rows[0].LeftAt == nil || rows[1].LeftAt != nil {
+		if len(rows) != 3 || rows[0].ParticipantID != "p1" || rows[0].LeftAt == nil || rows[1].LeftAt != nil {
 			t.Fatalf("rows = %+v", rows)
 		}
-		if err := s.CloseOpenAttendance(); err != nil {
+		// Node a stops while node b is live: a's rows close, b's stay.
+		if err := s.CloseOpenAttendance([]string{"b"}); err != nil {
 			t.Fatal(err)
 		}
 		rows, _ = s.AttendanceOf(r.ID)
-		if rows[1].LeftAt == nil {
-			t.Fatal("CloseOpenAttendance left a row open")
+		if rows[1].LeftAt == nil || rows[2].LeftAt != nil {
+			t.Fatalf("closing node a's attendance while b lives: rows = %+v", rows)
+		}
+		if err := s.CloseOpenAttendance(nil); err != nil {
+			t.Fatal(err)
+		}
+		rows, _ = s.AttendanceOf(r.ID)
+		if rows[2].LeftAt == nil {
+			t.Fatal("CloseOpenAttendance(nil) left a row open")
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"errors"
 	"slices"
 
 	"meet/protocol"
@@ -258,5 +259,31 @@ func (h *Hub) Unban(id, userID string) error {
 		r.mu.Unlock()
 	}
 	h.cfg.Log.Info("ban lifted", "room", id, "user", userID)
+	return nil
+}
+
+// ReloadStanding reads an identity's standing in room id from the store
+// into the live room, if there is one: another node changed it (a ban
+// lifted there while this node hosts the room).
+func (h *Hub) ReloadStanding(id, userID string) error {
+	r, live := h.Room(id)
+	if !live {
+		return nil
+	}
+	r.writes.Lock()
+	defer r.writes.Unlock()
+	standing := ""
+	m, err := h.cfg.Store.Member(id, userID)
+	switch {
+	case err == nil:
+		standing = m.Standing
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.standingLocked(userID) != standing {
+		r.setStandingLocked(userID, standing)
+	}
 	return nil
 }

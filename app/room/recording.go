@@ -17,7 +17,8 @@ import (
 // -max-recording-mb).
 type Recordings struct {
 	Dir      string
-	MaxBytes int64 // per recording; 0 is no cap
+	MaxBytes int64  // per recording; 0 is no cap
+	Node     string // the node that records, named in the store
 }
 
 // The recording of a live room (issue 17). A recording needs the SFU: the
@@ -86,7 +87,7 @@ func (r *Room) StartRecording(id, by, ref string) error {
 		Logger:   cfg.Log,
 	})
 	if err == nil && cfg.Store != nil {
-		if err = cfg.Store.CreateRecording(store.Recording{ID: id, RoomID: r.id, State: store.RecordingActive,
+		if err = cfg.Store.CreateRecording(store.Recording{ID: id, RoomID: r.id, NodeID: cfg.Recordings.Node, State: store.RecordingActive,
 			StartedBy: by, Dir: dir, StartedAt: rec.StartedAt()}); err != nil {
 			rec.Stop(err)
 			_ = os.RemoveAll(dir)

@@ -44,8 +44,8 @@ func fillSQLite(t *testing.T) (string, string) {
 		_, err := src.AddStageMember(room.ID, u, "name "+u)
 		must(t, err)
 	}
-	must(t, src.RecordJoin(room.ID, "p1", "u1", "Bo", "participant"))
-	must(t, src.RecordJoin(room.ID, "p2", "u2", "Cy", "participant"))
+	must(t, src.RecordJoin(store.Attendance{NodeID: "a", RoomID: room.ID, ParticipantID: "p1", UserID: "u1", Name: "Bo", Role: "participant"}))
+	must(t, src.RecordJoin(store.Attendance{NodeID: "a", RoomID: room.ID, ParticipantID: "p2", UserID: "u2", Name: "Cy", Role: "participant"}))
 	must(t, src.RecordLeave("p1"))
 	must(t, src.SetMember(store.Member{RoomID: room.ID, UserID: "u2", Name: "Cy", Standing: store.StandingModerator, InviteID: "iv_1"}))
 	must(t, src.CreateAPIKey("ak_aaaaaaaaaaaa", "shop", []byte{1, 2, 3}))
@@ -142,7 +142,7 @@ func checkCopy(t *testing.T, dst *store.Store, roomID string) {
 	if users := stageOf(t, dst, roomID); users != "u2 u1 u3 u9" {
 		t.Fatalf("stage after adding: %s", users)
 	}
-	must(t, dst.RecordJoin(roomID, "p9", "u9", "Di", "participant"))
+	must(t, dst.RecordJoin(store.Attendance{NodeID: "a", RoomID: roomID, ParticipantID: "p9", UserID: "u9", Name: "Di", Role: "participant"}))
 	if att, _ := dst.AttendanceOf(roomID); len(att) != 3 || att[2].ID <= att[1].ID {
 		t.Fatalf("attendance after a join: %+v", att)
 	}
