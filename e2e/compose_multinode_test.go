@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -78,6 +79,10 @@ func checkNode(t *testing.T, cf composeFile, name string) int {
 	}
 	if env["MEET_NODE_ID"] != name {
 		t.Errorf("%s: MEET_NODE_ID %q", name, env["MEET_NODE_ID"])
+	}
+	// Each node serves its share of a large classroom (-node-capacity).
+	if n, err := strconv.Atoi(env["MEET_NODE_CAPACITY"]); err != nil || n <= 0 {
+		t.Errorf("%s: MEET_NODE_CAPACITY %q, want a number of viewers", name, env["MEET_NODE_CAPACITY"])
 	}
 	// The image's entrypoint names a SQLite file with -db, which would win
 	// over MEET_DB.
