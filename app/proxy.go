@@ -245,6 +245,16 @@ func proxyTarget(n store.Node) (*url.URL, error) {
 // whether it did: false, with nothing written, when host could not be
 // reached.
 func (s *Server) forward(c *gin.Context, host store.Node) bool {
+	return s.forwardTo(c, host, false)
+}
+
+// errNotOnNode is a forwarded request's 404 that forwardTo was told to
+// pass over: another node may have what it asks for.
+var errNotOnNode = errors.New("not on that node")
+
+// forwardTo is forward; with skipNotFound, a 404 of host's is not written
+// either, and counts as not forwarded.
+func (s *Server) forwardTo(c *gin.Context, host store.Node, skipNotFound bool) bool {
 	target, err := proxyTarget(host)
 	if err != nil {
 		s.log.Error("forward to the room's host", "node", s.node.id, "err", err)
@@ -264,9 +274,16 @@ func (s *Server) forward(c *gin.Context, host store.Node) bool {
 			pr.Out.Header.Set(proxiedHeader, s.node.id)
 			pr.Out.Header.Set(proxyIPHeader, ip)
 			pr.Out.Header.Set(proxySigHeader, s.proxyMAC(s.node.id, ip))
-			pr.Out.Header.Set("Authorization", "Bearer "+s.tokens.sign(identityOf(c)))
+			// The identity this node read from a cookie or a token travels
+			// as a token; a request without one (WHEP) keeps its own.
+			if _, ok := c.Get(identityKey); ok {
+				pr.Out.Header.Set("Authorization", "Bearer "+s.tokens.sign(identityOf(c)))
+			}
 		},
 		ModifyResponse: func(res *http.Response) error {
+			if skipNotFound && res.StatusCode == http.StatusNotFound {
+				return errNotOnNode
+			}
 			// This node's middleware set the security headers already,
 			// and the identity's cookie when it issued one: the host's
 			// copies would only double them.
@@ -276,6 +293,10 @@ func (s *Server) forward(c *gin.Context, host store.Node) bool {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, errNotOnNode) {
+				failed = true
+				return
+			}
 			s.log.Warn("forward to the room's host", "node", s.node.id, "host", host.ID, "url", target.String(), "path", r.URL.Path, "err", err)
 			// Nothing written: the caller decides. Else the answer (an
 			// upgraded connection) had begun, and has ended.
@@ -284,4 +305,37 @@ func (s *Server) forward(c *gin.Context, host store.Node) bool {
 	}
 	rp.ServeHTTP(c.Writer, c.Request)
 	return !failed
+}
+
+// toPlacedHost forwards a request that makes room :id live (a WHIP
+// encoder) or watches it (a WHEP player) to the room's host, placing the
+// room first when it is not live anywhere, as a WebSocket join is
+// (joinElsewhere).
+func (s *Server) toPlacedHost(c *gin.Context) {
+	if s.joinElsewhere(c, c.Param("id")) {
+		c.Abort()
+	}
+}
+
+// toSessionNode forwards a request about a WHIP or WHEP session this node
+// does not hold (has) to the live node that does, asking each in turn: a
+// session's URL names no node, and only the one that answered its POST
+// holds it. When none does, this node answers (404).
+func (s *Server) toSessionNode(has func(id string) bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if has(c.Param("session")) || s.isForwarded(c.Request) {
+			return
+		}
+		live, err := s.store.LiveNodes(time.Now(), s.node.timeout)
+		if err != nil {
+			s.log.Warn("find the node of a session", "node", s.node.id, "err", err)
+			return
+		}
+		for _, n := range live {
+			if n.ID != s.node.id && s.forwardTo(c, n, true) {
+				c.Abort()
+				return
+			}
+		}
+	}
 }

@@ -9,8 +9,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
+	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
+	"meet/sfu/sfuclient"
 	"meet/store/storetest"
 )
 
@@ -194,4 +196,67 @@ func TestClientIPOfForwardedRequest(t *testing.T) {
 	if got := ip(http.Header{}); got != "10.0.0.2" {
 		t.Fatalf("direct: %s", got)
 	}
+}
+
+// TestWHIPAndWHEPThroughAnyNode: an encoder's WHIP POST and a player's
+// WHEP POST that reach a node other than the room's host are served by the
+// host, and their DELETEs through that other node end the sessions there.
+func TestWHIPAndWHEPThroughAnyNode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		dsn := d.NewDSN(t)
+		a := newNodeApp(t, dsn, "node-a")
+		b := newNodeApp(t, dsn, "node-b")
+		owner := a.newUser()
+		room := owner.createRoom("broadcast across nodes")
+		owner.dial(room.ID, nil)
+		waitFor(t, func() bool { return hostOf(owner.as(b), room.ID) == "node-a http://node-a.example" })
+
+		stop := make(chan struct{})
+		defer close(stop)
+		whip := startWHIP(t, b.testApp, room.ID, owner.token, vp8Keyframe, stop)
+		whipID := strings.TrimPrefix(whip, "/api/whip/")
+		if !a.srv.whip.has(whipID) || b.srv.whip.has(whipID) {
+			t.Fatalf("the WHIP session %s posted through node-b is not on the host node-a", whipID)
+		}
+
+		player, err := sfuclient.NewPlayer(mustSFUTestAPI(t), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer player.Close()
+		code, header, answer := sdpPost(t, b.testApp, "/api/rooms/"+room.ID+"/whep", owner.token, "application/sdp", player.Offer())
+		if code != http.StatusCreated {
+			t.Fatalf("WHEP POST through node-b: %d %s", code, answer)
+		}
+		whepID := strings.TrimPrefix(header.Get("Location"), "/api/whep/")
+		if !a.srv.whep.has(whepID) || b.srv.whep.has(whepID) {
+			t.Fatalf("the WHEP session %s posted through node-b is not on the host node-a", whepID)
+		}
+
+		if code := deleteAs(t, b.testApp, "/api/whep/"+whepID, ""); code != http.StatusOK && code != http.StatusNoContent {
+			t.Fatalf("WHEP DELETE through node-b: %d", code)
+		}
+		if a.srv.whep.has(whepID) {
+			t.Fatal("the WHEP session is still on node-a after its DELETE through node-b")
+		}
+		if code := deleteAs(t, b.testApp, whip, owner.token); code != http.StatusOK && code != http.StatusNoContent {
+			t.Fatalf("WHIP DELETE through node-b: %d", code)
+		}
+		if a.srv.whip.has(whipID) {
+			t.Fatal("the WHIP session is still on node-a after its DELETE through node-b")
+		}
+		if code := deleteAs(t, b.testApp, "/api/whep/v_nosuchsession", ""); code != http.StatusNotFound {
+			t.Fatalf("DELETE of a session no node holds: %d, want 404", code)
+		}
+	})
+}
+
+// mustSFUTestAPI is the tests' Pion client API.
+func mustSFUTestAPI(t *testing.T) *webrtc.API {
+	t.Helper()
+	api, err := sfuTestAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api
 }

@@ -392,15 +392,17 @@ func (s *Server) routes() *gin.Engine {
 	api.DELETE("/rooms/:id/bans/:user", s.toRoomHost, s.deleteBan)
 	// WHIP (whip.go): SDP bodies, and a bearer token or nothing.
 	whip := r.Group("/api", requireBearer, s.withIdentity, limitBody)
-	whip.POST("/rooms/:id/whip", s.postWHIP)
-	whip.DELETE("/whip/:session", s.deleteWHIP)
+	// On several nodes, a session starts on the room's host and is ended
+	// where it lives (proxy.go).
+	whip.POST("/rooms/:id/whip", s.toPlacedHost, s.postWHIP)
+	whip.DELETE("/whip/:session", s.toSessionNode(s.whip.has), s.deleteWHIP)
 	whip.PATCH("/whip/:session", s.refuseTrickle)
 	// WHEP (whep.go): SDP bodies, an optional bearer token, and CORS for
 	// players on other sites.
 	whep := r.Group("/api", whepCORS, limitBody)
-	whep.POST("/rooms/:id/whep", s.postWHEP)
+	whep.POST("/rooms/:id/whep", s.toPlacedHost, s.postWHEP)
 	whep.OPTIONS("/rooms/:id/whep")
-	whep.DELETE("/whep/:session", s.deleteWHEP)
+	whep.DELETE("/whep/:session", s.toSessionNode(s.whep.has), s.deleteWHEP)
 	whep.PATCH("/whep/:session", s.refuseTrickle)
 	whep.OPTIONS("/whep/:session")
 	// Outside withIdentity: it is how a page with a bad token starts over.

@@ -59,6 +59,14 @@ func (w *whepSessions) add(id string, ws whepSession) {
 	w.m[id] = ws
 }
 
+// has reports whether session id is one of this node's.
+func (w *whepSessions) has(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[id]
+	return ok
+}
+
 func (w *whepSessions) take(id string) (whepSession, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -68,6 +68,9 @@ func (w *whipSessions) get(id string) *whipSession {
 	return w.m[id]
 }
 
+// has reports whether session id is one of this node's.
+func (w *whipSessions) has(id string) bool { return w.get(id) != nil }
+
 // whipAnswerWait is how long an answer may take to gather its candidates.
 const whipAnswerWait = 10 * time.Second
 
@@ -124,7 +127,11 @@ func (s *Server) postWHIP(c *gin.Context) {
 	identity := identityOf(c)
 	p := room.NewParticipant(room.Profile{ID: randomID("p_", 8), RoomID: stored.ID, UserID: identity.ID, Name: name, PublishOnly: true},
 		discardConn{}, s.log)
+	// The encoder makes the room live here: placed on this node, as a
+	// socket's join does (nodes.go).
+	release := s.holdPlacement(stored.ID)
 	live, _, refusal := s.enterRoom(p, stored, nil)
+	release()
 	if refusal != nil {
 		s.abortWithError(c, refusal)
 		return
