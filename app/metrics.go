@@ -70,6 +70,8 @@ var sfuMetrics = []sfuMetric{
 		func(s sfu.Stats) uint64 { return s.Sent }),
 	newSFUMetric("meet_sfu_forwarded_bytes_total", "RTP payload bytes the SFU sent to subscribers.", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.SentBytes }),
+	newSFUMetric("meet_sfu_late_dropped_packets_total", "RTP packets dropped for waiting longer than 300 ms for their subscriber (and, of a video, the packets after them up to its next keyframe).", prometheus.CounterValue,
+		func(s sfu.Stats) uint64 { return s.Late }),
 	newSFUMetric("meet_sfu_dropped_packets_total", "RTP packets not sent to a subscriber (paused, or congested).", prometheus.CounterValue,
 		func(s sfu.Stats) uint64 { return s.Dropped }),
 	newSFUMetric("meet_sfu_keyframe_requests_total", "Keyframe requests (PLI) sent to publishers.", prometheus.CounterValue,

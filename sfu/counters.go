@@ -19,6 +19,7 @@ type counters struct {
 	replays        atomic.Uint64 // starts from the cached keyframe
 	switches       atomic.Uint64 // moves of a subscriber to another simulcast layer
 	sentVideo      atomic.Uint64 // of the packets sent, those of video tracks
+	late           atomic.Uint64 // packets dropped for waiting too long (maxQueueAge)
 }
 
 // counterField pairs a counter with the Stats field it is reported in.
@@ -29,7 +30,7 @@ type counterField struct {
 
 // fields pairs each of c's counters with its field of st: the one place
 // that maps one to the other.
-func (c *counters) fields(st *Stats) [12]counterField {
+func (c *counters) fields(st *Stats) [13]counterField {
 	return [...]counterField{
 		{&c.forwarded, &st.Forwarded},
 		{&c.forwardedBytes, &st.ForwardedBytes},
@@ -43,6 +44,7 @@ func (c *counters) fields(st *Stats) [12]counterField {
 		{&c.replays, &st.Replays},
 		{&c.switches, &st.LayerSwitches},
 		{&c.sentVideo, &st.SentVideo},
+		{&c.late, &st.Late},
 	}
 }
 

@@ -189,6 +189,10 @@ type Stats struct {
 	Replays                   uint64 // subscriptions started from a cached keyframe
 	LayerSwitches             uint64 // subscribers moved to another simulcast layer
 	SentVideo                 uint64 // of Sent, packets of video tracks
+	// Late counts the packets dropped because they waited in a
+	// subscriber's queue longer than maxQueueAge, and the ones after them
+	// up to the next keyframe.
+	Late uint64
 	// Unwatched counts the video subscriptions whose viewer does not
 	// watch them now (SetView 0x0: off screen, hidden, audio only): a
 	// gauge, not a count of events.
