@@ -105,9 +105,9 @@ func (c *chatClient) send(n uint32) error {
 // runChat joins -clients participants to one room and has them send
 // -chat-rate messages per second in turn; every client receives every
 // message, its own included (that copy is the sender's acknowledgement).
-func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ...any)) (*result, error) {
-	r := &chatRun{cfg: cfg, srv: srv, rx: &rxStats{}, refused: &seqSet{}}
-	owner, room, before, err := newOwnedRoom(ctx, r.srv, "loadtest chat", false, r.cfg.serverPID)
+func runChat(ctx context.Context, cfg *config, cl *cluster, logf func(string, ...any)) (*result, error) {
+	r := &chatRun{cfg: cfg, cl: cl, rx: &rxStats{}, refused: &seqSet{}}
+	owner, room, before, err := newOwnedRoom(ctx, cl, "loadtest chat", false)
 	r.before = before
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func runChat(ctx context.Context, cfg *config, srv *server, logf func(string, ..
 // chatRun is one run of the chat scenario, from the joins to the result.
 type chatRun struct {
 	cfg     *config
-	srv     *server
+	cl      *cluster
 	rx      *rxStats
 	refused *seqSet // messages the server refused (rate limit)
 
@@ -156,7 +156,7 @@ type chatRun struct {
 type chatWindow struct {
 	first, last uint32
 	length      time.Duration
-	start, end  procSample
+	start, end  clusterSample
 }
 
 // join joins -clients clients, -join-concurrency at a time, the first as
@@ -182,14 +182,14 @@ func (r *chatRun) join(setupCtx context.Context, owner identity, roomID string) 
 			id := owner
 			var err error
 			if i > 0 {
-				if id, err = r.srv.newIdentity(setupCtx); err != nil {
+				if id, err = r.cl.server(i).newIdentity(setupCtx); err != nil {
 					failed(err)
 					return
 				}
 			}
 			c := &chatClient{rx: r.rx, refusedTo: r.refused}
 			start := time.Now()
-			if c.ss, err = r.srv.join(setupCtx, id, roomID, false); err != nil {
+			if c.ss, err = r.cl.server(i).join(setupCtx, id, roomID, false); err != nil {
 				failed(err)
 				return
 			}
@@ -247,9 +247,7 @@ func (r *chatRun) send(stop <-chan struct{}) <-chan struct{} {
 // measure notes the messages sent in the window and the server's samples.
 func (r *chatRun) measure(ctx context.Context) (chatWindow, error) {
 	var w chatWindow
-	if r.cfg.serverPID > 0 {
-		w.start, _ = readProc(r.cfg.serverPID)
-	}
+	w.start = r.cl.sample(ctx)
 	w.first = r.next.Load()
 	t0 := time.Now()
 	r.rx.measuring.Store(true)
@@ -261,9 +259,7 @@ func (r *chatRun) measure(ctx context.Context) (chatWindow, error) {
 	r.rx.measuring.Store(false)
 	w.length = time.Since(t0)
 	w.last = r.next.Load()
-	if r.cfg.serverPID > 0 {
-		w.end, _ = readProc(r.cfg.serverPID)
-	}
+	w.end = r.cl.sample(ctx)
 	return w, nil
 }
 
@@ -294,8 +290,12 @@ func (r *chatRun) result(w chatWindow) *result {
 	for _, j := range joins {
 		res.JoinMaxMS = max(res.JoinMaxMS, ms(j))
 	}
-	if r.cfg.serverPID > 0 {
-		res.serverWindow(r.before, w.start, w.end, w.length, res.ReceivedPackets, len(r.clients))
+	if r.cl.measured() {
+		res.serverWindow(r.before, w.start.total, w.end.total, w.length, res.ReceivedPackets, len(r.clients))
+	}
+	if r.cl.perNode() {
+		res.Nodes = r.cl.nodeResults(w.start, w.end, w.length)
+		res.Machine = machineWindow(w.start, w.end, w.length)
 	}
 	res.Errors = firstN(r.errs, 10)
 	return res

@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
 
 // joinAll joins n participants, concurrency at a time, each with an
-// identity of its own (the first with first, when given).
-func joinAll(ctx context.Context, cfg *config, srv *server, api *webrtc.API, rx *rxStats, roomID string, n int, spectator bool, first *identity) ([]*participant, []string) {
+// identity of its own (the first with first, when given), each through
+// the cluster's nodes in turn.
+func joinAll(ctx context.Context, cfg *config, cl *cluster, api *webrtc.API, rx *rxStats, roomID string, n int, spectator bool, first *identity) ([]*participant, []string) {
 	return joinEach(ctx, cfg, n, func(i int) (*participant, error) {
+		srv := cl.server(i)
 		if i == 0 && first != nil {
 			return joinParticipant(ctx, srv, api, rx, *first, roomID, spectator)
 		}
@@ -56,4 +61,45 @@ func joinEach(ctx context.Context, cfg *config, n int, join func(i int) (*partic
 		}
 	}
 	return out, errs
+}
+
+// joinFigures sums up receivers' joins.
+type joinFigures struct {
+	p50, p99, max                                 float64
+	welcomeP50, offerP50, answerP50, connectedP50 float64
+	measured                                      int
+}
+
+// joinStats sums up the receivers' joins: to the welcome, to the first
+// subscribe offer (a WHEP player: to the answer), to the connection, to
+// the first video frame.
+func joinStats(receivers []*participant) joinFigures {
+	var joins, welcomes, offers, answers, connects []time.Duration
+	for _, r := range receivers {
+		// Join time counts only joins into a room already in SFU mode:
+		// the others waited for the switch, not for the SFU.
+		if !r.joinedSFU {
+			continue
+		}
+		if d, ok := r.joinTime(); ok {
+			joins = append(joins, d)
+		}
+		for _, step := range []struct {
+			at  *atomic.Int64
+			out *[]time.Duration
+		}{{&r.welcomeAt, &welcomes}, {&r.offerAt, &offers}, {&r.answerAt, &answers}, {&r.connectedAt, &connects}} {
+			if d, ok := r.since(step.at); ok {
+				*step.out = append(*step.out, d)
+			}
+		}
+	}
+	f := joinFigures{
+		welcomeP50: medianMS(welcomes), offerP50: medianMS(offers), answerP50: medianMS(answers), connectedP50: medianMS(connects),
+		measured: len(joins), p50: medianMS(joins), p99: quantileMS(joins, 0.99),
+	}
+	if len(joins) > 0 {
+		sort.Slice(joins, func(i, j int) bool { return joins[i] < joins[j] })
+		f.max = ms(joins[len(joins)-1])
+	}
+	return f
 }

@@ -23,6 +23,15 @@ import (
 // that use the SFU from their second participant on.
 func startServer(t *testing.T) string {
 	t.Helper()
+	url, _ := startServerWithMetrics(t)
+	return url
+}
+
+// startServerWithMetrics is startServer, with the app's metrics served on
+// a listener of their own, as meet's -metrics-addr does: it returns both
+// URLs.
+func startServerWithMetrics(t *testing.T) (string, string) {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +46,8 @@ func startServer(t *testing.T) string {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
+	metrics := httptest.NewServer(srv.MetricsHandler())
+	t.Cleanup(metrics.Close)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -45,7 +56,7 @@ func startServer(t *testing.T) string {
 		hs.Close()
 		db.Close()
 	})
-	return hs.URL
+	return hs.URL, metrics.URL
 }
 
 // requiredKeys are the JSON names other checks read.
@@ -58,7 +69,9 @@ var requiredKeys = []string{
 // decoded, and the whole output.
 func runTool(t *testing.T, url string, args ...string) (map[string]any, string) {
 	t.Helper()
-	args = append([]string{"-url", url, "-json", "-server-pid", strconv.Itoa(os.Getpid()), "-setup-timeout", "40s"}, args...)
+	// One pid per node (the test's nodes are all this process).
+	pids := strings.Repeat(strconv.Itoa(os.Getpid())+",", strings.Count(url, ",")+1)
+	args = append([]string{"-url", url, "-json", "-server-pid", strings.TrimSuffix(pids, ","), "-setup-timeout", "40s"}, args...)
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("loadtest %v: %v\n%s", args, err, errOut.String())
@@ -202,6 +215,7 @@ func TestChatLosesNothingOnLoopback(t *testing.T) {
 }
 
 func TestFlagsAreChecked(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
 	for _, tt := range []struct {
 		args []string
 		want string
@@ -213,6 +227,14 @@ func TestFlagsAreChecked(t *testing.T) {
 		{[]string{"-scenario", "chat", "-chat-rate", "0"}, "-chat-rate"},
 		{[]string{"-duration", "0s"}, "-duration"},
 		{[]string{"-server-pid", "-3"}, "-server-pid"},
+		{[]string{"-server-pid", "x"}, "-server-pid"},
+		{[]string{"-url", "http://a:1,http://b:2", "-server-pid", pid}, "-server-pid"},
+		{[]string{"-url", "http://a:1", "-server-pid", pid + "," + pid}, "-server-pid"},
+		{[]string{"-url", "http://a:1,http://b:2", "-metrics-url", "http://a:9"}, "-metrics-url"},
+		{[]string{"-metrics-url", "a:9"}, "-metrics-url"},
+		{[]string{"-url", " , "}, "-url"},
+		{[]string{"-url", "http://a:1,ftp://b"}, "-url"},
+		{[]string{"-url", "http://a:1,http://b:2", "-whep"}, "-whep"},
 		{[]string{"-url", "ftp://x"}, "-url"},
 		{[]string{"extra"}, "unexpected"},
 		{[]string{"-simulcast"}, "-simulcast"},
@@ -225,5 +247,76 @@ func TestFlagsAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: err = %v, want mention of %s", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestClusterFlags: -url, -server-pid and -metrics-url take one value per
+// node, in the same order; clients join through the nodes in turn.
+func TestClusterFlags(t *testing.T) {
+	pid := strconv.Itoa(os.Getpid())
+	cfg, err := parseConfig([]string{"-url", "http://127.0.0.1:8080, http://127.0.0.1:8081/",
+		"-server-pid", pid + "," + pid, "-metrics-url", "http://127.0.0.1:9090,http://127.0.0.1:9091/m"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.cluster
+	if len(c.servers) != 2 || c.servers[1].base.String() != "http://127.0.0.1:8081" || len(c.pids) != 2 {
+		t.Fatalf("servers %v, pids %v", c.servers, c.pids)
+	}
+	if want := []string{"http://127.0.0.1:9090/metrics", "http://127.0.0.1:9091/m"}; strings.Join(c.metrics, " ") != strings.Join(want, " ") {
+		t.Errorf("metrics %v, want %v", c.metrics, want)
+	}
+	if c.server(0) != c.servers[0] || c.server(1) != c.servers[1] || c.server(2) != c.servers[0] || !c.perNode() || !c.measured() {
+		t.Errorf("clients do not join through the nodes in turn")
+	}
+	// One node, as before: no figures per node, -server-pid 0 measures nothing.
+	cfg, err = parseConfig([]string{"-url", "http://127.0.0.1:8080", "-server-pid", "0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.cluster; len(c.servers) != 1 || c.measured() || c.perNode() {
+		t.Errorf("one node: servers %v pids %v metrics %v", c.servers, c.pids, c.metrics)
+	}
+}
+
+func TestParseMetricsText(t *testing.T) {
+	in := `# HELP meet_sfu_forwarded_packets_total RTP packets the SFU sent to subscribers.
+# TYPE meet_sfu_forwarded_packets_total counter
+meet_sfu_forwarded_packets_total 1.234567e+06
+meet_cascade_pipes 1
+go_gc_duration_seconds{quantile="0.5"} 3e-05
+process_cpu_seconds_total 12.5
+`
+	m, err := parseMetricsText(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["meet_sfu_forwarded_packets_total"] != 1234567 || m["meet_cascade_pipes"] != 1 || m["process_cpu_seconds_total"] != 12.5 || len(m) != 3 {
+		t.Errorf("parsed %v", m)
+	}
+}
+
+// TestClassroomThroughTwoURLs: a classroom whose viewers join through two
+// URLs (here the same in-process server twice) and whose nodes' metrics
+// are read: each node's figures and the receivers by serving node are in
+// the result, and nothing is lost.
+func TestClassroomThroughTwoURLs(t *testing.T) {
+	url, metrics := startServerWithMetrics(t)
+	res, out := runTool(t, url+","+url, "-metrics-url", metrics+","+metrics, "-scenario", "classroom", "-viewers", "4",
+		"-duration", "2s", "-bitrate", "300000", "-baseline-receivers", "0")
+	checkNoLoss(t, res, out)
+	nodes, _ := res["nodes"].([]any)
+	if len(nodes) != 2 {
+		t.Fatalf("nodes %v\n%s", res["nodes"], out)
+	}
+	for _, n := range nodes {
+		n := n.(map[string]any)
+		if f, _ := n["forwarded_packets"].(float64); f <= 0 || n["role"] != "host" || n["cpu_us_per_forwarded_packet"] == nil {
+			t.Errorf("node %v\n%s", n, out)
+		}
+	}
+	served, _ := res["served_by"].([]any)
+	if len(served) != 1 || served[0].(map[string]any)["node"] != "host" || served[0].(map[string]any)["receivers"] != 4.0 {
+		t.Errorf("served_by %v\n%s", res["served_by"], out)
 	}
 }

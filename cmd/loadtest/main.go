@@ -15,6 +15,13 @@
 //
 // Media rooms must reach the SFU: start the server with a -mesh-max below
 // the number of participants (the benchmarks use -mesh-max 1).
+//
+// Several nodes sharing one database: -url takes their URLs, comma
+// separated; the room is made and the presenter joins through the first,
+// the other clients through each in turn. -server-pid and -metrics-url
+// then take one value per node, and the result gives each node's CPU per
+// packet it forwarded, and in a classroom the receivers by the node that
+// serves their media (cluster.go, nodes.go, served.go).
 package main
 
 import (
@@ -45,13 +52,14 @@ func main() {
 }
 
 type config struct {
-	url               string
+	url               string // one URL, or several nodes' (cluster.go)
 	scenario          string
 	viewers           int
 	participants      int
 	clients           int
 	duration          time.Duration
-	serverPID         int
+	serverPIDs        string
+	metricsURLs       string
 	json              bool
 	bitrate           int
 	chatRate          float64
@@ -64,19 +72,21 @@ type config struct {
 	whep              bool
 	tiles             string
 	tileCycle         []tileSize // parsed -tiles
+	cluster           *cluster   // parsed -url, -server-pid, -metrics-url
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	cfg := &config{}
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the meet server")
+	fs.StringVar(&cfg.url, "url", "http://127.0.0.1:8080", "base URL of the meet server; for several nodes of one database, their URLs, comma-separated: the room is made and the presenter joins through the first, the other clients through each in turn")
 	fs.StringVar(&cfg.scenario, "scenario", "classroom", "classroom, meeting or chat")
 	fs.IntVar(&cfg.viewers, "viewers", 20, "classroom: receive-only viewers")
 	fs.IntVar(&cfg.participants, "participants", 4, "meeting: participants, each publishing and receiving")
 	fs.IntVar(&cfg.clients, "clients", 100, "chat: WebSocket clients in the room")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of the measured window, after every client is set up")
-	fs.IntVar(&cfg.serverPID, "server-pid", 0, "pid of the server process, to read its CPU time and RSS from /proc (0: not measured)")
+	fs.StringVar(&cfg.serverPIDs, "server-pid", "0", "pid of the server process, to read its CPU time and RSS from /proc (0: not measured); with several -url, one pid per node, comma-separated, in -url's order")
+	fs.StringVar(&cfg.metricsURLs, "metrics-url", "", "each node's metrics listener (meet's -metrics-addr, e.g. http://127.0.0.1:9090), comma-separated, in -url's order: the result then gives each node's CPU per packet it forwarded (meet_sfu_forwarded_packets_total over the window)")
 	fs.BoolVar(&cfg.json, "json", false, "end the output with one line of JSON")
 	fs.IntVar(&cfg.bitrate, "bitrate", 1_500_000, "video bits per second of each publisher")
 	fs.Float64Var(&cfg.chatRate, "chat-rate", 100, "chat: messages per second from the whole room, spread evenly over the clients")
@@ -121,13 +131,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	if cfg.baselineReceivers < 0 {
 		return nil, fmt.Errorf("-baseline-receivers must be 0 or more, got %d", cfg.baselineReceivers)
 	}
-	if cfg.serverPID < 0 {
-		return nil, fmt.Errorf("-server-pid must be a pid, got %d", cfg.serverPID)
-	}
-	if cfg.serverPID > 0 {
-		if _, err := readProc(cfg.serverPID); err != nil {
-			return nil, fmt.Errorf("-server-pid %d: %w", cfg.serverPID, err)
-		}
+	var err error
+	if cfg.cluster, err = parseCluster(cfg); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
@@ -199,16 +205,19 @@ type result struct {
 	// CPURatio is server_cpu_us_per_packet over the baseline's.
 	CPURatio *float64 `json:"cpu_ratio_vs_baseline,omitempty"`
 
+	// Across nodes (or with -metrics-url): each node's figures, and in a
+	// classroom the receivers by the node that serves their media. The
+	// server_ figures above are then the nodes' sums.
+	Nodes    []nodeResult   `json:"nodes,omitempty"`
+	ServedBy []servedResult `json:"served_by,omitempty"`
+	Machine  *machineResult `json:"machine,omitempty"`
+
 	LoadAverage string   `json:"loadavg"`
 	Errors      []string `json:"errors,omitempty"`
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parseConfig(args, stderr)
-	if err != nil {
-		return err
-	}
-	srv, err := newServer(cfg.url)
 	if err != nil {
 		return err
 	}
@@ -227,9 +236,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var res *result
 	switch cfg.scenario {
 	case "chat":
-		res, err = runChat(ctx, cfg, srv, logf)
+		res, err = runChat(ctx, cfg, cfg.cluster, logf)
 	default:
-		res, err = runMedia(ctx, cfg, srv, logf)
+		res, err = runMedia(ctx, cfg, cfg.cluster, logf)
 	}
 	if err != nil {
 		return err
@@ -299,6 +308,9 @@ func printSummary(w io.Writer, r *result) {
 	}
 	fmt.Fprintf(w, "  server CPU: %s per delivery, %s cores\n", f(r.ServerCPUUSPerPacket, "%.2f µs"), f(r.ServerCPUCores, "%.2f"))
 	fmt.Fprintf(w, "  server RSS: %s, %s per receiver\n", f(r.ServerRSSMB, "%.1f MB"), f(r.ServerRSSPerViewerMB, "%.3f MB"))
+	if len(r.Nodes) > 0 {
+		printNodes(w, r)
+	}
 	if b := r.Baseline; b != nil {
 		fmt.Fprintf(w, "  bare Pion sender baseline: %.2f µs per packet (%d receivers, %d packets)", b.USPerPacket, b.Receivers, b.Packets)
 		if r.CPURatio != nil {

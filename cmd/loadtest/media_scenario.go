@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -49,16 +48,16 @@ func closeAll(ps []*participant) []string {
 
 // runMedia runs the classroom and meeting scenarios: publishers send
 // paced synthetic media through the SFU, receivers count what arrives.
-func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, ...any)) (*result, error) {
+func runMedia(ctx context.Context, cfg *config, cl *cluster, logf func(string, ...any)) (*result, error) {
 	api, err := newClientAPI(cfg.simulcast, cfg.twcc)
 	if err != nil {
 		return nil, err
 	}
-	m := &mediaRun{cfg: cfg, srv: srv, logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
+	m := &mediaRun{cfg: cfg, cl: cl, srv: cl.servers[0], logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
 		layers: cameraLayers(cfg.bitrate, cfg.simulcast)}
 	// The classroom scenario is what a teacher does: a classroom room, the
 	// teacher on its stage, the students receive-only.
-	owner, room, before, err := newOwnedRoom(ctx, srv, "loadtest "+cfg.scenario, cfg.scenario == "classroom", cfg.serverPID)
+	owner, room, before, err := newOwnedRoom(ctx, cl, "loadtest "+cfg.scenario, cfg.scenario == "classroom")
 	m.before = before
 	if err != nil {
 		return nil, err
@@ -79,6 +78,7 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 		return nil, err
 	}
 	streams := m.awaitMedia(setupCtx)
+	m.groupByNode()
 	logf("media flowing to %d receivers; measuring for %s", len(m.receivers), cfg.duration)
 	time.Sleep(warmup)
 	w, err := m.measure(ctx, streams)
@@ -98,7 +98,8 @@ func runMedia(ctx context.Context, cfg *config, srv *server, logf func(string, .
 // mediaRun is one run of a media scenario, from the joins to the result.
 type mediaRun struct {
 	cfg  *config
-	srv  *server
+	cl   *cluster
+	srv  *server // the first node: the room's, the presenter's
 	logf func(string, ...any)
 	api  *webrtc.API
 	spec mediaSpec
@@ -114,14 +115,16 @@ type mediaRun struct {
 
 	stopMedia chan struct{} // closed to stop the publishers; nil once stopped
 	pacing    sync.WaitGroup
+
+	groups []*servedGroup // across nodes: the receivers by serving node
 }
 
 // mediaWindow is the measured window: each stream's next stamp at its
-// start and end, its length, and the server's samples at both ends.
+// start and end, its length, and the servers' samples at both ends.
 type mediaWindow struct {
 	first, last []uint32
 	length      time.Duration
-	start, end  procSample
+	start, end  clusterSample
 }
 
 // join joins the scenario's participants: for a classroom the owner as
@@ -157,12 +160,12 @@ func (m *mediaRun) join(setupCtx context.Context, owner identity, room protocol.
 			})
 		} else {
 			m.logf("room %s: presenter joined; joining %d viewers", room.ID, m.cfg.viewers)
-			m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
+			m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
 		}
 		m.everyone = append(m.everyone, m.receivers...)
 	case "meeting":
 		m.logf("room %s: joining %d participants", room.ID, m.cfg.participants)
-		m.everyone, m.errs = joinAll(setupCtx, m.cfg, m.srv, m.api, m.rx, room.ID, m.cfg.participants, false, &owner)
+		m.everyone, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.api, m.rx, room.ID, m.cfg.participants, false, &owner)
 		m.publishers, m.receivers = m.everyone, m.everyone
 	}
 	if len(m.receivers) == 0 {
@@ -321,9 +324,7 @@ func (m *mediaRun) awaitMedia(setupCtx context.Context) []*stream {
 // window, and the server's samples; then lets packets in flight arrive.
 func (m *mediaRun) measure(ctx context.Context, streams []*stream) (mediaWindow, error) {
 	w := mediaWindow{first: nextStamps(streams)}
-	if m.cfg.serverPID > 0 {
-		w.start, _ = readProc(m.cfg.serverPID)
-	}
+	w.start = m.cl.sample(ctx)
 	t0 := time.Now()
 	m.rx.measuring.Store(true)
 	select {
@@ -333,9 +334,7 @@ func (m *mediaRun) measure(ctx context.Context, streams []*stream) (mediaWindow,
 	}
 	m.rx.measuring.Store(false)
 	w.length = time.Since(t0)
-	if m.cfg.serverPID > 0 {
-		w.end, _ = readProc(m.cfg.serverPID)
-	}
+	w.end = m.cl.sample(ctx)
 	w.last = nextStamps(streams)
 	time.Sleep(grace)
 	return w, nil
@@ -355,9 +354,14 @@ func (m *mediaRun) result(streams []*stream, w mediaWindow) *result {
 	res := &result{Scenario: m.cfg.scenario, WHEP: m.cfg.whep, Viewers: len(m.receivers), Publishers: len(m.publishers), DurationS: w.length.Seconds()}
 	m.countDeliveries(res, streams, w)
 	m.joinTimes(res)
-	if m.cfg.serverPID > 0 {
-		res.serverWindow(m.before, w.start, w.end, w.length, res.ReceivedPackets, len(m.everyone))
+	if m.cl.measured() {
+		res.serverWindow(m.before, w.start.total, w.end.total, w.length, res.ReceivedPackets, len(m.everyone))
 	}
+	if m.cl.perNode() {
+		res.Nodes = m.cl.nodeResults(w.start, w.end, w.length)
+		res.Machine = machineWindow(w.start, w.end, w.length)
+	}
+	res.ServedBy = m.servedResults(streams, w)
 	for _, p := range m.everyone {
 		m.errs = append(m.errs, p.errors()...)
 	}
@@ -372,15 +376,7 @@ func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow
 	for i := range streams {
 		res.SentPackets += uint64(w.last[i] - w.first[i])
 	}
-	for _, r := range m.receivers {
-		for i, s := range streams {
-			if !m.counts(r, s) {
-				continue
-			}
-			res.ExpectedPackets += uint64(w.last[i] - w.first[i])
-			res.ReceivedPackets += uint64(r.received(s.id()).countIn(w.first[i], w.last[i]))
-		}
-	}
+	res.ExpectedPackets, res.ReceivedPackets = m.deliveries(m.receivers, streams, w)
 	if res.ExpectedPackets > 0 {
 		res.LossPct = 100 * float64(res.ExpectedPackets-res.ReceivedPackets) / float64(res.ExpectedPackets)
 	}
@@ -396,44 +392,26 @@ func (m *mediaRun) countDeliveries(res *result, streams []*stream, w mediaWindow
 	}
 }
 
-// joinTimes sums up the receivers' joins: to the welcome, to the first
-// subscribe offer (a WHEP player: to the answer), to the connection, to
-// the first video frame.
+// deliveries counts what receivers should have got in the window and
+// did.
+func (m *mediaRun) deliveries(receivers []*participant, streams []*stream, w mediaWindow) (expected, received uint64) {
+	for _, r := range receivers {
+		for i, s := range streams {
+			if !m.counts(r, s) {
+				continue
+			}
+			expected += uint64(w.last[i] - w.first[i])
+			received += uint64(r.received(s.id()).countIn(w.first[i], w.last[i]))
+		}
+	}
+	return expected, received
+}
+
+// joinTimes sums up the receivers' joins (joinStats).
 func (m *mediaRun) joinTimes(res *result) {
-	var joins, welcomes, offers, answers, connects []time.Duration
-	for _, r := range m.receivers {
-		// Join time counts only joins into a room already in SFU mode:
-		// the others waited for the switch, not for the SFU.
-		if !r.joinedSFU {
-			continue
-		}
-		if d, ok := r.joinTime(); ok {
-			joins = append(joins, d)
-		}
-		if d, ok := r.since(&r.welcomeAt); ok {
-			welcomes = append(welcomes, d)
-		}
-		if d, ok := r.since(&r.offerAt); ok {
-			offers = append(offers, d)
-		}
-		if d, ok := r.since(&r.answerAt); ok {
-			answers = append(answers, d)
-		}
-		if d, ok := r.since(&r.connectedAt); ok {
-			connects = append(connects, d)
-		}
-	}
-	res.JoinWelcomeP50MS = medianMS(welcomes)
-	res.JoinOfferP50MS = medianMS(offers)
-	res.JoinAnswerP50MS = medianMS(answers)
-	res.JoinConnectedP50MS = medianMS(connects)
-	res.JoinsMeasured = len(joins)
-	res.JoinP50MS = medianMS(joins)
-	res.JoinP99MS = quantileMS(joins, 0.99)
-	if len(joins) > 0 {
-		sort.Slice(joins, func(i, j int) bool { return joins[i] < joins[j] })
-		res.JoinMaxMS = ms(joins[len(joins)-1])
-	}
+	j := joinStats(m.receivers)
+	res.JoinWelcomeP50MS, res.JoinOfferP50MS, res.JoinAnswerP50MS, res.JoinConnectedP50MS = j.welcomeP50, j.offerP50, j.answerP50, j.connectedP50
+	res.JoinsMeasured, res.JoinP50MS, res.JoinP99MS, res.JoinMaxMS = j.measured, j.p50, j.p99, j.max
 }
 
 // baseline runs the bare Pion sender baseline, if asked for, into res.

@@ -67,6 +67,10 @@ type participant struct {
 	// connected.
 	welcomeAt, offerAt, connectedAt, answerAt atomic.Int64
 
+	// lat is the latency of the receivers served by the same node as
+	// this one (a classroom across nodes, served.go); nil otherwise.
+	lat atomic.Pointer[histogram]
+
 	mu     sync.Mutex
 	recv   map[streamID]*seqSet // stamps received of each stream
 	videos map[string]*videoRx  // "participantId|camera" → what came of it
@@ -173,6 +177,9 @@ func (p *participant) onPacket(key string, track *webrtc.TrackRemote, pkt *rtp.P
 	}
 	if measuring {
 		p.rx.latency.record(now.Sub(sent))
+		if h := p.lat.Load(); h != nil {
+			h.record(now.Sub(sent))
+		}
 		p.rx.packets.Add(1)
 		p.rx.bytes.Add(uint64(len(pkt.Payload)))
 	}

@@ -86,17 +86,19 @@ func (s *server) newIdentity(ctx context.Context) (identity, error) {
 
 // createRoom creates a room owned by owner; a classroom room lets only
 // its stage members publish.
-// newOwnedRoom creates a room owned by a new identity and, with a
-// serverPID, samples the server before anyone joins.
-func newOwnedRoom(ctx context.Context, srv *server, name string, classroom bool, serverPID int) (identity, protocol.Room, procSample, error) {
+// newOwnedRoom creates a room owned by a new identity through the
+// first node and, with -server-pid, samples the servers before anyone
+// joins.
+func newOwnedRoom(ctx context.Context, cl *cluster, name string, classroom bool) (identity, protocol.Room, procSample, error) {
 	var before procSample
+	srv := cl.servers[0]
 	owner, err := srv.newIdentity(ctx)
 	if err != nil {
 		return identity{}, protocol.Room{}, before, err
 	}
 	room, err := srv.createRoom(ctx, owner, name, classroom)
-	if err == nil && serverPID > 0 {
-		before, err = readProc(serverPID)
+	if err == nil {
+		before, err = cl.procTotal()
 	}
 	return owner, room, before, err
 }
