@@ -23,7 +23,11 @@ const (
 // sequence number, its timestamp and, for VP8, the descriptor's numbers
 // (rewrite: they differ from the packet's own).
 type queued struct {
-	p       *packet
+	p *packet
+	// since is when the packet's wait for the writer began, as its age
+	// counts (late.go): its arrival, or for a packet replayed out of the
+	// cache, the arrival of the one that started the replay.
+	since   int64
 	seq     uint16
 	ts      uint32
 	rewrite bool
@@ -224,13 +228,13 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 		}
 		d.waitKeyframe = false
 	}
-	d.push(p)
+	d.push(p, p.arrival)
 }
 
 // push queues p for the writer, with the numbers it carries to this
 // subscriber, or drops it if the subscriber is too far behind.
-func (d *downTrack) push(p *packet) bool {
-	q := queued{p: p, seq: p.seq - d.seqOffset, ts: p.timestamp - d.tsOffset}
+func (d *downTrack) push(p *packet, since int64) bool {
+	q := queued{p: p, since: since, seq: p.seq - d.seqOffset, ts: p.timestamp - d.tsOffset}
 	if d.up.vp8 && p.vp8OK {
 		q.vp8 = d.munger.next(p.payload, p.vp8)
 		q.rewrite = d.munger.active
@@ -301,7 +305,7 @@ func (d *downTrack) replayFromKeyframe(p *packet, l *layer) bool {
 	}
 	d.restartAt(from)
 	for i, c := range run {
-		if !d.push(c) {
+		if !d.push(c, p.arrival) {
 			for _, rest := range run[i+1:] {
 				rest.release()
 			}

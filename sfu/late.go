@@ -24,7 +24,7 @@ func (l *lateSkip) drop(d *downTrack, q *queued) bool {
 	if l.skipping && q.p.keyframe {
 		l.skipping = false
 	}
-	if !l.skipping && time.Now().UnixNano()-q.p.arrival <= int64(maxQueueAge) {
+	if !l.skipping && time.Now().UnixNano()-q.since <= int64(maxQueueAge) {
 		q.seq -= l.shift
 		return false
 	}

@@ -31,7 +31,7 @@ func TestLatePacketsAreDropped(t *testing.T) {
 		var late lateSkip
 		drops := 0
 		for i, s := range steps {
-			q := &queued{p: &packet{arrival: s.arrival, keyframe: s.keyframe}, seq: uint16(10 + i)}
+			q := &queued{p: &packet{keyframe: s.keyframe}, since: s.arrival, seq: uint16(10 + i)}
 			dropped := late.drop(d, q)
 			switch {
 			case dropped != (s.sent < 0):
