@@ -78,8 +78,10 @@ func (r *Room) servedElsewhereLocked(p *Participant) bool {
 // publish-only peer here; with no other node to serve it, p is served
 // here.
 func (r *Room) connectEdgeLocked(p *Participant, room *sfu.Room) error {
+	// lost may run before Open returns: it reads link under the room's
+	// lock, which this caller holds until link is set.
 	var link EdgeLink
-	link = r.cfg.Policy.Edges.Open(r.id, p.id, p.Send, func() { r.edgeLost(p, link) })
+	link = r.cfg.Policy.Edges.Open(r.id, p.id, p.Send, func() { r.edgeLost(p, &link) })
 	if link == nil {
 		peer, err := room.Join(p.id, p.Send)
 		p.sfuPeer = peer
@@ -98,10 +100,10 @@ func (r *Room) connectEdgeLocked(p *Participant, room *sfu.Room) error {
 // client drops its SFU connections and asks for fresh ones (sfu-restart,
 // then sfu-close), made on another edge or here: Edges does not pick the
 // failed node again for a while.
-func (r *Room) edgeLost(p *Participant, link EdgeLink) {
+func (r *Room) edgeLost(p *Participant, link *EdgeLink) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p.edge != link || link == nil {
+	if *link == nil || p.edge != *link {
 		return
 	}
 	p.log.Warn("the node serving a viewer's media is lost; its media restarts", "participant", p.id, "room", r.id)
