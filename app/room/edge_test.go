@@ -1,9 +1,6 @@
 package room
 
 import (
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -11,7 +8,6 @@ import (
 
 	"meet/protocol"
 	"meet/sfu"
-	"meet/store"
 )
 
 // fakeEdges serves no viewer: its first link fails at once, as a dial to
@@ -43,16 +39,7 @@ func (e *fakeEdges) Open(_, _ string, _ func([]byte), lost func()) EdgeLink {
 // Open even returns. The viewer is told to restart its SFU connections
 // (sfu-restart), and its sfu-close gets it a subscription here.
 func TestLostEdgeRestartsTheViewer(t *testing.T) {
-	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	stored, err := db.CreateRoom("class", "u_owner", "Owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, stored, log := newTestStore(t, "class")
 	media, err := sfu.New(sfu.Config{Logger: log})
 	if err != nil {
 		t.Fatal(err)

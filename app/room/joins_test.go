@@ -2,9 +2,6 @@ package room
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -18,17 +15,7 @@ import (
 // and a join window that never closes by itself: the test closes it
 // (closeJoinWindow), so what is held does not depend on the machine's speed.
 func newSFUTestRoom(t *testing.T) (*Hub, *store.Room) {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	stored, err := db.CreateRoom("class", "u_owner", "Owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, stored, log := newTestStore(t, "class")
 	return NewHub(Config{Store: db, Log: log, Policy: Policy{MeshMax: 0, BackDelay: time.Hour}, JoinWindow: time.Hour}), stored
 }
 

@@ -51,18 +51,24 @@ func (c *fakeConn) types() []string {
 // newTestRoom opens a store with one room, owned by u_owner, and a hub
 // whose rooms stay in mesh and have no SFU.
 func newTestRoom(t *testing.T) (*Hub, *store.Room) {
+	db, stored, log := newTestStore(t, "test")
+	return NewHub(Config{Store: db, Log: log, Policy: Policy{MeshMax: 10}}), stored
+}
+
+// newTestStore opens a store with one room named name, owned by u_owner,
+// and a logger that discards.
+func newTestStore(t *testing.T, name string) (*store.Store, *store.Room, *slog.Logger) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "meet.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	stored, err := db.CreateRoom("test", "u_owner", "Owner")
+	stored, err := db.CreateRoom(name, "u_owner", "Owner")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return NewHub(Config{Store: db, Log: log, Policy: Policy{MeshMax: 10}}), stored
+	return db, stored, slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
 // enter joins a participant of identity userID on a fake socket.
