@@ -49,18 +49,7 @@ func TestLostEdgeRestartsTheViewer(t *testing.T) {
 	h := NewHub(Config{Store: db, Log: log, Policy: Policy{MeshMax: 0, BackDelay: time.Hour, SFU: media, NodeCapacity: 1, Edges: edges}})
 
 	join := func(id string, spectator bool) (*Room, *Participant, *fakeConn) {
-		conn := &fakeConn{}
-		p := NewParticipant(Profile{ID: id, RoomID: stored.ID, UserID: "u_" + id, Name: id, Spectator: spectator}, conn, log)
-		r, err := h.Enter(stored.ID, func(r *Room) error {
-			if err := r.LoadState(); err != nil {
-				return err
-			}
-			return r.Join(p, stored, 0)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r, p, conn
+		return enterAs(t, h, stored, Profile{ID: id, UserID: "u_" + id, Name: id, Spectator: spectator})
 	}
 	join("owner", false)
 	join("v1", true)

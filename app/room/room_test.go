@@ -74,8 +74,16 @@ func newTestStore(t *testing.T, name string) (*store.Store, *store.Room, *slog.L
 // enter joins a participant of identity userID on a fake socket.
 func enter(t *testing.T, h *Hub, stored *store.Room, id, userID string) (*Room, *Participant, *fakeConn) {
 	t.Helper()
+	return enterAs(t, h, stored, Profile{ID: id, UserID: userID, Name: id})
+}
+
+// enterAs joins a participant of profile who (in stored's room) on a fake
+// socket.
+func enterAs(t *testing.T, h *Hub, stored *store.Room, who Profile) (*Room, *Participant, *fakeConn) {
+	t.Helper()
 	conn := &fakeConn{}
-	p := NewParticipant(Profile{ID: id, RoomID: stored.ID, UserID: userID, Name: id}, conn, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	who.RoomID = stored.ID
+	p := NewParticipant(who, conn, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r, err := h.Enter(stored.ID, func(r *Room) error {
 		if err := r.LoadState(); err != nil {
 			return err
