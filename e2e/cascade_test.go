@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,6 +120,23 @@ func TestCascadedClassroom(t *testing.T) {
 	// The edge dies: the students it served get their media from the third
 	// node or the host, and everyone plays the teacher again.
 	edge := cluster.node(edges[0])
+	// Registered last, this runs first: a failure's head says what the
+	// students' pages received, and what each node forwarded.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, n := range cluster.nodes {
+			if n != edge {
+				t.Logf("node %s: %s", n.id, n.sfuSummary())
+			}
+		}
+		tabs := make([]*tab, 0, len(students))
+		for _, s := range students[3:] {
+			tabs = append(tabs, s.tab)
+		}
+		logReceiveDiagnosis(t, tabs...)
+	})
 	edge.kill()
 	killed := time.Now()
 	// The host served the first three; the edge the last three, whose
@@ -146,4 +164,17 @@ func (n *meetNode) metric(name string) float64 {
 	n.t.Helper()
 	srv := &appServer{t: n.t, metricsURL: n.metrics}
 	return srv.metric(name)
+}
+
+// sfuSummary is the node's forwarding counters, in one line.
+func (n *meetNode) sfuSummary() string {
+	n.t.Helper()
+	srv := &appServer{t: n.t, metricsURL: n.metrics}
+	var parts []string
+	for _, m := range metricLine.FindAllStringSubmatch(srv.metricsText(), -1) {
+		if strings.HasPrefix(m[1], "meet_sfu_") || strings.HasPrefix(m[1], "meet_cascade_") {
+			parts = append(parts, m[1][len("meet_"):]+"="+m[2])
+		}
+	}
+	return strings.Join(parts, " ")
 }

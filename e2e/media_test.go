@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -109,4 +112,47 @@ func firstRemoteFrameMillis(tb *tab, timeout time.Duration) float64 {
 	tb.t.Helper()
 	return waitFor[float64](tb, timeout, "a remote video presents its first frame",
 		`window.__e2e && window.__e2e.firstRemoteFrameAt`)
+}
+
+// receiveDiagnosisJS sums up, in a few lines, why a page may not play what
+// it should: the last WebSocket messages, and for each connection its
+// state and what its inbound streams received and decoded. A long test's
+// full failure dump can be cut short in a CI report; this is logged first.
+const receiveDiagnosisJS = `(async () => {
+  const e2e = window.__e2e || { pcs: [], ws: [] };
+  const lines = e2e.ws.slice(-14).map(l => 'ws ' + l);
+  for (const [i, pc] of e2e.pcs.entries()) {
+    let line = 'pc' + i + ' ' + pc.connectionState + '/' + pc.signalingState;
+    try {
+      const stats = await pc.getStats();
+      stats.forEach(s => {
+        if (s.type !== 'inbound-rtp') return;
+        line += ' | in ' + s.kind + ' pkts ' + s.packetsReceived + ' lost ' + s.packetsLost +
+          (s.kind === 'video' ? ' decoded ' + s.framesDecoded + ' key ' + s.keyFramesDecoded + ' pli ' + s.pliCount + ' nack ' + s.nackCount : '');
+      });
+    } catch (e) { line += ' (stats: ' + e + ')'; }
+    lines.push(line + ' | ' + (pc.__e2eLog || []).slice(-4).join(', '));
+  }
+  return lines.join('\n');
+})()`
+
+// logReceiveDiagnosis logs receiveDiagnosisJS for each tab, when the test
+// failed.
+func logReceiveDiagnosis(t testing.TB, tabs ...*tab) {
+	if !t.Failed() {
+		return
+	}
+	for _, tb := range tabs {
+		ctx, cancel := context.WithTimeout(tb.drv.context(), 10*time.Second)
+		raw, err := tb.drv.evalJSON(ctx, receiveDiagnosisJS)
+		cancel()
+		var text string
+		if err == nil {
+			err = json.Unmarshal(raw, &text)
+		}
+		if err != nil {
+			text = err.Error()
+		}
+		t.Logf("%s receives:\n%s", tb.name, text)
+	}
 }
