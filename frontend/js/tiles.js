@@ -338,7 +338,12 @@ function attach(media, track, onBlocked) {
   if (current instanceof MediaStream && current.getTracks().length > 0) {
     const old = current.getTracks();
     if (old.length === 1 && old[0] === track) return;
-    if (IN_STREAM_SWAP) {
+    // A stream holds one track per id, and the SFU names each track by its
+    // source: the camera of a restarted SFU connection is "camera" again,
+    // addTrack would do nothing, and the swap would leave the element with
+    // no track at all. A swap only keeps a live picture showing; one that
+    // ended has none. Either way a fresh stream plays the new track.
+    if (IN_STREAM_SWAP && old.every((t) => t.id !== track.id && t.readyState === 'live')) {
       current.addTrack(track);
       for (const t of old) if (t !== track) current.removeTrack(t);
       if (!media.paused) return;
