@@ -380,15 +380,26 @@ func pebbleModuleDir(t *testing.T) string {
 	return dir
 }
 
-// freePort returns a TCP port free on loopback now.
+// handedOut is every port freePort returned in this process.
+var handedOut sync.Map
+
+// freePort returns a TCP port free on loopback now, and never one it
+// returned before: the kernel may give a port just closed to the next
+// bind, and a CA told to listen where the test's own listener will (it
+// happened in CI) fails the test with "address already in use".
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if _, seen := handedOut.LoadOrStore(port, true); !seen {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // deadPort returns a port that stays taken until the test ends, by a
