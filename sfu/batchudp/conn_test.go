@@ -109,3 +109,47 @@ func TestBatchConnReads(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldBatch: while a writer holds the batch no timer sends it; the
+// holder does, by FlushStale once the first packet is flushDelay old, or
+// by Release.
+func TestHeldBatch(t *testing.T) {
+	rx := listenLoopback(t)
+	conn := New(listenLoopback(t))
+	defer conn.Close()
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	arrives := func(within time.Duration) bool {
+		_ = rx.SetReadDeadline(time.Now().Add(within))
+		_, _, err := rx.ReadFromUDPAddrPort(make([]byte, 64))
+		return err == nil
+	}
+
+	conn.Hold()
+	if _, err := conn.WriteToAddrPort([]byte("held"), to); err != nil {
+		t.Fatal(err)
+	}
+	conn.FlushStale() // not stale yet
+	if arrives(20 * flushDelay) {
+		t.Fatal("a held packet left before its holder sent it")
+	}
+	conn.FlushStale() // stale now
+	if !arrives(time.Second) {
+		t.Fatal("FlushStale did not send a batch older than flushDelay")
+	}
+
+	if _, err := conn.WriteToAddrPort([]byte("released"), to); err != nil {
+		t.Fatal(err)
+	}
+	conn.Release()
+	if !arrives(time.Second) {
+		t.Fatal("Release did not send the pending batch")
+	}
+
+	// No holder: the timer sends a lone packet.
+	if _, err := conn.WriteToAddrPort([]byte("alone"), to); err != nil {
+		t.Fatal(err)
+	}
+	if !arrives(time.Second) {
+		t.Fatal("a lone packet with no holder was not sent")
+	}
+}
