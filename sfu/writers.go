@@ -14,13 +14,9 @@ import (
 // pool's ready list once, and a writer sends what it has queued; when
 // the writers are busy, which is when it matters, nothing is woken at all.
 //
-// A writer holds the socket's pending batch (package batchudp) while it
-// has work, and releases it, which sends it, when it finds the ready list
-// empty: the packets of one fan-out go out together, and none waits for
-// more work that may not come. Between subscriptions it sends a batch
-// whose first packet has waited 200 µs, so a busy writer does not hold
-// one back either. While a writer holds the batch the socket sets no
-// timer of its own, which at small fan-outs cost a wake-up per batch.
+// A writer that finds the ready list empty flushes the socket's pending
+// batch (package batchudp) before it waits: the packets of one fan-out go out
+// together, and none waits for more work that may not come.
 
 // readyCapacity bounds the ready list: a subscription is on it at most
 // once, and no node serves this many.
@@ -34,27 +30,13 @@ const maxServeBurst = 32
 // writerPool is the SFU's writer goroutines and their ready list.
 type writerPool struct {
 	ready chan *downTrack
-	sock  batcher
+	flush func()
 	stop  chan struct{}
 	once  sync.Once
 }
 
-// batcher is the batching socket as the writers drive it (batchudp.Conn).
-type batcher interface {
-	Hold()
-	Release()
-	FlushStale()
-}
-
-// unbatched stands in for the socket of an SFU made without one (tests).
-type unbatched struct{}
-
-func (unbatched) Hold()       {}
-func (unbatched) Release()    {}
-func (unbatched) FlushStale() {}
-
-func newWriterPool(n int, sock batcher) *writerPool {
-	w := &writerPool{ready: make(chan *downTrack, readyCapacity), sock: sock, stop: make(chan struct{})}
+func newWriterPool(n int, flush func()) *writerPool {
+	w := &writerPool{ready: make(chan *downTrack, readyCapacity), flush: flush, stop: make(chan struct{})}
 	for range n {
 		go w.run()
 	}
@@ -64,11 +46,11 @@ func newWriterPool(n int, sock batcher) *writerPool {
 // writers returns the SFU's writer pool, started on first use.
 func (s *SFU) writers() *writerPool {
 	s.writersOnce.Do(func() {
-		var sock batcher = unbatched{}
+		flush := func() {}
 		if s.batch != nil {
-			sock = s.batch
+			flush = s.batch.Flush
 		}
-		s.pool = newWriterPool(runtime.GOMAXPROCS(0), sock)
+		s.pool = newWriterPool(runtime.GOMAXPROCS(0), flush)
 	})
 	return s.pool
 }
@@ -129,33 +111,24 @@ func (w *writerPool) close() {
 	w.once.Do(func() { close(w.stop) })
 }
 
-// run serves ready subscriptions until the pool closes. While it has
-// work it holds the socket's batch; out of work, it releases it, which
-// sends what this round queued, then waits.
+// run serves ready subscriptions until the pool closes.
 func (w *writerPool) run() {
-	held := false
 	for {
 		var d *downTrack
 		select {
 		case d = <-w.ready:
 		default:
-			if held {
-				w.sock.Release()
-				held = false
-			}
+			// Nothing ready: what this round queued on the socket goes
+			// out now, then the writer waits.
+			w.flush()
 			select {
 			case d = <-w.ready:
 			case <-w.stop:
 				return
 			}
 		}
-		if !held {
-			w.sock.Hold()
-			held = true
-		}
 		if d.serve(maxServeBurst) {
 			w.put(d) // more to send: back of the line, still scheduled
 		}
-		w.sock.FlushStale()
 	}
 }

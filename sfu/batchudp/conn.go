@@ -4,11 +4,10 @@
 // packet cost.
 //
 //   - Writes are copied into a pending batch and leave in one sendmmsg
-//     (ipv4.PacketConn.WriteBatch): when the batch is full, when a writer
-//     calls Flush or Release (the SFU's writers do when they run out of
-//     work, which ends each fan-out), or flushDelay after the batch's first
-//     packet, by a writer that holds the batch (Hold) or, for writes from
-//     elsewhere (RTCP, DTLS, ICE) with no writer holding, by a timer. Batches leave in the order
+//     (ipv4.PacketConn.WriteBatch): when the batch is full, when the caller
+//     calls Flush (the SFU's writers do when they run out of work, which
+//     ends each fan-out), or flushDelay after the batch's first packet, for
+//     writes from elsewhere (RTCP, DTLS, ICE). Batches leave in the order
 //     they filled, so one destination's packets stay in order.
 //   - Reads take what one recvmmsg brought, one datagram per call.
 package batchudp
@@ -40,9 +39,6 @@ const (
 	maxCachedAddrs = 1 << 14
 )
 
-// epoch is the origin of Conn.firstAt: time.Since(epoch) is monotonic.
-var epoch = time.Now()
-
 // Conn is a UDP4 socket as the ICE mux sees it. Make it with New.
 type Conn struct {
 	*net.UDPConn
@@ -65,11 +61,6 @@ type Conn struct {
 	rmsgs []ipv4.Message
 	rnext int
 	rn    int
-
-	// holders counts the writers between Hold and Release; firstAt is when
-	// the pending batch got its first packet (since epoch), 0 if empty.
-	holders atomic.Int32
-	firstAt atomic.Int64
 
 	// batches and packets count the sendmmsg calls and what they carried.
 	batches, packets atomic.Uint64
@@ -156,15 +147,11 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 		n := copy(bt.bufs[i][:], b)
 		bt.vecs[i][0] = bt.bufs[i][:n]
 		bt.msgs = append(bt.msgs, ipv4.Message{Buffers: bt.vecs[i][:], Addr: c.addrLocked(addr)})
-		if i == 0 {
-			c.firstAt.Store(int64(time.Since(epoch)))
-		}
 		c.mu.Unlock()
 		switch {
 		case i+1 == maxBatch:
 			c.Flush()
-		case i == 0 && c.holders.Load() == 0:
-			// No writer holds the batch: the flusher sends it.
+		case i == 0:
 			select {
 			case c.kick <- struct{}{}:
 			default:
@@ -185,30 +172,8 @@ func (c *Conn) Flush() {
 		return
 	}
 	c.pending = c.free.Get().(*sendBatch)
-	c.firstAt.Store(0)
 	c.mu.Unlock()
 	c.send(bt)
-}
-
-// Hold tells c that the caller is writing and will call Release when it
-// is done: meanwhile a new batch needs no timer, which at small fan-outs
-// cost a goroutine wake-up per batch. A holder calls FlushStale between
-// its writes, so a batch still leaves within flushDelay.
-func (c *Conn) Hold() { c.holders.Add(1) }
-
-// Release ends a Hold and sends what is pending.
-func (c *Conn) Release() {
-	c.holders.Add(-1)
-	c.Flush()
-}
-
-// FlushStale sends the pending batch if its first packet has waited
-// flushDelay.
-func (c *Conn) FlushStale() {
-	at := c.firstAt.Load()
-	if at != 0 && time.Duration(int64(time.Since(epoch))-at) >= flushDelay {
-		c.Flush()
-	}
 }
 
 // flusher sends a batch flushDelay after its first packet, unless a
