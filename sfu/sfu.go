@@ -19,7 +19,6 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
-	"meet/sfu/batchudp"
 	"meet/sfu/codec"
 )
 
@@ -83,9 +82,9 @@ type SFU struct {
 	// pipedTracks counts the tracks received from other nodes (pipe.go).
 	pipedTracks atomic.Uint64
 
-	// batch is conn as the ICE mux uses it: batched reads and writes;
-	// nil in tests that make an SFU without a socket.
-	batch *batchudp.Conn
+	// batch is conn as the ICE mux uses it: batched reads and writes
+	// (batchconn.go); nil in tests that make an SFU without a socket.
+	batch *batchConn
 	// The writers that empty the subscriptions' queues (writers.go).
 	writersOnce sync.Once
 	pool        *writerPool
@@ -109,7 +108,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	batch := batchudp.New(conn)
+	batch := newBatchConn(conn)
 	s := &SFU{mux: webrtc.NewICEUDPMux(nil, batch), conn: conn, batch: batch, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {

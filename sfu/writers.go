@@ -15,7 +15,7 @@ import (
 // the writers are busy, which is when it matters, nothing is woken at all.
 //
 // A writer that finds the ready list empty flushes the socket's pending
-// batch (package batchudp) before it waits: the packets of one fan-out go out
+// batch (batchconn.go) before it waits: the packets of one fan-out go out
 // together, and none waits for more work that may not come.
 
 // readyCapacity bounds the ready list: a subscription is on it at most

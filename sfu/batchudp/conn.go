@@ -1,16 +1,4 @@
-// Package batchudp is a UDP socket that reads and writes in batches, for
-// Pion's ICE UDP mux to run over: the SFU's one media socket (issue 19). A
-// system call per packet per subscriber was a third of what forwarding a
-// packet cost.
-//
-//   - Writes are copied into a pending batch and leave in one sendmmsg
-//     (ipv4.PacketConn.WriteBatch): when the batch is full, when the caller
-//     calls Flush (the SFU's writers do when they run out of work, which
-//     ends each fan-out), or flushDelay after the batch's first packet, for
-//     writes from elsewhere (RTCP, DTLS, ICE). Batches leave in the order
-//     they filled, so one destination's packets stay in order.
-//   - Reads take what one recvmmsg brought, one datagram per call.
-package batchudp
+package sfu
 
 import (
 	"net"
@@ -21,6 +9,19 @@ import (
 
 	"golang.org/x/net/ipv4"
 )
+
+// Batched I/O on the SFU's UDP socket (issue 19). Every packet the SFU
+// sends and receives passes one socket, behind Pion's ICE mux, and a
+// system call per packet per subscriber was a third of a delivery's cost.
+// The mux reads and writes through batchConn instead:
+//
+//   - Writes are copied into a pending batch and leave in one sendmmsg
+//     (ipv4.PacketConn.WriteBatch): when the batch is full, when a writer
+//     of the pool (writers.go) runs out of work, which ends each fan-out,
+//     or flushDelay after the batch's first packet, for writes from
+//     elsewhere (RTCP, DTLS, ICE). Batches leave in the order they filled,
+//     so one subscriber's packets stay in order.
+//   - Reads take what recvmmsg brought, one datagram per call.
 
 const (
 	// maxBatch is the most packets one sendmmsg carries.
@@ -39,8 +40,8 @@ const (
 	maxCachedAddrs = 1 << 14
 )
 
-// Conn is a UDP4 socket as the ICE mux sees it. Make it with New.
-type Conn struct {
+// batchConn is the SFU's UDP socket as the ICE mux sees it.
+type batchConn struct {
 	*net.UDPConn
 	pc *ipv4.PacketConn
 
@@ -73,9 +74,8 @@ type sendBatch struct {
 	bufs [maxBatch][maxDatagram]byte
 }
 
-// New wraps conn, a UDP4 socket; Close closes conn.
-func New(conn *net.UDPConn) *Conn {
-	c := &Conn{
+func newBatchConn(conn *net.UDPConn) *batchConn {
+	c := &batchConn{
 		UDPConn: conn, pc: ipv4.NewPacketConn(conn),
 		addrs: map[netip.AddrPort]*net.UDPAddr{},
 		kick:  make(chan struct{}, 1), done: make(chan struct{}),
@@ -92,7 +92,7 @@ func New(conn *net.UDPConn) *Conn {
 
 // ReadFromAddrPort returns the next datagram received, reading a batch
 // when none is left: the mux's one reader calls it.
-func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+func (c *batchConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for c.rnext >= c.rn {
@@ -112,7 +112,7 @@ func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 }
 
 // ReadFrom implements net.PacketConn over ReadFromAddrPort.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+func (c *batchConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := c.ReadFromAddrPort(b)
 	if err != nil {
 		return n, nil, err
@@ -121,7 +121,7 @@ func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 // WriteTo queues b for addr; see WriteToAddrPort.
-func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
+func (c *batchConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	udp, ok := addr.(*net.UDPAddr)
 	if !ok {
 		return c.UDPConn.WriteTo(b, addr)
@@ -131,7 +131,7 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 // WriteToAddrPort copies b into the pending batch for addr. It reports b
 // written: UDP promises no more than that, and b is the caller's again.
-func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
+func (c *batchConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	if len(b) > maxDatagram {
 		return c.UDPConn.WriteToUDPAddrPort(b, addr)
 	}
@@ -162,7 +162,7 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 }
 
 // Flush sends the pending batch now.
-func (c *Conn) Flush() {
+func (c *batchConn) Flush() {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	c.mu.Lock()
@@ -178,7 +178,7 @@ func (c *Conn) Flush() {
 
 // flusher sends a batch flushDelay after its first packet, unless a
 // writer sent it before.
-func (c *Conn) flusher() {
+func (c *batchConn) flusher() {
 	for {
 		select {
 		case <-c.done:
@@ -192,7 +192,7 @@ func (c *Conn) flusher() {
 
 // send writes a batch, skipping a packet the kernel refuses, and returns
 // its buffers to the pool. The caller holds sendMu.
-func (c *Conn) send(bt *sendBatch) {
+func (c *batchConn) send(bt *sendBatch) {
 	c.batches.Add(1)
 	c.packets.Add(uint64(len(bt.msgs)))
 	msgs := bt.msgs
@@ -209,7 +209,7 @@ func (c *Conn) send(bt *sendBatch) {
 }
 
 // addrLocked is addr as a *net.UDPAddr, made once. The caller holds mu.
-func (c *Conn) addrLocked(addr netip.AddrPort) *net.UDPAddr {
+func (c *batchConn) addrLocked(addr netip.AddrPort) *net.UDPAddr {
 	if a, ok := c.addrs[addr]; ok {
 		return a
 	}
@@ -222,7 +222,7 @@ func (c *Conn) addrLocked(addr netip.AddrPort) *net.UDPAddr {
 }
 
 // Close sends what is pending, stops the flusher and closes the socket.
-func (c *Conn) Close() error {
+func (c *batchConn) Close() error {
 	c.Flush()
 	c.once.Do(func() { close(c.done) })
 	return c.UDPConn.Close()

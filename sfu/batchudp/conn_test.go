@@ -1,4 +1,4 @@
-package batchudp
+package sfu
 
 import (
 	"encoding/binary"
@@ -26,7 +26,7 @@ func listenLoopback(t *testing.T) *net.UDPConn {
 // with no writer to flush it is not held back.
 func TestBatchConnWrites(t *testing.T) {
 	rx := listenLoopback(t)
-	conn := New(listenLoopback(t))
+	conn := newBatchConn(listenLoopback(t))
 	defer conn.Close()
 	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 
@@ -85,7 +85,7 @@ func TestBatchConnWrites(t *testing.T) {
 // datagram per call, in order, whole, with its sender's address.
 func TestBatchConnReads(t *testing.T) {
 	tx := listenLoopback(t)
-	conn := New(listenLoopback(t))
+	conn := newBatchConn(listenLoopback(t))
 	defer conn.Close()
 	to := conn.LocalAddr().(*net.UDPAddr)
 	const burst = 3*readBatch + 5
