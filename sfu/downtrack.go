@@ -48,16 +48,8 @@ type downTrack struct {
 	sender     *webrtc.RTPSender
 
 	queue chan queued
+	done  chan struct{}
 	once  sync.Once
-	// The SFU's writers (writers.go) send what queue holds: scheduled is
-	// set while d is on their ready list or being served, closed once d
-	// is closed. hdr and skip are the serving writer's.
-	pool      *writerPool
-	own       atomic.Pointer[chan struct{}] // wakes d's own writer (ownWriter), if it has one
-	scheduled atomic.Bool
-	closed    atomic.Bool
-	hdr       rtp.Header
-	skip      lateSkip
 
 	// Set by Bind, read by the writer for every packet without a lock.
 	binding atomic.Pointer[binding]
@@ -128,7 +120,7 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		id:           up.source,
 		streamID:     streamIDFor(up.publisher.id, up.source),
 		queue:        make(chan queued, size),
-		pool:         up.publisher.room.sfu.writers(),
+		done:         make(chan struct{}),
 		waitKeyframe: up.video,
 	}
 	d.desired.Store(maxLayers - 1)
@@ -146,6 +138,7 @@ func newDownTrack(up *upTrack, subscriber *Peer) *downTrack {
 		d.rtxScratch = make([]byte, maxPacketSize)
 	}
 	d.paused.Store(true)
+	go d.write()
 	return d
 }
 
@@ -248,7 +241,6 @@ func (d *downTrack) push(p *packet, since int64) bool {
 	}
 	select {
 	case d.queue <- q:
-		d.pool.schedule(d)
 		d.nextSeq = q.seq + 1
 		d.lastQueued = p.seq
 		d.lastTS, d.lastArrival = q.ts, p.arrival
@@ -285,9 +277,6 @@ func (d *downTrack) isReady() bool {
 	t := d.sender.Transport()
 	if t == nil || t.State() != webrtc.DTLSTransportStateConnected {
 		return false
-	}
-	if pair, err := t.ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil && pair.Local.Protocol == webrtc.ICEProtocolTCP {
-		d.ownWriter()
 	}
 	d.ready.Store(true)
 	return true
@@ -335,6 +324,60 @@ func (d *downTrack) drop(p *packet) {
 		d.waitKeyframe = true
 	}
 	p.release()
+}
+
+// write sends queued packets until the downTrack closes. It is the only
+// goroutine that writes this track, so its header needs no lock.
+func (d *downTrack) write() {
+	var hdr rtp.Header
+	var late lateSkip
+	for {
+		select {
+		case <-d.done:
+			d.drain()
+			return
+		case q := <-d.queue:
+			if late.drop(d, &q) {
+				q.p.release()
+				continue
+			}
+			if b := d.binding.Load(); b != nil {
+				hdr = rtp.Header{
+					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
+					SequenceNumber: q.seq, Timestamp: q.ts, SSRC: b.ssrc,
+				}
+				if d.history != nil {
+					d.meta[q.seq%cacheSize].Store(packMeta(q))
+					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.p.layer)<<33 | uint64(q.seq)<<16 | uint64(q.p.seq))
+				}
+				payload := q.p.payload
+				if q.rewrite {
+					payload = rewriteVP8(d.scratch, payload, q.p.vp8, q.vp8)
+				}
+				// Pion reports a write before SRTP is up as 0 bytes,
+				// no error: that packet did not leave.
+				if n, err := b.writeRTP(&hdr, payload); err == nil && n > 0 {
+					d.sent.Add(1)
+					if d.up.video {
+						d.sentVideo.Add(1)
+					}
+					d.sentBytes.Add(uint64(len(q.p.payload)))
+				}
+			}
+			q.p.release()
+		}
+	}
+}
+
+func (d *downTrack) drain() {
+	for {
+		select {
+		case q := <-d.queue:
+			q.p.release()
+		default:
+			return
+		}
+	}
 }
 
 // watched reports whether the subscriber gets this track now: not paused
@@ -440,9 +483,7 @@ func (d *downTrack) retransmit(seq uint16) {
 // upTrack must no longer hand it packets.
 func (d *downTrack) close() {
 	d.once.Do(func() {
-		d.closed.Store(true)
+		close(d.done)
 		d.counters.retire(&d.up.publisher.room.sfu.retired)
-		// A writer releases what is still queued.
-		d.pool.schedule(d)
 	})
 }

@@ -81,13 +81,6 @@ type SFU struct {
 	fixedLayers bool
 	// pipedTracks counts the tracks received from other nodes (pipe.go).
 	pipedTracks atomic.Uint64
-
-	// batch is conn as the ICE mux uses it: batched reads and writes
-	// (batchconn.go); nil in tests that make an SFU without a socket.
-	batch *batchConn
-	// The writers that empty the subscriptions' queues (writers.go).
-	writersOnce sync.Once
-	pool        *writerPool
 }
 
 // ErrClosed is returned by calls on a closed SFU or room.
@@ -108,8 +101,7 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	batch := newBatchConn(conn)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, batch), conn: conn, batch: batch, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
@@ -269,7 +261,6 @@ func (s *SFU) Close() error {
 	if s.tcp != nil {
 		_ = s.tcp.Close()
 	}
-	s.writers().close()
 	return s.mux.Close()
 }
 

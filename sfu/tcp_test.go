@@ -45,15 +45,6 @@ func TestICEOverTCP(t *testing.T) {
 			t.Errorf("%s: the SFU's side of the pair is port %d, want its TCP port %d", name, pair.Remote.Port, s.TCPPort())
 		}
 	}
-	// A TCP write blocks while the subscriber's window is full: its
-	// tracks are written by a goroutine of their own, not by the pool.
-	sub.peer.subMu.Lock()
-	defer sub.peer.subMu.Unlock()
-	for up, d := range sub.peer.downs {
-		if d.own.Load() == nil {
-			t.Errorf("the TCP subscriber's %s is written by the pool", up.source)
-		}
-	}
 }
 
 // TestICETCPOwnPort covers -tcp-port set apart from the UDP port.
