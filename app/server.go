@@ -147,8 +147,8 @@ type Server struct {
 	passcodeLimit *ipLimiter
 	passcodeCost  int
 	passcodeWait  time.Duration
-	// admission lets a few joins at a time do their work (store reads,
-	// the welcome, the room's SFU connection); the rest wait their turn,
+	// admission lets a few joins at a time do their work (entering the
+	// room, the welcome, the room's SFU connection); the rest wait their turn,
 	// so a crowd arriving together is served first come, first served
 	// rather than every join crawling along at once and all finishing
 	// late.

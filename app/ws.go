@@ -125,12 +125,15 @@ func (s *Server) joined(live *room.Room, p *room.Participant, userID string) {
 // earlier participant, was refused (and told why), must first send the
 // room's passcode, or waits in the room's lobby.
 func (s *Server) admit(ss *melody.Session, sock *socket, identity Identity) (*room.Room, *room.Participant, bool) {
-	s.admission <- struct{}{}
-	defer func() { <-s.admission }()
+	// The room is read before a slot is taken: a slot bounds the joins
+	// that use the CPU at once, and a read that waits for the database
+	// would hold one idle while the other joins queue behind it.
 	stored, ok := s.roomToJoin(ss)
 	if !ok {
 		return nil, nil, false
 	}
+	s.admission <- struct{}{}
+	defer func() { <-s.admission }()
 	if s.tryResume(ss, sock, identity, stored) || (grantOf(ss) == nil && s.awaitPasscode(ss, identity, stored)) {
 		return nil, nil, false
 	}

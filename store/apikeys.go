@@ -57,7 +57,7 @@ func (s *Store) CreateAPIKey(id, name string, pub []byte) error {
 // unknown or revoked key.
 func (s *Store) APIKeyPublic(id string) ([]byte, error) {
 	var key APIKey
-	err := s.db.Where("id = ? AND revoked_at IS NULL", id).Take(&key).Error
+	err := s.read.Where("id = ? AND revoked_at IS NULL", id).Take(&key).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -74,7 +74,7 @@ func (s *Store) APIKeyPublic(id string) ([]byte, error) {
 // APIKeys lists every API key, revoked ones included, oldest first.
 func (s *Store) APIKeys() ([]APIKey, error) {
 	var keys []APIKey
-	if err := s.db.Order("created_at, " + s.insertionOrder()).Find(&keys).Error; err != nil {
+	if err := s.read.Order("created_at, " + s.insertionOrder()).Find(&keys).Error; err != nil {
 		return nil, fmt.Errorf("store: list API keys: %w", err)
 	}
 	return keys, nil

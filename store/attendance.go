@@ -68,7 +68,7 @@ func (s *Store) CloseOpenAttendance(keep []string) error {
 // AttendanceOf lists a room's attendance rows in join order.
 func (s *Store) AttendanceOf(roomID string) ([]Attendance, error) {
 	var rows []Attendance
-	err := s.db.Where("room_id = ?", roomID).Order("joined_at, id").Find(&rows).Error
+	err := s.read.Where("room_id = ?", roomID).Order("joined_at, id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: attendance of %s: %w", roomID, err)
 	}
@@ -82,7 +82,7 @@ func (s *Store) RoomsAttended(userID string, roomIDs []string) (map[string]bool,
 		return out, nil
 	}
 	var ids []string
-	err := s.db.Model(&Attendance{}).Distinct("room_id").
+	err := s.read.Model(&Attendance{}).Distinct("room_id").
 		Where("user_id = ? AND room_id IN ?", userID, roomIDs).Pluck("room_id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: rooms attended by %s: %w", userID, err)

@@ -35,7 +35,7 @@ func (s *Store) CreateInvite(inv Invite) error {
 // included, or ErrNotFound.
 func (s *Store) Invite(id string) (*Invite, error) {
 	var inv Invite
-	err := s.db.Where("id = ?", id).Take(&inv).Error
+	err := s.read.Where("id = ?", id).Take(&inv).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -49,7 +49,7 @@ func (s *Store) Invite(id string) (*Invite, error) {
 // included: the caller decides what to show.
 func (s *Store) Invites(roomID string) ([]Invite, error) {
 	var invites []Invite
-	err := s.db.Where("room_id = ?", roomID).Order(s.newestFirst()).Find(&invites).Error
+	err := s.read.Where("room_id = ?", roomID).Order(s.newestFirst()).Find(&invites).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list invites of room %s: %w", roomID, err)
 	}

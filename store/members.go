@@ -35,7 +35,7 @@ type Member struct {
 // Members lists a room's members, oldest change first.
 func (s *Store) Members(roomID string) ([]Member, error) {
 	var rows []Member
-	if err := s.db.Where("room_id = ?", roomID).Order("updated_at, user_id").Find(&rows).Error; err != nil {
+	if err := s.read.Where("room_id = ?", roomID).Order("updated_at, user_id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: members of %s: %w", roomID, err)
 	}
 	return rows, nil
@@ -45,7 +45,7 @@ func (s *Store) Members(roomID string) ([]Member, error) {
 // none.
 func (s *Store) Member(roomID, userID string) (*Member, error) {
 	var m Member
-	res := s.db.Where("room_id = ? AND user_id = ?", roomID, userID).Limit(1).Find(&m)
+	res := s.read.Where("room_id = ? AND user_id = ?", roomID, userID).Limit(1).Find(&m)
 	if res.Error != nil {
 		return nil, fmt.Errorf("store: member %s of %s: %w", userID, roomID, res.Error)
 	}

@@ -74,7 +74,7 @@ func (s *Store) AppendMessage(msg *ChatMessage) (created bool, err error) {
 // than after, oldest first.
 func (s *Store) MessagesAfter(roomID string, after int64, limit int) ([]ChatMessage, error) {
 	var rows []ChatMessage
-	err := s.db.Where("room_id = ? AND seq > ?", roomID, after).
+	err := s.read.Where("room_id = ? AND seq > ?", roomID, after).
 		Order("seq").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: messages of %s after %d: %w", roomID, after, err)
@@ -86,7 +86,7 @@ func (s *Store) MessagesAfter(roomID string, after int64, limit int) ([]ChatMess
 // as a joiner's history shows them.
 func (s *Store) RecentMessages(roomID string, limit int) ([]ChatMessage, error) {
 	var rows []ChatMessage
-	err := s.db.Where("room_id = ?", roomID).Order("seq DESC").Limit(limit).Find(&rows).Error
+	err := s.read.Where("room_id = ?", roomID).Order("seq DESC").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: recent messages of %s: %w", roomID, err)
 	}

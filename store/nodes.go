@@ -60,7 +60,7 @@ func (s *Store) Heartbeat(n Node) error {
 // before now, by id.
 func (s *Store) LiveNodes(now time.Time, timeout time.Duration) ([]Node, error) {
 	var nodes []Node
-	err := s.db.Where("heartbeat_at > ?", now.Add(-timeout).UTC()).Order("id").Find(&nodes).Error
+	err := s.read.Where("heartbeat_at > ?", now.Add(-timeout).UTC()).Order("id").Find(&nodes).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: live nodes: %w", err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) LiveNodes(now time.Time, timeout time.Duration) ([]Node, error) 
 // Node returns the row of node id, live or not, or ErrNotFound.
 func (s *Store) Node(id string) (*Node, error) {
 	var n Node
-	err := s.db.Where("id = ?", id).Take(&n).Error
+	err := s.read.Where("id = ?", id).Take(&n).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}

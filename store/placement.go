@@ -151,7 +151,7 @@ func (s *Store) Unplace(roomID, node string) error {
 // Placement returns the placement of roomID, or ErrNotFound.
 func (s *Store) Placement(roomID string) (*Placement, error) {
 	var p Placement
-	err := s.db.Where("room_id = ?", roomID).Take(&p).Error
+	err := s.read.Where("room_id = ?", roomID).Take(&p).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -169,7 +169,7 @@ func (s *Store) PlacementsOf(roomIDs []string) (map[string]string, error) {
 		return out, nil
 	}
 	var rows []Placement
-	if err := s.db.Where("room_id IN ?", roomIDs).Find(&rows).Error; err != nil {
+	if err := s.read.Where("room_id IN ?", roomIDs).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: placements of %d rooms: %w", len(roomIDs), err)
 	}
 	for _, p := range rows {
@@ -181,7 +181,7 @@ func (s *Store) PlacementsOf(roomIDs []string) (map[string]string, error) {
 // PlacedOn lists the placements of the rooms placed on node.
 func (s *Store) PlacedOn(node string) ([]Placement, error) {
 	var rows []Placement
-	if err := s.db.Where("node_id = ?", node).Order("room_id").Find(&rows).Error; err != nil {
+	if err := s.read.Where("node_id = ?", node).Order("room_id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: rooms placed on %s: %w", node, err)
 	}
 	return rows, nil

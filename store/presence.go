@@ -63,7 +63,7 @@ func (s *Store) PresenceOf(roomIDs []string, now time.Time, timeout time.Duratio
 		return out, nil
 	}
 	var rows []RoomPresence
-	err := s.db.Model(&RoomPresence{}).
+	err := s.read.Model(&RoomPresence{}).
 		Select("room_presence.*").
 		Joins("JOIN nodes ON nodes.id = room_presence.node_id").
 		Where("room_presence.room_id IN ? AND nodes.heartbeat_at > ?", roomIDs, now.Add(-timeout).UTC()).

@@ -57,7 +57,7 @@ func (s *Store) FinishRecording(id, state, reason string, at time.Time) error {
 // Recording returns the recording with the given id, or ErrNotFound.
 func (s *Store) Recording(id string) (*Recording, error) {
 	var rec Recording
-	err := s.db.Where("id = ?", id).Take(&rec).Error
+	err := s.read.Where("id = ?", id).Take(&rec).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -70,7 +70,7 @@ func (s *Store) Recording(id string) (*Recording, error) {
 // Recordings lists a room's recordings, newest first.
 func (s *Store) Recordings(roomID string) ([]Recording, error) {
 	var recs []Recording
-	if err := s.db.Where("room_id = ?", roomID).Order("started_at DESC, id").Find(&recs).Error; err != nil {
+	if err := s.read.Where("room_id = ?", roomID).Order("started_at DESC, id").Find(&recs).Error; err != nil {
 		return nil, fmt.Errorf("store: list recordings of room %s: %w", roomID, err)
 	}
 	return recs, nil

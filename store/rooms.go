@@ -129,7 +129,7 @@ func (s *Store) Room(id string) (*Room, error) {
 		return nil, ErrNotFound
 	}
 	var room Room
-	err := s.db.Where("id = ?", id).Take(&room).Error
+	err := s.read.Where("id = ?", id).Take(&room).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -142,7 +142,7 @@ func (s *Store) Room(id string) (*Room, error) {
 // Rooms lists rooms, newest first, at most limit of them.
 func (s *Store) Rooms(limit int) ([]Room, error) {
 	var rooms []Room
-	err := s.db.Order(s.newestFirst()).Limit(limit).Find(&rooms).Error
+	err := s.read.Order(s.newestFirst()).Limit(limit).Find(&rooms).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list rooms: %w", err)
 	}
@@ -154,8 +154,8 @@ func (s *Store) Rooms(limit int) ([]Room, error) {
 // those it has joined.
 func (s *Store) VisibleRooms(userID string, limit int) ([]Room, error) {
 	var rooms []Room
-	joined := s.db.Model(&Attendance{}).Select("room_id").Where("user_id = ?", userID)
-	err := s.db.Where("visibility = ? OR owner_id = ? OR id IN (?)", VisibilityPublic, userID, joined).
+	joined := s.read.Model(&Attendance{}).Select("room_id").Where("user_id = ?", userID)
+	err := s.read.Where("visibility = ? OR owner_id = ? OR id IN (?)", VisibilityPublic, userID, joined).
 		Order(s.newestFirst()).Limit(limit).Find(&rooms).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: list visible rooms: %w", err)

@@ -92,7 +92,7 @@ func (s *Store) SetRoomOwner(id, ownerID, ownerName string) (*Room, error) {
 // StageMembers lists a room's stage in the order its members stepped on.
 func (s *Store) StageMembers(roomID string) ([]StageMember, error) {
 	var rows []StageMember
-	if err := s.db.Where("room_id = ?", roomID).Order("id").Find(&rows).Error; err != nil {
+	if err := s.read.Where("room_id = ?", roomID).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: stage of %s: %w", roomID, err)
 	}
 	return rows, nil
@@ -106,7 +106,7 @@ func (s *Store) StageMembersOf(roomIDs []string) (map[string][]StageMember, erro
 		return out, nil
 	}
 	var rows []StageMember
-	if err := s.db.Where("room_id IN ?", roomIDs).Order("id").Find(&rows).Error; err != nil {
+	if err := s.read.Where("room_id IN ?", roomIDs).Order("id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("store: stages of %d rooms: %w", len(roomIDs), err)
 	}
 	for _, r := range rows {

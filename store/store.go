@@ -20,9 +20,15 @@ import (
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
-// Store wraps the gorm handle. It is safe for concurrent use.
+// Store wraps the gorm handles. It is safe for concurrent use.
 type Store struct {
 	db *gorm.DB
+	// read serves the queries that only read. On SQLite it is a pool of
+	// its own: in WAL mode readers never wait for the one writer, so a
+	// join's room lookup does not queue behind every attendance row and
+	// chat message being written (the join storm in docs/BENCHMARKS.md).
+	// On PostgreSQL it is db.
+	read *gorm.DB
 	// postgres is true for a PostgreSQL store, false for SQLite.
 	postgres bool
 	// dsn is a PostgreSQL store's URL: the event listener connects with
@@ -88,7 +94,32 @@ func openSQLite(path string) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	sqlDB.SetMaxOpenConns(1)
-	return &Store{db: db}, nil
+	read, err := openSQLiteReader(dsn)
+	if err != nil {
+		closeDB(db)
+		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
+	}
+	return &Store{db: db, read: read}, nil
+}
+
+// sqliteReaders bounds the reading connections of a SQLite store.
+const sqliteReaders = 4
+
+// openSQLiteReader opens the pool that serves a SQLite store's reads.
+// Its connections refuse to write (_query_only), so a write sent there by
+// mistake fails instead of racing the writer for the lock.
+func openSQLiteReader(dsn string) (*gorm.DB, error) {
+	read, err := gorm.Open(sqlite.Open(dsn+"&_query_only=1"), gormConfig())
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := read.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(sqliteReaders)
+	sqlDB.SetMaxIdleConns(sqliteReaders)
+	return read, nil
 }
 
 // openPostgres connects to the PostgreSQL database url names. Its writers
@@ -112,7 +143,7 @@ func openPostgres(url string) (*Store, error) {
 	}
 	sqlDB.SetMaxOpenConns(postgresConns)
 	sqlDB.SetMaxIdleConns(postgresConns)
-	return &Store{db: db, postgres: true, dsn: url}, nil
+	return &Store{db: db, read: db, postgres: true, dsn: url}, nil
 }
 
 // postgresConns bounds one process's connections to PostgreSQL.
@@ -124,8 +155,11 @@ func closeDB(db *gorm.DB) {
 	}
 }
 
-// Close releases the database handle.
+// Close releases the database handles.
 func (s *Store) Close() error {
+	if s.read != s.db {
+		closeDB(s.read)
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

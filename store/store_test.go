@@ -2,9 +2,13 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"gorm.io/gorm"
 
 	"meet/store/storetest"
 )
@@ -244,6 +248,58 @@ func TestConcurrentWrites(t *testing.T) {
 		rooms, _ := s.Rooms(100)
 		if len(rooms) != 40 {
 			t.Fatalf("got %d rooms, want 40", len(rooms))
+		}
+	})
+}
+
+// TestReadsDoNotWaitForAWrite: while a write transaction holds the writer
+// (SQLite's one connection), reads are answered from their own pool and
+// see what was committed before it; the read pool refuses writes.
+func TestReadsDoNotWaitForAWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s, _ := mustOpen(t, d)
+		room, err := s.CreateRoom("held", "u_owner", "Ana")
+		if err != nil {
+			t.Fatal(err)
+		}
+		holding, release := make(chan struct{}), make(chan struct{})
+		writeDone := make(chan error, 1)
+		go func() {
+			writeDone <- s.writeTx("hold", func(tx *gorm.DB) error {
+				close(holding)
+				<-release
+				return tx.Model(&Room{}).Where("id = ?", room.ID).Update("name", "renamed").Error
+			})
+		}()
+		<-holding
+		read := make(chan error, 1)
+		go func() {
+			got, err := s.Room(room.ID)
+			if err == nil && got.Name != "held" {
+				err = fmt.Errorf("read %q before the write committed, want %q", got.Name, "held")
+			}
+			read <- err
+		}()
+		select {
+		case err := <-read:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			close(release)
+			t.Fatal("a read waited for the write transaction")
+		}
+		close(release)
+		if err := <-writeDone; err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Room(room.ID); err != nil || got.Name != "renamed" {
+			t.Fatalf("after the commit the read pool sees %v, %v; want the new name", got, err)
+		}
+		if d.Name == "sqlite" {
+			if err := s.read.Exec("DELETE FROM rooms").Error; err == nil {
+				t.Fatal("the read pool deleted rows")
+			}
 		}
 	})
 }
