@@ -65,16 +65,16 @@ func joinEach(ctx context.Context, cfg *config, n int, join func(i int) (*partic
 
 // joinFigures sums up receivers' joins.
 type joinFigures struct {
-	p50, p99, max                                 float64
-	welcomeP50, offerP50, answerP50, connectedP50 float64
-	measured                                      int
+	p50, p99, max                                                      float64
+	upgradedP50, welcomeP50, offerP50, answerP50, iceP50, connectedP50 float64
+	measured                                                           int
 }
 
 // joinStats sums up the receivers' joins: to the welcome, to the first
 // subscribe offer (a WHEP player: to the answer), to the connection, to
 // the first video frame.
 func joinStats(receivers []*participant) joinFigures {
-	var joins, welcomes, offers, answers, connects []time.Duration
+	var joins, upgrades, welcomes, offers, answers, ices, connects []time.Duration
 	for _, r := range receivers {
 		// Join time counts only joins into a room already in SFU mode:
 		// the others waited for the switch, not for the SFU.
@@ -87,14 +87,15 @@ func joinStats(receivers []*participant) joinFigures {
 		for _, step := range []struct {
 			at  *atomic.Int64
 			out *[]time.Duration
-		}{{&r.welcomeAt, &welcomes}, {&r.offerAt, &offers}, {&r.answerAt, &answers}, {&r.connectedAt, &connects}} {
+		}{{&r.upgradedAt, &upgrades}, {&r.welcomeAt, &welcomes}, {&r.offerAt, &offers}, {&r.answerAt, &answers}, {&r.iceAt, &ices}, {&r.connectedAt, &connects}} {
 			if d, ok := r.since(step.at); ok {
 				*step.out = append(*step.out, d)
 			}
 		}
 	}
 	f := joinFigures{
-		welcomeP50: medianMS(welcomes), offerP50: medianMS(offers), answerP50: medianMS(answers), connectedP50: medianMS(connects),
+		upgradedP50: medianMS(upgrades), welcomeP50: medianMS(welcomes), offerP50: medianMS(offers), answerP50: medianMS(answers),
+		iceP50: medianMS(ices), connectedP50: medianMS(connects),
 		measured: len(joins), p50: medianMS(joins), p99: quantileMS(joins, 0.99),
 	}
 	if len(joins) > 0 {

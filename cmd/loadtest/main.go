@@ -179,10 +179,13 @@ type result struct {
 	JoinP50MS       float64 `json:"join_p50_ms"`
 	JoinP99MS       float64 `json:"join_p99_ms"`
 	JoinMaxMS       float64 `json:"join_max_ms"`
-	// Where media join time goes: join to the first subscribe offer, and
-	// to the subscribe connection connected (ICE and DTLS done).
+	// Where media join time goes: join to the socket's upgrade, to the
+	// welcome, to the first subscribe offer, to ICE connected, and to the
+	// subscribe connection connected (ICE and DTLS done).
+	JoinUpgradedP50MS  float64 `json:"join_upgraded_p50_ms,omitempty"`
 	JoinWelcomeP50MS   float64 `json:"join_welcome_p50_ms,omitempty"`
 	JoinOfferP50MS     float64 `json:"join_offer_p50_ms,omitempty"`
+	JoinICEP50MS       float64 `json:"join_ice_p50_ms,omitempty"`
 	JoinConnectedP50MS float64 `json:"join_connected_p50_ms,omitempty"`
 	JoinAnswerP50MS    float64 `json:"join_answer_p50_ms,omitempty"` // -whep: from the player's offer to the answer
 	JoinsMeasured      int     `json:"joins_measured"`
@@ -301,7 +304,8 @@ func printSummary(w io.Writer, r *result) {
 	if r.JoinAnswerP50MS > 0 {
 		fmt.Fprintf(w, "    of which: answer (offer made, POST answered) p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinAnswerP50MS, r.JoinConnectedP50MS)
 	} else if r.JoinConnectedP50MS > 0 {
-		fmt.Fprintf(w, "    of which: welcome p50 %.0f ms, subscribe offer p50 %.0f ms, connected (ICE+DTLS) p50 %.0f ms\n", r.JoinWelcomeP50MS, r.JoinOfferP50MS, r.JoinConnectedP50MS)
+		fmt.Fprintf(w, "    of which (p50): socket upgraded %.0f ms, welcome %.0f ms, subscribe offer %.0f ms, ICE connected %.0f ms, connected (ICE+DTLS) %.0f ms\n",
+			r.JoinUpgradedP50MS, r.JoinWelcomeP50MS, r.JoinOfferP50MS, r.JoinICEP50MS, r.JoinConnectedP50MS)
 	}
 	if r.Refused > 0 {
 		fmt.Fprintf(w, "  %d messages refused by the server (rate limit): lower -chat-rate or add -clients\n", r.Refused)

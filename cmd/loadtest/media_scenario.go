@@ -410,7 +410,8 @@ func (m *mediaRun) deliveries(receivers []*participant, streams []*stream, w med
 // joinTimes sums up the receivers' joins (joinStats).
 func (m *mediaRun) joinTimes(res *result) {
 	j := joinStats(m.receivers)
-	res.JoinWelcomeP50MS, res.JoinOfferP50MS, res.JoinAnswerP50MS, res.JoinConnectedP50MS = j.welcomeP50, j.offerP50, j.answerP50, j.connectedP50
+	res.JoinUpgradedP50MS, res.JoinWelcomeP50MS, res.JoinOfferP50MS = j.upgradedP50, j.welcomeP50, j.offerP50
+	res.JoinAnswerP50MS, res.JoinICEP50MS, res.JoinConnectedP50MS = j.answerP50, j.iceP50, j.connectedP50
 	res.JoinsMeasured, res.JoinP50MS, res.JoinP99MS, res.JoinMaxMS = j.measured, j.p50, j.p99, j.max
 }
 

@@ -61,11 +61,11 @@ type participant struct {
 	joinStart  time.Time
 	joinedSFU  bool         // the welcome already said sfu
 	firstFrame atomic.Int64 // unix nanoseconds of the first keyframe packet
-	// Steps of the join, to tell where join time goes: the welcome, the
-	// first subscribe offer, and the subscribe connection connected
-	// (ICE+DTLS); for a WHEP player, the answer (201) and its connection
-	// connected.
-	welcomeAt, offerAt, connectedAt, answerAt atomic.Int64
+	// Steps of the join, to tell where join time goes: the socket's
+	// upgrade, the welcome, the first subscribe offer, ICE connected, and
+	// the subscribe connection connected (DTLS done too); for a WHEP
+	// player, the answer (201) and its connection connected.
+	upgradedAt, welcomeAt, offerAt, iceAt, connectedAt, answerAt atomic.Int64
 
 	// lat is the latency of the receivers served by the same node as
 	// this one (a classroom across nodes, served.go); nil otherwise.
@@ -104,11 +104,17 @@ func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxSt
 			p.connectedAt.CompareAndSwap(0, time.Now().UnixNano())
 		}
 	})
+	p.client.Subscriber().OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		if st == webrtc.ICEConnectionStateConnected {
+			p.iceAt.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	})
 	p.joinStart = time.Now()
 	if p.ss, err = srv.join(ctx, id, roomID, spectator); err != nil {
 		p.client.Close()
 		return nil, err
 	}
+	p.upgradedAt.Store(p.ss.upgraded.UnixNano())
 	p.welcomeAt.Store(time.Now().UnixNano())
 	p.self = p.ss.welcome.Self
 	if p.ss.welcome.Mode == protocol.ModeSFU {
