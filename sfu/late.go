@@ -28,7 +28,12 @@ func (l *lateSkip) drop(d *downTrack, q *queued) bool {
 		q.seq -= l.shift
 		return false
 	}
-	if d.up.video && !l.skipping {
+	if d.up.video {
+		// Asked again at every drop while skipping, not only at the first:
+		// the track's budget (askKeyframe) spaces the requests, and one it
+		// refused, because another subscriber's had just gone, would leave
+		// this video frozen, waiting for a keyframe nobody asked for (its
+		// viewer sees no loss to ask about: nothing is sent meanwhile).
 		l.skipping = true
 		d.requestKeyframe()
 	}

@@ -47,3 +47,39 @@ func TestLatePacketsAreDropped(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippingVideoAsksUntilAKeyframe: a video that skips to its next
+// keyframe after a late packet asks for one; when the track's budget
+// refuses that request (another subscriber's went just before), a later
+// drop asks again once the budget allows, instead of the video waiting for
+// a keyframe nobody asked for. The keyframe ends the skip.
+func TestSkippingVideoAsksUntilAKeyframe(t *testing.T) {
+	up := testTrack(1)
+	d, _ := testDown(up)
+	defer d.close()
+	c := countRequests(up)
+	now := time.Now().UnixNano()
+	if !up.layer(0).askKeyframe(now, false) || c.poll() != 1 {
+		t.Fatal("the first request to the track was refused")
+	}
+	var late lateSkip
+	if !late.drop(d, &queued{p: &packet{}, since: now - int64(2*maxQueueAge), seq: 1}) {
+		t.Fatal("a late packet was sent")
+	}
+	if n := c.poll(); n != 1 {
+		t.Fatalf("%d requests: the budget let a second one go at once", n)
+	}
+	c.age(keyframeInterval) // an urgent request may go now
+	if !late.drop(d, &queued{p: &packet{}, since: time.Now().UnixNano(), seq: 2}) {
+		t.Fatal("a packet before the keyframe was sent")
+	}
+	if n := c.poll(); n != 2 {
+		t.Fatalf("%d requests once the budget allowed another, want 2: the skipping video did not ask again", n)
+	}
+	if late.drop(d, &queued{p: &packet{keyframe: true}, since: time.Now().UnixNano(), seq: 3}) {
+		t.Fatal("the keyframe was dropped")
+	}
+	if late.drop(d, &queued{p: &packet{}, since: time.Now().UnixNano(), seq: 4}) {
+		t.Fatal("a fresh packet after the keyframe was dropped")
+	}
+}
