@@ -70,9 +70,9 @@ type joinFigures struct {
 	measured                                                           int
 }
 
-// joinStats sums up the receivers' joins: to the welcome, to the first
-// subscribe offer (a WHEP player: to the answer), to the connection, to
-// the first video frame.
+// joinStats sums up the receivers' joins: to the socket's upgrade, to the
+// welcome, to the first subscribe offer (a WHEP player: to the answer), to
+// ICE connected, to the connection, to the first video frame.
 func joinStats(receivers []*participant) joinFigures {
 	var joins, upgrades, welcomes, offers, answers, ices, connects []time.Duration
 	for _, r := range receivers {
