@@ -6,24 +6,22 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // joinAll joins n participants, concurrency at a time, each with an
 // identity of its own (the first with first, when given), each through
 // the cluster's nodes in turn.
-func joinAll(ctx context.Context, cfg *config, cl *cluster, api *webrtc.API, rx *rxStats, roomID string, n int, spectator bool, first *identity) ([]*participant, []string) {
+func joinAll(ctx context.Context, cfg *config, cl *cluster, kit clientKit, rx *rxStats, roomID string, n int, spectator bool, first *identity) ([]*participant, []string) {
 	return joinEach(ctx, cfg, n, func(i int) (*participant, error) {
 		srv := cl.server(i)
 		if i == 0 && first != nil {
-			return joinParticipant(ctx, srv, api, rx, *first, roomID, spectator)
+			return joinParticipant(ctx, srv, kit, rx, *first, roomID, spectator)
 		}
 		id, err := srv.newIdentity(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return joinParticipant(ctx, srv, api, rx, id, roomID, spectator)
+		return joinParticipant(ctx, srv, kit, rx, id, roomID, spectator)
 	})
 }
 

@@ -49,11 +49,11 @@ func closeAll(ps []*participant) []string {
 // runMedia runs the classroom and meeting scenarios: publishers send
 // paced synthetic media through the SFU, receivers count what arrives.
 func runMedia(ctx context.Context, cfg *config, cl *cluster, logf func(string, ...any)) (*result, error) {
-	api, err := newClientAPI(cfg.simulcast, cfg.twcc)
+	kit, err := newClientKit(cfg, cl.servers[0])
 	if err != nil {
 		return nil, err
 	}
-	m := &mediaRun{cfg: cfg, cl: cl, srv: cl.servers[0], logf: logf, api: api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
+	m := &mediaRun{cfg: cfg, cl: cl, srv: cl.servers[0], logf: logf, kit: kit, api: kit.api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
 		layers: cameraLayers(cfg.bitrate, cfg.simulcast)}
 	// The classroom scenario is what a teacher does: a classroom room, the
 	// teacher on its stage, the students receive-only.
@@ -101,6 +101,7 @@ type mediaRun struct {
 	cl   *cluster
 	srv  *server // the first node: the room's, the presenter's
 	logf func(string, ...any)
+	kit  clientKit
 	api  *webrtc.API
 	spec mediaSpec
 	rx   *rxStats
@@ -133,7 +134,7 @@ type mediaWindow struct {
 func (m *mediaRun) join(setupCtx context.Context, owner identity, room protocol.Room) error {
 	switch m.cfg.scenario {
 	case "classroom":
-		presenter, err := joinParticipant(setupCtx, m.srv, m.api, m.rx, owner, room.ID, false)
+		presenter, err := joinParticipant(setupCtx, m.srv, m.kit, m.rx, owner, room.ID, false)
 		if err != nil {
 			return err
 		}
@@ -160,12 +161,12 @@ func (m *mediaRun) join(setupCtx context.Context, owner identity, room protocol.
 			})
 		} else {
 			m.logf("room %s: presenter joined; joining %d viewers", room.ID, m.cfg.viewers)
-			m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.api, m.rx, room.ID, m.cfg.viewers, true, nil)
+			m.receivers, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.kit, m.rx, room.ID, m.cfg.viewers, true, nil)
 		}
 		m.everyone = append(m.everyone, m.receivers...)
 	case "meeting":
 		m.logf("room %s: joining %d participants", room.ID, m.cfg.participants)
-		m.everyone, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.api, m.rx, room.ID, m.cfg.participants, false, &owner)
+		m.everyone, m.errs = joinAll(setupCtx, m.cfg, m.cl, m.kit, m.rx, room.ID, m.cfg.participants, false, &owner)
 		m.publishers, m.receivers = m.everyone, m.everyone
 	}
 	if len(m.receivers) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"meet/cmd/loadtest/leanrx"
 	"meet/protocol"
 	"meet/sfu/codec"
 	"meet/sfu/sfuclient"
@@ -26,6 +28,28 @@ import (
 // comes from it, and stays at its start value without it).
 func newClientAPI(simulcast, twcc bool) (*webrtc.API, error) {
 	return sfuclient.NewAPI(sfuclient.Options{Simulcast: simulcast, TWCCFeedback: twcc})
+}
+
+// clientKit is what the tool's participants connect with: the Pion API,
+// and, unless -pion-receivers or -twcc, the certificate of the lean
+// receivers (leanrx) that receive-only viewers subscribe with.
+type clientKit struct {
+	api     *webrtc.API
+	lean    *leanrx.Certificate
+	localIP netip.Addr // the lean receivers' candidate, reaching srv
+}
+
+func newClientKit(cfg *config, srv *server) (clientKit, error) {
+	api, err := newClientAPI(cfg.simulcast, cfg.twcc)
+	if err != nil || cfg.pionReceivers || cfg.twcc {
+		return clientKit{api: api}, err
+	}
+	kit := clientKit{api: api}
+	if kit.localIP, err = leanrx.LocalIPFor(srv.base.Hostname()); err != nil {
+		return kit, fmt.Errorf("no local address reaches %s: %w", srv.base.Host, err)
+	}
+	kit.lean, err = leanrx.NewCertificate()
+	return kit, err
 }
 
 // rxStats is what all receivers of a run share.
@@ -55,8 +79,9 @@ type participant struct {
 	rx     *rxStats
 	ss     *session
 	self   protocol.Participant
-	client *sfuclient.Client
-	whep   *whepSession // a WHEP player's session; nil for a participant
+	client *sfuclient.Client // nil for a lean viewer
+	lean   *leanrx.Receiver  // a receive-only viewer's subscriber, unless -pion-receivers
+	whep   *whepSession      // a WHEP player's session; nil for a participant
 
 	joinStart  time.Time
 	joinedSFU  bool         // the welcome already said sfu
@@ -86,32 +111,15 @@ type participant struct {
 
 // joinParticipant joins roomID with a new identity and answers the SFU's
 // subscribe offers from then on.
-func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxStats, id identity, roomID string, spectator bool) (*participant, error) {
+func joinParticipant(ctx context.Context, srv *server, kit clientKit, rx *rxStats, id identity, roomID string, spectator bool) (*participant, error) {
 	p := &participant{srv: srv, rx: rx, recv: map[streamID]*seqSet{}, videos: map[string]*videoRx{}, sfu: make(chan struct{})}
-	var err error
-	p.client, err = sfuclient.New(sfuclient.Config{
-		API:                    api,
-		Send:                   func(m protocol.SFU) error { return p.ss.send(m) },
-		OnPacket:               p.onPacket,
-		OnKeyframeRequest:      p.onKeyframeRequest,
-		OnLayerKeyframeRequest: p.onLayerKeyframeRequest,
-	})
-	if err != nil {
+	if err := p.connectWith(kit, spectator); err != nil {
 		return nil, err
 	}
-	p.client.Subscriber().OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			p.connectedAt.CompareAndSwap(0, time.Now().UnixNano())
-		}
-	})
-	p.client.Subscriber().OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
-		if st == webrtc.ICEConnectionStateConnected {
-			p.iceAt.CompareAndSwap(0, time.Now().UnixNano())
-		}
-	})
 	p.joinStart = time.Now()
+	var err error
 	if p.ss, err = srv.join(ctx, id, roomID, spectator); err != nil {
-		p.client.Close()
+		p.closeMedia()
 		return nil, err
 	}
 	p.upgradedAt.Store(p.ss.upgraded.UnixNano())
@@ -123,6 +131,60 @@ func joinParticipant(ctx context.Context, srv *server, api *webrtc.API, rx *rxSt
 	}
 	p.ss.serve(handlers{sfu: p.onSFU, mode: p.onMode, error: p.onError})
 	return p, nil
+}
+
+// connectWith makes p's media client: a lean receiver for a receive-only
+// viewer when kit has one, else an sfuclient that can also publish. The
+// join's ICE and DTLS steps are timed on either.
+func (p *participant) connectWith(kit clientKit, spectator bool) error {
+	iceConnected := func() { p.iceAt.CompareAndSwap(0, time.Now().UnixNano()) }
+	connected := func() { p.connectedAt.CompareAndSwap(0, time.Now().UnixNano()) }
+	if spectator && kit.lean != nil {
+		var err error
+		p.lean, err = leanrx.New(leanrx.Config{
+			Send:           func(m protocol.SFU) error { return p.ss.send(m) },
+			Certificate:    kit.lean,
+			LocalIP:        kit.localIP,
+			OnPacket:       p.onPacket,
+			OnICEConnected: iceConnected,
+			OnConnected:    connected,
+			OnError:        func(err error) { p.onError(protocol.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()}) },
+		})
+		return err
+	}
+	var err error
+	p.client, err = sfuclient.New(sfuclient.Config{
+		API:  kit.api,
+		Send: func(m protocol.SFU) error { return p.ss.send(m) },
+		OnPacket: func(key string, track *webrtc.TrackRemote, pkt *rtp.Packet) {
+			p.onPacket(key, track.Kind() == webrtc.RTPCodecTypeVideo, pkt.Payload)
+		},
+		OnKeyframeRequest:      p.onKeyframeRequest,
+		OnLayerKeyframeRequest: p.onLayerKeyframeRequest,
+	})
+	if err != nil {
+		return err
+	}
+	p.client.Subscriber().OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			connected()
+		}
+	})
+	p.client.Subscriber().OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		if st == webrtc.ICEConnectionStateConnected {
+			iceConnected()
+		}
+	})
+	return nil
+}
+
+// closeMedia closes p's media client.
+func (p *participant) closeMedia() {
+	if p.lean != nil {
+		p.lean.Close()
+	} else if p.client != nil {
+		p.client.Close()
+	}
 }
 
 func (p *participant) onMode(m protocol.Mode) {
@@ -144,25 +206,29 @@ func (p *participant) onSFU(m protocol.SFU) {
 	if m.PC == protocol.PCSubscribe && m.Kind == protocol.KindOffer {
 		p.offerAt.CompareAndSwap(0, time.Now().UnixNano())
 	}
-	if err := p.client.Handle(m); err != nil && !errors.Is(err, sfuclient.ErrClosed) {
+	handle := func(m protocol.SFU) error { return p.client.Handle(m) }
+	if p.lean != nil {
+		handle = p.lean.Handle
+	}
+	if err := handle(m); err != nil && !errors.Is(err, sfuclient.ErrClosed) && !errors.Is(err, leanrx.ErrClosed) {
 		p.onError(protocol.Error{Code: "negotiation", Ref: "sfu", Message: err.Error()})
 	}
 }
 
 // onPacket records each stamp of a subscribed stream, what each camera
 // brings, and the latency while the run measures.
-func (p *participant) onPacket(key string, track *webrtc.TrackRemote, pkt *rtp.Packet) {
+func (p *participant) onPacket(key string, video bool, payload []byte) {
 	now := time.Now()
-	seq, sent, layer, ok := readStamp(pkt.Payload)
+	seq, sent, layer, ok := readStamp(payload)
 	if !ok || layer >= maxLayers {
 		return
 	}
 	measuring := p.rx.measuring.Load()
 	p.received(streamID{key, layer}).add(seq)
-	if track.Kind() == webrtc.RTPCodecTypeVideo {
+	if video {
 		// A viewer shows a picture once a keyframe arrives, at the size
 		// the keyframe announces.
-		keyframe, width, height := vp8Frame(pkt.Payload)
+		keyframe, width, height := vp8Frame(payload)
 		if keyframe {
 			p.firstFrame.CompareAndSwap(0, now.UnixNano())
 		}
@@ -177,7 +243,7 @@ func (p *participant) onPacket(key string, track *webrtc.TrackRemote, pkt *rtp.P
 		}
 		if measuring {
 			v.packets[layer]++
-			v.bytes[layer] += uint64(len(pkt.Payload))
+			v.bytes[layer] += uint64(len(payload))
 		}
 		p.mu.Unlock()
 	}
@@ -187,7 +253,7 @@ func (p *participant) onPacket(key string, track *webrtc.TrackRemote, pkt *rtp.P
 			h.record(now.Sub(sent))
 		}
 		p.rx.packets.Add(1)
-		p.rx.bytes.Add(uint64(len(pkt.Payload)))
+		p.rx.bytes.Add(uint64(len(payload)))
 	}
 }
 
@@ -356,6 +422,6 @@ func (p *participant) close() error {
 		return p.whep.close()
 	}
 	p.ss.close()
-	p.client.Close()
+	p.closeMedia()
 	return nil
 }

@@ -57,6 +57,14 @@ func servingPort(pc *webrtc.PeerConnection) int {
 	return int(pair.Remote.Port)
 }
 
+// subscribePort is the server's UDP port p's subscribe connection uses.
+func (p *participant) subscribePort() int {
+	if p.lean != nil {
+		return int(p.lean.Remote().Port())
+	}
+	return servingPort(p.client.Subscriber())
+}
+
 // groupByNode sorts a classroom's receivers by the node serving them,
 // when it runs across several nodes; the host's first.
 func (m *mediaRun) groupByNode() {
@@ -66,7 +74,7 @@ func (m *mediaRun) groupByNode() {
 	hostPort := servingPort(m.publishers[0].client.Publisher())
 	byPort := map[int]*servedGroup{}
 	for _, r := range m.receivers {
-		port := servingPort(r.client.Subscriber())
+		port := r.subscribePort()
 		g := byPort[port]
 		if g == nil {
 			g = &servedGroup{port: port, host: port != 0 && port == hostPort}

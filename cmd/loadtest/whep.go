@@ -74,7 +74,7 @@ func joinWHEP(ctx context.Context, srv *server, api *webrtc.API, rx *rxStats, to
 			if pkt.Unmarshal(buf[:n]) != nil {
 				continue
 			}
-			p.onPacket(key, track, &pkt)
+			p.onPacket(key, track.Kind() == webrtc.RTPCodecTypeVideo, pkt.Payload)
 		}
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
