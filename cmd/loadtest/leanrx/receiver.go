@@ -90,8 +90,10 @@ type Receiver struct {
 	ice atomic.Bool // a pair was nominated
 
 	// decrypt is the server's SRTP context: set once DTLS is done, used
-	// on the reader's goroutine alone.
+	// on the reader's goroutine alone; early is the media that came before
+	// (the reader's too).
 	decrypt atomic.Pointer[srtp.Context]
+	early   [][]byte
 
 	mu         sync.Mutex
 	offer      *offer                 // the latest
@@ -252,11 +254,29 @@ func (r *Receiver) read(ctx context.Context) {
 	}
 }
 
-// onRTP decrypts one media packet and passes its payload on.
+// earlyPackets bounds the media kept while DTLS finishes: a few
+// keyframes' worth.
+const earlyPackets = 256
+
+// onRTP decrypts one media packet and passes its payload on. Media that
+// comes before our side of DTLS is done is kept for then: the server
+// starts sending as soon as its side is, a moment before ours (it sends
+// the last flight), and that first burst is the keyframe a new viewer
+// starts from.
 func (r *Receiver) onRTP(pkt, plain []byte, header *rtp.Header) {
 	ctx := r.decrypt.Load()
 	if ctx == nil {
+		if len(r.early) < earlyPackets {
+			r.early = append(r.early, append([]byte(nil), pkt...))
+		}
 		return
+	}
+	if r.early != nil {
+		early := r.early
+		r.early = nil
+		for _, e := range early {
+			r.onRTP(e, plain, header)
+		}
 	}
 	out, err := ctx.DecryptRTP(plain[:0], pkt, header)
 	if err != nil {

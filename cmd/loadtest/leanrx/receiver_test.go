@@ -10,6 +10,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"meet/protocol"
@@ -239,5 +240,47 @@ func TestTrackStatsCountsLossAcrossTheWrap(t *testing.T) {
 	st.received(2+nackWindow+10, 0, now)
 	if got := st.nacks(); len(got) != 0 {
 		t.Errorf("a jump asked for %d packets", len(got))
+	}
+}
+
+// TestMediaBeforeDTLSIsKept: the server sends media as soon as its side of
+// DTLS is done, a moment before ours; what comes meanwhile (a new viewer's
+// first keyframe) is decrypted once the keys are there, in order.
+func TestMediaBeforeDTLSIsKept(t *testing.T) {
+	key, salt := make([]byte, 16), make([]byte, 12)
+	seal, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAeadAes128Gcm, srtp.SRTPReplayProtection(replayWindow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	r := &Receiver{
+		cfg:    Config{OnPacket: func(_ string, _ bool, payload []byte) { got = append(got, payload[0]) }},
+		tracks: map[uint32]*trackStats{7: newTrackStats(7, offerTrack{key: "pub|camera", video: true, clockRate: 90000})},
+	}
+	plain, header := make([]byte, maxDatagram), &rtp.Header{}
+	send := func(seq uint16) {
+		raw, err := (&rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 7, SequenceNumber: seq}, Payload: []byte{byte(seq)}}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := seal.EncryptRTP(nil, raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.onRTP(sealed, plain, header)
+	}
+	send(1)
+	send(2)
+	if len(got) != 0 {
+		t.Fatalf("decrypted %v before the keys were there", got)
+	}
+	r.decrypt.Store(open)
+	send(3)
+	if !bytes.Equal(got, []byte{1, 2, 3}) {
+		t.Fatalf("got payloads %v, want [1 2 3]", got)
 	}
 }
