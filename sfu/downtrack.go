@@ -219,8 +219,13 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 		if !p.keyframe && !d.replayFromKeyframe(p, l) {
 			arrival := p.arrival
 			d.drop(p)
-			// Urgent while the subscriber has seen nothing of the track.
-			l.askKeyframe(arrival, !d.queuedAny)
+			// A first picture while the subscriber has seen nothing of
+			// the track.
+			if d.queuedAny {
+				l.askKeyframe(arrival, false)
+			} else {
+				l.askFirstKeyframe(arrival)
+			}
 			return
 		}
 		if p.keyframe {
@@ -409,15 +414,29 @@ func (d *downTrack) requestKeyframe() {
 // after.
 func (d *downTrack) requestTargetKeyframe(urgent bool) {
 	now := time.Now().UnixNano()
+	if l := d.keyframeTarget(now); l != nil {
+		l.askKeyframe(now, urgent)
+	}
+}
+
+// requestFirstKeyframe is requestKeyframe for a subscriber that has been
+// sent nothing of the track yet (askFirstKeyframe).
+func (d *downTrack) requestFirstKeyframe() {
+	now := time.Now().UnixNano()
+	if l := d.keyframeTarget(now); l != nil {
+		l.askFirstKeyframe(now)
+	}
+}
+
+// keyframeTarget is the layer this subscriber gets, or will get next.
+func (d *downTrack) keyframeTarget(now int64) *layer {
 	i := 0
 	if d.up.simulcast {
 		d.mu.Lock()
 		i = d.targetLayer(now)
 		d.mu.Unlock()
 	}
-	if l := d.up.layer(i); l != nil {
-		l.askKeyframe(now, urgent)
-	}
+	return d.up.layer(i)
 }
 
 // onRTCP handles one RTCP packet from the subscriber: keyframe requests

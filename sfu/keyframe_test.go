@@ -9,22 +9,22 @@ import (
 )
 
 // requestCount counts the keyframe requests made to a track: each one
-// moves its budget's next on (uptrack.go), which only ever grows but when
+// moves its budget's last on (uptrack.go), which only ever grows but when
 // a test ages it.
 type requestCount struct {
 	up   *upTrack
-	next int64
+	last int64
 	n    int
 }
 
 func countRequests(up *upTrack) *requestCount {
-	return &requestCount{up: up, next: up.keyframeBudget.next.Load()}
+	return &requestCount{up: up, last: up.keyframeBudget.last.Load()}
 }
 
 // poll notes a request made since the last poll (at most one).
 func (c *requestCount) poll() int {
-	if v := c.up.keyframeBudget.next.Load(); v != c.next {
-		c.next = v
+	if v := c.up.keyframeBudget.last.Load(); v != c.last {
+		c.last = v
 		c.n++
 	}
 	return c.n
@@ -34,7 +34,8 @@ func (c *requestCount) poll() int {
 // they will be d later.
 func (c *requestCount) age(d time.Duration) {
 	c.poll()
-	c.next = c.up.keyframeBudget.next.Add(-int64(d))
+	c.up.keyframeBudget.next.Add(-int64(d))
+	c.last = c.up.keyframeBudget.last.Add(-int64(d))
 	for i := range maxLayers {
 		if l := c.up.layer(i); l != nil {
 			for _, at := range []*atomic.Int64{&l.lastKeyframe, &l.keyframeAt} {
@@ -50,7 +51,8 @@ func (c *requestCount) age(d time.Duration) {
 func (c *requestCount) reset() {
 	c.poll()
 	c.up.keyframeBudget.next.Store(0)
-	c.next = 0
+	c.up.keyframeBudget.last.Store(0)
+	c.last = 0
 }
 
 // currentLayer is the layer d forwards.
@@ -121,6 +123,69 @@ func TestKeyframeBudgetSpacing(t *testing.T) {
 		if n, limit := len(sent), int(2*time.Minute/pliInterval)+extra; n > limit {
 			t.Fatalf("urgent every %d: %d requests in 2 minutes, want at most %d", urgentEvery, n, limit)
 		}
+	}
+}
+
+// TestFirstPicturesWhileTheBudgetIsSpent: once ordinary and urgent
+// requests have spent the budget, a subscriber's first picture is still
+// asked for keyframeInterval after the last request of any kind, never
+// sooner, and ordinary requests wait no longer than pliInterval after the
+// last of them.
+func TestFirstPicturesWhileTheBudgetIsSpent(t *testing.T) {
+	var b keyframeBudget
+	t0 := time.Unix(1000, 0).UnixNano()
+	at := func(d time.Duration) int64 { return t0 + int64(d) }
+	ms := time.Millisecond
+	for _, c := range []struct {
+		at          time.Duration
+		kind        string
+		want        bool
+		nextAtMost  time.Duration // 0: not checked
+		description string
+	}{
+		{0, "ordinary", true, 0, ""},
+		{500 * ms, "urgent", true, 4000 * ms, "borrows: the next ordinary one waits till 4 s"},
+		{1000 * ms, "urgent", false, 0, "the budget is spent"},
+		{999 * ms, "first", false, 0, "less than keyframeInterval after the last"},
+		{1000 * ms, "first", true, 4000 * ms, "keyframeInterval after the last, without borrowing"},
+		{1400 * ms, "first", false, 0, ""},
+		{1500 * ms, "first", true, 4000 * ms, ""},
+		{3999 * ms, "ordinary", false, 0, ""},
+		{4000 * ms, "ordinary", true, 6000 * ms, ""},
+	} {
+		var got bool
+		switch c.kind {
+		case "first":
+			got = b.takeFirst(at(c.at))
+		default:
+			got = b.take(at(c.at), c.kind == "urgent")
+		}
+		if got != c.want {
+			t.Fatalf("%s request at %s: %v, want %v (%s)", c.kind, c.at, got, c.want, c.description)
+		}
+		if c.nextAtMost > 0 && b.next.Load() > at(c.nextAtMost) {
+			t.Fatalf("after the %s request at %s ordinary ones wait till %s, want %s at most", c.kind, c.at, time.Duration(b.next.Load()-t0), c.nextAtMost)
+		}
+	}
+
+	// A crowd arriving for ten seconds, a first picture wished every 20 ms:
+	// requests keyframeInterval apart, and the budget free pliInterval after
+	// the last.
+	b = keyframeBudget{}
+	var sent []int64
+	for i := range 500 {
+		if now := at(time.Duration(i) * 20 * ms); b.takeFirst(now) {
+			sent = append(sent, now)
+		}
+	}
+	for i := 1; i < len(sent); i++ {
+		if gap := time.Duration(sent[i] - sent[i-1]); gap < keyframeInterval || gap > keyframeInterval+20*ms {
+			t.Fatalf("first pictures asked for %s apart, want %s", gap, keyframeInterval)
+		}
+	}
+	last := sent[len(sent)-1]
+	if !b.take(last+int64(pliInterval), false) {
+		t.Fatalf("an ordinary request pliInterval after the crowd was refused (next at %s after the last)", time.Duration(b.next.Load()-last))
 	}
 }
 
@@ -332,6 +397,18 @@ func TestUrgentRequestsGoSooner(t *testing.T) {
 	if requests.poll() != 3 {
 		t.Fatal("no request for a new subscriber's first picture")
 	}
+	// Another one just after: the budget is spent (the grown tile's
+	// request borrowed), but keyframeInterval after the last request its
+	// first picture is asked for all the same.
+	late, _ := testDown(up)
+	defer late.close()
+	requests.age(keyframeInterval)
+	src.frame(t, 2, false)
+	if requests.poll() != 4 {
+		t.Fatal("no request for the second new subscriber's first picture")
+	}
+	src.frame(t, 2, true) // the answer, which both newcomers start at
+	requests.n--          // the counts below are of the requests before
 	// Shrunk, then grown just after a request: refused, then asked again
 	// keyframeInterval after that request.
 	src.frame(t, 2, true)

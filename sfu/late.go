@@ -15,6 +15,7 @@ const maxQueueAge = 300 * time.Millisecond
 type lateSkip struct {
 	shift    uint16
 	skipping bool
+	sent     bool // a packet went out: the subscriber has had a picture
 }
 
 // drop reports whether the writer drops q: it waited longer than
@@ -26,6 +27,7 @@ func (l *lateSkip) drop(d *downTrack, q *queued) bool {
 	}
 	if !l.skipping && time.Now().UnixNano()-q.since <= int64(maxQueueAge) {
 		q.seq -= l.shift
+		l.sent = true
 		return false
 	}
 	if d.up.video {
@@ -34,8 +36,14 @@ func (l *lateSkip) drop(d *downTrack, q *queued) bool {
 		// refused, because another subscriber's had just gone, would leave
 		// this video frozen, waiting for a keyframe nobody asked for (its
 		// viewer sees no loss to ask about: nothing is sent meanwhile).
+		// A subscriber whose first picture came late has still seen
+		// nothing: it asks as a first picture does.
 		l.skipping = true
-		d.requestKeyframe()
+		if l.sent {
+			d.requestKeyframe()
+		} else {
+			d.requestFirstKeyframe()
+		}
 	}
 	l.shift++
 	d.late.Add(1)

@@ -41,11 +41,15 @@ func (d *downTrack) follow(p *packet, l *layer) bool {
 			d.waitKeyframe = false
 			return true
 		}
-		// Urgent for a subscriber that has nothing yet, or gets more
-		// than its link carries (it loses packets until it moves down);
-		// other switches wait for the budget, or for the keyframe a
-		// request already brings.
-		l.askKeyframe(p.arrival, d.current < 0 || d.current > int(d.allowed.Load()))
+		// A first picture for a subscriber that has nothing yet; urgent
+		// for one that gets more than its link carries (it loses packets
+		// until it moves down); other switches wait for the budget, or
+		// for the keyframe a request already brings.
+		if d.current < 0 {
+			l.askFirstKeyframe(p.arrival)
+		} else {
+			l.askKeyframe(p.arrival, d.current > int(d.allowed.Load()))
+		}
 	case l.index == d.current:
 		// The current layer goes on until the target's keyframe.
 		return true

@@ -103,7 +103,20 @@ type upTrack struct {
 // the last request or later when urgent ones borrowed ahead. An urgent one
 // may go pliInterval-keyframeInterval before next: keyframeInterval after
 // the last request when nothing was borrowed.
-type keyframeBudget struct{ next atomic.Int64 }
+//
+// A first picture (takeFirst: a subscriber that has been sent nothing of
+// the track yet) may also go keyframeInterval after the last request of
+// any kind once the budget is spent. A crowd that joins while the budget
+// is spent would otherwise wait up to pliInterval for its first picture,
+// and a publisher that sends keyframes only when asked, as browsers do,
+// sends none meanwhile. While viewers keep arriving this costs the
+// publisher up to one keyframe per keyframeInterval; it never pushes next
+// past pliInterval from now, so ordinary requests are not held off for
+// longer than one interval after the crowd.
+type keyframeBudget struct {
+	next atomic.Int64
+	last atomic.Int64 // when the last request of any kind went
+}
 
 // earliest is when a request may go, in unix nanoseconds.
 func (b *keyframeBudget) earliest(urgent bool) int64 {
@@ -126,6 +139,23 @@ func (b *keyframeBudget) take(now int64, urgent bool) bool {
 			return false
 		}
 		if b.next.CompareAndSwap(next, max(next, now)+int64(pliInterval)) {
+			b.last.Store(now)
+			return true
+		}
+	}
+}
+
+// takeFirst is take for a subscriber's first picture: it may go
+// keyframeInterval after the last request of any kind (never later than an
+// urgent one could), and borrows nothing.
+func (b *keyframeBudget) takeFirst(now int64) bool {
+	last := b.last.Load()
+	if now-last < int64(keyframeInterval) || !b.last.CompareAndSwap(last, now) {
+		return false
+	}
+	for {
+		next := b.next.Load()
+		if next >= now+int64(pliInterval) || b.next.CompareAndSwap(next, now+int64(pliInterval)) {
 			return true
 		}
 	}
@@ -360,8 +390,19 @@ func (l *layer) requestKeyframe() {
 // keyframe ask again with their next packet, so a refused request is
 // retried once the budget allows.
 func (l *layer) askKeyframe(now int64, urgent bool) bool {
+	return l.ask(now, func(b *keyframeBudget) bool { return b.take(now, urgent) })
+}
+
+// askFirstKeyframe is askKeyframe for a subscriber that has been sent
+// nothing of the track yet (keyframeBudget.takeFirst).
+func (l *layer) askFirstKeyframe(now int64) bool {
+	return l.ask(now, func(b *keyframeBudget) bool { return b.takeFirst(now) })
+}
+
+// ask sends the request if the layer is worth asking and take allows it.
+func (l *layer) ask(now int64, take func(*keyframeBudget) bool) bool {
 	u := l.up
-	if !u.video || !l.worthAsking(now) || !u.keyframeBudget.take(now, urgent) {
+	if !u.video || !l.worthAsking(now) || !take(&u.keyframeBudget) {
 		return false
 	}
 	u.noteRequest(now)

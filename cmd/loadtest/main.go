@@ -52,28 +52,29 @@ func main() {
 }
 
 type config struct {
-	url               string // one URL, or several nodes' (cluster.go)
-	scenario          string
-	viewers           int
-	participants      int
-	clients           int
-	duration          time.Duration
-	serverPIDs        string
-	metricsURLs       string
-	json              bool
-	bitrate           int
-	chatRate          float64
-	joinConcurrency   int
-	baselineReceivers int
-	setupTimeout      time.Duration
-	cpuProfile        string
-	simulcast         bool
-	twcc              bool
-	pionReceivers     bool
-	whep              bool
-	tiles             string
-	tileCycle         []tileSize // parsed -tiles
-	cluster           *cluster   // parsed -url, -server-pid, -metrics-url
+	url                string // one URL, or several nodes' (cluster.go)
+	scenario           string
+	viewers            int
+	participants       int
+	clients            int
+	duration           time.Duration
+	serverPIDs         string
+	metricsURLs        string
+	json               bool
+	bitrate            int
+	chatRate           float64
+	joinConcurrency    int
+	baselineReceivers  int
+	setupTimeout       time.Duration
+	cpuProfile         string
+	simulcast          bool
+	twcc               bool
+	pionReceivers      bool
+	keyframesOnRequest bool
+	whep               bool
+	tiles              string
+	tileCycle          []tileSize // parsed -tiles
+	cluster            *cluster   // parsed -url, -server-pid, -metrics-url
 }
 
 func parseConfig(args []string, stderr io.Writer) (*config, error) {
@@ -96,6 +97,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
 	fs.BoolVar(&cfg.simulcast, "simulcast", false, "meeting: each camera sends three simulcast layers (q 320x180 at a tenth of -bitrate, h 640x360 at a third, f 1280x720 at -bitrate), and each viewer reports its tiles' sizes (-tiles)")
 	fs.BoolVar(&cfg.twcc, "twcc", false, "media receivers send transport-wide congestion control feedback, as browsers do: the SFU's bandwidth estimate per subscriber, which can hold a simulcast video below the layer its tile asks for, then follows the link instead of staying at its start value")
+	fs.BoolVar(&cfg.keyframesOnRequest, "keyframes-on-request", false, "publishers send a keyframe at the start and then only when the SFU asks, as a browser's encoder does, instead of every 2 s besides")
 	fs.BoolVar(&cfg.pionReceivers, "pion-receivers", false, "receive-only viewers subscribe with full Pion connections (sfuclient), as before the lean receivers (cmd/loadtest/leanrx): about as much CPU per packet as the server's, on the same machine (-twcc implies it: the lean receivers send no TWCC feedback)")
 	fs.BoolVar(&cfg.whep, "whep", false, "classroom: the viewers watch as WHEP players (POST /api/rooms/:id/whep with the owner's token, one receive-only connection each, DELETE at the end) instead of as spectators with a socket and a subscribe connection")
 	fs.StringVar(&cfg.tiles, "tiles", "1280x720:1,320x180:2", "with -simulcast: the tile sizes viewers report, WIDTHxHEIGHT:weight,...; the viewer-camera pairs are dealt them in turn (0x0: not watched)")

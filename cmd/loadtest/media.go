@@ -107,13 +107,17 @@ type mediaSpec struct {
 	videoBitrate  int           // bits per second of the top layer, keyframes included
 	fps           int           // video frames per second
 	keyframeEvery time.Duration // periodic keyframes, besides those asked for by PLI
-	packetSize    int           // video payload bytes per packet at most
-	audioPPS      int           // audio packets per second (Opus: 50)
-	audioSize     int           // audio payload bytes
+	// keyframesOnRequest: after the first, keyframes only when asked for,
+	// as a browser's encoder sends them; frame sizes still assume
+	// keyframeEvery.
+	keyframesOnRequest bool
+	packetSize         int // video payload bytes per packet at most
+	audioPPS           int // audio packets per second (Opus: 50)
+	audioSize          int // audio payload bytes
 }
 
-func defaultMediaSpec(bitrate int) mediaSpec {
-	return mediaSpec{videoBitrate: bitrate, fps: 30, keyframeEvery: 2 * time.Second, packetSize: 1150, audioPPS: 50, audioSize: 160}
+func defaultMediaSpec(bitrate int, keyframesOnRequest bool) mediaSpec {
+	return mediaSpec{videoBitrate: bitrate, fps: 30, keyframeEvery: 2 * time.Second, keyframesOnRequest: keyframesOnRequest, packetSize: 1150, audioPPS: 50, audioSize: 160}
 }
 
 // keyframeFactor is how much bigger a keyframe is than a delta frame, as
@@ -242,6 +246,9 @@ func pace(spec mediaSpec, videos []*stream, audio *stream, stop <-chan struct{},
 			periodic := !now.Before(nextKey)
 			if periodic {
 				nextKey = now.Add(spec.keyframeEvery)
+				if spec.keyframesOnRequest {
+					nextKey = now.Add(100 * 365 * 24 * time.Hour)
+				}
 			}
 			for _, v := range videos {
 				v.sendFrame(spec.packetSize, v.wantKey.Swap(false) || periodic)

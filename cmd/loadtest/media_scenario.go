@@ -53,7 +53,7 @@ func runMedia(ctx context.Context, cfg *config, cl *cluster, logf func(string, .
 	if err != nil {
 		return nil, err
 	}
-	m := &mediaRun{cfg: cfg, cl: cl, srv: cl.servers[0], logf: logf, kit: kit, api: kit.api, spec: defaultMediaSpec(cfg.bitrate), rx: &rxStats{},
+	m := &mediaRun{cfg: cfg, cl: cl, srv: cl.servers[0], logf: logf, kit: kit, api: kit.api, spec: defaultMediaSpec(cfg.bitrate, cfg.keyframesOnRequest), rx: &rxStats{},
 		layers: cameraLayers(cfg.bitrate, cfg.simulcast)}
 	// The classroom scenario is what a teacher does: a classroom room, the
 	// teacher on its stage, the students receive-only.
