@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -397,46 +396,6 @@ func (d *downTrack) setPaused(paused bool) {
 	if d.paused.Swap(paused) && !paused {
 		d.requestKeyframe()
 	}
-}
-
-// requestKeyframe asks for a keyframe of the layer this subscriber gets,
-// or will get next, as an urgent request: the viewer has just asked to see
-// the video (shown again, resumed, let through by last-N) and sees nothing
-// until a keyframe comes.
-func (d *downTrack) requestKeyframe() {
-	d.requestTargetKeyframe(true)
-}
-
-// requestTargetKeyframe asks for a keyframe of the layer this subscriber
-// gets, or will get next, if the track's budget allows (askKeyframe). It
-// runs beside the layers' readers (an RTCP reader, a view), so it reads
-// their state under d.mu; the request itself, an RTCP write, goes out
-// after.
-func (d *downTrack) requestTargetKeyframe(urgent bool) {
-	now := time.Now().UnixNano()
-	if l := d.keyframeTarget(now); l != nil {
-		l.askKeyframe(now, urgent)
-	}
-}
-
-// requestFirstKeyframe is requestKeyframe for a subscriber that has been
-// sent nothing of the track yet (askFirstKeyframe).
-func (d *downTrack) requestFirstKeyframe() {
-	now := time.Now().UnixNano()
-	if l := d.keyframeTarget(now); l != nil {
-		l.askFirstKeyframe(now)
-	}
-}
-
-// keyframeTarget is the layer this subscriber gets, or will get next.
-func (d *downTrack) keyframeTarget(now int64) *layer {
-	i := 0
-	if d.up.simulcast {
-		d.mu.Lock()
-		i = d.targetLayer(now)
-		d.mu.Unlock()
-	}
-	return d.up.layer(i)
 }
 
 // onRTCP handles one RTCP packet from the subscriber: keyframe requests
