@@ -25,8 +25,9 @@ func joinAll(ctx context.Context, cfg *config, cl *cluster, kit clientKit, rx *r
 	})
 }
 
-// joinEach runs join for 0 to n-1, -join-concurrency at a time, and
-// returns those that joined and the errors of the others.
+// joinEach runs join for 0 to n-1, -join-concurrency at a time, each
+// -join-every after the one before when that is set, and returns those
+// that joined and the errors of the others.
 func joinEach(ctx context.Context, cfg *config, n int, join func(i int) (*participant, error)) ([]*participant, []string) {
 	var (
 		mu     sync.Mutex
@@ -36,6 +37,12 @@ func joinEach(ctx context.Context, cfg *config, n int, join func(i int) (*partic
 		slots  = make(chan struct{}, cfg.joinConcurrency)
 	)
 	for i := 0; i < n; i++ {
+		if i > 0 && cfg.joinEvery > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(cfg.joinEvery):
+			}
+		}
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {

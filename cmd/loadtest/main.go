@@ -64,6 +64,7 @@ type config struct {
 	bitrate            int
 	chatRate           float64
 	joinConcurrency    int
+	joinEvery          time.Duration
 	baselineReceivers  int
 	setupTimeout       time.Duration
 	cpuProfile         string
@@ -93,6 +94,7 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.bitrate, "bitrate", 1_500_000, "video bits per second of each publisher")
 	fs.Float64Var(&cfg.chatRate, "chat-rate", 100, "chat: messages per second from the whole room, spread evenly over the clients")
 	fs.IntVar(&cfg.joinConcurrency, "join-concurrency", 8, "how many clients join at the same time")
+	fs.DurationVar(&cfg.joinEvery, "join-every", 0, "start one join this long after the one before (a class that trickles in) instead of all at once")
 	fs.IntVar(&cfg.baselineReceivers, "baseline-receivers", 20, "receivers of the bare Pion sender baseline run after a media scenario (0: skip it)")
 	fs.DurationVar(&cfg.setupTimeout, "setup-timeout", 2*time.Minute, "how long joining and the first media may take")
 	fs.BoolVar(&cfg.simulcast, "simulcast", false, "meeting: each camera sends three simulcast layers (q 320x180 at a tenth of -bitrate, h 640x360 at a third, f 1280x720 at -bitrate), and each viewer reports its tiles' sizes (-tiles)")
@@ -128,6 +130,9 @@ func parseConfig(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.bitrate < 100_000 {
 		return nil, fmt.Errorf("-bitrate must be at least 100000, got %d", cfg.bitrate)
+	}
+	if cfg.joinEvery < 0 {
+		return nil, fmt.Errorf("-join-every must not be negative, got %s", cfg.joinEvery)
 	}
 	if cfg.joinConcurrency < 1 {
 		return nil, fmt.Errorf("-join-concurrency must be at least 1, got %d", cfg.joinConcurrency)
