@@ -34,7 +34,12 @@ const placementLock = "meet:placements"
 // transaction: a placement whose node is live stands, unchanged; a room
 // with none, or whose node is dead, goes to the least loaded live node:
 // fewest participants, then fewest rooms placed on it, then self (no hop
-// between equals), then the first id.
+// between equals), then the first id. A node's participants are those of
+// its last heartbeat plus one for each room placed on it since: each
+// brings at least its first joiner, and a crowd of rooms going live at
+// once outruns the heartbeats (a node whose heartbeat came in the middle
+// would otherwise look busier than nodes that had taken as many rooms
+// just before theirs, and get none of the rest).
 //
 // Every caller that races to place one room gets the same answer. The
 // transaction is serialised with every other change of placements
@@ -64,7 +69,11 @@ func (s *Store) PlaceRoom(roomID, self string, live []Node) (Node, error) {
 		if err != nil {
 			return err
 		}
-		pick := leastLoaded(live, rooms, self)
+		load, err := participantsNow(tx, live)
+		if err != nil {
+			return err
+		}
+		pick := leastLoaded(live, load, rooms, self)
 		ids := make([]string, len(live))
 		for i, n := range live {
 			ids[i] = n.ID
@@ -111,12 +120,28 @@ func roomsPerNode(tx *gorm.DB) (map[string]int, error) {
 	return out, nil
 }
 
+// participantsNow estimates each live node's participants: those of its
+// last heartbeat, and one for each room placed on it since.
+func participantsNow(tx *gorm.DB, live []Node) (map[string]int, error) {
+	out := make(map[string]int, len(live))
+	for _, n := range live {
+		var since int64
+		err := tx.Model(&Placement{}).Where("node_id = ? AND placed_at > ?", n.ID, n.HeartbeatAt).Count(&since).Error
+		if err != nil {
+			return nil, err
+		}
+		out[n.ID] = n.Participants + int(since)
+	}
+	return out, nil
+}
+
 // leastLoaded picks of live (not empty) the node with the fewest
-// participants, then the fewest rooms, then self, then the first id.
-func leastLoaded(live []Node, rooms map[string]int, self string) Node {
+// participants (load), then the fewest rooms, then self, then the first
+// id.
+func leastLoaded(live []Node, load, rooms map[string]int, self string) Node {
 	best := live[0]
 	for _, n := range live[1:] {
-		if lessLoaded(n, best, rooms, self) {
+		if lessLoaded(n, best, load, rooms, self) {
 			best = n
 		}
 	}
@@ -124,10 +149,10 @@ func leastLoaded(live []Node, rooms map[string]int, self string) Node {
 }
 
 // lessLoaded reports whether a comes before b in leastLoaded's order.
-func lessLoaded(a, b Node, rooms map[string]int, self string) bool {
+func lessLoaded(a, b Node, load, rooms map[string]int, self string) bool {
 	switch {
-	case a.Participants != b.Participants:
-		return a.Participants < b.Participants
+	case load[a.ID] != load[b.ID]:
+		return load[a.ID] < load[b.ID]
 	case rooms[a.ID] != rooms[b.ID]:
 		return rooms[a.ID] < rooms[b.ID]
 	case a.ID == self || b.ID == self:

@@ -76,6 +76,38 @@ func TestPlaceRoomLeastLoaded(t *testing.T) {
 	})
 }
 
+// TestPlaceRoomHeartbeatMidCrowd: rooms go live on three nodes, and one
+// node's heartbeat comes in the middle, counting the participants of the
+// rooms it took so far, while the others' heartbeats still count none.
+// The rooms placed since a heartbeat count for its node as one
+// participant each, so the rest still spread over all three.
+func TestPlaceRoomHeartbeatMidCrowd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, d storetest.Dialect) {
+		s, _ := mustOpen(t, d)
+		live := beat(t, s, map[string]int{"a": 0, "b": 0, "c": 0})
+		perNode := map[string]int{}
+		for i := range 6 {
+			perNode[mustPlace(t, s, fmt.Sprintf("r%d", i), "a", live)]++
+		}
+		now := time.Now().UTC()
+		if err := s.Heartbeat(Node{ID: "a", StartedAt: now, HeartbeatAt: now, Participants: perNode["a"]}); err != nil {
+			t.Fatal(err)
+		}
+		live, err := s.LiveNodes(now, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 6; i < 12; i++ {
+			perNode[mustPlace(t, s, fmt.Sprintf("r%d", i), "b", live)]++
+		}
+		for _, id := range []string{"a", "b", "c"} {
+			if perNode[id] != 4 {
+				t.Fatalf("rooms per node = %v, want 4 each", perNode)
+			}
+		}
+	})
+}
+
 // TestPlaceRoomAfterNodeDies: a room whose node is dead is placed again on
 // a live one, and the dead node's late Unplace does not remove it.
 func TestPlaceRoomAfterNodeDies(t *testing.T) {
