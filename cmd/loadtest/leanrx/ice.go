@@ -76,6 +76,9 @@ func parseCandidate(line string) (netip.AddrPort, bool) {
 // to its own checks included: a receiver must check too, as the
 // controlled agent it is.
 func (r *Receiver) check() {
+	if r.ice.Load() {
+		return
+	}
 	r.mu.Lock()
 	targets := append([]netip.AddrPort(nil), r.candidates...)
 	r.mu.Unlock()

@@ -46,13 +46,17 @@ func fingerprintOf(der []byte) string {
 	return strings.Join(parts, ":")
 }
 
-// srtpProfiles maps the DTLS-SRTP profiles the receiver offers, GCM
-// first as the SFU prefers, to pion/srtp's.
+// srtpProfiles maps the DTLS-SRTP profiles the receiver offers (in the
+// order of offeredProfiles) to pion/srtp's.
 var srtpProfiles = map[dtls.SRTPProtectionProfile]srtp.ProtectionProfile{
 	dtls.SRTP_AEAD_AES_128_GCM:       srtp.ProtectionProfileAeadAes128Gcm,
 	dtls.SRTP_AEAD_AES_256_GCM:       srtp.ProtectionProfileAeadAes256Gcm,
 	dtls.SRTP_AES128_CM_HMAC_SHA1_80: srtp.ProtectionProfileAes128CmHmacSha1_80,
 }
+
+// offeredProfiles are the DTLS-SRTP profiles the receiver offers, GCM
+// first, as the SFU prefers.
+var offeredProfiles = []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80}
 
 // replayWindow is the SRTP replay window Pion's sessions use.
 const replayWindow = 64
@@ -89,10 +93,9 @@ func (p *dtlsPipe) deliver(b []byte) {
 // against the offer's fingerprint, and returns the SRTP contexts keyed
 // from it: the server's, to decrypt, and ours, to encrypt RTCP.
 func (p *dtlsPipe) handshake(ctx context.Context, cert *Certificate, fingerprint string) (decrypt, encrypt *srtp.Context, err error) {
-	profiles := []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AEAD_AES_256_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80}
 	conn, err := dtls.Client(p, net.UDPAddrFromAddrPort(p.remote), &dtls.Config{
 		Certificates:           []tls.Certificate{cert.tls},
-		SRTPProtectionProfiles: profiles,
+		SRTPProtectionProfiles: offeredProfiles,
 		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
 		FlightInterval:         200 * time.Millisecond,
 		InsecureSkipVerify:     true, // self-signed: the fingerprint is the check
