@@ -71,7 +71,7 @@ func (s *SFU) subscribeAPI() (*webrtc.API, *cc.BandwidthEstimator, *estimatorByp
 		return nil, nil, nil, err
 	}
 	registry.Add(numbers)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(s.settings))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(s.connectionSettings()))
 	return api, estimator, bypass, nil
 }
 

@@ -137,7 +137,7 @@ func (s *SFU) viewAPI() (*webrtc.API, error) {
 	if err := webrtc.ConfigureRTCPReports(registry); err != nil {
 		return nil, err
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(s.settings)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(s.media), webrtc.WithInterceptorRegistry(registry), webrtc.WithSettingEngine(s.connectionSettings())), nil
 }
 
 // checkWHEPOffer parses a player's offer: which of VP8 video and Opus
