@@ -21,7 +21,8 @@ type Attendance struct {
 }
 
 // RecordJoin stores that a participant joined a room now: a's node, room,
-// participant, identity, name and role.
+// participant, identity, name and role. Joins that come together are
+// written together (joinbatch.go); each returns once its row is stored.
 func (s *Store) RecordJoin(a Attendance) error {
 	row := &Attendance{
 		NodeID:        a.NodeID,
@@ -32,10 +33,15 @@ func (s *Store) RecordJoin(a Attendance) error {
 		Role:          a.Role,
 		JoinedAt:      time.Now().UTC(),
 	}
-	if err := s.db.Create(row).Error; err != nil {
+	if err := s.joins.add(row, s.insertAttendance); err != nil {
 		return fmt.Errorf("store: record join: %w", err)
 	}
 	return nil
+}
+
+// insertAttendance stores rows in one statement.
+func (s *Store) insertAttendance(rows []*Attendance) error {
+	return s.db.Create(rows).Error
 }
 
 // RecordLeave closes the open attendance row of a participant.

@@ -36,6 +36,9 @@ type Store struct {
 	dsn string
 	// bus hands a SQLite store's events to its listeners (events.go).
 	bus eventBus
+	// joins writes together the attendance rows of joins that come
+	// together (joinbatch.go).
+	joins joinBatcher
 }
 
 // models are the stored tables, in an order where none refers to a later
@@ -54,10 +57,21 @@ func Open(dsn string) (*Store, error) {
 	return openSQLite(dsn)
 }
 
-func gormConfig() *gorm.Config {
+// gormConfig is the one configuration of every handle.
+//   - No default transaction: every write here is one statement, which is
+//     atomic on its own, and gorm's BEGIN and COMMIT around it tripled the
+//     statements of a join's attendance row. Writes of several statements
+//     say so (writeTx, Transaction).
+//   - prepare caches each statement's compiled form per connection.
+//     SQLite's driver otherwise parses and plans every query anew (a
+//     twentieth of the server's CPU while a class joins at once). pgx
+//     caches PostgreSQL's statements itself.
+func gormConfig(prepare bool) *gorm.Config {
 	return &gorm.Config{
-		Logger:  logger.Default.LogMode(logger.Silent),
-		NowFunc: func() time.Time { return time.Now().UTC() },
+		Logger:                 logger.Default.LogMode(logger.Silent),
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		SkipDefaultTransaction: true,
+		PrepareStmt:            prepare,
 	}
 }
 
@@ -72,7 +86,7 @@ func openSQLite(path string) (*Store, error) {
 	// The pragmas go in the DSN so that every pooled connection gets them,
 	// not only the first one.
 	dsn := "file:" + path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_synchronous=NORMAL"
-	db, err := gorm.Open(sqlite.Open(dsn), gormConfig())
+	db, err := gorm.Open(sqlite.Open(dsn), gormConfig(true))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -109,7 +123,7 @@ const sqliteReaders = 4
 // Its connections refuse to write (_query_only), so a write sent there by
 // mistake fails instead of racing the writer for the lock.
 func openSQLiteReader(dsn string) (*gorm.DB, error) {
-	read, err := gorm.Open(sqlite.Open(dsn+"&_query_only=1"), gormConfig())
+	read, err := gorm.Open(sqlite.Open(dsn+"&_query_only=1"), gormConfig(true))
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +139,7 @@ func openSQLiteReader(dsn string) (*gorm.DB, error) {
 // openPostgres connects to the PostgreSQL database url names. Its writers
 // do not share one lock, so the pool keeps several connections.
 func openPostgres(url string) (*Store, error) {
-	db, err := gorm.Open(postgres.Open(url), gormConfig())
+	db, err := gorm.Open(postgres.Open(url), gormConfig(false))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", redact(url), err)
 	}
