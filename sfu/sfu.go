@@ -104,7 +104,12 @@ func New(cfg Config) (*SFU, error) {
 	// bursts (the kernel caps this at net.core.rmem_max/wmem_max).
 	_ = conn.SetReadBuffer(4 << 20)
 	_ = conn.SetWriteBuffer(4 << 20)
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, conn), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
+	sending, err := newSendConn(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("sfu: UDP port %d: %w", cfg.UDPPort, err)
+	}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, sending), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()
