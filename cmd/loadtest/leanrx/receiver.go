@@ -229,41 +229,28 @@ func (r *Receiver) pipe() *dtlsPipe {
 // read is the receiver's one goroutine: every datagram the server sends
 // is handled here, in arrival order.
 func (r *Receiver) read(ctx context.Context) {
-	batch, err := newBatchReader(r.conn)
-	if err != nil {
-		return
-	}
+	buf := make([]byte, maxDatagram)
 	plain := make([]byte, maxDatagram)
 	var header rtp.Header
 	for {
-		n, err := batch.read()
+		n, from, err := r.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
-		for i := range n {
-			pkt, from := batch.datagram(i)
-			r.onDatagram(ctx, pkt, from, plain, &header)
+		pkt := buf[:n]
+		switch {
+		case n < 2:
+		case pkt[0] >= 128 && pkt[0] <= 191 && pkt[1] >= 192 && pkt[1] <= 223:
+			r.onRTCP(pkt, plain)
+		case pkt[0] >= 128 && pkt[0] <= 191:
+			r.onRTP(pkt, plain, &header)
+		case pkt[0] >= 20 && pkt[0] <= 63:
+			if p := r.pipe(); p != nil {
+				p.deliver(pkt)
+			}
+		case pkt[0] < 2:
+			r.onSTUN(ctx, pkt, from)
 		}
-	}
-}
-
-// readBatch bounds the datagrams one read takes (batchread_linux.go).
-const readBatch = 16
-
-// onDatagram demultiplexes one datagram by its first byte (RFC 7983).
-func (r *Receiver) onDatagram(ctx context.Context, pkt []byte, from netip.AddrPort, plain []byte, header *rtp.Header) {
-	switch {
-	case len(pkt) < 2:
-	case pkt[0] >= 128 && pkt[0] <= 191 && pkt[1] >= 192 && pkt[1] <= 223:
-		r.onRTCP(pkt, plain)
-	case pkt[0] >= 128 && pkt[0] <= 191:
-		r.onRTP(pkt, plain, header)
-	case pkt[0] >= 20 && pkt[0] <= 63:
-		if p := r.pipe(); p != nil {
-			p.deliver(pkt)
-		}
-	case pkt[0] < 2:
-		r.onSTUN(ctx, pkt, from)
 	}
 }
 
