@@ -103,13 +103,6 @@ type downTrack struct {
 	// reader's for retransmissions.
 	scratch, rtxScratch []byte
 
-	// The writing side (inline.go): packets queued and not yet sent;
-	// closed once close began; and what the one who writes owns.
-	pending atomic.Int32
-	closed  atomic.Bool
-	skip    lateSkip
-	hdr     rtp.Header
-
 	// counters: sent, sentBytes, dropped, nacked, retransmitted, plis and
 	// replays are this subscription's.
 	counters
@@ -239,30 +232,25 @@ func (d *downTrack) enqueue(p *packet, l *layer) {
 		}
 		d.waitKeyframe = false
 	}
-	d.push(p, p.arrival, true)
+	d.push(p, p.arrival)
 }
 
 // push queues p for the writer, with the numbers it carries to this
 // subscriber, or drops it if the subscriber is too far behind.
-func (d *downTrack) push(p *packet, since int64, inline bool) bool {
+func (d *downTrack) push(p *packet, since int64) bool {
 	q := queued{p: p, since: since, seq: p.seq - d.seqOffset, ts: p.timestamp - d.tsOffset}
 	if d.up.vp8 && p.vp8OK {
 		q.vp8 = d.munger.next(p.payload, p.vp8)
 		q.rewrite = d.munger.active
 	}
-	if inline && d.sendsInline() {
-		d.noteQueued(&q)
-		d.send(&q, since)
-		p.release()
-		return true
-	}
-	d.pending.Add(1)
 	select {
 	case d.queue <- q:
-		d.noteQueued(&q)
+		d.nextSeq = q.seq + 1
+		d.lastQueued = p.seq
+		d.lastTS, d.lastArrival = q.ts, p.arrival
+		d.queuedAny = true
 		return true
 	default:
-		d.pending.Add(-1)
 		arrival := p.arrival
 		d.drop(p)
 		if l := d.up.layer(d.current); l != nil {
@@ -270,14 +258,6 @@ func (d *downTrack) push(p *packet, since int64, inline bool) bool {
 		}
 		return false
 	}
-}
-
-// noteQueued notes q as the last packet handed on to the subscriber.
-func (d *downTrack) noteQueued(q *queued) {
-	d.nextSeq = q.seq + 1
-	d.lastQueued = q.p.seq
-	d.lastTS, d.lastArrival = q.ts, q.p.arrival
-	d.queuedAny = true
 }
 
 // restartAt makes the packet the publisher numbered seq follow, without a
@@ -329,7 +309,7 @@ func (d *downTrack) replayFromKeyframe(p *packet, l *layer) bool {
 	}
 	d.restartAt(from)
 	for i, c := range run {
-		if !d.push(c, p.arrival, false) {
+		if !d.push(c, p.arrival) {
 			for _, rest := range run[i+1:] {
 				rest.release()
 			}
@@ -348,6 +328,60 @@ func (d *downTrack) drop(p *packet) {
 		d.waitKeyframe = true
 	}
 	p.release()
+}
+
+// write sends queued packets until the downTrack closes. It is the only
+// goroutine that writes this track, so its header needs no lock.
+func (d *downTrack) write() {
+	var hdr rtp.Header
+	var late lateSkip
+	for {
+		select {
+		case <-d.done:
+			d.drain()
+			return
+		case q := <-d.queue:
+			if late.drop(d, &q) {
+				q.p.release()
+				continue
+			}
+			if b := d.binding.Load(); b != nil {
+				hdr = rtp.Header{
+					Version: 2, Marker: q.p.marker, PayloadType: b.payloadType,
+					SequenceNumber: q.seq, Timestamp: q.ts, SSRC: b.ssrc,
+				}
+				if d.history != nil {
+					d.meta[q.seq%cacheSize].Store(packMeta(q))
+					d.history[q.seq%cacheSize].Store(1<<32 | uint64(q.p.layer)<<33 | uint64(q.seq)<<16 | uint64(q.p.seq))
+				}
+				payload := q.p.payload
+				if q.rewrite {
+					payload = rewriteVP8(d.scratch, payload, q.p.vp8, q.vp8)
+				}
+				// Pion reports a write before SRTP is up as 0 bytes,
+				// no error: that packet did not leave.
+				if n, err := b.writeRTP(&hdr, payload); err == nil && n > 0 {
+					d.sent.Add(1)
+					if d.up.video {
+						d.sentVideo.Add(1)
+					}
+					d.sentBytes.Add(uint64(len(q.p.payload)))
+				}
+			}
+			q.p.release()
+		}
+	}
+}
+
+func (d *downTrack) drain() {
+	for {
+		select {
+		case q := <-d.queue:
+			q.p.release()
+		default:
+			return
+		}
+	}
 }
 
 // watched reports whether the subscriber gets this track now: not paused
@@ -427,7 +461,6 @@ func (d *downTrack) retransmit(seq uint16) {
 // upTrack must no longer hand it packets.
 func (d *downTrack) close() {
 	d.once.Do(func() {
-		d.closed.Store(true)
 		close(d.done)
 		d.counters.retire(&d.up.publisher.room.sfu.retired)
 	})

@@ -22,15 +22,10 @@ type lateSkip struct {
 // maxQueueAge, or a video skips to its next keyframe after such a packet.
 // A packet that is sent is renumbered past the dropped ones.
 func (l *lateSkip) drop(d *downTrack, q *queued) bool {
-	return l.dropAt(d, q, time.Now().UnixNano())
-}
-
-// dropAt is drop with the time now given.
-func (l *lateSkip) dropAt(d *downTrack, q *queued, now int64) bool {
 	if l.skipping && q.p.keyframe {
 		l.skipping = false
 	}
-	if !l.skipping && now-q.since <= int64(maxQueueAge) {
+	if !l.skipping && time.Now().UnixNano()-q.since <= int64(maxQueueAge) {
 		q.seq -= l.shift
 		l.sent = true
 		return false

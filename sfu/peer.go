@@ -76,10 +76,6 @@ type Peer struct {
 	limited   atomic.Int32
 	link      linkMeter // the bandwidth loop's
 
-	// udp: the subscribe connection's selected path is UDP, so its
-	// packets may be sent by the publishers' readers (inline.go).
-	udp atomic.Bool
-
 	// featured: on the room's stage, forwarded beside the last-N limit.
 	featured atomic.Bool
 

@@ -77,7 +77,6 @@ func (p *Peer) connectSubscribe() bool {
 		return false
 	}
 	sub.OnICECandidate(p.trickle(protocol.PCSubscribe))
-	p.watchPath(sub)
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
 	if p.closed.Load() {

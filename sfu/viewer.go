@@ -90,7 +90,6 @@ func (v *Viewer) answer(ctx context.Context, offer string, video, audio bool) (s
 	if err != nil {
 		return "", fmt.Errorf("sfu: viewer connection: %w", err)
 	}
-	v.peer.watchPath(pc)
 	v.peer.subMu.Lock()
 	v.peer.sub, v.pc = pc, pc
 	v.peer.subMu.Unlock()
