@@ -27,8 +27,6 @@ type sendConn struct {
 	// file) under a write in flight.
 	open   sync.RWMutex
 	closed bool
-
-	batches // the datagrams waiting for the sender's next sendmmsg
 }
 
 func newSendConn(conn *net.UDPConn) (net.PacketConn, error) {
@@ -37,7 +35,6 @@ func newSendConn(conn *net.UDPConn) (net.PacketConn, error) {
 		return nil, err
 	}
 	c := &sendConn{UDPConn: conn, fd: -1}
-	c.initBatches()
 	if err := raw.Control(func(fd uintptr) { c.fd = int(fd) }); err != nil {
 		return nil, err
 	}
@@ -49,24 +46,8 @@ func (c *sendConn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return c.ReadFromUDPAddrPort(b)
 }
 
-// WriteToAddrPort sends b to addr (Pion's mux writes through it): media
-// (SRTP and SRTCP) into the socket's batch (sendbatch_linux.go), the rest
-// (ICE's STUN, DTLS) by sendto at once.
+// WriteToAddrPort sends b to addr (Pion's mux writes through it).
 func (c *sendConn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
-	if !isMedia(b) || len(b) > maxBatched || !addr.Addr().Unmap().Is4() {
-		return c.sendto(b, addr)
-	}
-	return c.batch(b, addr)
-}
-
-// isMedia reports whether b is an RTP or RTCP packet, by its first byte
-// (RFC 7983: 128-191; STUN starts at 0-3, DTLS at 20-63).
-func isMedia(b []byte) bool {
-	return len(b) > 0 && b[0] >= 128 && b[0] <= 191
-}
-
-// sendto sends b to addr at once, on the descriptor for IPv4.
-func (c *sendConn) sendto(b []byte, addr netip.AddrPort) (int, error) {
 	if len(b) == 0 || !addr.Addr().Unmap().Is4() {
 		return c.WriteToUDPAddrPort(b, addr)
 	}
@@ -75,7 +56,9 @@ func (c *sendConn) sendto(b []byte, addr netip.AddrPort) (int, error) {
 		c.open.RUnlock()
 		return c.WriteToUDPAddrPort(b, addr) // the net package's closed error
 	}
-	sa := sockaddrOf(addr)
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: addr.Addr().Unmap().As4()}
+	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	port[0], port[1] = byte(addr.Port()>>8), byte(addr.Port())
 	var errno unix.Errno
 	for {
 		_, _, errno = unix.Syscall6(unix.SYS_SENDTO, uintptr(c.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, uintptr(unsafe.Pointer(&sa)), unix.SizeofSockaddrInet4)
@@ -95,20 +78,9 @@ func (c *sendConn) sendto(b []byte, addr netip.AddrPort) (int, error) {
 	}
 }
 
-// sockaddrOf is addr, an IPv4 address, as the kernel takes it.
-func sockaddrOf(addr netip.AddrPort) unix.RawSockaddrInet4 {
-	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: addr.Addr().Unmap().As4()}
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	port[0], port[1] = byte(addr.Port()>>8), byte(addr.Port())
-	return sa
-}
-
 // Close waits for the direct writes in flight, then closes the socket.
 func (c *sendConn) Close() error {
 	c.open.Lock()
-	if !c.closed {
-		c.stopBatches()
-	}
 	c.closed = true
 	c.open.Unlock()
 	return c.UDPConn.Close()
