@@ -57,6 +57,9 @@ type Peer struct {
 	offers      atomic.Uint64
 	wake        chan struct{}
 	done        chan struct{}
+	// subSettled is closed once the subscribe connection is connected,
+	// failed or closed.
+	subSettled chan struct{}
 	// publisher is set for a peer that only publishes (whip.go), viewer
 	// for one that only receives what it follows (viewer.go).
 	publisher *publishOnly
@@ -112,6 +115,8 @@ func newPeer(r *Room, id string, send func([]byte)) *Peer {
 		views:   map[string]View{},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+
+		subSettled: make(chan struct{}),
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
 
@@ -23,16 +22,34 @@ const certificateLifetime = 7 * 24 * time.Hour
 // connections are set up at once. A crowd joining together is then served
 // first come, first served, at the speed of the cores, instead of every
 // joiner's setup crawling along together and all of them finishing late.
+//
+// A slot is held from the connection's creation through its first offer
+// and on until it connects, or for setupHold at most. On a fast network
+// the handshake (ICE and DTLS, a few milliseconds of CPU on each side)
+// then runs in the joiner's slot, ahead of the crowd behind it, instead of
+// 300 handshakes sharing the cores and all finishing late. On a slow one
+// the handshake waits for round trips, not for the CPU, and the slot goes
+// back after setupHold: the gate still lets setupSlotsPerCore/setupHold
+// joins a second through per core (about 100), about as many as a core
+// can set up (docs/BENCHMARKS.md, "The join storm").
 type connSetup struct {
 	slots chan struct{}
+	hold  time.Duration
 
 	mu      sync.Mutex
 	cert    *webrtc.Certificate
 	created time.Time
 }
 
-func newConnSetup() *connSetup {
-	return &connSetup{slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// setupSlotsPerCore and setupHold bound the subscribe connections set up
+// at once, and how long one keeps its slot waiting to connect.
+const (
+	setupSlotsPerCore = 16
+	setupHold         = 150 * time.Millisecond
+)
+
+func newConnSetup(slots int, hold time.Duration) *connSetup {
+	return &connSetup{slots: make(chan struct{}, slots), hold: hold}
 }
 
 // acquire waits for a setup slot; release gives it back.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -109,7 +110,7 @@ func New(cfg Config) (*SFU, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("sfu: UDP port %d: %w", cfg.UDPPort, err)
 	}
-	s := &SFU{mux: webrtc.NewICEUDPMux(nil, sending), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
+	s := &SFU{mux: webrtc.NewICEUDPMux(nil, sending), conn: conn, log: cfg.Logger, rooms: map[string]*Room{}, taps: map[string]TapMaker{}, setup: newConnSetup(setupSlotsPerCore*runtime.GOMAXPROCS(0), setupHold), onSpeaker: cfg.OnSpeaker, lastN: cfg.LastN, fixedLayers: cfg.FixedLayers}
 	if cfg.ICETCP {
 		if err := s.listenTCP(cfg.TCPPort, cfg.UDPPort); err != nil {
 			_ = s.mux.Close()

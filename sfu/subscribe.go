@@ -3,6 +3,8 @@ package sfu
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -37,6 +39,7 @@ func (p *Peer) run() {
 		return
 	}
 	p.sync()
+	p.awaitConnected(setup.hold)
 	setup.release()
 	go p.bandwidthLoop()
 	if p.room.sfu.lastN > 0 {
@@ -77,6 +80,12 @@ func (p *Peer) connectSubscribe() bool {
 		return false
 	}
 	sub.OnICECandidate(p.trickle(protocol.PCSubscribe))
+	var settled sync.Once
+	sub.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s >= webrtc.PeerConnectionStateConnected {
+			settled.Do(func() { close(p.subSettled) })
+		}
+	})
 	p.subMu.Lock()
 	defer p.subMu.Unlock()
 	if p.closed.Load() {
@@ -85,6 +94,26 @@ func (p *Peer) connectSubscribe() bool {
 	}
 	p.sub = sub
 	return true
+}
+
+// awaitConnected waits until the subscribe connection is connected (or
+// failed, or closed), the peer closes, or at most hold: what a setup slot
+// is held for after the first offer (connSetup). With nothing offered yet
+// (a room with no tracks) there is no handshake to wait for.
+func (p *Peer) awaitConnected(hold time.Duration) {
+	p.subMu.Lock()
+	offered := p.negotiating
+	p.subMu.Unlock()
+	if !offered {
+		return
+	}
+	t := time.NewTimer(hold)
+	defer t.Stop()
+	select {
+	case <-p.subSettled:
+	case <-p.done:
+	case <-t.C:
+	}
 }
 
 // kick asks the peer's goroutine to compare its subscriptions with the
