@@ -30,8 +30,9 @@ const certificateLifetime = 7 * 24 * time.Hour
 // 300 handshakes sharing the cores and all finishing late. On a slow one
 // the handshake waits for round trips, not for the CPU, and the slot goes
 // back after setupHold: the gate still lets setupSlotsPerCore/setupHold
-// joins a second through per core (about 100), about as many as a core
-// can set up (docs/BENCHMARKS.md, "The join storm").
+// joins a second through per core (about 100, against the 200-250 a core
+// can set up; docs/BENCHMARKS.md, "The join storm"). More slots per core
+// gave up the first-come order and measured no better than one per core.
 type connSetup struct {
 	slots chan struct{}
 	hold  time.Duration
