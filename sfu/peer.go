@@ -115,7 +115,7 @@ func newPeer(r *Room, id string, send func([]byte)) *Peer {
 		views:   map[string]View{},
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
-		// closed by the subscribe connection's state handler
+
 		subSettled: make(chan struct{}),
 	}
 }

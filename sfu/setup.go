@@ -31,8 +31,9 @@ const certificateLifetime = 7 * 24 * time.Hour
 // the handshake waits for round trips, not for the CPU, and the slot goes
 // back after setupHold: the gate still lets setupSlotsPerCore/setupHold
 // joins a second through per core (about 100, against the 200-250 a core
-// can set up; docs/BENCHMARKS.md, "The join storm"). More slots per core
-// gave up the first-come order and measured no better than one per core.
+// can set up; docs/BENCHMARKS.md, "The join storm"). With 32 per core the
+// handshakes shared the cores again, and joins were no faster than when
+// the slot went back at the offer.
 type connSetup struct {
 	slots chan struct{}
 	hold  time.Duration
